@@ -1,0 +1,51 @@
+# irsteps: `make demo` runs the main job, `make test` passes the tests; both
+# install what they need on a fresh Debian 12 machine.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+GENERATOR ?= Ninja
+CTEST_FLAGS ?= --output-on-failure
+
+.PHONY: all deps build test test-fast test-sanitize control-plane demo bench format format-check clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRSTEPS_WERROR=ON
+	cmake --build $(BUILD)
+
+# kube-apiserver, controller-manager and scheduler for the tests, built once
+# from Debian's kubernetes source and cached (about 10 minutes the first time).
+control-plane: deps
+	tests/cluster/build-control-plane.sh >/dev/null
+
+# Every test, then every test again under AddressSanitizer and UBSan.
+test: build control-plane
+	cd $(BUILD) && ctest $(CTEST_FLAGS)
+	$(MAKE) test-sanitize
+
+# The release build's tests only.
+test-fast: build control-plane
+	cd $(BUILD) && ctest $(CTEST_FLAGS)
+
+test-sanitize: deps control-plane
+	cmake -S . -B $(ASAN_BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DIRSTEPS_WERROR=ON -DIRSTEPS_SANITIZE=ON
+	cmake --build $(ASAN_BUILD)
+	cd $(ASAN_BUILD) && ctest $(CTEST_FLAGS)
+
+demo: build control-plane
+	scripts/demo.sh $(BUILD)
+
+bench: build control-plane
+	bench/isolate.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,13 @@
+# Every dependency comes from Debian 12's packages (scripts/install-deps.sh).
+find_package(Boost 1.81.0 EXACT CONFIG REQUIRED COMPONENTS json program_options url)
+find_package(OpenSSL 3 REQUIRED)
+find_package(CURL 7.88 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2)
+if(IRSTEPS_TESTS)
+  find_package(Catch2 2.13 REQUIRED)
+endif()

@@ -1,0 +1,21 @@
+# Turns schemas/*.json into a C++ source file, so that every binary carries
+# the exact schemas it validates against (no install-time lookup).
+# Called with -DOUTPUT=... -DSCHEMAS_DIR=...
+file(GLOB SCHEMAS "${SCHEMAS_DIR}/*.json")
+list(SORT SCHEMAS)
+set(body "// Generated from schemas/*.json by cmake/embed_schemas.cmake. Do not edit.\n")
+string(APPEND body "#include \"ir/params/params.hpp\"\n\nnamespace ir {\nnamespace {\n")
+string(APPEND body "struct Entry { std::string_view name; std::string_view text; };\n")
+string(APPEND body "constexpr Entry entries[] = {\n")
+foreach(file IN LISTS SCHEMAS)
+  get_filename_component(name "${file}" NAME)
+  string(REGEX REPLACE "\\.schema\\.json$|\\.json$" "" stem "${name}")
+  file(READ "${file}" text)
+  string(APPEND body "  {\"${stem}\", R\"irschema(${text})irschema\"},\n")
+endforeach()
+string(APPEND body "};\n}  // namespace\n\n")
+string(APPEND body "std::optional<std::string_view> embedded_schema(std::string_view name) {\n")
+string(APPEND body "  for (const auto& entry : entries) {\n    if (entry.name == name) return entry.text;\n  }\n")
+string(APPEND body "  return std::nullopt;\n}\n\n}  // namespace ir\n")
+file(WRITE "${OUTPUT}.tmp" "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUTPUT}.tmp" "${OUTPUT}")

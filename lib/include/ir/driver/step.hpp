@@ -1,0 +1,63 @@
+// What a step is to the driver and to the executor plugin: a name and an
+// entry function over validated parameters and a Context. The steps' table
+// (ClickHouse-style) lets one binary, the plugin, run every step in-process.
+#pragma once
+
+#include "ir/core/error.hpp"
+#include "ir/core/json.hpp"
+#include "ir/k8s/client.hpp"
+#include "ir/output/report.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ir {
+
+// Everything a step may touch besides its options. Library code reports
+// warnings here instead of printing.
+class Context {
+public:
+  Context(Report& report, json::object params, k8s::ConfigRequest kube_request = {});
+
+  [[nodiscard]] const json::object& params() const { return params_; }
+  [[nodiscard]] bool dry_run() const { return dry_run_; }
+  [[nodiscard]] const std::string& incident_id() const { return incident_id_; }
+  [[nodiscard]] Report& report() { return report_; }
+
+  // Connects on first use, from --kubeconfig/--context or the environment.
+  [[nodiscard]] Result<k8s::Client*> kube();
+  // Tests hand in a client built their own way.
+  void set_kube(std::unique_ptr<k8s::Client> client) { kube_ = std::move(client); }
+
+  void warn(std::string message);
+
+private:
+  Report& report_;
+  json::object params_;
+  bool dry_run_ = false;
+  std::string incident_id_;
+  k8s::ConfigRequest kube_request_;
+  std::unique_ptr<k8s::Client> kube_;
+};
+
+struct StepDef {
+  std::string_view name;
+  std::string_view summary;
+  // Reads its Options from the parameters (already schema-valid) and runs.
+  std::function<Result<void>(Context&)> entry;
+};
+
+[[nodiscard]] std::string_view irsteps_version();
+
+// The whole life of a step process: parameters, logging, run, result
+// document, outputs, exit code. The only place that prints errors.
+[[nodiscard]] int run_step_main(const StepDef& step, int argc, char** argv);
+
+// Runs a step with already-parsed parameters and fills `report`; returns the
+// exit code. Shared by run_step_main and the executor plugin.
+[[nodiscard]] int run_step(const StepDef& step, Context& context);
+
+}  // namespace ir

@@ -1,0 +1,127 @@
+// A generic Kubernetes client keyed by group/version/resource: get, list with
+// selectors and pagination, create, server-side apply (field manager
+// "irsteps"), merge/JSON/strategic-merge patch, delete with preconditions,
+// watch, and raw requests for subresources. API errors are decoded from the
+// Status object into errors whose category maps to the exit codes.
+#pragma once
+
+#include "ir/core/error.hpp"
+#include "ir/core/json.hpp"
+#include "ir/http/client.hpp"
+#include "ir/k8s/config.hpp"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ir::k8s {
+
+struct Resource {
+  std::string group;  // "" for the core group
+  std::string version;
+  std::string plural;
+  std::string kind;
+  bool namespaced = true;
+
+  [[nodiscard]] std::string api_version() const { return group.empty() ? version : group + "/" + version; }
+};
+
+namespace resources {
+extern const Resource pods, services, events, secrets, serviceaccounts, namespaces, nodes, configmaps,
+    networkpolicies, deployments, replicasets, statefulsets, daemonsets, jobs, cronjobs, roles,
+    rolebindings, clusterroles, clusterrolebindings, leases;
+}  // namespace resources
+
+// "deployment", "deployments", "deploy", "Deployment" → the resource.
+[[nodiscard]] Result<Resource> resource_for(std::string_view kind_or_plural);
+
+inline constexpr std::string_view field_manager = "irsteps";
+
+struct ListOptions {
+  std::string label_selector;
+  std::string field_selector;
+  int page_size = 500;
+};
+
+enum class PatchType { merge, json, strategic };
+
+struct DeleteOptions {
+  std::optional<std::string> uid;               // precondition
+  std::optional<std::string> resource_version;  // precondition
+  std::optional<int> grace_period_seconds;
+  std::string propagation = "Background";
+};
+
+struct WatchEvent {
+  std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK
+  json::object object;
+};
+
+class Client {
+public:
+  [[nodiscard]] static Result<std::unique_ptr<Client>> connect(ClusterConfig config,
+                                                               http::RetryPolicy retry = {});
+
+  [[nodiscard]] Result<json::object> get(const Resource& resource, std::string_view ns,
+                                         std::string_view name);
+  // All pages, as one list object whose "items" holds every item.
+  [[nodiscard]] Result<json::object> list(const Resource& resource, std::string_view ns,
+                                          const ListOptions& options = {});
+  [[nodiscard]] Result<json::object> create(const Resource& resource, std::string_view ns,
+                                            const json::object& object, bool server_dry_run = false);
+  [[nodiscard]] Result<json::object> apply(const Resource& resource, std::string_view ns,
+                                           std::string_view name, const json::object& object,
+                                           bool force = true, bool server_dry_run = false);
+  [[nodiscard]] Result<json::object> patch(const Resource& resource, std::string_view ns,
+                                           std::string_view name, PatchType type,
+                                           const json::value& body, bool server_dry_run = false,
+                                           std::string_view subresource = {});
+  [[nodiscard]] Result<json::object> remove(const Resource& resource, std::string_view ns,
+                                            std::string_view name, const DeleteOptions& options = {});
+  // Calls `on_event` for each event until it returns false or the server ends
+  // the watch (timeout_seconds). A 410 Gone is Code::conflict with reason
+  // "Expired": the caller relists.
+  [[nodiscard]] Result<void> watch(const Resource& resource, std::string_view ns,
+                                   const ListOptions& options, std::string_view resource_version,
+                                   int timeout_seconds,
+                                   const std::function<bool(const WatchEvent&)>& on_event);
+
+  // Any request under the API root, e.g. "/api/v1/namespaces/x/pods/y/log?...".
+  [[nodiscard]] Result<http::Response> raw(const std::string& method, const std::string& path,
+                                           const std::string& body = {},
+                                           const std::string& content_type = {});
+  [[nodiscard]] Result<http::Response> raw_stream(const std::string& path, const http::DataSink& sink,
+                                                  std::chrono::milliseconds idle_timeout);
+
+  [[nodiscard]] static std::string path(const Resource& resource, std::string_view ns,
+                                        std::string_view name = {}, std::string_view subresource = {});
+
+  [[nodiscard]] const ClusterConfig& config() const { return credentials_.config(); }
+  // Requests made (each attempt counts), for tests and benchmarks.
+  [[nodiscard]] int requests() const noexcept { return requests_.load(); }
+
+private:
+  Client(ClusterConfig config, http::RetryPolicy retry);
+  [[nodiscard]] Result<void> build_transport();
+  [[nodiscard]] Result<http::Response> send(http::Request request, const http::DataSink* sink = nullptr,
+                                            std::chrono::milliseconds idle_timeout = {});
+  [[nodiscard]] Result<json::object> object_from(const Result<http::Response>& response,
+                                                 std::string_view what);
+
+  CredentialSource credentials_;
+  http::RetryPolicy retry_;
+  std::unique_ptr<http::Client> http_;
+  std::string transport_cert_;  // the exec plugin's certificate the transport was built with
+  std::atomic<int> requests_{0};
+};
+
+// "app=web,tier in (a,b),!canary" from a LabelSelector object.
+[[nodiscard]] std::string selector_string(const json::object& label_selector);
+
+// Decodes a non-2xx response (a Kubernetes Status, or anything else).
+[[nodiscard]] Error error_from_response(const http::Response& response, std::string_view what);
+
+}  // namespace ir::k8s

@@ -1,0 +1,46 @@
+// Every change a step makes to the cluster goes through a Writer: it records
+// the action in the report (with the object it touched) and, under
+// --dry-run, records the exact request instead of sending it.
+#pragma once
+
+#include "ir/k8s/client.hpp"
+#include "ir/output/report.hpp"
+
+#include <optional>
+#include <string>
+
+namespace ir::k8s {
+
+class Writer {
+public:
+  Writer(Client& client, Report& report, bool dry_run) : client_(client), report_(report), dry_run_(dry_run) {}
+
+  [[nodiscard]] bool dry_run() const { return dry_run_; }
+
+  // The results are the objects as the server returned them; nullopt under --dry-run.
+  [[nodiscard]] Result<std::optional<json::object>> apply(const Resource& resource, std::string_view ns,
+                                                          const json::object& object, std::string detail);
+  [[nodiscard]] Result<std::optional<json::object>> merge_patch(const Resource& resource, std::string_view ns,
+                                                                std::string_view name, const json::value& patch,
+                                                                std::string detail);
+  // With exists_ok, AlreadyExists counts as done (deterministic names make re-runs safe).
+  [[nodiscard]] Result<std::optional<json::object>> create(const Resource& resource, std::string_view ns,
+                                                           const json::object& object, std::string detail,
+                                                           bool exists_ok);
+  // With missing_ok, NotFound counts as done. Returns whether the object was there.
+  [[nodiscard]] Result<bool> remove(const Resource& resource, std::string_view ns, std::string_view name,
+                                    const DeleteOptions& options, std::string detail, bool missing_ok);
+
+private:
+  void record(std::string verb, const Resource& resource, std::string_view ns, std::string_view name,
+              std::string_view uid, std::string detail, std::optional<json::object> request);
+  Client& client_;
+  Report& report_;
+  bool dry_run_;
+};
+
+// apiVersion, kind, namespace, name (and uid) of an object, as report targets show it.
+[[nodiscard]] json::object reference_of(const Resource& resource, std::string_view ns, std::string_view name,
+                                        std::string_view uid = {});
+
+}  // namespace ir::k8s

@@ -1,0 +1,54 @@
+#include "ir/core/encoding.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+namespace ir {
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                      reinterpret_cast<const unsigned char*>(bytes.data()),
+                                      static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(written));
+  return out;
+}
+
+Result<std::string> base64_decode(std::string_view text) {
+  std::string clean;
+  clean.reserve(text.size() + 3);
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
+    clean += c;
+  }
+  while (clean.size() % 4 != 0) clean += '=';
+  std::string out(clean.size() / 4 * 3, '\0');
+  const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                      reinterpret_cast<const unsigned char*>(clean.data()),
+                                      static_cast<int>(clean.size()));
+  if (written < 0) return invalid("not valid base64");
+  std::size_t size = static_cast<std::size_t>(written);
+  // EVP_DecodeBlock counts padding as zero bytes; drop them.
+  for (std::size_t i = clean.size(); i > 0 && clean[i - 1] == '='; --i) --size;
+  out.resize(size);
+  return out;
+}
+
+std::string hex_encode(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+}  // namespace ir

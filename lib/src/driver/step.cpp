@@ -1,0 +1,151 @@
+#include "ir/driver/step.hpp"
+
+#include "ir/core/log.hpp"
+#include "ir/params/params.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#ifndef IRSTEPS_VERSION
+#define IRSTEPS_VERSION "0.0.0-dev"
+#endif
+
+namespace ir {
+
+std::string_view irsteps_version() { return IRSTEPS_VERSION; }
+
+Context::Context(Report& report, json::object params, k8s::ConfigRequest kube_request)
+    : report_(report), params_(std::move(params)), kube_request_(std::move(kube_request)) {
+  dry_run_ = param_bool(params_, "dry-run");
+  incident_id_ = param_string(params_, "incident-id");
+  report_.set_incident(incident_id_);
+  report_.set_dry_run(dry_run_);
+  if (kube_request_.kubeconfig.empty()) kube_request_.kubeconfig = param_string(params_, "kubeconfig");
+  if (kube_request_.context.empty()) kube_request_.context = param_string(params_, "context");
+}
+
+Result<k8s::Client*> Context::kube() {
+  if (!kube_) {
+    auto config = k8s::load_config(kube_request_);
+    if (!config) return config.error();
+    for (const auto& warning : config->warnings) report_.add_warning(warning);
+    config->warnings.clear();
+    http::RetryPolicy retry;
+    retry.max_attempts = static_cast<int>(param_int(params_, "max-attempts", retry.max_attempts));
+    auto client = k8s::Client::connect(std::move(*config), retry);
+    if (!client) return client.error();
+    kube_ = std::move(*client);
+  }
+  return kube_.get();
+}
+
+void Context::warn(std::string message) {
+  log::warn("step.warning", {{"message", message}});
+  report_.add_warning(std::move(message));
+}
+
+namespace {
+
+Status status_for(Code code) {
+  return code == Code::rejected ? Status::rejected : Status::failed;
+}
+
+void emit(const Report& report, const json::object& params) {
+  std::cout << to_pretty_json(json::value(report.to_json())) << std::endl;
+  const std::string outputs_dir = param_string(params, "outputs-dir");
+  if (!outputs_dir.empty()) {
+    if (auto written = write_outputs_dir(report, outputs_dir); !written) {
+      log::error("outputs.failed", {{"message", written.error().describe()}});
+    }
+  }
+  const char* github_output = std::getenv("GITHUB_OUTPUT");
+  const char* github_summary = std::getenv("GITHUB_STEP_SUMMARY");
+  if (github_output != nullptr || github_summary != nullptr) {
+    if (auto written = write_github_outputs(report, github_output ? github_output : "",
+                                            github_summary ? github_summary : "");
+        !written) {
+      log::error("outputs.failed", {{"message", written.error().describe()}});
+    }
+  }
+}
+
+void print_error(std::string_view step, const Error& error) {
+  log::error("step.failed", {{"step", step},
+                             {"code", code_name(error.code())},
+                             {"exit_code", exit_code(error.code())},
+                             {"message", error.describe()}});
+  if (std::getenv("GITHUB_ACTIONS") != nullptr) {
+    std::cout.flush();
+    std::cerr << github_annotation("error", "irsteps " + std::string(step), error.describe()) << std::endl;
+  }
+}
+
+}  // namespace
+
+int run_step(const StepDef& step, Context& context) {
+  Report& report = context.report();
+  try {
+    auto result = step.entry(context);
+    if (!result) {
+      report.finish(status_for(result.error().code()), result.error());
+      print_error(step.name, result.error());
+      return exit_code(result.error().code());
+    }
+    if (report.status() == Status::partial) {
+      report.finish(Status::partial);
+      return 1;
+    }
+    report.finish(Status::succeeded);
+    log::info("step.done", {{"step", step.name}, {"dry_run", context.dry_run()}});
+    return exit_ok;
+  } catch (const std::exception& e) {
+    Error error = internal_error(std::string("internal error: ") + e.what());
+    report.finish(Status::failed, error);
+    print_error(step.name, error);
+    return exit_code(Code::internal);
+  }
+}
+
+int run_step_main(const StepDef& step, int argc, char** argv) {
+  // Logs go to stderr as JSON lines until parameters say otherwise.
+  log::configure(log::Format::json, log::Level::info);
+  try {
+    auto spec = ParamSpec::load(step.name);
+    if (!spec) {
+      print_error(step.name, spec.error());
+      return exit_code(spec.error().code());
+    }
+    std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+    auto parsed = parse_args(*spec, args, process_environment());
+    Report report(std::string(step.name), std::string(irsteps_version()));
+    if (!parsed) {
+      report.finish(Status::failed, parsed.error());
+      print_error(step.name, parsed.error());
+      std::cout << to_pretty_json(json::value(report.to_json())) << std::endl;
+      return exit_code(parsed.error().code());
+    }
+    if (parsed->action == ParsedArgs::Action::help) {
+      std::cout << spec->help_text();
+      return exit_ok;
+    }
+    if (parsed->action == ParsedArgs::Action::version) {
+      std::cout << step.name << " (irsteps) " << irsteps_version() << "\n";
+      return exit_ok;
+    }
+    bool level_ok = true;
+    const auto level = log::level_from_string(param_string(parsed->params, "log-level", "info"), level_ok);
+    log::configure(param_string(parsed->params, "log-format", "json") == "text" ? log::Format::text
+                                                                               : log::Format::json,
+                   level);
+    Context context(report, parsed->params);
+    const int code = run_step(step, context);
+    emit(report, parsed->params);
+    return code;
+  } catch (const std::exception& e) {
+    // The one catch-all: a bug of ours, never a user's fault.
+    print_error(step.name, internal_error(std::string("internal error: ") + e.what()));
+    return exit_code(Code::internal);
+  }
+}
+
+}  // namespace ir

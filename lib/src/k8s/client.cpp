@@ -1,0 +1,401 @@
+#include "ir/k8s/client.hpp"
+
+#include "ir/core/log.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <cctype>
+#include <chrono>
+
+namespace ir::k8s {
+
+namespace resources {
+const Resource pods{"", "v1", "pods", "Pod", true};
+const Resource services{"", "v1", "services", "Service", true};
+const Resource events{"", "v1", "events", "Event", true};
+const Resource secrets{"", "v1", "secrets", "Secret", true};
+const Resource serviceaccounts{"", "v1", "serviceaccounts", "ServiceAccount", true};
+const Resource namespaces{"", "v1", "namespaces", "Namespace", false};
+const Resource nodes{"", "v1", "nodes", "Node", false};
+const Resource configmaps{"", "v1", "configmaps", "ConfigMap", true};
+const Resource networkpolicies{"networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true};
+const Resource deployments{"apps", "v1", "deployments", "Deployment", true};
+const Resource replicasets{"apps", "v1", "replicasets", "ReplicaSet", true};
+const Resource statefulsets{"apps", "v1", "statefulsets", "StatefulSet", true};
+const Resource daemonsets{"apps", "v1", "daemonsets", "DaemonSet", true};
+const Resource jobs{"batch", "v1", "jobs", "Job", true};
+const Resource cronjobs{"batch", "v1beta1", "cronjobs", "CronJob", true};
+const Resource roles{"rbac.authorization.k8s.io", "v1", "roles", "Role", true};
+const Resource rolebindings{"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true};
+const Resource clusterroles{"rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false};
+const Resource clusterrolebindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false};
+const Resource leases{"coordination.k8s.io", "v1", "leases", "Lease", true};
+}  // namespace resources
+
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string query_join(const std::string& path, const std::string& query) {
+  if (query.empty()) return path;
+  return path + (path.find('?') == std::string::npos ? "?" : "&") + query;
+}
+
+}  // namespace
+
+Result<Resource> resource_for(std::string_view kind_or_plural) {
+  static const std::pair<std::string_view, const Resource*> aliases[] = {
+      {"po", &resources::pods}, {"svc", &resources::services}, {"ev", &resources::events},
+      {"sa", &resources::serviceaccounts}, {"ns", &resources::namespaces}, {"no", &resources::nodes},
+      {"cm", &resources::configmaps}, {"netpol", &resources::networkpolicies},
+      {"deploy", &resources::deployments}, {"rs", &resources::replicasets},
+      {"sts", &resources::statefulsets}, {"ds", &resources::daemonsets}, {"cj", &resources::cronjobs},
+  };
+  static const Resource* all[] = {
+      &resources::pods, &resources::services, &resources::events, &resources::secrets,
+      &resources::serviceaccounts, &resources::namespaces, &resources::nodes, &resources::configmaps,
+      &resources::networkpolicies, &resources::deployments, &resources::replicasets,
+      &resources::statefulsets, &resources::daemonsets, &resources::jobs, &resources::cronjobs,
+      &resources::roles, &resources::rolebindings, &resources::clusterroles,
+      &resources::clusterrolebindings, &resources::leases,
+  };
+  const std::string wanted = lower(kind_or_plural);
+  for (const auto& [alias, resource] : aliases) {
+    if (alias == wanted) return *resource;
+  }
+  for (const Resource* resource : all) {
+    if (resource->plural == wanted || lower(resource->kind) == wanted) return *resource;
+  }
+  return invalid("unknown kind '" + std::string(kind_or_plural) + "'");
+}
+
+std::string selector_string(const json::object& label_selector) {
+  std::string text;
+  auto append = [&](const std::string& term) {
+    if (!text.empty()) text += ',';
+    text += term;
+  };
+  if (const auto* labels = label_selector.if_contains("matchLabels"); labels != nullptr && labels->is_object()) {
+    for (const auto& entry : labels->get_object()) {
+      append(std::string(entry.key()) + "=" + (entry.value().is_string() ? std::string(entry.value().get_string()) : ""));
+    }
+  }
+  if (const auto* expressions = label_selector.if_contains("matchExpressions");
+      expressions != nullptr && expressions->is_array()) {
+    for (const auto& expression : expressions->get_array()) {
+      const std::string key = string_at(expression, {"key"});
+      const std::string op = string_at(expression, {"operator"});
+      std::string values;
+      if (const auto* list = find(expression, {"values"}); list != nullptr && list->is_array()) {
+        for (const auto& v : list->get_array()) {
+          if (!values.empty()) values += ',';
+          if (v.is_string()) values += std::string(v.get_string());
+        }
+      }
+      if (op == "In") append(key + " in (" + values + ")");
+      else if (op == "NotIn") append(key + " notin (" + values + ")");
+      else if (op == "Exists") append(key);
+      else if (op == "DoesNotExist") append("!" + key);
+    }
+  }
+  return text;
+}
+
+Error error_from_response(const http::Response& response, std::string_view what) {
+  std::string message;
+  std::string reason;
+  if (auto parsed = parse_json(response.body, "response"); parsed && parsed->is_object()) {
+    message = string_at(*parsed, {"message"});
+    reason = string_at(*parsed, {"reason"});
+  }
+  if (message.empty()) {
+    message = response.body.substr(0, 200);
+    while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
+  }
+  if (message.empty()) message = "HTTP " + std::to_string(response.status);
+  Code code = Code::action_failed;
+  switch (response.status) {
+  case 400:
+  case 422: code = Code::invalid_input; break;
+  case 401:
+    code = Code::forbidden;
+    message = "the API server rejected the credentials (401 Unauthorized)";
+    break;
+  case 403: code = Code::forbidden; break;
+  case 404: code = Code::not_found; break;
+  case 409: code = Code::conflict; break;
+  case 410: code = Code::conflict; break;
+  case 429:
+  case 500:
+  case 502:
+  case 503:
+  case 504:
+    code = Code::transient;
+    message += " (HTTP " + std::to_string(response.status) + " after " + std::to_string(response.attempts) + " attempts)";
+    break;
+  default: break;
+  }
+  return Error(code, message).with(std::string(what)).with_reason(std::move(reason));
+}
+
+Client::Client(ClusterConfig config, http::RetryPolicy retry)
+    : credentials_(std::move(config)), retry_(retry) {}
+
+Result<std::unique_ptr<Client>> Client::connect(ClusterConfig config, http::RetryPolicy retry) {
+  for (const auto& warning : config.warnings) log::warn("k8s.config", {{"message", warning}});
+  std::unique_ptr<Client> client(new Client(std::move(config), retry));
+  if (auto built = client->build_transport(); !built) return built.error();
+  return client;
+}
+
+Result<void> Client::build_transport() {
+  auto credentials = credentials_.current();
+  if (!credentials) return credentials.error();
+  http::Tls tls;
+  tls.ca_pem = config().tls.ca_pem;
+  tls.insecure_skip_verify = config().tls.insecure_skip_verify;
+  if (!credentials->client_cert_pem.empty()) {
+    tls.client_cert_pem = credentials->client_cert_pem;
+    tls.client_key_pem = credentials->client_key_pem;
+  } else {
+    tls.client_cert_pem = config().tls.client_cert_pem;
+    tls.client_key_pem = config().tls.client_key_pem;
+  }
+  transport_cert_ = credentials->client_cert_pem;
+  http_ = std::make_unique<http::Client>(std::move(tls), retry_);
+  return {};
+}
+
+Result<http::Response> Client::send(http::Request request, const http::DataSink* sink,
+                                    std::chrono::milliseconds idle_timeout) {
+  const std::string path = request.url;
+  request.url = config().server + request.url;
+  if (request.headers.empty() || request.headers.front().first != "Accept") {
+    request.headers.insert(request.headers.begin(), {"Accept", "application/json"});
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    auto credentials = credentials_.current();
+    if (!credentials) return credentials.error();
+    if (credentials->client_cert_pem != transport_cert_) {
+      if (auto rebuilt = build_transport(); !rebuilt) return rebuilt.error();
+    }
+    request.bearer_token = credentials->token;
+    const auto started = std::chrono::steady_clock::now();
+    const int before = http_->attempts();
+    auto response = sink == nullptr ? http_->send(request) : http_->stream(request, *sink, idle_timeout);
+    requests_.fetch_add(http_->attempts() - before);
+    const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    const std::string shown = path.substr(0, path.find('?'));
+    if (!response) {
+      log::warn("k8s.request", {{"method", request.method}, {"path", shown}, {"error", response.error().describe()}});
+      return response;
+    }
+    log::info("k8s.request", {{"method", request.method},
+                              {"path", shown},
+                              {"status", response->status},
+                              {"latency_ms", latency.count()}});
+    // Projected tokens rotate and exec credentials expire: fetch fresh ones
+    // once, then give up.
+    if (response->status == 401 && pass == 0) {
+      credentials_.invalidate();
+      continue;
+    }
+    return response;
+  }
+  return internal_error("unreachable");
+}
+
+std::string Client::path(const Resource& resource, std::string_view ns, std::string_view name,
+                         std::string_view subresource) {
+  std::string p = resource.group.empty() ? "/api/" + resource.version
+                                         : "/apis/" + resource.group + "/" + resource.version;
+  if (resource.namespaced && !ns.empty()) p += "/namespaces/" + std::string(ns);
+  p += "/" + resource.plural;
+  if (!name.empty()) p += "/" + std::string(name);
+  if (!subresource.empty()) p += "/" + std::string(subresource);
+  return p;
+}
+
+Result<json::object> Client::object_from(const Result<http::Response>& response, std::string_view what) {
+  if (!response) return response.error().with(std::string(what));
+  if (response->status < 200 || response->status >= 300) return error_from_response(*response, what);
+  auto parsed = parse_json(response->body, what);
+  if (!parsed) return parsed.error();
+  if (!parsed->is_object()) return Error(Code::action_failed, "the API server answered with a non-object").with(std::string(what));
+  return std::move(parsed->get_object());
+}
+
+namespace {
+std::string describe(const Resource& resource, std::string_view ns, std::string_view name) {
+  std::string text = resource.kind;
+  if (!name.empty()) text += " " + std::string(name);
+  if (resource.namespaced && !ns.empty()) text += " in namespace " + std::string(ns);
+  return text;
+}
+}  // namespace
+
+Result<json::object> Client::get(const Resource& resource, std::string_view ns, std::string_view name) {
+  http::Request request;
+  request.url = path(resource, ns, name);
+  return object_from(send(std::move(request)), "get " + describe(resource, ns, name));
+}
+
+Result<json::object> Client::list(const Resource& resource, std::string_view ns, const ListOptions& options) {
+  json::object result;
+  json::array items;
+  std::string continue_token;
+  do {
+    std::string query = "limit=" + std::to_string(options.page_size);
+    if (!options.label_selector.empty()) query += "&labelSelector=" + http::url_encode(options.label_selector);
+    if (!options.field_selector.empty()) query += "&fieldSelector=" + http::url_encode(options.field_selector);
+    if (!continue_token.empty()) query += "&continue=" + http::url_encode(continue_token);
+    http::Request request;
+    request.url = query_join(path(resource, ns), query);
+    auto page = object_from(send(std::move(request)), "list " + describe(resource, ns, {}));
+    if (!page) return page.error();
+    if (auto* page_items = page->if_contains("items"); page_items != nullptr && page_items->is_array()) {
+      for (auto& item : page_items->get_array()) items.push_back(std::move(item));
+    }
+    continue_token = string_at(json::value(*page), {"metadata", "continue"});
+    if (result.empty()) {
+      result = std::move(*page);
+    } else if (auto* metadata = page->if_contains("metadata")) {
+      result["metadata"] = std::move(*metadata);
+    }
+  } while (!continue_token.empty());
+  result["items"] = std::move(items);
+  return result;
+}
+
+Result<json::object> Client::create(const Resource& resource, std::string_view ns, const json::object& object,
+                                    bool server_dry_run) {
+  http::Request request;
+  request.method = "POST";
+  request.url = query_join(path(resource, ns), std::string("fieldManager=") + std::string(field_manager) +
+                                                   (server_dry_run ? "&dryRun=All" : ""));
+  request.headers.emplace_back("Content-Type", "application/json");
+  request.body = json::serialize(object);
+  return object_from(send(std::move(request)),
+                     "create " + describe(resource, ns, string_at(json::value(object), {"metadata", "name"})));
+}
+
+Result<json::object> Client::apply(const Resource& resource, std::string_view ns, std::string_view name,
+                                   const json::object& object, bool force, bool server_dry_run) {
+  http::Request request;
+  request.method = "PATCH";
+  std::string query = "fieldManager=" + std::string(field_manager);
+  if (force) query += "&force=true";
+  if (server_dry_run) query += "&dryRun=All";
+  request.url = query_join(path(resource, ns, name), query);
+  // JSON is YAML, and the API server accepts it as an apply patch.
+  request.headers.emplace_back("Content-Type", "application/apply-patch+yaml");
+  request.body = json::serialize(object);
+  return object_from(send(std::move(request)), "apply " + describe(resource, ns, name));
+}
+
+Result<json::object> Client::patch(const Resource& resource, std::string_view ns, std::string_view name,
+                                   PatchType type, const json::value& body, bool server_dry_run,
+                                   std::string_view subresource) {
+  http::Request request;
+  request.method = "PATCH";
+  std::string query = "fieldManager=" + std::string(field_manager);
+  if (server_dry_run) query += "&dryRun=All";
+  request.url = query_join(path(resource, ns, name, subresource), query);
+  const char* content_type = type == PatchType::merge  ? "application/merge-patch+json"
+                             : type == PatchType::json ? "application/json-patch+json"
+                                                       : "application/strategic-merge-patch+json";
+  request.headers.emplace_back("Content-Type", content_type);
+  request.body = json::serialize(body);
+  return object_from(send(std::move(request)), "patch " + describe(resource, ns, name));
+}
+
+Result<json::object> Client::remove(const Resource& resource, std::string_view ns, std::string_view name,
+                                    const DeleteOptions& options) {
+  json::object body{{"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"propagationPolicy", options.propagation}};
+  if (options.uid || options.resource_version) {
+    json::object preconditions;
+    if (options.uid) preconditions["uid"] = *options.uid;
+    if (options.resource_version) preconditions["resourceVersion"] = *options.resource_version;
+    body["preconditions"] = std::move(preconditions);
+  }
+  if (options.grace_period_seconds) body["gracePeriodSeconds"] = *options.grace_period_seconds;
+  http::Request request;
+  request.method = "DELETE";
+  request.url = path(resource, ns, name);
+  request.headers.emplace_back("Content-Type", "application/json");
+  request.body = json::serialize(body);
+  return object_from(send(std::move(request)), "delete " + describe(resource, ns, name));
+}
+
+Result<void> Client::watch(const Resource& resource, std::string_view ns, const ListOptions& options,
+                           std::string_view resource_version, int timeout_seconds,
+                           const std::function<bool(const WatchEvent&)>& on_event) {
+  std::string query = "watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(timeout_seconds);
+  if (!resource_version.empty()) query += "&resourceVersion=" + http::url_encode(resource_version);
+  if (!options.label_selector.empty()) query += "&labelSelector=" + http::url_encode(options.label_selector);
+  if (!options.field_selector.empty()) query += "&fieldSelector=" + http::url_encode(options.field_selector);
+  http::Request request;
+  request.url = query_join(path(resource, ns), query);
+  std::string pending;
+  std::optional<Error> failure;
+  const http::DataSink sink = [&](std::string_view chunk) {
+    pending.append(chunk);
+    std::size_t newline;
+    while ((newline = pending.find('\n')) != std::string::npos) {
+      const std::string line = pending.substr(0, newline);
+      pending.erase(0, newline + 1);
+      if (line.empty()) continue;
+      auto parsed = parse_json(line, "watch event");
+      if (!parsed || !parsed->is_object()) continue;
+      WatchEvent event;
+      event.type = string_at(*parsed, {"type"});
+      if (const auto* object = find(*parsed, {"object"}); object != nullptr && object->is_object()) {
+        event.object = object->get_object();
+      }
+      if (event.type == "ERROR") {
+        http::Response status;
+        status.status = 500;
+        if (const auto* code = find(json::value(event.object), {"code"}); code != nullptr && code->is_int64()) {
+          status.status = static_cast<long>(code->get_int64());
+        }
+        status.body = json::serialize(event.object);
+        failure = error_from_response(status, "watch " + resource.plural);
+        if (status.status == 410) failure = std::move(*failure).with_reason("Expired");
+        return false;
+      }
+      if (!on_event(event)) return false;
+    }
+    return true;
+  };
+  auto response = send(std::move(request), &sink, std::chrono::seconds(timeout_seconds + 30));
+  if (failure) return *failure;
+  if (!response) return response.error();
+  if (response->status < 200 || response->status >= 300) {
+    return error_from_response(*response, "watch " + resource.plural);
+  }
+  return {};
+}
+
+Result<http::Response> Client::raw(const std::string& method, const std::string& path,
+                                   const std::string& body, const std::string& content_type) {
+  http::Request request;
+  request.method = method;
+  request.url = path;
+  request.body = body;
+  if (!content_type.empty()) request.headers.emplace_back("Content-Type", content_type);
+  return send(std::move(request));
+}
+
+Result<http::Response> Client::raw_stream(const std::string& path, const http::DataSink& sink,
+                                          std::chrono::milliseconds idle_timeout) {
+  http::Request request;
+  request.url = path;
+  return send(std::move(request), &sink, idle_timeout);
+}
+
+}  // namespace ir::k8s

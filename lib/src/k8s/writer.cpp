@@ -1,0 +1,102 @@
+#include "ir/k8s/writer.hpp"
+
+#include "ir/core/log.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace ir::k8s {
+
+json::object reference_of(const Resource& resource, std::string_view ns, std::string_view name,
+                          std::string_view uid) {
+  json::object ref{{"apiVersion", resource.api_version()}, {"kind", resource.kind}, {"name", name}};
+  if (resource.namespaced && !ns.empty()) ref["namespace"] = ns;
+  if (!uid.empty()) ref["uid"] = uid;
+  return ref;
+}
+
+void Writer::record(std::string verb, const Resource& resource, std::string_view ns, std::string_view name,
+                    std::string_view uid, std::string detail, std::optional<json::object> request) {
+  Action action;
+  action.verb = std::move(verb);
+  action.target = reference_of(resource, ns, name, uid);
+  action.detail = std::move(detail);
+  action.dry_run = dry_run_;
+  action.request = std::move(request);
+  log::info(dry_run_ ? "k8s.planned" : "k8s.changed",
+            {{"verb", action.verb}, {"kind", resource.kind}, {"namespace", ns}, {"name", name}});
+  report_.add_action(std::move(action));
+}
+
+namespace {
+json::object request_of(std::string method, std::string path, std::string content_type, json::value body) {
+  json::object request{{"method", std::move(method)}, {"path", std::move(path)}};
+  if (!content_type.empty()) request["contentType"] = std::move(content_type);
+  if (!body.is_null()) request["body"] = std::move(body);
+  return request;
+}
+std::string uid_of(const json::object& object) { return string_at(json::value(object), {"metadata", "uid"}); }
+}  // namespace
+
+Result<std::optional<json::object>> Writer::apply(const Resource& resource, std::string_view ns,
+                                                  const json::object& object, std::string detail) {
+  const std::string name = string_at(json::value(object), {"metadata", "name"});
+  if (dry_run_) {
+    record("apply", resource, ns, name, {}, std::move(detail),
+           request_of("PATCH", Client::path(resource, ns, name) + "?fieldManager=irsteps&force=true",
+                      "application/apply-patch+yaml", object));
+    return std::optional<json::object>();
+  }
+  auto applied = client_.apply(resource, ns, name, object);
+  if (!applied) return applied.error();
+  record("apply", resource, ns, name, uid_of(*applied), std::move(detail), std::nullopt);
+  return std::optional<json::object>(std::move(*applied));
+}
+
+Result<std::optional<json::object>> Writer::merge_patch(const Resource& resource, std::string_view ns,
+                                                        std::string_view name, const json::value& patch,
+                                                        std::string detail) {
+  if (dry_run_) {
+    record("patch", resource, ns, name, {}, std::move(detail),
+           request_of("PATCH", Client::path(resource, ns, name), "application/merge-patch+json", patch));
+    return std::optional<json::object>();
+  }
+  auto patched = client_.patch(resource, ns, name, PatchType::merge, patch);
+  if (!patched) return patched.error();
+  record("patch", resource, ns, name, uid_of(*patched), std::move(detail), std::nullopt);
+  return std::optional<json::object>(std::move(*patched));
+}
+
+Result<std::optional<json::object>> Writer::create(const Resource& resource, std::string_view ns,
+                                                   const json::object& object, std::string detail, bool exists_ok) {
+  const std::string name = string_at(json::value(object), {"metadata", "name"});
+  if (dry_run_) {
+    record("create", resource, ns, name, {}, std::move(detail),
+           request_of("POST", Client::path(resource, ns), "application/json", object));
+    return std::optional<json::object>();
+  }
+  auto created = client_.create(resource, ns, object);
+  if (!created) {
+    if (exists_ok && created.error().reason() == "AlreadyExists") return std::optional<json::object>();
+    return created.error();
+  }
+  record("create", resource, ns, name, uid_of(*created), std::move(detail), std::nullopt);
+  return std::optional<json::object>(std::move(*created));
+}
+
+Result<bool> Writer::remove(const Resource& resource, std::string_view ns, std::string_view name,
+                            const DeleteOptions& options, std::string detail, bool missing_ok) {
+  if (dry_run_) {
+    record("delete", resource, ns, name, options.uid.value_or(""), std::move(detail),
+           request_of("DELETE", Client::path(resource, ns, name), {}, nullptr));
+    return true;
+  }
+  auto removed = client_.remove(resource, ns, name, options);
+  if (!removed) {
+    if (missing_ok && removed.error().code() == Code::not_found) return false;
+    return removed.error();
+  }
+  record("delete", resource, ns, name, options.uid.value_or(""), std::move(detail), std::nullopt);
+  return true;
+}
+
+}  // namespace ir::k8s

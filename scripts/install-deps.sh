@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages irsteps needs to build and to test. Quick
+# when everything is there already; needs root (or sudo) otherwise.
+set -euo pipefail
+
+build_packages=(
+  cmake ninja-build pkg-config g++ make git
+  libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
+  libgit2-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 libssl-dev libcurl4-openssl-dev
+)
+# The local control plane of the tests: built from Debian's kubernetes source
+# with Debian's Go, run against Debian's etcd.
+test_packages=(golang-go etcd-server dpkg-dev openssl curl jq python3 iproute2)
+
+want=("${build_packages[@]}")
+if [[ "${1:-}" != "--build-only" ]]; then
+  want+=("${test_packages[@]}")
+  command -v kubectl >/dev/null 2>&1 || want+=(kubernetes-client)
+fi
+
+missing=()
+for package in "${want[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

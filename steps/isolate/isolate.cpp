@@ -1,0 +1,265 @@
+#include "isolate.hpp"
+
+#include "ir/params/params.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace ir::steps::isolate {
+namespace {
+
+// Network plugins that enforce NetworkPolicy, by the names of their agents.
+constexpr std::string_view enforcing_plugins[] = {"calico", "cilium", "weave", "antrea", "kube-router", "canal",
+                                                  "kube-ovn", "azure-npm", "network-policy-agent", "anetd"};
+
+std::string name_of(const json::object& object) { return string_at(json::value(object), {"metadata", "name"}); }
+
+json::object label_patch(const Options& options, const json::object& removed_labels,
+                         const json::object& pod) {
+  json::object labels{{quarantine_label, options.incident_id}};
+  json::object patch_metadata;
+  if (!removed_labels.empty()) {
+    for (const auto& entry : removed_labels) labels[entry.key()] = nullptr;
+    // Keep what an earlier run detached, so that --release restores it all.
+    json::object detached = removed_labels;
+    const std::string earlier = string_at(json::value(pod), {"metadata", "annotations", detached_annotation});
+    if (auto parsed = parse_json(earlier, "annotation"); !earlier.empty() && parsed && parsed->is_object()) {
+      for (const auto& entry : parsed->get_object()) detached[entry.key()] = entry.value();
+    }
+    patch_metadata["annotations"] = json::object{{detached_annotation, boost::json::serialize(detached)}};
+  }
+  patch_metadata["labels"] = std::move(labels);
+  return {{"metadata", std::move(patch_metadata)}};
+}
+
+Result<std::vector<json::object>> find_pods(const Options& options, k8s::Client& client) {
+  std::vector<json::object> pods;
+  if (!options.pods.empty()) {
+    for (const auto& name : options.pods) {
+      auto pod = client.get(k8s::resources::pods, options.ns, name);
+      if (!pod) {
+        if (pod.error().code() == Code::not_found) {
+          return Error(Code::not_found, "pod " + name + " not found in namespace " + options.ns);
+        }
+        return pod.error();
+      }
+      pods.push_back(std::move(*pod));
+    }
+    return pods;
+  }
+  auto listed = client.list(k8s::resources::pods, options.ns, {options.selector, {}});
+  if (!listed) return listed.error();
+  for (auto& item : listed->at("items").as_array()) pods.push_back(std::move(item.as_object()));
+  if (pods.empty()) {
+    return Error(Code::not_found, "no pod in namespace " + options.ns + " matches the selector " + options.selector);
+  }
+  return pods;
+}
+
+// --scope workload: the owning workloads, and every pod they have now.
+Result<std::vector<Workload>> expand_to_workloads(const Options& options, k8s::Client& client,
+                                                  std::vector<json::object>& pods) {
+  std::vector<Workload> workloads;
+  for (const auto& pod : pods) {
+    auto workload = top_workload(client, pod);
+    if (!workload) return workload.error();
+    const bool known = std::any_of(workloads.begin(), workloads.end(), [&](const Workload& w) {
+      return w.resource.kind == workload->resource.kind && w.name == workload->name;
+    });
+    if (!known) workloads.push_back(std::move(*workload));
+  }
+  std::set<std::string> seen;
+  for (const auto& pod : pods) seen.insert(name_of(pod));
+  for (const auto& workload : workloads) {
+    auto listed = client.list(k8s::resources::pods, options.ns, {k8s::selector_string(workload.selector), {}});
+    if (!listed) return listed.error();
+    for (auto& item : listed->at("items").as_array()) {
+      if (seen.insert(name_of(item.as_object())).second) pods.push_back(std::move(item.as_object()));
+    }
+  }
+  return workloads;
+}
+
+Result<void> verify(const Options& options, k8s::Client& client, const std::vector<json::object>& policies,
+                    const std::vector<json::object>& pods) {
+  for (const auto& expected : policies) {
+    const std::string name = name_of(expected);
+    auto live = client.get(k8s::resources::networkpolicies, options.ns, name);
+    if (!live) return live.error().with("read back");
+    const json::value live_value(*live);
+    const auto* selector = find(live_value, {"spec", "podSelector"});
+    const auto* types = find(live_value, {"spec", "policyTypes"});
+    const auto& wanted = expected.at("spec").as_object();
+    if (selector == nullptr || *selector != wanted.at("podSelector") || types == nullptr ||
+        *types != wanted.at("policyTypes")) {
+      return Error(Code::action_failed, "NetworkPolicy " + name + " read back differs from what was applied");
+    }
+  }
+  auto labelled = client.list(k8s::resources::pods, options.ns,
+                              {std::string(quarantine_label) + "=" + options.incident_id, {}});
+  if (!labelled) return labelled.error().with("read back");
+  std::set<std::string> present;
+  for (const auto& item : labelled->at("items").as_array()) present.insert(name_of(item.as_object()));
+  for (const auto& pod : pods) {
+    if (present.count(name_of(pod)) == 0) {
+      return Error(Code::action_failed, "pod " + name_of(pod) + " does not carry the quarantine label after labelling");
+    }
+  }
+  return {};
+}
+
+void warn_about_enforcement(Context& context, k8s::Client& client, const std::vector<json::object>& pods) {
+  for (const auto& pod : pods) {
+    const auto* host_network = find(json::value(pod), {"spec", "hostNetwork"});
+    if (host_network != nullptr && host_network->is_bool() && host_network->get_bool()) {
+      context.warn("pod " + name_of(pod) + " uses hostNetwork: a NetworkPolicy cannot restrict it; "
+                   "consider --detach and deleting it after the evidence is captured");
+    }
+  }
+  auto daemonsets = client.list(k8s::resources::daemonsets, "kube-system");
+  if (!daemonsets) {
+    context.warn("could not check for a NetworkPolicy-enforcing network plugin (" +
+                 daemonsets.error().describe() + ")");
+  } else {
+    bool found = false;
+    for (const auto& item : daemonsets->at("items").as_array()) {
+      const std::string text = boost::json::serialize(item.at("metadata").at("name")) +
+                               boost::json::serialize(find(item, {"spec", "template", "spec", "containers"})
+                                                          ? *find(item, {"spec", "template", "spec", "containers"})
+                                                          : json::value());
+      for (const auto plugin : enforcing_plugins) found = found || text.find(plugin) != std::string::npos;
+    }
+    if (!found) {
+      context.warn("no NetworkPolicy-enforcing network plugin was detected in kube-system: "
+                   "the policy exists but may not be enforced");
+    }
+  }
+  context.warn("connections established before isolation may survive, depending on the network plugin");
+}
+
+}  // namespace
+
+Result<Options> options_from(const json::object& params) {
+  Options options;
+  options.incident_id = param_string(params, "incident-id");
+  options.ns = param_string(params, "namespace");
+  options.pods = param_strings(params, "pod");
+  options.selector = param_string(params, "selector");
+  options.scope = param_string(params, "scope", "pods") == "workload" ? Scope::workload : Scope::pods;
+  options.allow_dns = param_bool(params, "allow-dns");
+  options.allow_cidrs = param_strings(params, "allow-cidr");
+  options.allow_namespaces = param_strings(params, "allow-namespace");
+  options.deny_cidrs = param_strings(params, "deny-cidr");
+  options.detach = param_bool(params, "detach");
+  options.release = param_bool(params, "release");
+  options.dry_run = param_bool(params, "dry-run");
+  return options;
+}
+
+Result<void> run(const Options& options, Context& context) {
+  auto kube = context.kube();
+  if (!kube) return kube.error();
+  k8s::Client& client = **kube;
+  if (options.release) return release(options, context, client);
+  k8s::Writer writer(client, context.report(), options.dry_run);
+
+  std::vector<json::object> pods;
+  std::set<std::string> labelled;
+  // One named pod, nothing else to learn first: the label patch doubles as
+  // the existence check, so isolation costs three requests.
+  const bool direct = !options.dry_run && options.pods.size() == 1 && options.scope == Scope::pods && !options.detach;
+  if (direct) {
+    auto patched = writer.merge_patch(k8s::resources::pods, options.ns, options.pods.front(),
+                                      label_patch(options, {}, {}), "quarantine label");
+    if (!patched) {
+      if (patched.error().code() == Code::not_found) {
+        return Error(Code::not_found, "pod " + options.pods.front() + " not found in namespace " + options.ns);
+      }
+      return patched.error();
+    }
+    pods.push_back(std::move(**patched));
+    labelled.insert(options.pods.front());
+  } else {
+    auto found = find_pods(options, client);
+    if (!found) return found.error();
+    pods = std::move(*found);
+  }
+
+  std::vector<json::object> policies;
+  if (options.scope == Scope::workload) {
+    auto workloads = expand_to_workloads(options, client, pods);
+    if (!workloads) return workloads.error();
+    for (const auto& workload : *workloads) {
+      policies.push_back(build_policy(options, policy_name(options, workload), workload.selector));
+    }
+  } else {
+    policies.push_back(build_policy(
+        options, policy_name(options),
+        json::object{{"matchLabels", json::object{{quarantine_label, options.incident_id}}}}));
+  }
+  for (const auto& policy : policies) {
+    auto applied = writer.apply(k8s::resources::networkpolicies, options.ns, policy,
+                                "deny ingress and egress for incident " + options.incident_id);
+    if (!applied) return applied.error();
+  }
+
+  json::array services;
+  if (options.detach) {
+    auto listed = client.list(k8s::resources::services, options.ns);
+    if (!listed) return listed.error();
+    services = std::move(listed->at("items").as_array());
+  }
+  for (auto& pod : pods) {
+    const std::string name = name_of(pod);
+    if (labelled.count(name) != 0) continue;
+    json::object removed;
+    if (options.detach) {
+      auto to_remove = labels_to_detach(client, pod, services);
+      if (!to_remove) return to_remove.error();
+      removed = std::move(*to_remove);
+    }
+    const bool has_label = string_at(json::value(pod), {"metadata", "labels", quarantine_label}) == options.incident_id;
+    if (has_label && removed.empty()) continue;  // a re-run: nothing to change
+    auto patched = writer.merge_patch(k8s::resources::pods, options.ns, name, label_patch(options, removed, pod),
+                                      removed.empty() ? "quarantine label" : "quarantine label; detached from selectors");
+    if (!patched) return patched.error();
+    if (*patched) pod = std::move(**patched);
+  }
+
+  for (const auto& pod : pods) {
+    auto event = writer.create(k8s::resources::events, options.ns,
+                               build_event(options, pod, "Isolated",
+                                           "irsteps isolated this pod for incident " + options.incident_id +
+                                               ": NetworkPolicy " + name_of(policies.front()) +
+                                               " denies its traffic"),
+                               "event on pod " + name_of(pod), true);
+    if (!event) return event.error();
+  }
+
+  if (!options.dry_run) {
+    if (auto verified = verify(options, client, policies, pods); !verified) return verified.error();
+  }
+  warn_about_enforcement(context, client, pods);
+
+  std::string pod_names, policy_names;
+  for (const auto& pod : pods) pod_names += (pod_names.empty() ? "" : ",") + name_of(pod);
+  for (const auto& policy : policies) policy_names += (policy_names.empty() ? "" : ",") + name_of(policy);
+  context.report().set_output("policy", policy_names);
+  context.report().set_output("pods", pod_names);
+  context.report().set_output("pod-count", std::to_string(pods.size()));
+  context.report().set_output("quarantine-label", std::string(quarantine_label) + "=" + options.incident_id);
+  return {};
+}
+
+const StepDef& step() {
+  static const StepDef def{"isolate", "quarantine pods with a deny-all NetworkPolicy", [](Context& context) -> Result<void> {
+                             auto options = options_from(context.params());
+                             if (!options) return options.error();
+                             return run(*options, context);
+                           }};
+  return def;
+}
+
+}  // namespace ir::steps::isolate

@@ -1,0 +1,130 @@
+// The objects isolate writes: the NetworkPolicy and the Events.
+#include "isolate.hpp"
+
+#include "ir/core/encoding.hpp"
+#include "ir/core/time.hpp"
+
+#include <cctype>
+
+namespace ir::steps::isolate {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Object names are DNS subdomains of at most 253 characters; long ones end
+// in a hash so that they stay unique and deterministic.
+std::string bounded_name(std::string name, std::size_t limit) {
+  if (name.size() <= limit) return name;
+  const std::string hash = sha256_hex(name).substr(0, 10);
+  name.resize(limit - hash.size() - 1);
+  while (!name.empty() && (name.back() == '-' || name.back() == '.')) name.pop_back();
+  return name + "-" + hash;
+}
+
+json::object peer_namespace(const std::string& ns) {
+  return {{"namespaceSelector", json::object{{"matchLabels", json::object{{"kubernetes.io/metadata.name", ns}}}}}};
+}
+
+json::object peer_cidr(const std::string& cidr, const std::vector<std::string>& except = {}) {
+  json::object block{{"cidr", cidr}};
+  if (!except.empty()) {
+    json::array list;
+    for (const auto& e : except) list.emplace_back(e);
+    block["except"] = std::move(list);
+  }
+  return {{"ipBlock", std::move(block)}};
+}
+
+}  // namespace
+
+std::string policy_name(const Options& options) {
+  return bounded_name("irsteps-isolate-" + lower(options.incident_id), 253);
+}
+
+std::string policy_name(const Options& options, const Workload& workload) {
+  return bounded_name("irsteps-isolate-" + lower(options.incident_id) + "-" + lower(workload.resource.kind) + "-" +
+                          workload.name,
+                      253);
+}
+
+json::object build_policy(const Options& options, const std::string& name, const json::object& pod_selector) {
+  json::array ingress;
+  json::array egress;
+  if (!options.deny_cidrs.empty()) {
+    // Block only the attacker: everything else stays allowed.
+    std::vector<std::string> v4, v6;
+    for (const auto& cidr : options.deny_cidrs) (cidr.find(':') == std::string::npos ? v4 : v6).push_back(cidr);
+    json::array from;
+    if (!v4.empty() || v6.empty()) from.push_back(peer_cidr("0.0.0.0/0", v4));
+    if (!v6.empty()) from.push_back(peer_cidr("::/0", v6));
+    // Pods of the cluster are reached through namespace selectors, which
+    // ipBlock does not cover reliably on every network plugin.
+    from.push_back(json::object{{"namespaceSelector", json::object{}}});
+    ingress.push_back(json::object{{"from", from}});
+    egress.push_back(json::object{{"to", from}});
+  }
+  for (const auto& cidr : options.allow_cidrs) {
+    ingress.push_back(json::object{{"from", json::array{peer_cidr(cidr)}}});
+    egress.push_back(json::object{{"to", json::array{peer_cidr(cidr)}}});
+  }
+  for (const auto& ns : options.allow_namespaces) {
+    ingress.push_back(json::object{{"from", json::array{peer_namespace(ns)}}});
+    egress.push_back(json::object{{"to", json::array{peer_namespace(ns)}}});
+  }
+  if (options.allow_dns) {
+    json::object dns_peer = peer_namespace("kube-system");
+    dns_peer["podSelector"] = json::object{{"matchLabels", json::object{{"k8s-app", "kube-dns"}}}};
+    egress.push_back(json::object{
+        {"to", json::array{dns_peer}},
+        {"ports", json::array{json::object{{"protocol", "UDP"}, {"port", 53}},
+                              json::object{{"protocol", "TCP"}, {"port", 53}}}}});
+  }
+  json::object spec{{"podSelector", pod_selector},
+                    {"policyTypes", json::array{"Ingress", "Egress"}},
+                    {"ingress", std::move(ingress)},
+                    {"egress", std::move(egress)}};
+  json::object metadata{
+      {"name", name},
+      {"namespace", options.ns},
+      {"labels", json::object{{incident_label, options.incident_id}, {managed_by_label, "irsteps"}}},
+      {"annotations", json::object{{"irsteps.io/step", "isolate"},
+                                   {"irsteps.io/purpose", "quarantine of compromised pods for incident " +
+                                                              options.incident_id}}}};
+  return {{"apiVersion", "networking.k8s.io/v1"},
+          {"kind", "NetworkPolicy"},
+          {"metadata", std::move(metadata)},
+          {"spec", std::move(spec)}};
+}
+
+json::object build_event(const Options& options, const json::object& pod, std::string_view reason,
+                         std::string message) {
+  const json::value pod_value(pod);
+  const std::string pod_name = string_at(pod_value, {"metadata", "name"});
+  const std::string stamp = format_utc(now());
+  return {{"apiVersion", "v1"},
+          {"kind", "Event"},
+          {"metadata", json::object{{"name", bounded_name(pod_name + "." + lower(options.incident_id) + "." +
+                                                              lower(reason), 253)},
+                                    {"namespace", options.ns},
+                                    {"labels", json::object{{incident_label, options.incident_id}}}}},
+          {"involvedObject", json::object{{"apiVersion", "v1"},
+                                          {"kind", "Pod"},
+                                          {"namespace", options.ns},
+                                          {"name", pod_name},
+                                          {"uid", string_at(pod_value, {"metadata", "uid"})}}},
+          {"reason", reason},
+          {"message", std::move(message)},
+          {"type", "Warning"},
+          {"source", json::object{{"component", "irsteps-isolate"}}},
+          {"reportingComponent", "irsteps.io/isolate"},
+          {"reportingInstance", "irsteps"},
+          {"firstTimestamp", stamp},
+          {"lastTimestamp", stamp},
+          {"count", 1}};
+}
+
+}  // namespace ir::steps::isolate

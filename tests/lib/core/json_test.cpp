@@ -1,0 +1,58 @@
+#include "ir/core/json.hpp"
+
+#include "support/catch.hpp"
+
+#include <filesystem>
+
+TEST_CASE("YAML plain scalars are typed, quoted ones stay strings", "[unit][json]") {
+  auto doc = ir::parse_yaml("a: 3\nb: \"3\"\nc: true\nd: 'no'\ne: ~\nf: 1.5\ng: web-1\nh: [1, x]\n", "test");
+  REQUIRE(doc);
+  const auto& o = doc->as_object();
+  CHECK(o.at("a").is_int64());
+  CHECK(o.at("b").as_string() == "3");
+  CHECK(o.at("c").as_bool());
+  CHECK(o.at("d").as_string() == "no");
+  CHECK(o.at("e").is_null());
+  CHECK(o.at("f").as_double() == 1.5);
+  CHECK(o.at("g").as_string() == "web-1");
+  CHECK(o.at("h").as_array().size() == 2);
+}
+
+TEST_CASE("multi-document YAML keeps every document, skipping empty ones", "[unit][json]") {
+  auto docs = ir::parse_yaml_documents("---\nkind: A\n---\n---\nkind: B\n", "test");
+  REQUIRE(docs);
+  REQUIRE(docs->size() == 2);
+  CHECK(ir::string_at((*docs)[1], {"kind"}) == "B");
+  CHECK_FALSE(ir::parse_yaml("a: 1\n---\nb: 2\n", "one.yaml"));
+}
+
+TEST_CASE("parse errors say which input and where", "[unit][json]") {
+  auto yaml = ir::parse_yaml("a: [1, 2\nb: 3\n", "params.yaml");
+  REQUIRE_FALSE(yaml);
+  CHECK(yaml.error().describe().find("params.yaml: not valid YAML: line") == 0);
+  auto json = ir::parse_json_or_yaml("{\"a\": }", "params.json");
+  REQUIRE_FALSE(json);
+  CHECK(json.error().describe().find("params.json: not valid JSON") == 0);
+  CHECK(json.error().code() == ir::Code::invalid_input);
+}
+
+TEST_CASE("sorted JSON is independent of key order", "[unit][json]") {
+  auto a = ir::parse_json(R"({"b":1,"a":{"d":[1,2],"c":null}})", "a");
+  auto b = ir::parse_json(R"({"a":{"c":null,"d":[1,2]},"b":1})", "b");
+  CHECK(ir::to_sorted_json(*a) == ir::to_sorted_json(*b));
+  CHECK(ir::to_sorted_json(*a) == R"({"a":{"c":null,"d":[1,2]},"b":1})");
+}
+
+TEST_CASE("atomic writes replace the whole file and leave no temporary", "[unit][json]") {
+  const auto dir = std::filesystem::temp_directory_path() / "irsteps-json-test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "out.txt").string();
+  REQUIRE(ir::write_file_atomic(path, "first"));
+  REQUIRE(ir::write_file_atomic(path, "second"));
+  CHECK(*ir::read_file(path) == "second");
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 1);
+  auto missing = ir::write_file_atomic((dir / "no" / "such" / "x").string(), "x");
+  CHECK_FALSE(missing);
+  std::filesystem::remove_all(dir);
+}

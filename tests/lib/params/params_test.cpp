@@ -1,0 +1,107 @@
+#include "ir/params/params.hpp"
+
+#include "support/catch.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+namespace {
+
+ir::ParamSpec isolate_spec() {
+  auto spec = ir::ParamSpec::load("isolate");
+  REQUIRE(spec);
+  return std::move(*spec);
+}
+
+ir::EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    if (auto it = vars.find(name); it != vars.end()) return it->second;
+    return std::nullopt;
+  };
+}
+
+}  // namespace
+
+TEST_CASE("flags are typed by the schema and defaults filled in", "[unit][params]") {
+  const auto spec = isolate_spec();
+  auto parsed = ir::parse_args(spec, {"--incident-id", "INC-2026-11-26-001", "--namespace", "shop", "--pod", "web-1",
+                                      "--pod=web-2", "--allow-dns", "--max-attempts", "3"},
+                               env_of({}));
+  REQUIRE(parsed);
+  const auto& p = parsed->params;
+  CHECK(ir::param_strings(p, "pod") == std::vector<std::string>{"web-1", "web-2"});
+  CHECK(ir::param_bool(p, "allow-dns"));
+  CHECK_FALSE(ir::param_bool(p, "dry-run"));
+  CHECK(ir::param_int(p, "max-attempts") == 3);
+  CHECK(ir::param_string(p, "scope") == "pods");
+}
+
+TEST_CASE("flags beat the environment, which beats the params file", "[unit][params]") {
+  const auto spec = isolate_spec();
+  const auto file = std::filesystem::temp_directory_path() / "irsteps-params-test.yaml";
+  std::ofstream(file) << "incident-id: INC-2026-11-26-002\nnamespace: from-file\nselector: app=web\ndry-run: true\n";
+  auto parsed = ir::parse_args(spec, {"--params", file.string(), "--namespace", "from-flag"},
+                               env_of({{"IRSTEPS_SELECTOR", "app=env"}, {"IRSTEPS_ALLOW_CIDR", "10.0.0.0/8,192.168.0.0/16"}}));
+  std::filesystem::remove(file);
+  REQUIRE(parsed);
+  const auto& p = parsed->params;
+  CHECK(ir::param_string(p, "namespace") == "from-flag");
+  CHECK(ir::param_string(p, "selector") == "app=env");
+  CHECK(ir::param_string(p, "incident-id") == "INC-2026-11-26-002");
+  CHECK(ir::param_bool(p, "dry-run"));
+  CHECK(ir::param_strings(p, "allow-cidr").size() == 2);
+}
+
+TEST_CASE("bad values name the parameter and the problem", "[unit][params]") {
+  const auto spec = isolate_spec();
+  auto check_error = [&](std::vector<std::string> args, const std::string& expected) {
+    auto parsed = ir::parse_args(spec, args, env_of({}));
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().code() == ir::Code::invalid_input);
+    INFO(parsed.error().describe());
+    CHECK(parsed.error().describe().find(expected) != std::string::npos);
+  };
+  const std::vector<std::string> base{"--incident-id", "INC-2026-11-26-001", "--namespace", "shop"};
+  auto with = [&](std::vector<std::string> more) {
+    auto args = base;
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  check_error(with({"--pod", "web", "--max-attempts", "many"}), "parameter max-attempts: 'many' is not a whole number");
+  check_error(with({"--pod", "web", "--max-attempts", "99"}), "parameter max-attempts: must be at most 20");
+  check_error(with({"--pod", "Web_1"}), "parameter pod[0]:");
+  check_error(with({"--pod", "web", "--scope", "cluster"}), "parameter scope: \"cluster\" is not one of");
+  check_error(with({"--pod", "web", "--allow-dns=maybe"}), "parameter allow-dns: 'maybe' is not true or false");
+  check_error(with({"--pod", "web", "--podz", "x"}), "unrecognised option '--podz'");
+  check_error(with({}), "give --pod or --selector");
+  check_error({"--namespace", "shop", "--pod", "web"}, "parameter incident-id: is required");
+  check_error(with({"--pod", "web", "--params", "/nonexistent/params.yaml"}), "parameter params: cannot read /nonexistent/params.yaml");
+}
+
+TEST_CASE("abbreviated flags are not guessed", "[unit][params]") {
+  auto parsed = ir::parse_args(isolate_spec(), {"--incident-id", "INC-2026-11-26-001", "--namespace", "a", "--sel", "x"}, env_of({}));
+  REQUIRE_FALSE(parsed);
+}
+
+TEST_CASE("help and version stop before validation", "[unit][params]") {
+  auto help = ir::parse_args(isolate_spec(), {"--help"}, env_of({}));
+  REQUIRE(help);
+  CHECK(help->action == ir::ParsedArgs::Action::help);
+  CHECK(isolate_spec().help_text().find("--allow-namespace string...") != std::string::npos);
+  auto version = ir::parse_args(isolate_spec(), {"--version"}, env_of({}));
+  REQUIRE(version);
+  CHECK(version->action == ir::ParsedArgs::Action::version);
+}
+
+TEST_CASE("plugin-style string arguments are converted like flags", "[unit][params]") {
+  ir::json::object args{{"incident-id", "INC-2026-11-26-001"}, {"namespace", "shop"}, {"pod", "a,b"}, {"dry-run", "true"}};
+  auto final = ir::finalize_params(isolate_spec(), args);
+  REQUIRE(final);
+  CHECK(ir::param_strings(*final, "pod").size() == 2);
+  CHECK(ir::param_bool(*final, "dry-run"));
+}
+
+TEST_CASE("environment names are upper snake case", "[unit][params]") {
+  CHECK(ir::env_name("allow-cidr") == "IRSTEPS_ALLOW_CIDR");
+}
