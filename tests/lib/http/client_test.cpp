@@ -1,0 +1,271 @@
+// The HTTPS client against a real local server: retries, faults, keep-alive,
+// TLS verification, client certificates, streaming and proxies.
+#include "ir/http/client.hpp"
+
+#include "support/catch.hpp"
+#include "support/http_server.hpp"
+
+#include <cstdlib>
+
+using namespace std::chrono_literals;
+using ir::test::HttpServer;
+using ir::test::Reply;
+using ir::test::SeenRequest;
+
+namespace {
+
+// Records the backoff instead of sleeping: the tests assert the waits
+// without spending them.
+struct RecordingSleeper {
+  std::shared_ptr<std::vector<std::chrono::milliseconds>> waits = std::make_shared<std::vector<std::chrono::milliseconds>>();
+  void attach(ir::http::Client& client) const {
+    auto list = waits;
+    client.set_sleeper([list](std::chrono::milliseconds d) { list->push_back(d); });
+  }
+};
+
+ir::http::Request get(const std::string& url) {
+  ir::http::Request request;
+  request.url = url;
+  return request;
+}
+
+}  // namespace
+
+TEST_CASE("503 and 429 are retried, honouring Retry-After", "[unit][http]") {
+  std::atomic<int> calls{0};
+  HttpServer server([&](const SeenRequest&) {
+    const int n = ++calls;
+    if (n == 1) return Reply{503, {}, "busy"};
+    if (n == 2) return Reply{429, {{"Retry-After", "7"}}, "slow down"};
+    return Reply{200, {}, "ok"};
+  });
+  ir::http::Client client;
+  RecordingSleeper sleeper;
+  sleeper.attach(client);
+  auto response = client.send(get(server.url() + "/x"));
+  REQUIRE(response);
+  CHECK(response->status == 200);
+  CHECK(response->body == "ok");
+  CHECK(response->attempts == 3);
+  REQUIRE(sleeper.waits->size() == 2);
+  CHECK((*sleeper.waits)[0] >= 100ms);
+  CHECK((*sleeper.waits)[0] <= 200ms);
+  CHECK((*sleeper.waits)[1] == 7s);
+}
+
+TEST_CASE("retries are bounded and the last answer is returned", "[unit][http]") {
+  HttpServer server([](const SeenRequest&) { return Reply{503, {}, "down"}; });
+  ir::http::Client client({}, {.max_attempts = 3});
+  RecordingSleeper sleeper;
+  sleeper.attach(client);
+  auto response = client.send(get(server.url()));
+  REQUIRE(response);
+  CHECK(response->status == 503);
+  CHECK(server.requests().size() == 3);
+  CHECK(sleeper.waits->size() == 2);
+  CHECK((*sleeper.waits)[1] >= (*sleeper.waits)[0]);
+}
+
+TEST_CASE("a reset connection is retried", "[unit][http]") {
+  std::atomic<int> calls{0};
+  HttpServer server([&](const SeenRequest&) {
+    Reply reply{200, {}, "after reset"};
+    reply.reset = ++calls == 1;
+    return reply;
+  });
+  ir::http::Client client;
+  RecordingSleeper sleeper;
+  sleeper.attach(client);
+  auto response = client.send(get(server.url()));
+  REQUIRE(response);
+  CHECK(response->body == "after reset");
+  CHECK(calls == 2);
+}
+
+TEST_CASE("a slow server hits the deadline and becomes a transient error", "[unit][http]") {
+  HttpServer server([](const SeenRequest&) {
+    Reply reply{200, {}, "late"};
+    reply.delay = 1500ms;
+    return reply;
+  });
+  ir::http::Client client({}, {.max_attempts = 2});
+  RecordingSleeper sleeper;
+  sleeper.attach(client);
+  auto request = get(server.url() + "/slow?token=query-secret");
+  request.timeout = 200ms;
+  auto response = client.send(request);
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code() == ir::Code::transient);
+  CHECK(response.error().describe().find("after 2 attempts") != std::string::npos);
+  CHECK(response.error().describe().find("query-secret") == std::string::npos);
+}
+
+TEST_CASE("nothing listening is a transient error after retries", "[unit][http]") {
+  unsigned short port = 0;
+  { HttpServer closed([](const SeenRequest&) { return Reply{}; }); port = closed.port(); }
+  ir::http::Client client({}, {.max_attempts = 2});
+  RecordingSleeper sleeper;
+  sleeper.attach(client);
+  auto request = get("http://127.0.0.1:" + std::to_string(port) + "/");
+  request.bearer_token = ir::Secret("bearer-should-not-show");
+  auto response = client.send(request);
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code() == ir::Code::transient);
+  CHECK(response.error().describe().find("bearer-should-not-show") == std::string::npos);
+}
+
+TEST_CASE("connections are kept alive across requests", "[unit][http]") {
+  HttpServer server([](const SeenRequest&) { return Reply{200, {}, "ok"}; });
+  ir::http::Client client;
+  for (int i = 0; i < 4; ++i) REQUIRE(client.send(get(server.url() + "/" + std::to_string(i))));
+  CHECK(server.requests().size() == 4);
+  CHECK(server.connections() == 1);
+}
+
+TEST_CASE("the bearer token is sent as a header", "[unit][http]") {
+  HttpServer server([](const SeenRequest&) { return Reply{200, {}, "ok"}; });
+  ir::http::Client client;
+  auto request = get(server.url());
+  request.bearer_token = ir::Secret("tok-123");
+  REQUIRE(client.send(request));
+  CHECK(server.requests().at(0).header("Authorization") == "Bearer tok-123");
+}
+
+TEST_CASE("response bodies stream to the sink and the sink can stop early", "[unit][http]") {
+  Reply streamed{200, {}, {}};
+  for (int i = 0; i < 64; ++i) streamed.chunks.push_back(std::string(64 * 1024, static_cast<char>('a' + i % 26)));
+  HttpServer server([&](const SeenRequest&) { return streamed; });
+  ir::http::Client client;
+  std::size_t total = 0;
+  auto all = client.stream(get(server.url()), [&](std::string_view data) {
+    total += data.size();
+    return true;
+  });
+  REQUIRE(all);
+  CHECK(total == 64u * 64 * 1024);
+  CHECK(all->body.empty());
+  std::size_t partial = 0;
+  auto stopped = client.stream(get(server.url()), [&](std::string_view data) {
+    partial += data.size();
+    return partial < 100 * 1024;
+  });
+  REQUIRE(stopped);
+  CHECK(partial < total);
+}
+
+TEST_CASE("an error answer to a stream is kept for decoding, not streamed", "[unit][http]") {
+  HttpServer server([](const SeenRequest&) { return Reply{404, {}, R"({"kind":"Status","message":"gone"})"}; });
+  ir::http::Client client;
+  bool called = false;
+  auto response = client.stream(get(server.url()), [&](std::string_view) { return called = true; });
+  REQUIRE(response);
+  CHECK(response->status == 404);
+  CHECK(response->body.find("gone") != std::string::npos);
+  CHECK_FALSE(called);
+}
+
+TEST_CASE("request bodies stream from a source", "[unit][http]") {
+  HttpServer server([](const SeenRequest& r) { return Reply{200, {}, std::to_string(r.body.size())}; });
+  ir::http::Client client;
+  auto request = get(server.url());
+  request.method = "POST";
+  std::size_t left = 3 * 1024 * 1024;
+  request.body_source = [&](char* buffer, std::size_t size) {
+    const std::size_t n = std::min(size, left);
+    std::fill(buffer, buffer + n, 'z');
+    left -= n;
+    return n;
+  };
+  auto response = client.send(request);
+  REQUIRE(response);
+  CHECK(response->body == std::to_string(3 * 1024 * 1024));
+}
+
+TEST_CASE("TLS is verified against a CA given in memory", "[unit][http][tls]") {
+  const auto ca = ir::test::make_ca("test CA");
+  const auto other_ca = ir::test::make_ca("other CA");
+  const auto cert = ir::test::issue(ca, {"server", {"localhost"}, {"127.0.0.1"}});
+  HttpServer server([](const SeenRequest&) { return Reply{200, {}, "secure"}; }, ir::test::ServerTls{cert, {}});
+
+  ir::http::Tls trusted;
+  trusted.ca_pem = ca.cert_pem;
+  ir::http::Client good(trusted);
+  auto ok = good.send(get(server.url()));
+  REQUIRE(ok);
+  CHECK(ok->body == "secure");
+
+  ir::http::Tls wrong;
+  wrong.ca_pem = other_ca.cert_pem;
+  ir::http::Client bad(wrong, {.max_attempts = 1});
+  auto refused = bad.send(get(server.url()));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == ir::Code::action_failed);
+  CHECK(refused.error().describe().find("TLS verification failed") != std::string::npos);
+}
+
+TEST_CASE("the host name is checked against the certificate", "[unit][http][tls]") {
+  const auto ca = ir::test::make_ca("test CA");
+  const auto cert = ir::test::issue(ca, {"elsewhere", {"elsewhere.example"}, {}});
+  HttpServer server([](const SeenRequest&) { return Reply{200, {}, "x"}; }, ir::test::ServerTls{cert, {}});
+  ir::http::Tls tls;
+  tls.ca_pem = ca.cert_pem;
+  ir::http::Client client(tls, {.max_attempts = 1});
+  auto response = client.send(get(server.url()));
+  REQUIRE_FALSE(response);
+  CHECK(response.error().describe().find("TLS verification failed") != std::string::npos);
+}
+
+TEST_CASE("client certificates from memory authenticate us", "[unit][http][tls]") {
+  const auto ca = ir::test::make_ca("test CA");
+  const auto server_cert = ir::test::issue(ca, {"server", {}, {"127.0.0.1"}});
+  const auto client_cert = ir::test::issue(ca, {"irsteps-admin", {}, {}, true});
+  HttpServer server([](const SeenRequest&) { return Reply{200, {}, "hello"}; }, ir::test::ServerTls{server_cert, ca.cert_pem});
+  ir::http::Tls tls;
+  tls.ca_pem = ca.cert_pem;
+  tls.client_cert_pem = client_cert.cert_pem;
+  tls.client_key_pem = ir::Secret(client_cert.key_pem);
+  ir::http::Client client(tls);
+  auto response = client.send(get(server.url()));
+  REQUIRE(response);
+  CHECK(server.requests().at(0).client_cert_cn == "irsteps-admin");
+
+  ir::http::Tls anonymous;
+  anonymous.ca_pem = ca.cert_pem;
+  ir::http::Client without(anonymous, {.max_attempts = 1});
+  CHECK_FALSE(without.send(get(server.url())));
+}
+
+TEST_CASE("HTTPS_PROXY tunnels through CONNECT and NO_PROXY bypasses it", "[unit][http][proxy]") {
+  const auto ca = ir::test::make_ca("test CA");
+  const auto cert = ir::test::issue(ca, {"server", {}, {"127.0.0.1"}});
+  HttpServer server([](const SeenRequest&) { return Reply{200, {}, "through"}; }, ir::test::ServerTls{cert, {}});
+  auto proxy = HttpServer::proxy();
+  ir::http::Tls tls;
+  tls.ca_pem = ca.cert_pem;
+  ::setenv("HTTPS_PROXY", proxy->url().c_str(), 1);
+  ::unsetenv("NO_PROXY");
+  ::unsetenv("no_proxy");
+  {
+    ir::http::Client client(tls);
+    auto response = client.send(get(server.url()));
+    REQUIRE(response);
+    CHECK(response->body == "through");
+    CHECK(proxy->connections() == 1);
+  }
+  ::setenv("NO_PROXY", "127.0.0.1", 1);
+  {
+    ir::http::Client client(tls);
+    REQUIRE(client.send(get(server.url())));
+    CHECK(proxy->connections() == 1);
+  }
+  ::unsetenv("HTTPS_PROXY");
+  ::unsetenv("NO_PROXY");
+}
+
+TEST_CASE("Retry-After is read as seconds or as an HTTP date", "[unit][http]") {
+  CHECK(*ir::http::parse_retry_after("12") == 12s);
+  CHECK(ir::http::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0ms);
+  CHECK_FALSE(ir::http::parse_retry_after("soon"));
+  CHECK_FALSE(ir::http::parse_retry_after(""));
+}
