@@ -1,0 +1,3 @@
+module irsteps/tests/node-agent
+
+go 1.19
