@@ -10,7 +10,7 @@ struct OwnerRef {
   std::string name;
 };
 
-std::optional<OwnerRef> controller_of(const json::value& object) {
+std::optional<OwnerRef> controller_of(const json::object& object) {
   const auto* owners = find(object, {"metadata", "ownerReferences"});
   if (owners == nullptr || !owners->is_array()) return std::nullopt;
   for (const auto& owner : owners->get_array()) {
@@ -49,7 +49,7 @@ std::vector<std::string> selector_keys(const json::value& selector) {
 }  // namespace
 
 Result<Workload> top_workload(k8s::Client& client, const json::object& pod) {
-  const json::value pod_value(pod);
+  const json::object& pod_value = pod;
   const std::string ns = string_at(pod_value, {"metadata", "namespace"});
   const std::string pod_name = string_at(pod_value, {"metadata", "name"});
   auto owner = controller_of(pod_value);
@@ -64,7 +64,7 @@ Result<Workload> top_workload(k8s::Client& client, const json::object& pod) {
   // A ReplicaSet of a Deployment: the Deployment is the workload, so that
   // the policy keeps covering pods of later rollouts.
   if (owner->kind == "ReplicaSet") {
-    if (auto parent = controller_of(json::value(*object)); parent && parent->kind == "Deployment") {
+    if (auto parent = controller_of(*object); parent && parent->kind == "Deployment") {
       auto deployment = client.get(k8s::resources::deployments, ns, parent->name);
       if (!deployment) return deployment.error();
       object = std::move(deployment);
@@ -72,7 +72,7 @@ Result<Workload> top_workload(k8s::Client& client, const json::object& pod) {
       owner = parent;
     }
   }
-  const auto* selector = find(json::value(*object), {"spec", "selector"});
+  const auto* selector = find(*object, {"spec", "selector"});
   if (selector == nullptr || !selector->is_object() || selector->get_object().empty()) {
     return invalid(owner->kind + " " + owner->name + " has no pod selector");
   }
@@ -80,7 +80,7 @@ Result<Workload> top_workload(k8s::Client& client, const json::object& pod) {
 }
 
 Result<json::object> labels_to_detach(k8s::Client& client, const json::object& pod, const json::array& services) {
-  const json::value pod_value(pod);
+  const json::object& pod_value = pod;
   const std::string ns = string_at(pod_value, {"metadata", "namespace"});
   const auto* labels_value = find(pod_value, {"metadata", "labels"});
   json::object labels = labels_value != nullptr && labels_value->is_object() ? labels_value->get_object() : json::object{};
@@ -91,7 +91,7 @@ Result<json::object> labels_to_detach(k8s::Client& client, const json::object& p
       auto object = client.get(*resource, ns, owner->name);
       if (!object && object.error().code() != Code::not_found) return object.error();
       if (object) {
-        if (const auto* selector = find(json::value(*object), {"spec", "selector"})) {
+        if (const auto* selector = find(*object, {"spec", "selector"})) {
           for (auto& key : selector_keys(*selector)) keys.push_back(std::move(key));
         }
       }

@@ -14,7 +14,7 @@ namespace {
 constexpr std::string_view enforcing_plugins[] = {"calico", "cilium", "weave", "antrea", "kube-router", "canal",
                                                   "kube-ovn", "azure-npm", "network-policy-agent", "anetd"};
 
-std::string name_of(const json::object& object) { return string_at(json::value(object), {"metadata", "name"}); }
+std::string name_of(const json::object& object) { return string_at(object, {"metadata", "name"}); }
 
 json::object label_patch(const Options& options, const json::object& removed_labels,
                          const json::object& pod) {
@@ -24,7 +24,7 @@ json::object label_patch(const Options& options, const json::object& removed_lab
     for (const auto& entry : removed_labels) labels[entry.key()] = nullptr;
     // Keep what an earlier run detached, so that --release restores it all.
     json::object detached = removed_labels;
-    const std::string earlier = string_at(json::value(pod), {"metadata", "annotations", detached_annotation});
+    const std::string earlier = string_at(pod, {"metadata", "annotations", detached_annotation});
     if (auto parsed = parse_json(earlier, "annotation"); !earlier.empty() && parsed && parsed->is_object()) {
       for (const auto& entry : parsed->get_object()) detached[entry.key()] = entry.value();
     }
@@ -112,7 +112,7 @@ Result<void> verify(const Options& options, k8s::Client& client, const std::vect
 
 void warn_about_enforcement(Context& context, k8s::Client& client, const std::vector<json::object>& pods) {
   for (const auto& pod : pods) {
-    const auto* host_network = find(json::value(pod), {"spec", "hostNetwork"});
+    const auto* host_network = find(pod, {"spec", "hostNetwork"});
     if (host_network != nullptr && host_network->is_bool() && host_network->get_bool()) {
       context.warn("pod " + name_of(pod) + " uses hostNetwork: a NetworkPolicy cannot restrict it; "
                    "consider --detach and deleting it after the evidence is captured");
@@ -200,7 +200,7 @@ Result<void> run(const Options& options, Context& context) {
         json::object{{"matchLabels", json::object{{quarantine_label, options.incident_id}}}}));
   }
   for (const auto& policy : policies) {
-    auto applied = writer.apply(k8s::resources::networkpolicies, options.ns, policy,
+    auto applied = writer.ensure(k8s::resources::networkpolicies, options.ns, policy,
                                 "deny ingress and egress for incident " + options.incident_id);
     if (!applied) return applied.error();
   }
@@ -220,7 +220,7 @@ Result<void> run(const Options& options, Context& context) {
       if (!to_remove) return to_remove.error();
       removed = std::move(*to_remove);
     }
-    const bool has_label = string_at(json::value(pod), {"metadata", "labels", quarantine_label}) == options.incident_id;
+    const bool has_label = string_at(pod, {"metadata", "labels", quarantine_label}) == options.incident_id;
     if (has_label && removed.empty()) continue;  // a re-run: nothing to change
     auto patched = writer.merge_patch(k8s::resources::pods, options.ns, name, label_patch(options, removed, pod),
                                       removed.empty() ? "quarantine label" : "quarantine label; detached from selectors");

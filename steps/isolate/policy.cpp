@@ -102,7 +102,7 @@ json::object build_policy(const Options& options, const std::string& name, const
 
 json::object build_event(const Options& options, const json::object& pod, std::string_view reason,
                          std::string message) {
-  const json::value pod_value(pod);
+  const json::object& pod_value = pod;
   const std::string pod_name = string_at(pod_value, {"metadata", "name"});
   const std::string stamp = format_utc(now());
   return {{"apiVersion", "v1"},

@@ -154,6 +154,28 @@ const json::value* find(const json::value& root, std::initializer_list<std::stri
   return current;
 }
 
+const json::value* find(const json::object& root, std::initializer_list<std::string_view> path) {
+  if (path.size() == 0) return nullptr;
+  const auto it = root.find(*path.begin());
+  if (it == root.end()) return nullptr;
+  const json::value* current = &it->value();
+  for (auto key = path.begin() + 1; key != path.end(); ++key) {
+    const auto* object = current->if_object();
+    if (object == nullptr) return nullptr;
+    const auto next = object->find(*key);
+    if (next == object->end()) return nullptr;
+    current = &next->value();
+  }
+  return current;
+}
+
+std::string string_at(const json::object& root, std::initializer_list<std::string_view> path,
+                      std::string_view fallback) {
+  const json::value* found = find(root, path);
+  if (found == nullptr || !found->is_string()) return std::string(fallback);
+  return std::string(found->get_string());
+}
+
 std::string string_at(const json::value& root, std::initializer_list<std::string_view> path,
                       std::string_view fallback) {
   const json::value* found = find(root, path);

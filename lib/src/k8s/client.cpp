@@ -261,7 +261,7 @@ Result<json::object> Client::list(const Resource& resource, std::string_view ns,
     if (auto* page_items = page->if_contains("items"); page_items != nullptr && page_items->is_array()) {
       for (auto& item : page_items->get_array()) items.push_back(std::move(item));
     }
-    continue_token = string_at(json::value(*page), {"metadata", "continue"});
+    continue_token = string_at(*page, {"metadata", "continue"});
     if (result.empty()) {
       result = std::move(*page);
     } else if (auto* metadata = page->if_contains("metadata")) {
@@ -281,7 +281,7 @@ Result<json::object> Client::create(const Resource& resource, std::string_view n
   request.headers.emplace_back("Content-Type", "application/json");
   request.body = json::serialize(object);
   return object_from(send(std::move(request)),
-                     "create " + describe(resource, ns, string_at(json::value(object), {"metadata", "name"})));
+                     "create " + describe(resource, ns, string_at(object, {"metadata", "name"})));
 }
 
 Result<json::object> Client::apply(const Resource& resource, std::string_view ns, std::string_view name,
@@ -360,7 +360,7 @@ Result<void> Client::watch(const Resource& resource, std::string_view ns, const 
       if (event.type == "ERROR") {
         http::Response status;
         status.status = 500;
-        if (const auto* code = find(json::value(event.object), {"code"}); code != nullptr && code->is_int64()) {
+        if (const auto* code = find(event.object, {"code"}); code != nullptr && code->is_int64()) {
           status.status = static_cast<long>(code->get_int64());
         }
         status.body = json::serialize(event.object);

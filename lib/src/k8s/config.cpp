@@ -68,9 +68,9 @@ Result<std::string> file_or_data(const json::object& entry, std::string_view fil
 
 Result<ExecPlugin> parse_exec(const json::object& exec) {
   ExecPlugin plugin;
-  plugin.api_version = string_at(json::value(exec), {"apiVersion"});
-  plugin.command = string_at(json::value(exec), {"command"});
-  plugin.install_hint = string_at(json::value(exec), {"installHint"});
+  plugin.api_version = string_at(exec, {"apiVersion"});
+  plugin.command = string_at(exec, {"command"});
+  plugin.install_hint = string_at(exec, {"installHint"});
   if (plugin.command.empty()) return invalid("exec.command is empty");
   if (plugin.api_version != "client.authentication.k8s.io/v1" &&
       plugin.api_version != "client.authentication.k8s.io/v1beta1") {

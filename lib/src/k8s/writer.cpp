@@ -34,12 +34,66 @@ json::object request_of(std::string method, std::string path, std::string conten
   if (!body.is_null()) request["body"] = std::move(body);
   return request;
 }
-std::string uid_of(const json::object& object) { return string_at(json::value(object), {"metadata", "uid"}); }
+std::string uid_of(const json::object& object) { return string_at(object, {"metadata", "uid"}); }
 }  // namespace
+
+bool contained_in(const json::value& desired, const json::value* live) {
+  if (const auto* object = desired.if_object()) {
+    if (live == nullptr) return object->empty();
+    const auto* live_object = live->if_object();
+    if (live_object == nullptr) return false;
+    for (const auto& entry : *object) {
+      const auto it = live_object->find(entry.key());
+      if (!contained_in(entry.value(), it == live_object->end() ? nullptr : &it->value())) return false;
+    }
+    return true;
+  }
+  if (const auto* array = desired.if_array()) {
+    if (live == nullptr) return array->empty();
+    const auto* live_array = live->if_array();
+    if (live_array == nullptr || live_array->size() != array->size()) return false;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      if (!contained_in((*array)[i], &(*live_array)[i])) return false;
+    }
+    return true;
+  }
+  return live != nullptr && *live == desired;
+}
+
+Result<std::optional<json::object>> Writer::ensure(const Resource& resource, std::string_view ns,
+                                                   const json::object& object, std::string detail) {
+  const std::string name = string_at(object, {"metadata", "name"});
+  auto compare_and_apply = [&](const json::object& live) -> Result<std::optional<json::object>> {
+    json::object desired = object;
+    desired.erase("apiVersion");
+    desired.erase("kind");
+    const json::value live_value(live);
+    if (contained_in(json::value(std::move(desired)), &live_value)) {
+      log::info("k8s.unchanged", {{"kind", resource.kind}, {"namespace", ns}, {"name", name}});
+      return std::optional<json::object>(live);
+    }
+    return apply(resource, ns, object, std::move(detail));
+  };
+  if (dry_run_) {
+    auto live = client_.get(resource, ns, name);
+    if (live) return compare_and_apply(*live);
+    if (live.error().code() != Code::not_found) return live.error();
+    return create(resource, ns, object, std::move(detail), false);
+  }
+  auto created = client_.create(resource, ns, object);
+  if (created) {
+    record("create", resource, ns, name, uid_of(*created), std::move(detail), std::nullopt);
+    return std::optional<json::object>(std::move(*created));
+  }
+  if (created.error().reason() != "AlreadyExists") return created.error();
+  auto live = client_.get(resource, ns, name);
+  if (!live) return live.error();
+  return compare_and_apply(*live);
+}
 
 Result<std::optional<json::object>> Writer::apply(const Resource& resource, std::string_view ns,
                                                   const json::object& object, std::string detail) {
-  const std::string name = string_at(json::value(object), {"metadata", "name"});
+  const std::string name = string_at(object, {"metadata", "name"});
   if (dry_run_) {
     record("apply", resource, ns, name, {}, std::move(detail),
            request_of("PATCH", Client::path(resource, ns, name) + "?fieldManager=irsteps&force=true",
@@ -68,7 +122,7 @@ Result<std::optional<json::object>> Writer::merge_patch(const Resource& resource
 
 Result<std::optional<json::object>> Writer::create(const Resource& resource, std::string_view ns,
                                                    const json::object& object, std::string detail, bool exists_ok) {
-  const std::string name = string_at(json::value(object), {"metadata", "name"});
+  const std::string name = string_at(object, {"metadata", "name"});
   if (dry_run_) {
     record("create", resource, ns, name, {}, std::move(detail),
            request_of("POST", Client::path(resource, ns), "application/json", object));

@@ -17,6 +17,13 @@ public:
 
   [[nodiscard]] bool dry_run() const { return dry_run_; }
 
+  // Makes the object exist as given: created when absent; when present and
+  // different, server-side applied; when present and equal, left alone, so
+  // that a re-run changes nothing (not even resourceVersion, which a no-op
+  // apply still bumps on older API servers). The first run costs one request.
+  [[nodiscard]] Result<std::optional<json::object>> ensure(const Resource& resource, std::string_view ns,
+                                                           const json::object& object, std::string detail);
+
   // The results are the objects as the server returned them; nullopt under --dry-run.
   [[nodiscard]] Result<std::optional<json::object>> apply(const Resource& resource, std::string_view ns,
                                                           const json::object& object, std::string detail);
@@ -38,6 +45,11 @@ private:
   Report& report_;
   bool dry_run_;
 };
+
+// Whether every field of `desired` has the same value in `live`; fields the
+// server adds (defaults, status, metadata it keeps) do not count, and an empty
+// list or object in `desired` matches an absent one.
+[[nodiscard]] bool contained_in(const json::value& desired, const json::value* live);
 
 // apiVersion, kind, namespace, name (and uid) of an object, as report targets show it.
 [[nodiscard]] json::object reference_of(const Resource& resource, std::string_view ns, std::string_view name,
