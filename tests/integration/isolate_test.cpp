@@ -245,7 +245,7 @@ TEST_CASE("an API server that goes away mid-run gives exit 4, and a re-run compl
   // let the step go on.
   REQUIRE(step.wait_for_line([](const std::string& line) { return line.find("\"k8s.changed\"") != std::string::npos; }));
   step.freeze();
-  cluster.control("stop-apiserver");
+  cluster.control("kill-apiserver");  // a crash: open connections die too
   step.resume();
   const auto finished = step.finish();
   cluster.control("start-apiserver");

@@ -169,7 +169,7 @@ void HttpServer::start() {
               socket->close(error);
               return;
             }
-            if (!answer(stream, reply, request)) return;
+            if (!answer(stream, reply, request) || reply.close_after) return;
           }
         };
         if (impl_->tls) {

@@ -35,6 +35,7 @@ struct Reply {
   std::string body;
   std::chrono::milliseconds delay{0};  // before anything is sent
   bool reset = false;                  // close with RST instead of answering
+  bool close_after = false;            // answer as keep-alive, then close anyway
   // Streams these chunks with chunked encoding, pausing between them.
   std::vector<std::string> chunks;
   std::chrono::milliseconds chunk_pause{0};

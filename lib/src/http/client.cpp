@@ -1,196 +1,95 @@
 #include "ir/http/client.hpp"
 
+#include "connection.hpp"
 #include "ir/core/log.hpp"
+#include "ir/params/params.hpp"
 
-#include <curl/curl.h>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <openssl/crypto.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
 
 namespace ir::http {
+namespace http = boost::beast::http;
+using detail::Connection;
+using detail::Deadline;
+using detail::Endpoint;
+
 namespace {
 
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+constexpr std::size_t max_error_body = 1 << 20;
+constexpr std::size_t chunk_size = 64 * 1024;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-// The URL for logs and errors: scheme, host and path, without the query.
 std::string url_for_messages(const std::string& url) {
   const auto query = url.find('?');
   return query == std::string::npos ? url : url.substr(0, query);
 }
 
-struct HeaderList {
-  curl_slist* list = nullptr;
-  HeaderList() = default;
-  HeaderList(const HeaderList&) = delete;
-  HeaderList& operator=(const HeaderList&) = delete;
-  ~HeaderList() {
-    // The Authorization line holds a token: wipe every copy curl made.
-    for (curl_slist* item = list; item != nullptr; item = item->next) {
-      OPENSSL_cleanse(item->data, std::char_traits<char>::length(item->data));
-    }
-    curl_slist_free_all(list);
-  }
-  void add(const std::string& line) { list = curl_slist_append(list, line.c_str()); }
-};
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
 
-struct Attempt {
-  CURL* handle = nullptr;
-  Response response;
-  const DataSink* sink = nullptr;
+// What one attempt produced: a response, or a failure that says whether a
+// retry may help and whether anything reached the caller's sink.
+struct Outcome {
+  std::optional<Response> response;
+  std::optional<Error> error;
+  bool retryable = false;
   bool body_started = false;
-  bool stopped_by_sink = false;
-  const Request* request = nullptr;
-  std::size_t source_offset = 0;
-  bool body_sent = false;
+  bool stale_connection = false;  // a kept-alive connection the server had closed
 };
-
-constexpr std::size_t max_error_body = 1 << 20;
-
-std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* attempt = static_cast<Attempt*>(user);
-  const std::string_view line(data, size * count);
-  if (line.rfind("HTTP/", 0) == 0) {
-    attempt->response.headers.clear();  // a new response after 100-continue or a redirect
-    return size * count;
-  }
-  const auto colon = line.find(':');
-  if (colon != std::string_view::npos) {
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-      value.remove_suffix(1);
-    }
-    attempt->response.headers.emplace_back(lower(line.substr(0, colon)), std::string(value));
-  }
-  return size * count;
-}
-
-std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* attempt = static_cast<Attempt*>(user);
-  const std::size_t bytes = size * count;
-  long status = 0;
-  curl_easy_getinfo(attempt->handle, CURLINFO_RESPONSE_CODE, &status);
-  if (attempt->sink == nullptr || status >= 300 || status == 0) {
-    // Error bodies are kept (bounded) so that the caller can decode them.
-    if (attempt->sink != nullptr && attempt->response.body.size() + bytes > max_error_body) return bytes;
-    attempt->response.body.append(data, bytes);
-    return bytes;
-  }
-  attempt->body_started = true;
-  if (!(*attempt->sink)(std::string_view(data, bytes))) {
-    attempt->stopped_by_sink = true;
-    return 0;
-  }
-  return bytes;
-}
-
-std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* user) {
-  auto* attempt = static_cast<Attempt*>(user);
-  attempt->body_sent = true;
-  return attempt->request->body_source(buffer, size * count);
-}
-
-bool retryable_transport(CURLcode code) {
-  switch (code) {
-  case CURLE_COULDNT_CONNECT:
-  case CURLE_OPERATION_TIMEDOUT:
-  case CURLE_RECV_ERROR:
-  case CURLE_SEND_ERROR:
-  case CURLE_GOT_NOTHING:
-  case CURLE_PARTIAL_FILE:
-  case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_RESOLVE_PROXY:
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_HTTP2:
-  case CURLE_HTTP2_STREAM: return true;
-  default: return false;
-  }
-}
 
 }  // namespace
 
-struct Client::Shared {
-  CURLSH* share = nullptr;
-  std::array<std::mutex, CURL_LOCK_DATA_LAST> locks;
-
-  Shared() {
-    share = curl_share_init();
-    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, &Shared::lock);
-    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, &Shared::unlock);
-    curl_share_setopt(share, CURLSHOPT_USERDATA, this);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  }
-  ~Shared() { curl_share_cleanup(share); }
-  Shared(const Shared&) = delete;
-  Shared& operator=(const Shared&) = delete;
-
-  static void lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
-    static_cast<Shared*>(user)->locks[static_cast<std::size_t>(data)].lock();
-  }
-  static void unlock(CURL*, curl_lock_data data, void* user) {
-    static_cast<Shared*>(user)->locks[static_cast<std::size_t>(data)].unlock();
-  }
+struct Client::Pool {
+  std::mutex mutex;
+  std::multimap<std::string, std::unique_ptr<Connection>> idle;
+  std::unique_ptr<boost::asio::ssl::context> tls;
+  std::atomic<int> opened{0};
 };
 
-std::string Response::header(std::string_view name) const {
-  const std::string wanted = lower(name);
-  for (const auto& [key, value] : headers) {
-    if (key == wanted) return value;
-  }
-  return {};
-}
-
 Client::Client(Tls tls, RetryPolicy retry)
-    : tls_(std::move(tls)), retry_(retry), shared_(std::make_unique<Shared>()),
+    : tls_(std::move(tls)), retry_(retry), pool_(std::make_unique<Pool>()),
       sleeper_([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }) {
-  global_init();
+  namespace ssl = boost::asio::ssl;
+  pool_->tls = std::make_unique<ssl::context>(ssl::context::tls_client);
+  auto& ctx = *pool_->tls;
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  boost::system::error_code ec;
+  if (tls_.ca_pem.empty()) {
+    ctx.set_default_verify_paths(ec);
+  } else {
+    ctx.add_certificate_authority(boost::asio::buffer(tls_.ca_pem), ec);
+  }
+  if (!tls_.client_cert_pem.empty()) ctx.use_certificate_chain(boost::asio::buffer(tls_.client_cert_pem), ec);
+  if (!tls_.client_key_pem.empty()) {
+    const auto key = tls_.client_key_pem.reveal();
+    ctx.use_private_key(boost::asio::buffer(key.data(), key.size()), ssl::context::pem, ec);
+  }
+  ctx.set_verify_mode(tls_.insecure_skip_verify ? ssl::verify_none : ssl::verify_peer);
 }
 
 Client::~Client() = default;
 
-bool is_retryable_status(long status) noexcept {
-  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
-}
-
-std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) {
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  if (value.empty()) return std::nullopt;
-  if (value.find_first_not_of("0123456789") == std::string_view::npos) {
-    if (value.size() > 9) return std::chrono::milliseconds(std::chrono::hours(24));
-    return std::chrono::seconds(std::stol(std::string(value)));
-  }
-  const std::string text(value);
-  const time_t when = curl_getdate(text.c_str(), nullptr);
-  if (when < 0) return std::nullopt;
-  const auto delta = std::chrono::system_clock::from_time_t(when) - std::chrono::system_clock::now();
-  return std::max(std::chrono::milliseconds(0),
-                  std::chrono::duration_cast<std::chrono::milliseconds>(delta));
-}
+int Client::connections_opened() const noexcept { return pool_->opened.load(); }
 
 std::chrono::milliseconds Client::backoff(int attempt, const Response* response) const {
   thread_local std::mt19937_64 random{std::random_device{}()};
   const auto exponent = std::min(attempt - 1, 16);
-  const auto ceiling = std::min<long long>(retry_.max_delay.count(),
-                                           retry_.base_delay.count() * (1LL << exponent));
-  // Equal jitter: half fixed, half random, so that clients spread out but
-  // never retry at once.
+  const auto ceiling = std::min<long long>(retry_.max_delay.count(), retry_.base_delay.count() * (1LL << exponent));
+  // Half fixed, half random: clients spread out, and never retry at once.
   std::uniform_int_distribution<long long> spread(ceiling / 2, std::max(ceiling / 2, ceiling));
   auto delay = std::chrono::milliseconds(spread(random));
   if (response != nullptr) {
@@ -201,161 +100,227 @@ std::chrono::milliseconds Client::backoff(int attempt, const Response* response)
   return delay;
 }
 
-Result<Response> Client::send(const Request& request) { return perform(request, nullptr, 0ms); }
+Result<Response> Client::send(const Request& request) { return perform(request, nullptr, {}); }
 
-Result<Response> Client::stream(const Request& request, const DataSink& sink,
-                                std::chrono::milliseconds idle_timeout) {
+Result<Response> Client::stream(const Request& request, const DataSink& sink, std::chrono::milliseconds idle_timeout) {
   return perform(request, &sink, idle_timeout);
 }
 
-Result<Response> Client::perform(const Request& request, const DataSink* sink,
-                                 std::chrono::milliseconds idle_timeout) {
-  const std::string shown_url = url_for_messages(request.url);
-  for (int number = 1;; ++number) {
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(), &curl_easy_cleanup);
-    if (!handle) return internal_error("libcurl could not create a handle");
-    CURL* h = handle.get();
-    Attempt attempt;
-    attempt.handle = h;
-    attempt.sink = sink;
-    attempt.request = &request;
-    std::array<char, CURL_ERROR_SIZE> error_text{};
+namespace {
 
-    HeaderList headers;
-    for (const auto& [name, value] : request.headers) headers.add(name + ": " + value);
-    if (request.bearer_token) {
-      headers.add("Authorization: Bearer " + std::string(request.bearer_token->reveal()));
-    }
-    headers.add("Expect:");
+// Sends one request on `connection` and reads the answer.
+Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request& request, const DataSink* sink,
+                 std::chrono::milliseconds idle_timeout, Deadline deadline, bool reused, bool& keep) {
+  Outcome outcome;
+  keep = false;
+  const auto verb = http::string_to_verb(request.method);
+  const std::string target = connection.via_proxy() && !endpoint.tls()
+                                 ? endpoint.scheme + "://" + endpoint.host_port() + endpoint.target
+                                 : endpoint.target;
+  auto set_headers = [&](auto& message) {
+    message.set(http::field::host, endpoint.port == (endpoint.tls() ? 443 : 80) ? endpoint.host : endpoint.host_port());
+    message.set(http::field::user_agent, "irsteps");
+    for (const auto& [name, value] : request.headers) message.set(name, value);
+    if (request.bearer_token) message.set(http::field::authorization, "Bearer " + std::string(request.bearer_token->reveal()));
+  };
+  auto fail = [&](const boost::beast::error_code& ec, bool sent) {
+    outcome.error = Error(detail::is_tls_verification_error(ec) ? Code::action_failed : Code::transient,
+                          detail::describe_network_error(ec));
+    outcome.retryable = !detail::is_tls_verification_error(ec) && !(sent && request.body_source);
+    outcome.stale_connection = reused && !sent;
+    return outcome;
+  };
 
-    curl_easy_setopt(h, CURLOPT_SHARE, shared_->share);
-    curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_text.data());
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.list);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &attempt);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &attempt);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "irsteps");
-    if (request.follow_redirects) {
-      curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-      curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-      curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+  boost::beast::error_code ec;
+  if (request.body_source) {
+    http::request<http::buffer_body> message{verb, target, 11};
+    set_headers(message);
+    message.chunked(true);
+    http::request_serializer<http::buffer_body> serializer{message};
+    ec = connection.run([&](auto h) { connection.with_stream([&](auto& s) { http::async_write_header(s, serializer, h); }); },
+                        deadline);
+    if (ec) return fail(ec, false);
+    std::array<char, chunk_size> chunk;
+    for (;;) {
+      const std::size_t n = request.body_source(chunk.data(), chunk.size());
+      message.body().data = n == 0 ? nullptr : chunk.data();
+      message.body().size = n;
+      message.body().more = n != 0;
+      ec = connection.run([&](auto h) { connection.with_stream([&](auto& s) { http::async_write(s, serializer, h); }); },
+                          deadline);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return fail(ec, true);
+      if (n == 0) break;
     }
-    if (sink == nullptr) {
-      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
-    } else if (idle_timeout.count() > 0) {
-      curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-      curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                       static_cast<long>(std::max<long long>(1, idle_timeout.count() / 1000)));
+  } else {
+    http::request<http::string_body> message{verb, target, 11};
+    set_headers(message);
+    if (!request.body.empty() || verb == http::verb::post || verb == http::verb::put || verb == http::verb::patch) {
+      message.body() = request.body;
+      message.prepare_payload();
     }
+    ec = connection.run([&](auto h) { connection.with_stream([&](auto& s) { http::async_write(s, message, h); }); },
+                        deadline);
+    // Wiping the serialized token is not possible here: Beast keeps it in the
+    // message, which goes out of scope now.
+    if (ec) return fail(ec, false);
+  }
 
-    curl_blob ca{};
-    curl_blob cert{};
-    curl_blob key{};
-    if (!tls_.ca_pem.empty()) {
-      ca = {const_cast<char*>(tls_.ca_pem.data()), tls_.ca_pem.size(), CURL_BLOB_NOCOPY};
-      curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
-    }
-    if (!tls_.client_cert_pem.empty()) {
-      cert = {const_cast<char*>(tls_.client_cert_pem.data()), tls_.client_cert_pem.size(), CURL_BLOB_NOCOPY};
-      curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
-      curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-    }
-    if (!tls_.client_key_pem.empty()) {
-      const auto bytes = tls_.client_key_pem.reveal();
-      key = {const_cast<char*>(bytes.data()), bytes.size(), CURL_BLOB_NOCOPY};
-      curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
-      curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-    }
-    if (tls_.insecure_skip_verify) {
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-
-    if (request.method == "HEAD") {
-      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (request.method != "GET") {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-      if (request.body_source) {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, &on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, &attempt);
-      } else if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
-                 request.method == "PATCH") {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  if (verb == http::verb::head) parser.skip(true);
+  const auto read_deadline = [&] { return sink != nullptr ? std::chrono::steady_clock::now() + idle_timeout : deadline; };
+  ec = connection.run(
+      [&](auto h) { connection.with_stream([&](auto& s) { http::async_read_header(s, connection.buffer(), parser, h); }); },
+      read_deadline());
+  if (ec) {
+    auto failed = fail(ec, true);
+    failed.stale_connection = reused && (ec == http::error::end_of_stream || ec == boost::asio::error::connection_reset ||
+                                         ec == boost::asio::error::eof);
+    return failed;
+  }
+  Response response;
+  response.status = parser.get().result_int();
+  for (const auto& field : parser.get()) response.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+  const bool to_sink = sink != nullptr && response.status >= 200 && response.status < 300;
+  std::array<char, chunk_size> chunk;
+  bool stopped = false;
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    ec = connection.run([&](auto h) { connection.with_stream([&](auto& s) { http::async_read(s, connection.buffer(), parser, h); }); },
+                        read_deadline());
+    if (ec == http::error::need_buffer) ec = {};
+    const std::size_t n = chunk.size() - parser.get().body().size;
+    if (n > 0) {
+      if (to_sink) {
+        outcome.body_started = true;
+        if (!(*sink)(std::string_view(chunk.data(), n))) {
+          stopped = true;
+          break;
+        }
+      } else if (sink == nullptr || response.body.size() < max_error_body) {
+        response.body.append(chunk.data(), n);
       }
     }
+    if (ec) {
+      auto failed = fail(ec, true);
+      failed.body_started = outcome.body_started;
+      return failed;
+    }
+  }
+  keep = !stopped && parser.is_done() && parser.get().keep_alive();
+  outcome.response = std::move(response);
+  return outcome;
+}
 
+}  // namespace
+
+Result<Response> Client::perform(const Request& original, const DataSink* sink, std::chrono::milliseconds idle_timeout) {
+  Request request = original;
+  const auto env = process_environment();
+  int redirects = 0;
+  int stale_retries = 0;
+  for (int number = 1;; ++number) {
+    const std::string shown_url = url_for_messages(request.url);
+    const std::string what = request.method + " " + shown_url;
+    auto endpoint = detail::parse_url(request.url);
+    if (!endpoint) return endpoint.error().with(what);
+    const std::string proxy = proxy_for(endpoint->scheme, endpoint->host, endpoint->port, env);
+    const std::string key = endpoint->scheme + "://" + endpoint->host_port() + " via " + proxy;
+    const Deadline deadline = std::chrono::steady_clock::now() + request.timeout;
+
+    std::unique_ptr<Connection> connection;
+    {
+      std::lock_guard lock(pool_->mutex);
+      if (auto it = pool_->idle.find(key); it != pool_->idle.end()) {
+        connection = std::move(it->second);
+        pool_->idle.erase(it);
+      }
+    }
+    const bool reused = connection != nullptr;
     const auto started = std::chrono::steady_clock::now();
-    const CURLcode code = curl_easy_perform(h);
+    Outcome outcome;
+    if (!connection) {
+      auto opened = Connection::open(*endpoint, proxy, pool_->tls.get(),
+                                     std::min(deadline, std::chrono::steady_clock::now() + request.connect_timeout));
+      if (opened) {
+        connection = std::move(*opened);
+        connection->set_key(key);
+        pool_->opened.fetch_add(1);
+      } else {
+        outcome.error = opened.error();
+        outcome.retryable = opened.error().code() == Code::transient;
+      }
+    }
+    bool keep = false;
+    if (connection) outcome = exchange(*connection, *endpoint, request, sink, idle_timeout, deadline, reused, keep);
     attempts_.fetch_add(1);
-    const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &attempt.response.status);
-    attempt.response.attempts = number;
+    if (keep) {
+      std::lock_guard lock(pool_->mutex);
+      pool_->idle.emplace(key, std::move(connection));
+    }
+    const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
 
-    const bool can_retry = request.retry && number < retry_.max_attempts && !attempt.body_started &&
-                           !(request.body_source && attempt.body_sent);
-    if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && attempt.stopped_by_sink)) {
-      log::debug("http.response", {{"method", request.method},
-                                   {"url", shown_url},
-                                   {"status", attempt.response.status},
-                                   {"latency_ms", latency.count()},
-                                   {"attempt", number}});
-      if (is_retryable_status(attempt.response.status) && can_retry) {
-        const auto delay = backoff(number, &attempt.response);
-        log::warn("http.retry", {{"method", request.method},
-                                 {"url", shown_url},
-                                 {"status", attempt.response.status},
-                                 {"attempt", number},
-                                 {"delay_ms", delay.count()}});
+    // A kept-alive connection the server closed meanwhile is not a fault of
+    // the server: try again on a new one at once, without counting it.
+    if (outcome.error && outcome.stale_connection && stale_retries < 2) {
+      ++stale_retries;
+      --number;
+      continue;
+    }
+    const bool can_retry = request.retry && number < retry_.max_attempts && !outcome.body_started;
+    if (outcome.response) {
+      Response& response = *outcome.response;
+      response.attempts = number;
+      log::debug("http.response", {{"method", request.method}, {"url", shown_url}, {"status", response.status},
+                                   {"latency_ms", latency.count()}, {"attempt", number}});
+      const long status = response.status;
+      const std::string location = response.header("location");
+      if (request.follow_redirects && !location.empty() &&
+          (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) && redirects < 5) {
+        auto base = boost::urls::parse_uri(request.url);
+        auto ref = boost::urls::parse_uri_reference(location);
+        if (base && ref) {
+          boost::urls::url next;
+          boost::urls::resolve(*base, *ref, next);
+          auto next_endpoint = detail::parse_url(std::string(next.buffer()));
+          if (next_endpoint && (next_endpoint->tls() || !endpoint->tls())) {
+            // Credentials are for the original server only.
+            if (next_endpoint->host_port() != endpoint->host_port()) request.bearer_token.reset();
+            if (status == 303) {
+              request.method = "GET";
+              request.body.clear();
+            }
+            request.url = std::string(next.buffer());
+            ++redirects;
+            --number;
+            continue;
+          }
+        }
+      }
+      if (is_retryable_status(status) && can_retry && !(request.body_source)) {
+        const auto delay = backoff(number, &response);
+        log::warn("http.retry", {{"method", request.method}, {"url", shown_url}, {"status", status},
+                                 {"attempt", number}, {"delay_ms", delay.count()}});
         sleeper_(delay);
         continue;
       }
-      return std::move(attempt.response);
+      return std::move(response);
     }
-    std::string reason = error_text[0] != '\0' ? std::string(error_text.data()) : curl_easy_strerror(code);
-    if (retryable_transport(code) && can_retry) {
+    Error error = *outcome.error;
+    if (outcome.retryable && can_retry) {
       const auto delay = backoff(number, nullptr);
-      log::warn("http.retry", {{"method", request.method},
-                               {"url", shown_url},
-                               {"error", reason},
-                               {"attempt", number},
-                               {"delay_ms", delay.count()}});
+      log::warn("http.retry", {{"method", request.method}, {"url", shown_url}, {"error", error.describe()},
+                               {"attempt", number}, {"delay_ms", delay.count()}});
       sleeper_(delay);
       continue;
     }
-    const std::string what = request.method + " " + shown_url;
-    if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE ||
-        code == CURLE_SSL_CERTPROBLEM) {
-      return Error(Code::action_failed, "TLS verification failed: " + reason).with(what);
+    if (error.code() == Code::transient) {
+      return Error(Code::transient, error.describe() + " (after " + std::to_string(number) + " attempts)").with(what);
     }
-    if (retryable_transport(code) || code == CURLE_WRITE_ERROR || code == CURLE_ABORTED_BY_CALLBACK) {
-      return Error(Code::transient, reason + " (after " + std::to_string(number) + " attempts)").with(what);
-    }
-    return Error(Code::action_failed, reason).with(what);
+    return error.with(what);
   }
-}
-
-std::string url_encode(std::string_view text) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace ir::http

@@ -6,6 +6,7 @@
 #include "support/http_server.hpp"
 
 #include <cstdlib>
+#include <map>
 
 using namespace std::chrono_literals;
 using ir::test::HttpServer;
@@ -121,6 +122,7 @@ TEST_CASE("connections are kept alive across requests", "[unit][http]") {
   for (int i = 0; i < 4; ++i) REQUIRE(client.send(get(server.url() + "/" + std::to_string(i))));
   CHECK(server.requests().size() == 4);
   CHECK(server.connections() == 1);
+  CHECK(client.connections_opened() == 1);
 }
 
 TEST_CASE("the bearer token is sent as a header", "[unit][http]") {
@@ -268,4 +270,64 @@ TEST_CASE("Retry-After is read as seconds or as an HTTP date", "[unit][http]") {
   CHECK(ir::http::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0ms);
   CHECK_FALSE(ir::http::parse_retry_after("soon"));
   CHECK_FALSE(ir::http::parse_retry_after(""));
+}
+
+TEST_CASE("NO_PROXY entries: names, domains, addresses, CIDRs, ports, *", "[unit][http][proxy]") {
+  std::map<std::string, std::string> vars{{"HTTPS_PROXY", "http://proxy:3128"}};
+  auto env = [&](const std::string& name) -> std::optional<std::string> {
+    if (auto it = vars.find(name); it != vars.end()) return it->second;
+    return std::nullopt;
+  };
+  using ir::http::proxy_for;
+  CHECK(proxy_for("https", "api.example.com", 443, env) == "http://proxy:3128");
+  CHECK(proxy_for("http", "api.example.com", 80, env).empty());  // HTTP_PROXY is not set
+  vars["NO_PROXY"] = "example.com, .internal,10.0.0.0/8,192.168.1.7,registry:5000,[fd00::1]";
+  CHECK(proxy_for("https", "api.example.com", 443, env).empty());
+  CHECK(proxy_for("https", "example.com", 443, env).empty());
+  CHECK(proxy_for("https", "badexample.com", 443, env) == "http://proxy:3128");
+  CHECK(proxy_for("https", "db.internal", 443, env).empty());
+  CHECK(proxy_for("https", "10.1.2.3", 443, env).empty());
+  CHECK(proxy_for("https", "11.1.2.3", 443, env) == "http://proxy:3128");
+  CHECK(proxy_for("https", "192.168.1.7", 443, env).empty());
+  CHECK(proxy_for("https", "registry", 5000, env).empty());
+  CHECK(proxy_for("https", "registry", 443, env) == "http://proxy:3128");
+  CHECK(proxy_for("https", "fd00::1", 443, env).empty());
+  vars["NO_PROXY"] = "*";
+  CHECK(proxy_for("https", "anything", 443, env).empty());
+}
+
+TEST_CASE("redirects are followed only when asked, and credentials stay with their server", "[unit][http]") {
+  HttpServer target([](const SeenRequest&) { return Reply{200, {}, "moved here"}; });
+  HttpServer origin([&](const SeenRequest&) { return Reply{307, {{"Location", target.url() + "/blob"}}, ""}; });
+  ir::http::Client client;
+  auto request = get(origin.url() + "/v2/x/blobs/sha256:1");
+  request.bearer_token = ir::Secret("registry-token");
+  auto not_followed = client.send(request);
+  REQUIRE(not_followed);
+  CHECK(not_followed->status == 307);
+  request.follow_redirects = true;
+  auto followed = client.send(request);
+  REQUIRE(followed);
+  CHECK(followed->status == 200);
+  CHECK(followed->body == "moved here");
+  REQUIRE(target.requests().size() == 1);
+  CHECK(target.requests()[0].target == "/blob");
+  CHECK(target.requests()[0].header("Authorization").empty());
+  CHECK(origin.requests().back().header("Authorization") == "Bearer registry-token");
+}
+
+TEST_CASE("a kept-alive connection the server closed is replaced without a retry delay", "[unit][http]") {
+  std::atomic<int> calls{0};
+  HttpServer server([&](const SeenRequest&) {
+    Reply reply{200, {}, "ok"};
+    reply.close_after = ++calls == 1;
+    return reply;
+  });
+  ir::http::Client client;
+  RecordingSleeper sleeper;
+  sleeper.attach(client);
+  REQUIRE(client.send(get(server.url())));
+  REQUIRE(client.send(get(server.url())));
+  CHECK(sleeper.waits->empty());
+  CHECK(client.connections_opened() == 2);
 }

@@ -1,9 +1,14 @@
-// HTTPS client over libcurl: TLS verified with a CA given in memory, client
-// certificates from memory, SNI and host-name checks, HTTPS_PROXY/NO_PROXY
-// (libcurl reads them), keep-alive across requests of one client, a deadline
-// on every request, streamed bodies both ways, and bounded retries with
-// exponential backoff and full jitter on 429, 5xx, resets and timeouts,
-// honouring Retry-After.
+// HTTPS client over Boost.Beast and OpenSSL: TLS verified with a CA given in
+// memory, client certificates from memory, SNI and host-name (or IP) checks,
+// HTTPS_PROXY/HTTP_PROXY through CONNECT with NO_PROXY, keep-alive across
+// requests of one client, a deadline on every operation, streamed bodies both
+// ways, redirects on request, and bounded retries with exponential backoff and
+// jitter on 429, 5xx, resets and timeouts, honouring Retry-After.
+//
+// Beast rather than libcurl: the Kubernetes exec and registry code need
+// WebSocket and raw streams over the very same TLS and proxy set-up, and
+// libcurl's 40 shared libraries cost a step 6 ms before main (see
+// docs/benchmarks.md).
 #pragma once
 
 #include "ir/core/error.hpp"
@@ -89,18 +94,20 @@ public:
                                         std::chrono::milliseconds idle_timeout = 60s);
 
   void set_sleeper(Sleeper sleeper) { sleeper_ = std::move(sleeper); }
+  // Connections opened so far (a kept-alive one is reused, not counted again).
+  [[nodiscard]] int connections_opened() const noexcept;
   // Attempts sent on the wire, for tests and benchmarks.
   [[nodiscard]] int attempts() const noexcept { return attempts_.load(); }
 
 private:
-  struct Shared;
+  struct Pool;
   Result<Response> perform(const Request& request, const DataSink* sink,
                            std::chrono::milliseconds idle_timeout);
   std::chrono::milliseconds backoff(int attempt, const Response* response) const;
 
   Tls tls_;
   RetryPolicy retry_;
-  std::unique_ptr<Shared> shared_;
+  std::unique_ptr<Pool> pool_;
   Sleeper sleeper_;
   std::atomic<int> attempts_{0};
 };
@@ -109,6 +116,12 @@ private:
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value);
 
 [[nodiscard]] bool is_retryable_status(long status) noexcept;
+
+// The proxy to use for `url` from HTTPS_PROXY/HTTP_PROXY (either case) and
+// NO_PROXY (host names, .domain suffixes, IP addresses, CIDRs, optional
+// :port, "*"); empty for a direct connection.
+[[nodiscard]] std::string proxy_for(std::string_view scheme, std::string_view host, std::uint16_t port,
+                                    const std::function<std::optional<std::string>(const std::string&)>& env);
 
 // Percent-encodes a query or path component.
 [[nodiscard]] std::string url_encode(std::string_view text);

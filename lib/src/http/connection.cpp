@@ -1,0 +1,183 @@
+#include "connection.hpp"
+
+#include "ir/core/encoding.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+namespace ir::http::detail {
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string Endpoint::host_port() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<Endpoint> parse_url(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return invalid("'" + url.substr(0, url.find('?')) + "' is not a URL");
+  Endpoint endpoint;
+  endpoint.scheme = std::string(parsed->scheme());
+  if (endpoint.scheme != "http" && endpoint.scheme != "https") {
+    return invalid("'" + endpoint.scheme + "' URLs are not supported (use https)");
+  }
+  endpoint.host = std::string(parsed->encoded_host_address());
+  if (!endpoint.host.empty() && endpoint.host.front() == '[') endpoint.host = endpoint.host.substr(1, endpoint.host.size() - 2);
+  if (endpoint.host.empty()) return invalid("the URL has no host");
+  endpoint.port = parsed->has_port() ? parsed->port_number() : (endpoint.tls() ? 443 : 80);
+  endpoint.target = std::string(parsed->encoded_path());
+  if (endpoint.target.empty()) endpoint.target = "/";
+  if (parsed->has_query()) endpoint.target += "?" + std::string(parsed->encoded_query());
+  return endpoint;
+}
+
+void Connection::finish(bool& done, Deadline deadline) {
+  io_.restart();
+  const auto left = deadline - std::chrono::steady_clock::now();
+  if (left > std::chrono::steady_clock::duration::zero()) io_.run_for(left);
+  if (!done) {
+    // Out of time: cancel, and let the cancelled handlers run.
+    if (plain_ || secure_) {
+      beast::error_code ignored;
+      lowest().socket().cancel(ignored);
+      lowest().socket().close(ignored);
+    }
+    io_.restart();
+    io_.run_for(std::chrono::seconds(1));
+    done = false;
+  }
+}
+
+beast::tcp_stream& Connection::lowest() { return secure_ ? beast::get_lowest_layer(*secure_) : *plain_; }
+
+namespace {
+
+struct ProxyUrl {
+  Endpoint endpoint;
+  std::optional<Secret> authorization;  // "Basic ..." from user:password@
+};
+
+Result<ProxyUrl> parse_proxy(std::string text) {
+  if (text.find("://") == std::string::npos) text = "http://" + text;
+  auto parsed = boost::urls::parse_uri(text);
+  if (!parsed) return invalid("the proxy address is not a URL");
+  if (parsed->scheme() != "http") return invalid("only http:// proxies are supported (CONNECT through them)");
+  ProxyUrl proxy;
+  proxy.endpoint.scheme = "http";
+  proxy.endpoint.host = std::string(parsed->encoded_host_address());
+  if (!proxy.endpoint.host.empty() && proxy.endpoint.host.front() == '[') {
+    proxy.endpoint.host = proxy.endpoint.host.substr(1, proxy.endpoint.host.size() - 2);
+  }
+  proxy.endpoint.port = parsed->has_port() ? parsed->port_number() : 80;
+  if (parsed->has_userinfo()) {
+    proxy.authorization = Secret("Basic " + base64_encode(std::string(parsed->user()) + ":" + std::string(parsed->password())));
+  }
+  return proxy;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, const std::string& proxy,
+                                                     ssl::context* tls, Deadline deadline) {
+  std::unique_ptr<Connection> connection(new Connection());
+  Connection& c = *connection;
+  std::optional<ProxyUrl> proxy_url;
+  if (!proxy.empty()) {
+    auto parsed = parse_proxy(proxy);
+    if (!parsed) return parsed.error().with("proxy");
+    proxy_url = std::move(*parsed);
+    c.via_proxy_ = true;
+  }
+  const Endpoint& first_hop = proxy_url ? proxy_url->endpoint : endpoint;
+  const std::string where = proxy_url ? "proxy " + first_hop.host_port() : first_hop.host_port();
+
+  tcp::resolver resolver(c.io_);
+  tcp::resolver::results_type addresses;
+  bool resolved = false;
+  beast::error_code ec = asio::error::would_block;
+  resolver.async_resolve(first_hop.host, std::to_string(first_hop.port),
+                         [&](beast::error_code e, tcp::resolver::results_type r) {
+                           ec = e;
+                           addresses = std::move(r);
+                           resolved = true;
+                         });
+  c.finish(resolved, deadline);
+  if (!resolved) return Error(Code::transient, "timed out resolving " + first_hop.host);
+  if (ec) return Error(Code::transient, "cannot resolve " + first_hop.host + ": " + ec.message());
+
+  c.plain_.emplace(c.io_);
+  ec = c.run([&](auto handler) { c.plain_->async_connect(addresses, [handler](beast::error_code e, const tcp::endpoint&) mutable { handler(e); }); }, deadline);
+  if (ec) return Error(Code::transient, "cannot connect to " + where + ": " + describe_network_error(ec));
+  c.plain_->socket().set_option(tcp::no_delay(true), ec);
+
+  if (proxy_url && endpoint.tls()) {
+    http::request<http::empty_body> connect{http::verb::connect, endpoint.host_port(), 11};
+    connect.set(http::field::host, endpoint.host_port());
+    if (proxy_url->authorization) connect.set(http::field::proxy_authorization, std::string(proxy_url->authorization->reveal()));
+    ec = c.run([&](auto handler) { http::async_write(*c.plain_, connect, handler); }, deadline);
+    if (ec) return Error(Code::transient, "proxy " + first_hop.host_port() + ": " + describe_network_error(ec));
+    http::response_parser<http::empty_body> reply;
+    reply.skip(true);  // a 2xx answer to CONNECT has no body
+    ec = c.run([&](auto handler) { http::async_read_header(*c.plain_, c.buffer_, reply, handler); }, deadline);
+    if (ec) return Error(Code::transient, "proxy " + first_hop.host_port() + ": " + describe_network_error(ec));
+    if (reply.get().result_int() != 200) {
+      return Error(reply.get().result_int() >= 500 ? Code::transient : Code::action_failed,
+                   "proxy " + first_hop.host_port() + " refused the tunnel: HTTP " + std::to_string(reply.get().result_int()));
+    }
+  }
+
+  if (endpoint.tls()) {
+    c.secure_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*c.plain_), *tls);
+    c.plain_.reset();
+    SSL* ssl = c.secure_->native_handle();
+    beast::error_code address_ec;
+    asio::ip::make_address(endpoint.host, address_ec);
+    if (address_ec) {
+      // SNI and the name check for DNS names; IP addresses are checked
+      // against the certificate's IP entries instead.
+      SSL_set_tlsext_host_name(ssl, endpoint.host.c_str());
+      SSL_set1_host(ssl, endpoint.host.c_str());
+    } else {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), endpoint.host.c_str());
+    }
+    ec = c.run([&](auto handler) { c.secure_->async_handshake(ssl::stream_base::client, handler); }, deadline);
+    if (ec) {
+      const long verify = SSL_get_verify_result(ssl);
+      if (verify != X509_V_OK) {
+        return Error(Code::action_failed, "TLS verification failed: " + std::string(X509_verify_cert_error_string(verify)))
+            .with(endpoint.host_port());
+      }
+      return Error(ec == beast::error::timeout ? Code::transient : Code::action_failed,
+                   "TLS handshake failed: " + describe_network_error(ec))
+          .with(endpoint.host_port());
+    }
+  }
+  return connection;
+}
+
+bool is_tls_verification_error(const beast::error_code& ec) {
+  return ec.category() == asio::error::get_ssl_category() &&
+         ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+}
+
+std::string describe_network_error(const beast::error_code& ec) {
+  if (ec == beast::error::timeout) return "timed out";
+  if (ec == asio::error::connection_refused) return "connection refused";
+  if (ec == asio::error::connection_reset) return "connection reset by peer";
+  if (ec == http::error::end_of_stream || ec == asio::error::eof) return "the server closed the connection";
+  if (ec.category() == asio::error::get_ssl_category()) {
+    char text[256];
+    ERR_error_string_n(static_cast<unsigned long>(ec.value()), text, sizeof text);
+    return text;
+  }
+  return ec.message();
+}
+
+}  // namespace ir::http::detail
