@@ -1,0 +1,33 @@
+#include "ir/core/log.hpp"
+
+#include "ir/core/json.hpp"
+#include "ir/core/time.hpp"
+#include "support/catch.hpp"
+
+TEST_CASE("a JSON log line carries time, level, event and the fields", "[unit][log]") {
+  const auto line = ir::log::format_line(ir::log::Format::json, ir::log::Level::warn, "k8s.request",
+                                         {{"method", "GET"}, {"status", 200}, {"retry", true}});
+  auto parsed = ir::parse_json(line, "log line");
+  REQUIRE(parsed);
+  CHECK(ir::string_at(*parsed, {"level"}) == "warn");
+  CHECK(ir::string_at(*parsed, {"event"}) == "k8s.request");
+  CHECK(ir::string_at(*parsed, {"method"}) == "GET");
+  CHECK(parsed->at("status").as_int64() == 200);
+  CHECK(parsed->at("retry").as_bool());
+  CHECK(ir::parse_utc(ir::string_at(*parsed, {"time"})));
+  CHECK(line.find('\n') == std::string::npos);
+}
+
+TEST_CASE("a text log line is readable and escapes nothing away", "[unit][log]") {
+  const auto line = ir::log::format_line(ir::log::Format::text, ir::log::Level::info, "step.done",
+                                         {{"step", "isolate"}, {"pods", 3}});
+  CHECK(line.find(" info step.done step=isolate pods=3") != std::string::npos);
+}
+
+TEST_CASE("levels are read by name", "[unit][log]") {
+  bool ok = false;
+  CHECK(ir::log::level_from_string("warning", ok) == ir::log::Level::warn);
+  CHECK(ok);
+  (void)ir::log::level_from_string("loud", ok);
+  CHECK_FALSE(ok);
+}
