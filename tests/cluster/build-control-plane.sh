@@ -36,8 +36,9 @@ BIN_DIR="$OUT_DIR/bin"
 WORK="${IRSTEPS_BUILD_DIR:-$CACHE_DIR/build/kubernetes-$DEB_SRC_VERSION}"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
 
-log() { printf '[build-control-plane] %s\n' "$*" >&2; }
-die() { printf '[build-control-plane] ERROR: %s\n' "$*" >&2; exit 1; }
+_log_prefix=build-control-plane
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 FORCE=0
 case "${1:-}" in
@@ -69,17 +70,6 @@ fi
 
 # ---- tools ------------------------------------------------------------------
 # Installed here (not assumed) because CI starts from a fresh machine.
-APT_UPDATED=0
-ensure_pkgs() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [[ ${#missing[@]} == 0 ]] && return 0
-  log "installing: ${missing[*]}"
-  if [[ $APT_UPDATED == 0 ]]; then apt-get update -qq >&2; APT_UPDATED=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
 # dpkg-dev: dpkg-source unpacks the .dsc; patch: our vendor fix; golang-go: Go 1.19.
 ensure_pkgs golang-go dpkg-dev patch ca-certificates debian-archive-keyring
 

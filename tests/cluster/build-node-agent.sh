@@ -10,19 +10,16 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SRC="$HERE/node-agent"
 OUT="${1:-$(dirname "${IRSTEPS_CLUSTER_DIR:-/tmp/irsteps-cluster}")/node-agent}"
 
-log() { printf '[build-node-agent] %s\n' "$*" >&2; }
+_log_prefix=build-node-agent
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 if ! compgen -G "$SRC/*.go" >/dev/null; then
   log "no Go files in $SRC yet: skipping (start.sh then runs without a node)"
   exit 0
 fi
 
-# Installed here because CI starts from a fresh machine; a no-op otherwise.
-if ! dpkg-query -W -f='${Status}' golang-go 2>/dev/null | grep -q 'install ok installed'; then
-  log "installing golang-go"
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go >&2
-fi
+ensure_pkgs golang-go
 
 mkdir -p "$(dirname "$OUT")"
 OUT="$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")"

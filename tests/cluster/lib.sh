@@ -162,3 +162,17 @@ load_ports() {
   # shellcheck disable=SC1091
   source "$STATE_DIR/ports.env"
 }
+
+# Installs Debian packages that are missing (CI starts from a fresh machine);
+# a no-op when all are there. apt-get update runs at most once per script.
+APT_UPDATED=0
+ensure_pkgs() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [[ ${#missing[@]} == 0 ]] && return 0
+  log "installing: ${missing[*]}"
+  if [[ $APT_UPDATED == 0 ]]; then apt-get update -qq >&2; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}

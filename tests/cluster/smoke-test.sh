@@ -17,11 +17,7 @@ STATE_DIR="$(cd "$d" && pwd)"
 export KUBECONFIG="$STATE_DIR/kubeconfig"
 
 # Any kubectl works; Debian's kubernetes-client (1.20) matches the server.
-if ! command -v kubectl >/dev/null; then
-  log "installing kubernetes-client (kubectl)"
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubernetes-client >&2
-fi
+command -v kubectl >/dev/null || ensure_pkgs kubernetes-client
 k() { kubectl --request-timeout=20s "$@" 2>&1; }
 
 PASSED=0 FAILED=0

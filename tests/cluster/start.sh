@@ -38,16 +38,6 @@ T_START=$SECONDS
 
 # ---- tools ------------------------------------------------------------------
 # Installed here because CI starts from a fresh machine; a no-op otherwise.
-ensure_pkgs() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [[ ${#missing[@]} == 0 ]] && return 0
-  log "installing: ${missing[*]}"
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
 ensure_pkgs etcd-server openssl curl ca-certificates
 ETCD_BIN="$(command -v etcd || true)"
 [[ -x "$ETCD_BIN" ]] || die "etcd not found after installing etcd-server"
