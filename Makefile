@@ -21,8 +21,9 @@ build: deps
 control-plane: deps
 	tests/cluster/build-control-plane.sh >/dev/null
 
-# Every test, then every test again under AddressSanitizer and UBSan.
-test: build control-plane
+# The formatting check, every test, then every test again under
+# AddressSanitizer and UBSan.
+test: build control-plane format-check
 	cd $(BUILD) && ctest $(CTEST_FLAGS)
 	$(MAKE) test-sanitize
 
@@ -44,7 +45,7 @@ bench: build control-plane
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
-format-check:
+format-check: deps
 	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.hpp')
 
 clean:

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_packages=(
-  cmake ninja-build pkg-config g++ make git
+  cmake ninja-build pkg-config g++ make git clang-format
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
   libgit2-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 libssl-dev
 )

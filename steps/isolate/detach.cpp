@@ -37,7 +37,8 @@ std::vector<std::string> selector_keys(const json::value& selector) {
   if (const auto* labels = find(selector, {"matchLabels"}); labels != nullptr && labels->is_object()) {
     for (const auto& entry : labels->get_object()) keys.emplace_back(entry.key());
   }
-  if (const auto* expressions = find(selector, {"matchExpressions"}); expressions != nullptr && expressions->is_array()) {
+  if (const auto* expressions = find(selector, {"matchExpressions"});
+      expressions != nullptr && expressions->is_array()) {
     for (const auto& expression : expressions->get_array()) {
       const std::string op = string_at(expression, {"operator"});
       if (op == "In" || op == "Exists") keys.push_back(string_at(expression, {"key"}));
@@ -54,7 +55,8 @@ Result<Workload> top_workload(k8s::Client& client, const json::object& pod) {
   const std::string pod_name = string_at(pod_value, {"metadata", "name"});
   auto owner = controller_of(pod_value);
   if (!owner) {
-    return invalid("pod " + pod_name + " has no controller; --scope workload needs a Deployment, ReplicaSet, "
+    return invalid("pod " + pod_name +
+                   " has no controller; --scope workload needs a Deployment, ReplicaSet, "
                    "StatefulSet, DaemonSet or Job");
   }
   auto resource = resource_of_owner(owner->kind);
@@ -79,11 +81,13 @@ Result<Workload> top_workload(k8s::Client& client, const json::object& pod) {
   return Workload{*resource, owner->name, selector->get_object()};
 }
 
-Result<json::object> labels_to_detach(k8s::Client& client, const json::object& pod, const json::array& services) {
+Result<json::object> labels_to_detach(k8s::Client& client, const json::object& pod,
+                                      const json::array& services) {
   const json::object& pod_value = pod;
   const std::string ns = string_at(pod_value, {"metadata", "namespace"});
   const auto* labels_value = find(pod_value, {"metadata", "labels"});
-  json::object labels = labels_value != nullptr && labels_value->is_object() ? labels_value->get_object() : json::object{};
+  json::object labels =
+      labels_value != nullptr && labels_value->is_object() ? labels_value->get_object() : json::object{};
   std::vector<std::string> keys;
   if (auto owner = controller_of(pod_value)) {
     auto resource = resource_of_owner(owner->kind);

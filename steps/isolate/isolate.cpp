@@ -11,10 +11,14 @@ namespace ir::steps::isolate {
 namespace {
 
 // Network plugins that enforce NetworkPolicy, by the names of their agents.
-constexpr std::string_view enforcing_plugins[] = {"calico", "cilium", "weave", "antrea", "kube-router", "canal",
-                                                  "kube-ovn", "azure-npm", "network-policy-agent", "anetd"};
+constexpr std::string_view enforcing_plugins[] = {"calico",   "cilium",      "weave",
+                                                  "antrea",   "kube-router", "canal",
+                                                  "kube-ovn", "azure-npm",   "network-policy-agent",
+                                                  "anetd"};
 
-std::string name_of(const json::object& object) { return string_at(object, {"metadata", "name"}); }
+std::string name_of(const json::object& object) {
+  return string_at(object, {"metadata", "name"});
+}
 
 json::object label_patch(const Options& options, const json::object& removed_labels,
                          const json::object& pod) {
@@ -53,7 +57,8 @@ Result<std::vector<json::object>> find_pods(const Options& options, k8s::Client&
   if (!listed) return listed.error();
   for (auto& item : listed->at("items").as_array()) pods.push_back(std::move(item.as_object()));
   if (pods.empty()) {
-    return Error(Code::not_found, "no pod in namespace " + options.ns + " matches the selector " + options.selector);
+    return Error(Code::not_found,
+                 "no pod in namespace " + options.ns + " matches the selector " + options.selector);
   }
   return pods;
 }
@@ -73,7 +78,8 @@ Result<std::vector<Workload>> expand_to_workloads(const Options& options, k8s::C
   std::set<std::string> seen;
   for (const auto& pod : pods) seen.insert(name_of(pod));
   for (const auto& workload : workloads) {
-    auto listed = client.list(k8s::resources::pods, options.ns, {k8s::selector_string(workload.selector), {}});
+    auto listed =
+        client.list(k8s::resources::pods, options.ns, {k8s::selector_string(workload.selector), {}});
     if (!listed) return listed.error();
     for (auto& item : listed->at("items").as_array()) {
       if (seen.insert(name_of(item.as_object())).second) pods.push_back(std::move(item.as_object()));
@@ -104,7 +110,8 @@ Result<void> verify(const Options& options, k8s::Client& client, const std::vect
   for (const auto& item : labelled->at("items").as_array()) present.insert(name_of(item.as_object()));
   for (const auto& pod : pods) {
     if (present.count(name_of(pod)) == 0) {
-      return Error(Code::action_failed, "pod " + name_of(pod) + " does not carry the quarantine label after labelling");
+      return Error(Code::action_failed,
+                   "pod " + name_of(pod) + " does not carry the quarantine label after labelling");
     }
   }
   return {};
@@ -114,7 +121,8 @@ void warn_about_enforcement(Context& context, k8s::Client& client, const std::ve
   for (const auto& pod : pods) {
     const auto* host_network = find(pod, {"spec", "hostNetwork"});
     if (host_network != nullptr && host_network->is_bool() && host_network->get_bool()) {
-      context.warn("pod " + name_of(pod) + " uses hostNetwork: a NetworkPolicy cannot restrict it; "
+      context.warn("pod " + name_of(pod) +
+                   " uses hostNetwork: a NetworkPolicy cannot restrict it; "
                    "consider --detach and deleting it after the evidence is captured");
     }
   }
@@ -125,15 +133,17 @@ void warn_about_enforcement(Context& context, k8s::Client& client, const std::ve
   } else {
     bool found = false;
     for (const auto& item : daemonsets->at("items").as_array()) {
-      const std::string text = boost::json::serialize(item.at("metadata").at("name")) +
-                               boost::json::serialize(find(item, {"spec", "template", "spec", "containers"})
-                                                          ? *find(item, {"spec", "template", "spec", "containers"})
-                                                          : json::value());
+      const std::string text =
+          boost::json::serialize(item.at("metadata").at("name")) +
+          boost::json::serialize(find(item, {"spec", "template", "spec", "containers"})
+                                     ? *find(item, {"spec", "template", "spec", "containers"})
+                                     : json::value());
       for (const auto plugin : enforcing_plugins) found = found || text.find(plugin) != std::string::npos;
     }
     if (!found) {
-      context.warn("no NetworkPolicy-enforcing network plugin was detected in kube-system: "
-                   "the policy exists but may not be enforced");
+      context.warn(
+          "no NetworkPolicy-enforcing network plugin was detected in kube-system: "
+          "the policy exists but may not be enforced");
     }
   }
   context.warn("connections established before isolation may survive, depending on the network plugin");
@@ -169,13 +179,15 @@ Result<void> run(const Options& options, Context& context) {
   std::set<std::string> labelled;
   // One named pod, nothing else to learn first: the label patch doubles as
   // the existence check, so isolation costs three requests.
-  const bool direct = !options.dry_run && options.pods.size() == 1 && options.scope == Scope::pods && !options.detach;
+  const bool direct =
+      !options.dry_run && options.pods.size() == 1 && options.scope == Scope::pods && !options.detach;
   if (direct) {
     auto patched = writer.merge_patch(k8s::resources::pods, options.ns, options.pods.front(),
                                       label_patch(options, {}, {}), "quarantine label");
     if (!patched) {
       if (patched.error().code() == Code::not_found) {
-        return Error(Code::not_found, "pod " + options.pods.front() + " not found in namespace " + options.ns);
+        return Error(Code::not_found,
+                     "pod " + options.pods.front() + " not found in namespace " + options.ns);
       }
       return patched.error();
     }
@@ -195,13 +207,13 @@ Result<void> run(const Options& options, Context& context) {
       policies.push_back(build_policy(options, policy_name(options, workload), workload.selector));
     }
   } else {
-    policies.push_back(build_policy(
-        options, policy_name(options),
-        json::object{{"matchLabels", json::object{{quarantine_label, options.incident_id}}}}));
+    policies.push_back(
+        build_policy(options, policy_name(options),
+                     json::object{{"matchLabels", json::object{{quarantine_label, options.incident_id}}}}));
   }
   for (const auto& policy : policies) {
     auto applied = writer.ensure(k8s::resources::networkpolicies, options.ns, policy,
-                                "deny ingress and egress for incident " + options.incident_id);
+                                 "deny ingress and egress for incident " + options.incident_id);
     if (!applied) return applied.error();
   }
 
@@ -222,19 +234,20 @@ Result<void> run(const Options& options, Context& context) {
     }
     const bool has_label = string_at(pod, {"metadata", "labels", quarantine_label}) == options.incident_id;
     if (has_label && removed.empty()) continue;  // a re-run: nothing to change
-    auto patched = writer.merge_patch(k8s::resources::pods, options.ns, name, label_patch(options, removed, pod),
-                                      removed.empty() ? "quarantine label" : "quarantine label; detached from selectors");
+    auto patched = writer.merge_patch(
+        k8s::resources::pods, options.ns, name, label_patch(options, removed, pod),
+        removed.empty() ? "quarantine label" : "quarantine label; detached from selectors");
     if (!patched) return patched.error();
     if (*patched) pod = std::move(**patched);
   }
 
   for (const auto& pod : pods) {
-    auto event = writer.create(k8s::resources::events, options.ns,
-                               build_event(options, pod, "Isolated",
-                                           "irsteps isolated this pod for incident " + options.incident_id +
-                                               ": NetworkPolicy " + name_of(policies.front()) +
-                                               " denies its traffic"),
-                               "event on pod " + name_of(pod), true);
+    auto event =
+        writer.create(k8s::resources::events, options.ns,
+                      build_event(options, pod, "Isolated",
+                                  "irsteps isolated this pod for incident " + options.incident_id +
+                                      ": NetworkPolicy " + name_of(policies.front()) + " denies its traffic"),
+                      "event on pod " + name_of(pod), true);
     if (!event) return event.error();
   }
 
@@ -254,7 +267,8 @@ Result<void> run(const Options& options, Context& context) {
 }
 
 const StepDef& step() {
-  static const StepDef def{"isolate", "quarantine pods with a deny-all NetworkPolicy", [](Context& context) -> Result<void> {
+  static const StepDef def{"isolate", "quarantine pods with a deny-all NetworkPolicy",
+                           [](Context& context) -> Result<void> {
                              auto options = options_from(context.params());
                              if (!options) return options.error();
                              return run(*options, context);

@@ -50,8 +50,8 @@ struct Workload {
 [[nodiscard]] std::string policy_name(const Options& options, const Workload& workload);
 [[nodiscard]] json::object build_policy(const Options& options, const std::string& name,
                                         const json::object& pod_selector);
-[[nodiscard]] json::object build_event(const Options& options, const json::object& pod, std::string_view reason,
-                                       std::string message);
+[[nodiscard]] json::object build_event(const Options& options, const json::object& pod,
+                                       std::string_view reason, std::string message);
 
 // Detach: the labels of `pod` that the controller's and Services' selectors
 // use, which isolate removes (and --release restores).

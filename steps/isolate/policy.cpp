@@ -26,7 +26,8 @@ std::string bounded_name(std::string name, std::size_t limit) {
 }
 
 json::object peer_namespace(const std::string& ns) {
-  return {{"namespaceSelector", json::object{{"matchLabels", json::object{{"kubernetes.io/metadata.name", ns}}}}}};
+  return {{"namespaceSelector",
+           json::object{{"matchLabels", json::object{{"kubernetes.io/metadata.name", ns}}}}}};
 }
 
 json::object peer_cidr(const std::string& cidr, const std::vector<std::string>& except = {}) {
@@ -46,8 +47,8 @@ std::string policy_name(const Options& options) {
 }
 
 std::string policy_name(const Options& options, const Workload& workload) {
-  return bounded_name("irsteps-isolate-" + lower(options.incident_id) + "-" + lower(workload.resource.kind) + "-" +
-                          workload.name,
+  return bounded_name("irsteps-isolate-" + lower(options.incident_id) + "-" + lower(workload.resource.kind) +
+                          "-" + workload.name,
                       253);
 }
 
@@ -57,7 +58,8 @@ json::object build_policy(const Options& options, const std::string& name, const
   if (!options.deny_cidrs.empty()) {
     // Block only the attacker: everything else stays allowed.
     std::vector<std::string> v4, v6;
-    for (const auto& cidr : options.deny_cidrs) (cidr.find(':') == std::string::npos ? v4 : v6).push_back(cidr);
+    for (const auto& cidr : options.deny_cidrs)
+      (cidr.find(':') == std::string::npos ? v4 : v6).push_back(cidr);
     json::array from;
     if (!v4.empty() || v6.empty()) from.push_back(peer_cidr("0.0.0.0/0", v4));
     if (!v6.empty()) from.push_back(peer_cidr("::/0", v6));
@@ -78,10 +80,9 @@ json::object build_policy(const Options& options, const std::string& name, const
   if (options.allow_dns) {
     json::object dns_peer = peer_namespace("kube-system");
     dns_peer["podSelector"] = json::object{{"matchLabels", json::object{{"k8s-app", "kube-dns"}}}};
-    egress.push_back(json::object{
-        {"to", json::array{dns_peer}},
-        {"ports", json::array{json::object{{"protocol", "UDP"}, {"port", 53}},
-                              json::object{{"protocol", "TCP"}, {"port", 53}}}}});
+    egress.push_back(json::object{{"to", json::array{dns_peer}},
+                                  {"ports", json::array{json::object{{"protocol", "UDP"}, {"port", 53}},
+                                                        json::object{{"protocol", "TCP"}, {"port", 53}}}}});
   }
   json::object spec{{"podSelector", pod_selector},
                     {"policyTypes", json::array{"Ingress", "Egress"}},
@@ -92,8 +93,8 @@ json::object build_policy(const Options& options, const std::string& name, const
       {"namespace", options.ns},
       {"labels", json::object{{incident_label, options.incident_id}, {managed_by_label, "irsteps"}}},
       {"annotations", json::object{{"irsteps.io/step", "isolate"},
-                                   {"irsteps.io/purpose", "quarantine of compromised pods for incident " +
-                                                              options.incident_id}}}};
+                                   {"irsteps.io/purpose",
+                                    "quarantine of compromised pods for incident " + options.incident_id}}}};
   return {{"apiVersion", "networking.k8s.io/v1"},
           {"kind", "NetworkPolicy"},
           {"metadata", std::move(metadata)},
@@ -107,10 +108,11 @@ json::object build_event(const Options& options, const json::object& pod, std::s
   const std::string stamp = format_utc(now());
   return {{"apiVersion", "v1"},
           {"kind", "Event"},
-          {"metadata", json::object{{"name", bounded_name(pod_name + "." + lower(options.incident_id) + "." +
-                                                              lower(reason), 253)},
-                                    {"namespace", options.ns},
-                                    {"labels", json::object{{incident_label, options.incident_id}}}}},
+          {"metadata",
+           json::object{
+               {"name", bounded_name(pod_name + "." + lower(options.incident_id) + "." + lower(reason), 253)},
+               {"namespace", options.ns},
+               {"labels", json::object{{incident_label, options.incident_id}}}}},
           {"involvedObject", json::object{{"apiVersion", "v1"},
                                           {"kind", "Pod"},
                                           {"namespace", options.ns},

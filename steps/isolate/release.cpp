@@ -9,7 +9,9 @@
 namespace ir::steps::isolate {
 namespace {
 
-std::string name_of(const json::value& object) { return string_at(object, {"metadata", "name"}); }
+std::string name_of(const json::value& object) {
+  return string_at(object, {"metadata", "name"});
+}
 
 json::object release_patch(const json::value& pod, bool& restored_any) {
   json::object labels{{quarantine_label, nullptr}};
@@ -32,14 +34,16 @@ json::object release_patch(const json::value& pod, bool& restored_any) {
 Result<void> release(const Options& options, Context& context, k8s::Client& client) {
   k8s::Writer writer(client, context.report(), options.dry_run);
   const std::string incident_selector = std::string(quarantine_label) + "=" + options.incident_id;
-  auto listed = client.list(k8s::resources::pods, options.ns,
-                            {options.selector.empty() ? incident_selector : incident_selector + "," + options.selector, {}});
+  auto listed = client.list(
+      k8s::resources::pods, options.ns,
+      {options.selector.empty() ? incident_selector : incident_selector + "," + options.selector, {}});
   if (!listed) return listed.error();
   auto& items = listed->at("items").as_array();
   std::vector<json::value> pods;
   for (auto& item : items) {
     const std::string name = name_of(item);
-    if (options.pods.empty() || std::find(options.pods.begin(), options.pods.end(), name) != options.pods.end()) {
+    if (options.pods.empty() ||
+        std::find(options.pods.begin(), options.pods.end(), name) != options.pods.end()) {
       pods.push_back(std::move(item));
     }
   }
@@ -47,22 +51,23 @@ Result<void> release(const Options& options, Context& context, k8s::Client& clie
   for (const auto& pod : pods) {
     const std::string name = name_of(pod);
     bool restored = false;
-    auto patched = writer.merge_patch(k8s::resources::pods, options.ns, name, release_patch(pod, restored),
-                                      restored ? "remove quarantine label; restore detached labels"
-                                               : "remove quarantine label");
+    auto patched = writer.merge_patch(
+        k8s::resources::pods, options.ns, name, release_patch(pod, restored),
+        restored ? "remove quarantine label; restore detached labels" : "remove quarantine label");
     if (!patched) {
       if (patched.error().code() == Code::not_found) continue;  // deleted meanwhile: nothing to undo
       return patched.error();
     }
     if (restored) {
-      context.warn("pod " + name + " got its detached labels back: its controller may adopt it and scale "
+      context.warn("pod " + name +
+                   " got its detached labels back: its controller may adopt it and scale "
                    "down one replica");
     }
-    auto event = writer.create(k8s::resources::events, options.ns,
-                               build_event(options, pod.as_object(), "Released",
-                                           "irsteps released this pod from the quarantine of incident " +
-                                               options.incident_id),
-                               "event on pod " + name, true);
+    auto event = writer.create(
+        k8s::resources::events, options.ns,
+        build_event(options, pod.as_object(), "Released",
+                    "irsteps released this pod from the quarantine of incident " + options.incident_id),
+        "event on pod " + name, true);
     if (!event) return event.error();
     released += (released.empty() ? "" : ",") + name;
   }
@@ -77,13 +82,15 @@ Result<void> release(const Options& options, Context& context, k8s::Client& clie
       // After a real release the released pods no longer carry the label;
       // under --dry-run they still do and must not count.
       const std::string name = name_of(item);
-      const bool releasing = options.dry_run && std::any_of(pods.begin(), pods.end(),
-                                                            [&](const json::value& p) { return name_of(p) == name; });
+      const bool releasing =
+          options.dry_run &&
+          std::any_of(pods.begin(), pods.end(), [&](const json::value& p) { return name_of(p) == name; });
       others_remain = others_remain || !releasing;
     }
   }
   if (others_remain) {
-    context.warn("other pods of incident " + options.incident_id + " stay quarantined; the NetworkPolicy is kept");
+    context.warn("other pods of incident " + options.incident_id +
+                 " stay quarantined; the NetworkPolicy is kept");
   } else {
     auto policies = client.list(k8s::resources::networkpolicies, options.ns,
                                 {std::string(incident_label) + "=" + options.incident_id + "," +
@@ -101,8 +108,8 @@ Result<void> release(const Options& options, Context& context, k8s::Client& clie
     }
   }
   if (released.empty() && deleted.empty()) {
-    context.warn("nothing to release: no pod or policy of incident " + options.incident_id + " in namespace " +
-                 options.ns);
+    context.warn("nothing to release: no pod or policy of incident " + options.incident_id +
+                 " in namespace " + options.ns);
   }
   context.report().set_output("released-pods", released);
   context.report().set_output("deleted-policies", deleted);

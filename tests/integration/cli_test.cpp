@@ -27,7 +27,8 @@ TEST_CASE("version and help answer and exit 0", "[cli][isolate]") {
 }
 
 TEST_CASE("an unknown flag is exit 2 with one clear stderr line and a result document", "[cli][isolate]") {
-  auto output = run({"--incident-id", "INC-2026-11-26-001", "--namespace", "a", "--pod", "b", "--allow-everything"});
+  auto output =
+      run({"--incident-id", "INC-2026-11-26-001", "--namespace", "a", "--pod", "b", "--allow-everything"});
   CHECK(output.exit_status == 2);
   CHECK(output.err.find("\"event\":\"step.failed\"") != std::string::npos);
   CHECK(output.err.find("unrecognised option '--allow-everything'") != std::string::npos);
@@ -39,7 +40,9 @@ TEST_CASE("an unknown flag is exit 2 with one clear stderr line and a result doc
 
 TEST_CASE("parameters come from a params file and the environment", "[cli][isolate]") {
   const auto file = std::filesystem::temp_directory_path() / "isolate-params.json";
-  REQUIRE(write_file_atomic(file.string(), R"({"incident-id": "INC-2026-11-26-001", "namespace": "a", "pod": ["b"], "scope": "galaxy"})"));
+  REQUIRE(write_file_atomic(
+      file.string(),
+      R"({"incident-id": "INC-2026-11-26-001", "namespace": "a", "pod": ["b"], "scope": "galaxy"})"));
   auto output = run({"--params", file.string()});
   std::filesystem::remove(file);
   CHECK(output.exit_status == 2);
@@ -48,9 +51,12 @@ TEST_CASE("parameters come from a params file and the environment", "[cli][isola
 
 TEST_CASE("no cluster configured is a clear error, not a crash", "[cli][isolate]") {
   ProcessOptions options;
-  options.extra_env = {{"KUBECONFIG", "/nonexistent/config"}, {"HOME", "/nonexistent"},
-                       {"KUBERNETES_SERVICE_HOST", ""}, {"KUBERNETES_SERVICE_PORT", ""}};
-  auto output = run_process({binary("isolate"), "--incident-id", "INC-2026-11-26-001", "--namespace", "a", "--pod", "b"}, options);
+  options.extra_env = {{"KUBECONFIG", "/nonexistent/config"},
+                       {"HOME", "/nonexistent"},
+                       {"KUBERNETES_SERVICE_HOST", ""},
+                       {"KUBERNETES_SERVICE_PORT", ""}};
+  auto output = run_process(
+      {binary("isolate"), "--incident-id", "INC-2026-11-26-001", "--namespace", "a", "--pod", "b"}, options);
   REQUIRE(output);
   CHECK(output->exit_status == 2);
   CHECK(output->err.find("no kubeconfig found and not running in a cluster") != std::string::npos);

@@ -27,13 +27,13 @@ struct Scratch {
 // Runs isolate in dry-run (reads only) with `kubeconfig` and returns all it
 // printed or wrote.
 std::string run_and_collect(const std::string& kubeconfig, const std::string& ns, const Scratch& scratch) {
-  auto run = run_step_binary("isolate",
-                             {"--incident-id", "INC-2026-11-26-301", "--namespace", ns, "--selector", "app=web",
-                              "--dry-run", "--kubeconfig", kubeconfig, "--log-level", "debug", "--outputs-dir",
-                              scratch.file("outputs")},
-                             {{"GITHUB_OUTPUT", scratch.file("github-output")},
-                              {"GITHUB_STEP_SUMMARY", scratch.file("github-summary")},
-                              {"GITHUB_ACTIONS", "true"}});
+  auto run = run_step_binary(
+      "isolate",
+      {"--incident-id", "INC-2026-11-26-301", "--namespace", ns, "--selector", "app=web", "--dry-run",
+       "--kubeconfig", kubeconfig, "--log-level", "debug", "--outputs-dir", scratch.file("outputs")},
+      {{"GITHUB_OUTPUT", scratch.file("github-output")},
+       {"GITHUB_STEP_SUMMARY", scratch.file("github-summary")},
+       {"GITHUB_ACTIONS", "true"}});
   REQUIRE_EXIT(run, 0);
   std::string everything = run.all_text();
   for (const auto& entry : fs::recursive_directory_iterator(scratch.dir)) {
@@ -53,7 +53,8 @@ std::string pem_body(const std::string& pem) {
 
 }  // namespace
 
-TEST_CASE("client certificates, exec plugins and token files authenticate and never leak", "[integration][credentials]") {
+TEST_CASE("client certificates, exec plugins and token files authenticate and never leak",
+          "[integration][credentials]") {
   auto& cluster = Cluster::get();
   if (cluster.state_dir().empty()) {
     WARN("skipped: needs the local control plane's admin certificate and token");
@@ -77,7 +78,8 @@ TEST_CASE("client certificates, exec plugins and token files authenticate and ne
     const std::string pki = cluster.state_dir() + "/pki/";
     const auto key = read_file(pki + "admin.key");
     REQUIRE(key);
-    with_user({{"client-certificate", pki + "admin.crt"}, {"client-key", pki + "admin.key"}}, scratch.file("cert.kubeconfig"));
+    with_user({{"client-certificate", pki + "admin.crt"}, {"client-key", pki + "admin.key"}},
+              scratch.file("cert.kubeconfig"));
     const auto everything = run_and_collect(scratch.file("cert.kubeconfig"), ns.name(), scratch);
     CHECK(everything.find(pem_body(*key)) == std::string::npos);
   }

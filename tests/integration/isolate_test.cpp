@@ -8,8 +8,8 @@
 
 #include <boost/json/serialize.hpp>
 
-#include <filesystem>
 #include <fmt/format.h>
+#include <filesystem>
 
 using namespace ir;
 using namespace ir::test;
@@ -23,7 +23,8 @@ std::vector<std::string> base_args(const std::string& ns) {
   return {"--incident-id", incident, "--namespace", ns, "--kubeconfig", Cluster::get().kubeconfig()};
 }
 
-template <class... More> std::vector<std::string> args(const std::string& ns, More... more) {
+template <class... More>
+std::vector<std::string> args(const std::string& ns, More... more) {
   auto list = base_args(ns);
   (list.push_back(more), ...);
   return list;
@@ -53,7 +54,8 @@ TEST_CASE("isolate quarantines exactly the named pod and reads it back", "[integ
   const auto pods = running_pods(ns.name(), "app=web", 2);
   const auto outputs_dir = std::filesystem::temp_directory_path() / ("isolate-outputs-" + ns.name());
 
-  auto run = run_step_binary("isolate", args(ns.name(), "--pod", pods[0], "--outputs-dir", outputs_dir.string()));
+  auto run =
+      run_step_binary("isolate", args(ns.name(), "--pod", pods[0], "--outputs-dir", outputs_dir.string()));
   REQUIRE_EXIT(run, 0);
   CHECK(run.output("policy") == policy);
   CHECK(run.output("pods") == pods[0]);
@@ -67,22 +69,27 @@ TEST_CASE("isolate quarantines exactly the named pod and reads it back", "[integ
   CHECK(find(spec, {"ingress"}) == nullptr);  // no rule: deny all
   CHECK(label_of(get_or_fail(k8s::resources::pods, ns.name(), pods[0]), "irsteps.io/quarantine") == incident);
   CHECK(label_of(get_or_fail(k8s::resources::pods, ns.name(), pods[1]), "irsteps.io/quarantine").empty());
-  auto event = cluster.client().get(k8s::resources::events, ns.name(), pods[0] + ".inc-2026-11-26-101.isolated");
+  auto event =
+      cluster.client().get(k8s::resources::events, ns.name(), pods[0] + ".inc-2026-11-26-101.isolated");
   REQUIRE(event);
   CHECK(string_at(*event, {"reason"}) == "Isolated");
   // The warnings a responder needs: no enforcing network plugin here, and
   // established connections.
   const auto& warnings = run.result.at("warnings").as_array();
-  CHECK(std::any_of(warnings.begin(), warnings.end(),
-                    [](const json::value& w) { return w.as_string().find("no NetworkPolicy-enforcing") != json::string::npos; }));
+  CHECK(std::any_of(warnings.begin(), warnings.end(), [](const json::value& w) {
+    return w.as_string().find("no NetworkPolicy-enforcing") != json::string::npos;
+  }));
 
   SECTION("a re-run changes nothing and succeeds") {
     const auto before_policy = string_at(live, {"metadata", "resourceVersion"});
-    const auto before_pod = string_at(json::value(get_or_fail(k8s::resources::pods, ns.name(), pods[0])), {"metadata", "resourceVersion"});
+    const auto before_pod = string_at(json::value(get_or_fail(k8s::resources::pods, ns.name(), pods[0])),
+                                      {"metadata", "resourceVersion"});
     auto again = run_step_binary("isolate", args(ns.name(), "--pod", pods[0]));
     REQUIRE_EXIT(again, 0);
-    CHECK(string_at(json::value(get_or_fail(k8s::resources::networkpolicies, ns.name(), policy)), {"metadata", "resourceVersion"}) == before_policy);
-    CHECK(string_at(json::value(get_or_fail(k8s::resources::pods, ns.name(), pods[0])), {"metadata", "resourceVersion"}) == before_pod);
+    CHECK(string_at(json::value(get_or_fail(k8s::resources::networkpolicies, ns.name(), policy)),
+                    {"metadata", "resourceVersion"}) == before_policy);
+    CHECK(string_at(json::value(get_or_fail(k8s::resources::pods, ns.name(), pods[0])),
+                    {"metadata", "resourceVersion"}) == before_pod);
   }
 
   SECTION("release undoes it, and a second release is safe") {
@@ -98,7 +105,8 @@ TEST_CASE("isolate quarantines exactly the named pod and reads it back", "[integ
   }
 }
 
-TEST_CASE("detach takes the pod out of its ReplicaSet and Service; the controller replaces it", "[integration][isolate]") {
+TEST_CASE("detach takes the pod out of its ReplicaSet and Service; the controller replaces it",
+          "[integration][isolate]") {
   TestNamespace ns("detach");
   auto& cluster = Cluster::get();
   cluster.apply_yaml(ns.name(), deployment_yaml("api", 2));
@@ -127,11 +135,13 @@ TEST_CASE("detach takes the pod out of its ReplicaSet and Service; the controlle
   CHECK(string_at(restored, {"metadata", "annotations", "irsteps.io/detached-labels"}).empty());
 }
 
-TEST_CASE("workload scope isolates every pod of the Deployment with its own selector", "[integration][isolate]") {
+TEST_CASE("workload scope isolates every pod of the Deployment with its own selector",
+          "[integration][isolate]") {
   TestNamespace ns("workload");
   Cluster::get().apply_yaml(ns.name(), deployment_yaml("cart", 3));
   const auto pods = running_pods(ns.name(), "app=cart", 3);
-  auto run = run_step_binary("isolate", args(ns.name(), "--pod", pods[1], "--scope", "workload", "--allow-dns"));
+  auto run =
+      run_step_binary("isolate", args(ns.name(), "--pod", pods[1], "--scope", "workload", "--allow-dns"));
   REQUIRE_EXIT(run, 0);
   const std::string name = policy + "-deployment-cart";
   CHECK(run.output("policy") == name);
@@ -139,7 +149,8 @@ TEST_CASE("workload scope isolates every pod of the Deployment with its own sele
   const auto live = get_or_fail(k8s::resources::networkpolicies, ns.name(), name);
   CHECK(string_at(live.at("spec"), {"podSelector", "matchLabels", "app"}) == "cart");
   CHECK(find(live.at("spec"), {"egress"})->as_array().size() == 1);
-  for (const auto& pod : pods) CHECK(label_of(get_or_fail(k8s::resources::pods, ns.name(), pod), "irsteps.io/quarantine") == incident);
+  for (const auto& pod : pods)
+    CHECK(label_of(get_or_fail(k8s::resources::pods, ns.name(), pod), "irsteps.io/quarantine") == incident);
   auto released = run_step_binary("isolate", args(ns.name(), "--release"));
   REQUIRE_EXIT(released, 0);
   CHECK_FALSE(exists(k8s::resources::networkpolicies, ns.name(), name));
@@ -155,9 +166,12 @@ TEST_CASE("dry-run prints the exact requests and changes nothing", "[integration
   const auto& actions = run.result.at("actions").as_array();
   REQUIRE(actions.size() == 3);  // apply policy, label pod, event
   CHECK(string_at(actions[0], {"request", "method"}) == "POST");
-  CHECK(string_at(actions[0], {"request", "path"}) == "/apis/networking.k8s.io/v1/namespaces/" + ns.name() + "/networkpolicies");
-  CHECK(string_at(actions[0], {"request", "body", "spec", "podSelector", "matchLabels", "irsteps.io/quarantine"}) == incident);
-  CHECK(string_at(actions[1], {"request", "body", "metadata", "labels", "irsteps.io/quarantine"}) == incident);
+  CHECK(string_at(actions[0], {"request", "path"}) ==
+        "/apis/networking.k8s.io/v1/namespaces/" + ns.name() + "/networkpolicies");
+  CHECK(string_at(actions[0], {"request", "body", "spec", "podSelector", "matchLabels",
+                               "irsteps.io/quarantine"}) == incident);
+  CHECK(string_at(actions[1], {"request", "body", "metadata", "labels", "irsteps.io/quarantine"}) ==
+        incident);
   CHECK_FALSE(exists(k8s::resources::networkpolicies, ns.name(), policy));
   CHECK(label_of(get_or_fail(k8s::resources::pods, ns.name(), pods[0]), "irsteps.io/quarantine").empty());
 }
@@ -177,8 +191,8 @@ TEST_CASE("bad input is exit 2 with a clear message, and nothing changes", "[int
   REQUIRE_EXIT(no_match, 2);
   CHECK(no_match.err.find("no pod in namespace") != std::string::npos);
 
-  auto bad_id = run_step_binary("isolate", {"--incident-id", "2026-11-26", "--namespace", ns.name(), "--pod", "x",
-                                            "--kubeconfig", Cluster::get().kubeconfig()});
+  auto bad_id = run_step_binary("isolate", {"--incident-id", "2026-11-26", "--namespace", ns.name(), "--pod",
+                                            "x", "--kubeconfig", Cluster::get().kubeconfig()});
   REQUIRE_EXIT(bad_id, 2);
   CHECK(bad_id.err.find("parameter incident-id") != std::string::npos);
 
@@ -186,7 +200,8 @@ TEST_CASE("bad input is exit 2 with a clear message, and nothing changes", "[int
   REQUIRE_EXIT(unknown_ns, 2);
 }
 
-TEST_CASE("a token without the rights gets exit 5 naming the permission, and no token leaks", "[integration][isolate][rbac]") {
+TEST_CASE("a token without the rights gets exit 5 naming the permission, and no token leaks",
+          "[integration][isolate][rbac]") {
   TestNamespace ns("rbac");
   auto& cluster = Cluster::get();
   cluster.apply_yaml(ns.name(), deployment_yaml("web", 1) + R"(
@@ -211,8 +226,9 @@ subjects: [{kind: ServiceAccount, name: reader}]
   TokenKubeconfig restricted(token, "restricted-" + ns.name());
   const auto github = std::filesystem::temp_directory_path() / ("github-" + ns.name());
   std::filesystem::create_directories(github);
-  auto run = run_step_binary("isolate", {"--incident-id", incident, "--namespace", ns.name(), "--pod", pods[0],
-                                         "--kubeconfig", restricted.path(), "--log-level", "debug"},
+  auto run = run_step_binary("isolate",
+                             {"--incident-id", incident, "--namespace", ns.name(), "--pod", pods[0],
+                              "--kubeconfig", restricted.path(), "--log-level", "debug"},
                              {{"GITHUB_OUTPUT", (github / "output").string()},
                               {"GITHUB_STEP_SUMMARY", (github / "summary").string()},
                               {"GITHUB_ACTIONS", "true"}});
@@ -230,7 +246,8 @@ subjects: [{kind: ServiceAccount, name: reader}]
   CHECK(label_of(get_or_fail(k8s::resources::pods, ns.name(), pods[0]), "irsteps.io/quarantine").empty());
 }
 
-TEST_CASE("an API server that goes away mid-run gives exit 4, and a re-run completes", "[integration][isolate][outage]") {
+TEST_CASE("an API server that goes away mid-run gives exit 4, and a re-run completes",
+          "[integration][isolate][outage]") {
   auto& cluster = Cluster::get();
   if (cluster.state_dir().empty()) {
     WARN("skipped: stopping the API server needs the local control plane, not IRSTEPS_TEST_KUBECONFIG");
@@ -243,7 +260,8 @@ TEST_CASE("an API server that goes away mid-run gives exit 4, and a re-run compl
                 "--kubeconfig", cluster.kubeconfig(), "--max-attempts", "3"});
   // Freeze the step right after its first change, take the API server away,
   // let the step go on.
-  REQUIRE(step.wait_for_line([](const std::string& line) { return line.find("\"k8s.changed\"") != std::string::npos; }));
+  REQUIRE(step.wait_for_line(
+      [](const std::string& line) { return line.find("\"k8s.changed\"") != std::string::npos; }));
   step.freeze();
   cluster.control("kill-apiserver");  // a crash: open connections die too
   step.resume();
@@ -262,7 +280,8 @@ TEST_CASE("an API server that goes away mid-run gives exit 4, and a re-run compl
   CHECK(exists(k8s::resources::networkpolicies, ns.name(), policy));
 }
 
-TEST_CASE("the shipped least-privilege Role is enough for every mode of isolate", "[integration][isolate][rbac]") {
+TEST_CASE("the shipped least-privilege Role is enough for every mode of isolate",
+          "[integration][isolate][rbac]") {
   auto& cluster = Cluster::get();
   const std::string rbac_dir = std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/rbac/";
   for (const char* file : {"namespace.yaml", "isolate.yaml"}) {
@@ -275,15 +294,17 @@ TEST_CASE("the shipped least-privilege Role is enough for every mode of isolate"
   cluster.apply_yaml(ns.name(), deployment_yaml("web", 2));
   const auto pods = running_pods(ns.name(), "app=web", 2);
   auto with_identity = [&](std::vector<std::string> more) {
-    std::vector<std::string> list{"--incident-id", incident, "--namespace", ns.name(), "--kubeconfig", step_identity.path()};
+    std::vector<std::string> list{"--incident-id", incident,       "--namespace",
+                                  ns.name(),       "--kubeconfig", step_identity.path()};
     list.insert(list.end(), more.begin(), more.end());
     return list;
   };
   auto detached = run_step_binary("isolate", with_identity({"--pod", pods[0], "--detach"}));
   REQUIRE_EXIT(detached, 0);
   const auto& warnings = detached.result.at("warnings").as_array();
-  CHECK(std::none_of(warnings.begin(), warnings.end(),
-                     [](const json::value& w) { return w.as_string().find("could not check") != json::string::npos; }));
+  CHECK(std::none_of(warnings.begin(), warnings.end(), [](const json::value& w) {
+    return w.as_string().find("could not check") != json::string::npos;
+  }));
   auto workload = run_step_binary("isolate", with_identity({"--pod", pods[1], "--scope", "workload"}));
   REQUIRE_EXIT(workload, 0);
   auto released = run_step_binary("isolate", with_identity({"--release"}));

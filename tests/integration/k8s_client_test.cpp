@@ -21,7 +21,8 @@ json::object config_map(const std::string& name, const std::string& value) {
 TEST_CASE("create, get and list with selectors across pages", "[integration][k8s]") {
   TestNamespace ns("client");
   auto& client = Cluster::get().client();
-  for (int i = 0; i < 7; ++i) REQUIRE(client.create(k8s::resources::configmaps, ns.name(), config_map("cm-" + std::to_string(i), "v")));
+  for (int i = 0; i < 7; ++i)
+    REQUIRE(client.create(k8s::resources::configmaps, ns.name(), config_map("cm-" + std::to_string(i), "v")));
   auto other = config_map("other", "v");
   other["metadata"].as_object()["labels"] = json::object{{"set", "else"}};
   REQUIRE(client.create(k8s::resources::configmaps, ns.name(), other));
@@ -45,24 +46,31 @@ TEST_CASE("server-side apply records the irsteps field manager and is idempotent
   auto first = client.apply(k8s::resources::configmaps, ns.name(), "applied", config_map("applied", "one"));
   REQUIRE(first);
   const auto& managers = first->at("metadata").at("managedFields").as_array();
-  CHECK(std::any_of(managers.begin(), managers.end(), [](const json::value& m) { return string_at(m, {"manager"}) == "irsteps"; }));
+  CHECK(std::any_of(managers.begin(), managers.end(),
+                    [](const json::value& m) { return string_at(m, {"manager"}) == "irsteps"; }));
   auto second = client.apply(k8s::resources::configmaps, ns.name(), "applied", config_map("applied", "one"));
   REQUIRE(second);
-  CHECK(string_at(*first, {"metadata", "resourceVersion"}) == string_at(*second, {"metadata", "resourceVersion"}));
-  auto dry = client.apply(k8s::resources::configmaps, ns.name(), "applied", config_map("applied", "two"), true, true);
+  CHECK(string_at(*first, {"metadata", "resourceVersion"}) ==
+        string_at(*second, {"metadata", "resourceVersion"}));
+  auto dry = client.apply(k8s::resources::configmaps, ns.name(), "applied", config_map("applied", "two"),
+                          true, true);
   REQUIRE(dry);
   CHECK(string_at(*dry, {"data", "value"}) == "two");
-  CHECK(string_at(json::value(*client.get(k8s::resources::configmaps, ns.name(), "applied")), {"data", "value"}) == "one");
+  CHECK(string_at(json::value(*client.get(k8s::resources::configmaps, ns.name(), "applied")),
+                  {"data", "value"}) == "one");
 }
 
 TEST_CASE("merge, JSON and strategic-merge patches", "[integration][k8s]") {
   TestNamespace ns("patch");
   auto& client = Cluster::get().client();
   REQUIRE(client.create(k8s::resources::configmaps, ns.name(), config_map("p", "0")));
-  REQUIRE(client.patch(k8s::resources::configmaps, ns.name(), "p", k8s::PatchType::merge, json::object{{"data", json::object{{"a", "1"}}}}));
-  REQUIRE(client.patch(k8s::resources::configmaps, ns.name(), "p", k8s::PatchType::json,
-                       json::array{json::object{{"op", "replace"}, {"path", "/data/value"}, {"value", "2"}}}));
-  REQUIRE(client.patch(k8s::resources::configmaps, ns.name(), "p", k8s::PatchType::strategic, json::object{{"data", json::object{{"b", "3"}}}}));
+  REQUIRE(client.patch(k8s::resources::configmaps, ns.name(), "p", k8s::PatchType::merge,
+                       json::object{{"data", json::object{{"a", "1"}}}}));
+  REQUIRE(
+      client.patch(k8s::resources::configmaps, ns.name(), "p", k8s::PatchType::json,
+                   json::array{json::object{{"op", "replace"}, {"path", "/data/value"}, {"value", "2"}}}));
+  REQUIRE(client.patch(k8s::resources::configmaps, ns.name(), "p", k8s::PatchType::strategic,
+                       json::object{{"data", json::object{{"b", "3"}}}}));
   const json::value data = client.get(k8s::resources::configmaps, ns.name(), "p")->at("data");
   CHECK(string_at(data, {"a"}) == "1");
   CHECK(string_at(data, {"value"}) == "2");
@@ -103,14 +111,17 @@ TEST_CASE("watch delivers added, modified and deleted events", "[integration][k8
     auto other = k8s::Client::connect(std::move(*kube));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     (void)(*other)->create(k8s::resources::configmaps, ns.name(), config_map("w", "1"));
-    (void)(*other)->patch(k8s::resources::configmaps, ns.name(), "w", k8s::PatchType::merge, json::object{{"data", json::object{{"value", "2"}}}});
+    (void)(*other)->patch(k8s::resources::configmaps, ns.name(), "w", k8s::PatchType::merge,
+                          json::object{{"data", json::object{{"value", "2"}}}});
     (void)(*other)->remove(k8s::resources::configmaps, ns.name(), "w");
   });
   std::vector<std::string> seen;
-  auto watched = client.watch(k8s::resources::configmaps, ns.name(), {}, version, 30, [&](const k8s::WatchEvent& event) {
-    if (event.type != "BOOKMARK") seen.push_back(event.type + ":" + string_at(event.object, {"metadata", "name"}));
-    return seen.size() < 3;
-  });
+  auto watched =
+      client.watch(k8s::resources::configmaps, ns.name(), {}, version, 30, [&](const k8s::WatchEvent& event) {
+        if (event.type != "BOOKMARK")
+          seen.push_back(event.type + ":" + string_at(event.object, {"metadata", "name"}));
+        return seen.size() < 3;
+      });
   writer.join();
   REQUIRE(watched);
   CHECK(seen == std::vector<std::string>{"ADDED:w", "MODIFIED:w", "DELETED:w"});

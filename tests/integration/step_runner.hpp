@@ -26,10 +26,10 @@ struct StepRun {
 };
 
 // Shows the step's stderr and stdout when the exit status is not the expected one.
-#define REQUIRE_EXIT(run, code)                                                  \
-  do {                                                                           \
-    INFO("stderr: " << (run).err << "\nstdout: " << (run).out);                  \
-    REQUIRE((run).exit_status == (code));                                        \
+#define REQUIRE_EXIT(run, code)                                 \
+  do {                                                          \
+    INFO("stderr: " << (run).err << "\nstdout: " << (run).out); \
+    REQUIRE((run).exit_status == (code));                       \
   } while (false)
 
 inline StepRun run_step_binary(const std::string& step, std::vector<std::string> args,

@@ -7,7 +7,8 @@
 #include <catch2/catch.hpp>
 
 namespace Catch {
-template <class T> struct StringMaker<boost::system::result<T, ir::Error>> {
+template <class T>
+struct StringMaker<boost::system::result<T, ir::Error>> {
   static std::string convert(const boost::system::result<T, ir::Error>& result) {
     return result ? std::string("a value") : "error: " + result.error().describe();
   }

@@ -33,8 +33,10 @@ Cluster& Cluster::get() {
       if (!cluster->state_dir_.empty()) cluster->kubeconfig_ = cluster->state_dir_ + "/kubeconfig";
     }
     if (cluster->kubeconfig_.empty()) {
-      FAIL("no cluster for the integration tests: run them through ctest (which starts the local control plane) "
-           "or set IRSTEPS_TEST_KUBECONFIG");
+      FAIL(
+          "no cluster for the integration tests: run them through ctest (which starts the local control "
+          "plane) "
+          "or set IRSTEPS_TEST_KUBECONFIG");
     }
     k8s::ConfigRequest request;
     request.kubeconfig = cluster->kubeconfig_;
@@ -78,7 +80,8 @@ void Cluster::control(const std::string& command) {
   REQUIRE_FALSE(state_dir_.empty());
   ProcessOptions options;
   options.timeout = std::chrono::seconds(180);
-  auto output = run_process({std::string(IRSTEPS_SOURCE_DIR) + "/tests/cluster/ctl.sh", state_dir_, command}, options);
+  auto output =
+      run_process({std::string(IRSTEPS_SOURCE_DIR) + "/tests/cluster/ctl.sh", state_dir_, command}, options);
   REQUIRE(output);
   INFO(output->err);
   REQUIRE(output->exit_status == 0);
@@ -88,10 +91,9 @@ TestNamespace::TestNamespace(const std::string& prefix) {
   static std::mt19937 random{std::random_device{}()};
   name_ = fmt::format("{}-{:06x}", prefix, random() & 0xffffff);
   auto& cluster = Cluster::get();
-  auto created = cluster.client().create(k8s::resources::namespaces, {},
-                                         json::object{{"apiVersion", "v1"},
-                                                      {"kind", "Namespace"},
-                                                      {"metadata", json::object{{"name", name_}}}});
+  auto created = cluster.client().create(
+      k8s::resources::namespaces, {},
+      json::object{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", json::object{{"name", name_}}}});
   if (!created) FAIL("create namespace " << name_ << ": " << created.error().describe());
   // The default ServiceAccount appears a moment after the namespace; pods
   // cannot be created before it.
@@ -143,13 +145,16 @@ std::vector<std::string> running_pods(const std::string& ns, const std::string& 
     auto pods = Cluster::get().client().list(k8s::resources::pods, ns, {selector, {}});
     if (!pods) return false;
     for (const auto& pod : pods->at("items").as_array()) {
-      if (string_at(pod, {"status", "phase"}) == "Running" && find(pod, {"metadata", "deletionTimestamp"}) == nullptr) {
+      if (string_at(pod, {"status", "phase"}) == "Running" &&
+          find(pod, {"metadata", "deletionTimestamp"}) == nullptr) {
         names.push_back(string_at(pod, {"metadata", "name"}));
       }
     }
     return names.size() == count;
   });
-  if (!ready) FAIL("pods " << selector << " in " << ns << " did not become Running: " << names.size() << " of " << count);
+  if (!ready)
+    FAIL("pods " << selector << " in " << ns << " did not become Running: " << names.size() << " of "
+                 << count);
   return names;
 }
 
@@ -177,12 +182,15 @@ TokenKubeconfig::TokenKubeconfig(const std::string& token, const std::string& na
   REQUIRE(text);
   auto config = parse_yaml(*text, "kubeconfig");
   REQUIRE(config);
-  for (auto& user : config->as_object()["users"].as_array()) user.as_object()["user"] = json::object{{"token", token}};
+  for (auto& user : config->as_object()["users"].as_array())
+    user.as_object()["user"] = json::object{{"token", token}};
   path_ = (std::filesystem::temp_directory_path() / (name + ".kubeconfig")).string();
   REQUIRE(write_file_atomic(path_, boost::json::serialize(*config)));
 }
 
-TokenKubeconfig::~TokenKubeconfig() { std::filesystem::remove(path_); }
+TokenKubeconfig::~TokenKubeconfig() {
+  std::filesystem::remove(path_);
+}
 
 std::string binary(const std::string& name) {
   const std::string dir = env_or_empty("IRSTEPS_BIN_DIR");

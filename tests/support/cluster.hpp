@@ -18,7 +18,7 @@
 namespace ir::test {
 
 class Cluster {
-public:
+ public:
   // Fails the test (never skips it) when no cluster is configured.
   static Cluster& get();
 
@@ -36,7 +36,7 @@ public:
   // ctl.sh of the local control plane (stop-apiserver, start-apiserver...).
   void control(const std::string& command);
 
-private:
+ private:
   Cluster() = default;
   std::string kubeconfig_;
   std::string state_dir_;
@@ -45,19 +45,20 @@ private:
 
 // A namespace for one test, deleted (without waiting) when it goes away.
 class TestNamespace {
-public:
+ public:
   explicit TestNamespace(const std::string& prefix);
   ~TestNamespace();
   TestNamespace(const TestNamespace&) = delete;
   TestNamespace& operator=(const TestNamespace&) = delete;
   [[nodiscard]] const std::string& name() const { return name_; }
 
-private:
+ private:
   std::string name_;
 };
 
 // Polls until `condition` holds or the time is up; returns whether it held.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = std::chrono::seconds(60));
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds limit = std::chrono::seconds(60));
 
 // A Deployment of `replicas` pods labelled app=<name>, with a Service.
 std::string deployment_yaml(const std::string& name, int replicas);
@@ -70,14 +71,14 @@ std::string service_account_token(const std::string& ns, const std::string& acco
 // A copy of the cluster's kubeconfig that authenticates with `token`; the
 // file is removed by the returned object.
 class TokenKubeconfig {
-public:
+ public:
   TokenKubeconfig(const std::string& token, const std::string& name);
   ~TokenKubeconfig();
   TokenKubeconfig(const TokenKubeconfig&) = delete;
   TokenKubeconfig& operator=(const TokenKubeconfig&) = delete;
   [[nodiscard]] const std::string& path() const { return path_; }
 
-private:
+ private:
   std::string path_;
 };
 

@@ -1,11 +1,11 @@
 #include "support/http_server.hpp"
 
+#include <openssl/x509.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <openssl/x509.h>
 
 #include <cctype>
 #include <list>
@@ -19,8 +19,9 @@ using tcp = asio::ip::tcp;
 
 std::string SeenRequest::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (key.size() == name.size() &&
-        std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    if (key.size() == name.size() && std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
+          return std::tolower(a) == std::tolower(b);
+        })) {
       return value;
     }
   }
@@ -76,7 +77,8 @@ void tunnel(tcp::socket& client, const std::string& target) {
   upstream.connect({asio::ip::make_address(target.substr(0, colon)),
                     static_cast<unsigned short>(std::stoi(target.substr(colon + 1)))},
                    ec);
-  const std::string reply = ec ? "HTTP/1.1 502 Bad Gateway\r\n\r\n" : "HTTP/1.1 200 Connection established\r\n\r\n";
+  const std::string reply =
+      ec ? "HTTP/1.1 502 Bad Gateway\r\n\r\n" : "HTTP/1.1 200 Connection established\r\n\r\n";
   asio::write(client, asio::buffer(reply), ec);
   if (ec) return;
   auto pump = [](tcp::socket& from, tcp::socket& to) {
@@ -97,7 +99,8 @@ void tunnel(tcp::socket& client, const std::string& target) {
 
 }  // namespace
 
-HttpServer::HttpServer(Handler handler, std::optional<ServerTls> tls) : handler_(std::move(handler)), tls_(std::move(tls)) {
+HttpServer::HttpServer(Handler handler, std::optional<ServerTls> tls)
+    : handler_(std::move(handler)), tls_(std::move(tls)) {
   start();
 }
 
@@ -148,8 +151,10 @@ void HttpServer::start() {
               tunnel(*socket, std::string(request.target()));
               return;
             }
-            SeenRequest seen{std::string(request.method_string()), std::string(request.target()), {}, request.body(), {}};
-            for (const auto& field : request) seen.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+            SeenRequest seen{
+                std::string(request.method_string()), std::string(request.target()), {}, request.body(), {}};
+            for (const auto& field : request)
+              seen.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
             if constexpr (!std::is_same_v<std::decay_t<decltype(stream)>, tcp::socket>) {
               if (X509* peer = SSL_get_peer_certificate(stream.native_handle())) {
                 char cn[256] = {};

@@ -47,7 +47,7 @@ struct ServerTls {
 };
 
 class HttpServer {
-public:
+ public:
   using Handler = std::function<Reply(const SeenRequest&)>;
 
   explicit HttpServer(Handler handler, std::optional<ServerTls> tls = std::nullopt);
@@ -62,7 +62,7 @@ public:
   [[nodiscard]] int connections() const { return connections_.load(); }
   [[nodiscard]] std::vector<SeenRequest> requests() const;
 
-private:
+ private:
   struct Impl;
   HttpServer() = default;
   void start();

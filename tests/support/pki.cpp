@@ -11,7 +11,8 @@
 namespace ir::test {
 namespace {
 
-template <class T, void (*Free)(T*)> using Owned = std::unique_ptr<T, decltype([](T* p) { Free(p); })>;
+template <class T, void (*Free)(T*)>
+using Owned = std::unique_ptr<T, decltype([](T* p) { Free(p); })>;
 using Key = Owned<EVP_PKEY, EVP_PKEY_free>;
 using Cert = Owned<X509, X509_free>;
 using Bio = Owned<BIO, BIO_free_all>;
@@ -58,9 +59,11 @@ Cert new_cert(EVP_PKEY* key, const std::string& cn, const std::vector<std::strin
   X509_set_pubkey(cert.get(), key);
   X509_NAME* name = X509_get_subject_name(cert.get());
   for (const auto& org : orgs) {
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(org.c_str()), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(org.c_str()),
+                               -1, -1, 0);
   }
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
+                             -1, 0);
   return cert;
 }
 

@@ -1,11 +1,11 @@
 #include "support/spawn.hpp"
 
-#include <csignal>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <stdexcept>
 
@@ -13,7 +13,8 @@ extern char** environ;
 
 namespace ir::test {
 
-Spawned::Spawned(const std::vector<std::string>& argv, const std::vector<std::pair<std::string, std::string>>& env) {
+Spawned::Spawned(const std::vector<std::string>& argv,
+                 const std::vector<std::pair<std::string, std::string>>& env) {
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
   posix_spawn_file_actions_t actions;
@@ -84,8 +85,12 @@ bool Spawned::wait_for_line(const std::function<bool(const std::string&)>& match
   }
 }
 
-void Spawned::freeze() { ::kill(pid_, SIGSTOP); }
-void Spawned::resume() { ::kill(pid_, SIGCONT); }
+void Spawned::freeze() {
+  ::kill(pid_, SIGSTOP);
+}
+void Spawned::resume() {
+  ::kill(pid_, SIGCONT);
+}
 
 Finished Spawned::finish() {
   while (pump(out_fd_, err_fd_, out_, err_, 1000)) {

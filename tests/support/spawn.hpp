@@ -19,8 +19,9 @@ struct Finished {
 };
 
 class Spawned {
-public:
-  Spawned(const std::vector<std::string>& argv, const std::vector<std::pair<std::string, std::string>>& env = {});
+ public:
+  Spawned(const std::vector<std::string>& argv,
+          const std::vector<std::pair<std::string, std::string>>& env = {});
   ~Spawned();
   Spawned(const Spawned&) = delete;
   Spawned& operator=(const Spawned&) = delete;
@@ -31,7 +32,7 @@ public:
   void resume();
   Finished finish();
 
-private:
+ private:
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int err_fd_ = -1;

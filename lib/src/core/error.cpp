@@ -6,28 +6,44 @@ namespace ir {
 
 int exit_code(Code code) noexcept {
   switch (code) {
-  case Code::action_failed: return 1;
-  case Code::conflict: return 1;
-  case Code::invalid_input: return 2;
-  case Code::not_found: return 2;
-  case Code::rejected: return 3;
-  case Code::transient: return 4;
-  case Code::forbidden: return 5;
-  case Code::internal: return 70;
+    case Code::action_failed:
+      return 1;
+    case Code::conflict:
+      return 1;
+    case Code::invalid_input:
+      return 2;
+    case Code::not_found:
+      return 2;
+    case Code::rejected:
+      return 3;
+    case Code::transient:
+      return 4;
+    case Code::forbidden:
+      return 5;
+    case Code::internal:
+      return 70;
   }
   return 70;
 }
 
 std::string_view code_name(Code code) noexcept {
   switch (code) {
-  case Code::action_failed: return "action_failed";
-  case Code::conflict: return "conflict";
-  case Code::invalid_input: return "invalid_input";
-  case Code::not_found: return "not_found";
-  case Code::rejected: return "rejected";
-  case Code::transient: return "transient";
-  case Code::forbidden: return "forbidden";
-  case Code::internal: return "internal";
+    case Code::action_failed:
+      return "action_failed";
+    case Code::conflict:
+      return "conflict";
+    case Code::invalid_input:
+      return "invalid_input";
+    case Code::not_found:
+      return "not_found";
+    case Code::rejected:
+      return "rejected";
+    case Code::transient:
+      return "transient";
+    case Code::forbidden:
+      return "forbidden";
+    case Code::internal:
+      return "internal";
   }
   return "internal";
 }
@@ -53,7 +69,9 @@ std::string Error::describe() const {
   return text;
 }
 
-std::ostream& operator<<(std::ostream& out, const Error& error) { return out << error.describe(); }
+std::ostream& operator<<(std::ostream& out, const Error& error) {
+  return out << error.describe();
+}
 
 void throw_exception_from_error(const Error& error, const boost::source_location&) {
   throw BadResultAccess(error);

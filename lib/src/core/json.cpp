@@ -1,16 +1,16 @@
 #include "ir/core/json.hpp"
 
+#include <yaml-cpp/yaml.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 namespace ir {
 namespace {
@@ -43,30 +43,32 @@ json::value scalar_to_json(const YAML::Node& node) {
 
 Result<json::value> yaml_to_json(const YAML::Node& node, std::string_view what) {
   switch (node.Type()) {
-  case YAML::NodeType::Null:
-  case YAML::NodeType::Undefined: return json::value(nullptr);
-  case YAML::NodeType::Scalar: return scalar_to_json(node);
-  case YAML::NodeType::Sequence: {
-    json::array array;
-    for (const auto& item : node) {
-      auto converted = yaml_to_json(item, what);
-      if (!converted) return converted.error();
-      array.push_back(std::move(*converted));
-    }
-    return json::value(std::move(array));
-  }
-  case YAML::NodeType::Map: {
-    json::object object;
-    for (const auto& entry : node) {
-      if (!entry.first.IsScalar()) {
-        return invalid(std::string(what) + ": only scalar mapping keys are supported");
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return json::value(nullptr);
+    case YAML::NodeType::Scalar:
+      return scalar_to_json(node);
+    case YAML::NodeType::Sequence: {
+      json::array array;
+      for (const auto& item : node) {
+        auto converted = yaml_to_json(item, what);
+        if (!converted) return converted.error();
+        array.push_back(std::move(*converted));
       }
-      auto converted = yaml_to_json(entry.second, what);
-      if (!converted) return converted.error();
-      object[entry.first.Scalar()] = std::move(*converted);
+      return json::value(std::move(array));
     }
-    return json::value(std::move(object));
-  }
+    case YAML::NodeType::Map: {
+      json::object object;
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar()) {
+          return invalid(std::string(what) + ": only scalar mapping keys are supported");
+        }
+        auto converted = yaml_to_json(entry.second, what);
+        if (!converted) return converted.error();
+        object[entry.first.Scalar()] = std::move(*converted);
+      }
+      return json::value(std::move(object));
+    }
   }
   return json::value(nullptr);
 }
@@ -80,8 +82,7 @@ Result<json::value> parse_json(std::string_view text, std::string_view what) {
   return value;
 }
 
-Result<std::vector<json::value>> parse_yaml_documents(std::string_view text,
-                                                      std::string_view what) {
+Result<std::vector<json::value>> parse_yaml_documents(std::string_view text, std::string_view what) {
   std::vector<json::value> documents;
   try {
     for (const auto& node : YAML::LoadAll(std::string(text))) {

@@ -2,10 +2,10 @@
 
 #include "ir/core/time.hpp"
 
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <atomic>
 #include <mutex>
@@ -20,8 +20,7 @@ std::shared_ptr<spdlog::logger> logger() {
   static std::once_flag once;
   static std::shared_ptr<spdlog::logger> instance;
   std::call_once(once, [] {
-    instance = std::make_shared<spdlog::logger>("irsteps",
-                                                std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    instance = std::make_shared<spdlog::logger>("irsteps", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     // The line is complete JSON already; spdlog adds only the newline.
     instance->set_pattern("%v");
     instance->set_level(spdlog::level::trace);
@@ -32,11 +31,16 @@ std::shared_ptr<spdlog::logger> logger() {
 
 std::string_view level_name(Level level) {
   switch (level) {
-  case Level::debug: return "debug";
-  case Level::info: return "info";
-  case Level::warn: return "warn";
-  case Level::error: return "error";
-  case Level::off: return "off";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
+    case Level::off:
+      return "off";
   }
   return "info";
 }

@@ -1,13 +1,13 @@
 #include "ir/core/process.hpp"
 
-#include <cerrno>
-#include <csignal>
-#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 
 extern char** environ;
 
@@ -79,7 +79,8 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv, const Pr
     if (out.fd[0] >= 0) fds.push_back({out.fd[0], POLLIN, 0});
     if (err.fd[0] >= 0) fds.push_back({err.fd[0], POLLIN, 0});
     if (in.fd[1] >= 0) fds.push_back({in.fd[1], POLLOUT, 0});
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -88,7 +89,8 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv, const Pr
     for (const auto& p : fds) {
       if (p.revents == 0) continue;
       if (p.fd == in.fd[1]) {
-        const auto n = ::write(p.fd, options.stdin_data.data() + stdin_offset, options.stdin_data.size() - stdin_offset);
+        const auto n =
+            ::write(p.fd, options.stdin_data.data() + stdin_offset, options.stdin_data.size() - stdin_offset);
         if (n > 0) stdin_offset += static_cast<std::size_t>(n);
         if (n < 0 || stdin_offset == options.stdin_data.size()) ::close(in.fd[1]), in.fd[1] = -1;
         continue;
@@ -99,8 +101,10 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv, const Pr
       if (n > 0 && target.size() < options.max_output) {
         target.append(buffer, static_cast<std::size_t>(n));
       } else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-        if (p.fd == out.fd[0]) ::close(out.fd[0]), out.fd[0] = -1;
-        else ::close(err.fd[0]), err.fd[0] = -1;
+        if (p.fd == out.fd[0])
+          ::close(out.fd[0]), out.fd[0] = -1;
+        else
+          ::close(err.fd[0]), err.fd[0] = -1;
       }
     }
   }

@@ -5,7 +5,9 @@
 
 namespace ir {
 
-Secret::Secret(Secret&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
+Secret::Secret(Secret&& other) noexcept : value_(std::move(other.value_)) {
+  other.wipe();
+}
 
 Secret& Secret::operator=(const Secret& other) {
   if (this != &other) {
@@ -24,7 +26,9 @@ Secret& Secret::operator=(Secret&& other) noexcept {
   return *this;
 }
 
-Secret::~Secret() { wipe(); }
+Secret::~Secret() {
+  wipe();
+}
 
 void Secret::wipe() noexcept {
   if (!value_.empty()) OPENSSL_cleanse(value_.data(), value_.size());

@@ -12,8 +12,8 @@ std::string format_utc(TimePoint t, bool millis) {
   const std::time_t tt = Clock::to_time_t(secs);
   std::tm tm{};
   gmtime_r(&tt, &tm);
-  std::string text = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900,
-                                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::string text = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1,
+                                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   if (millis) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
     text += fmt::format(".{:03}", ms);
@@ -28,8 +28,8 @@ Result<TimePoint> parse_utc(std::string_view text) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   int consumed = 0;
   const std::string copy(text);
-  if (std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute,
-                  &second, &consumed) != 6 ||
+  if (std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
+                  &consumed) != 6 ||
       month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
     return invalid("'" + copy + "' is not an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ)");
   }
@@ -77,8 +77,7 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   std::size_t pos = 0;
   while (pos < text.size()) {
     std::size_t start = pos;
-    while (pos < text.size() &&
-           (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.')) {
+    while (pos < text.size() && (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.')) {
       ++pos;
     }
     if (start == pos) {
@@ -89,11 +88,16 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     while (pos < text.size() && std::isalpha(static_cast<unsigned char>(text[pos]))) ++pos;
     const std::string_view unit = text.substr(unit_start, pos - unit_start);
     double factor = 0;
-    if (unit == "ms") factor = 1;
-    else if (unit == "s") factor = 1000;
-    else if (unit == "m") factor = 60'000;
-    else if (unit == "h") factor = 3'600'000;
-    else if (unit == "d") factor = 86'400'000;
+    if (unit == "ms")
+      factor = 1;
+    else if (unit == "s")
+      factor = 1000;
+    else if (unit == "m")
+      factor = 60'000;
+    else if (unit == "h")
+      factor = 3'600'000;
+    else if (unit == "d")
+      factor = 86'400'000;
     else {
       return invalid("'" + std::string(text) + "' has an unknown unit (use ms, s, m, h or d)");
     }

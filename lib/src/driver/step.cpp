@@ -12,7 +12,9 @@
 
 namespace ir {
 
-std::string_view irsteps_version() { return IRSTEPS_VERSION; }
+std::string_view irsteps_version() {
+  return IRSTEPS_VERSION;
+}
 
 Context::Context(Report& report, json::object params, k8s::ConfigRequest kube_request)
     : report_(report), params_(std::move(params)), kube_request_(std::move(kube_request)) {
@@ -134,9 +136,9 @@ int run_step_main(const StepDef& step, int argc, char** argv) {
     }
     bool level_ok = true;
     const auto level = log::level_from_string(param_string(parsed->params, "log-level", "info"), level_ok);
-    log::configure(param_string(parsed->params, "log-format", "json") == "text" ? log::Format::text
-                                                                               : log::Format::json,
-                   level);
+    log::configure(
+        param_string(parsed->params, "log-format", "json") == "text" ? log::Format::text : log::Format::json,
+        level);
     Context context(report, parsed->params);
     const int code = run_step(step, context);
     emit(report, parsed->params);

@@ -4,11 +4,11 @@
 #include "ir/core/log.hpp"
 #include "ir/params/params.hpp"
 
+#include <openssl/crypto.h>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
-#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <array>
@@ -36,7 +36,8 @@ std::string url_for_messages(const std::string& url) {
 
 std::string lower(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -60,7 +61,9 @@ struct Client::Pool {
 };
 
 Client::Client(Tls tls, RetryPolicy retry)
-    : tls_(std::move(tls)), retry_(retry), pool_(std::make_unique<Pool>()),
+    : tls_(std::move(tls)),
+      retry_(retry),
+      pool_(std::make_unique<Pool>()),
       sleeper_([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }) {
   namespace ssl = boost::asio::ssl;
   pool_->tls = std::make_unique<ssl::context>(ssl::context::tls_client);
@@ -83,12 +86,15 @@ Client::Client(Tls tls, RetryPolicy retry)
 
 Client::~Client() = default;
 
-int Client::connections_opened() const noexcept { return pool_->opened.load(); }
+int Client::connections_opened() const noexcept {
+  return pool_->opened.load();
+}
 
 std::chrono::milliseconds Client::backoff(int attempt, const Response* response) const {
   thread_local std::mt19937_64 random{std::random_device{}()};
   const auto exponent = std::min(attempt - 1, 16);
-  const auto ceiling = std::min<long long>(retry_.max_delay.count(), retry_.base_delay.count() * (1LL << exponent));
+  const auto ceiling =
+      std::min<long long>(retry_.max_delay.count(), retry_.base_delay.count() * (1LL << exponent));
   // Half fixed, half random: clients spread out, and never retry at once.
   std::uniform_int_distribution<long long> spread(ceiling / 2, std::max(ceiling / 2, ceiling));
   auto delay = std::chrono::milliseconds(spread(random));
@@ -100,17 +106,21 @@ std::chrono::milliseconds Client::backoff(int attempt, const Response* response)
   return delay;
 }
 
-Result<Response> Client::send(const Request& request) { return perform(request, nullptr, {}); }
+Result<Response> Client::send(const Request& request) {
+  return perform(request, nullptr, {});
+}
 
-Result<Response> Client::stream(const Request& request, const DataSink& sink, std::chrono::milliseconds idle_timeout) {
+Result<Response> Client::stream(const Request& request, const DataSink& sink,
+                                std::chrono::milliseconds idle_timeout) {
   return perform(request, &sink, idle_timeout);
 }
 
 namespace {
 
 // Sends one request on `connection` and reads the answer.
-Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request& request, const DataSink* sink,
-                 std::chrono::milliseconds idle_timeout, Deadline deadline, bool reused, bool& keep) {
+Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request& request,
+                 const DataSink* sink, std::chrono::milliseconds idle_timeout, Deadline deadline, bool reused,
+                 bool& keep) {
   Outcome outcome;
   keep = false;
   const auto verb = http::string_to_verb(request.method);
@@ -118,10 +128,12 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
                                  ? endpoint.scheme + "://" + endpoint.host_port() + endpoint.target
                                  : endpoint.target;
   auto set_headers = [&](auto& message) {
-    message.set(http::field::host, endpoint.port == (endpoint.tls() ? 443 : 80) ? endpoint.host : endpoint.host_port());
+    message.set(http::field::host,
+                endpoint.port == (endpoint.tls() ? 443 : 80) ? endpoint.host : endpoint.host_port());
     message.set(http::field::user_agent, "irsteps");
     for (const auto& [name, value] : request.headers) message.set(name, value);
-    if (request.bearer_token) message.set(http::field::authorization, "Bearer " + std::string(request.bearer_token->reveal()));
+    if (request.bearer_token)
+      message.set(http::field::authorization, "Bearer " + std::string(request.bearer_token->reveal()));
   };
   auto fail = [&](const boost::beast::error_code& ec, bool sent) {
     outcome.error = Error(detail::is_tls_verification_error(ec) ? Code::action_failed : Code::transient,
@@ -137,8 +149,9 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
     set_headers(message);
     message.chunked(true);
     http::request_serializer<http::buffer_body> serializer{message};
-    ec = connection.run([&](auto h) { connection.with_stream([&](auto& s) { http::async_write_header(s, serializer, h); }); },
-                        deadline);
+    ec = connection.run(
+        [&](auto h) { connection.with_stream([&](auto& s) { http::async_write_header(s, serializer, h); }); },
+        deadline);
     if (ec) return fail(ec, false);
     std::array<char, chunk_size> chunk;
     for (;;) {
@@ -146,8 +159,9 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
       message.body().data = n == 0 ? nullptr : chunk.data();
       message.body().size = n;
       message.body().more = n != 0;
-      ec = connection.run([&](auto h) { connection.with_stream([&](auto& s) { http::async_write(s, serializer, h); }); },
-                          deadline);
+      ec = connection.run(
+          [&](auto h) { connection.with_stream([&](auto& s) { http::async_write(s, serializer, h); }); },
+          deadline);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) return fail(ec, true);
       if (n == 0) break;
@@ -155,12 +169,14 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
   } else {
     http::request<http::string_body> message{verb, target, 11};
     set_headers(message);
-    if (!request.body.empty() || verb == http::verb::post || verb == http::verb::put || verb == http::verb::patch) {
+    if (!request.body.empty() || verb == http::verb::post || verb == http::verb::put ||
+        verb == http::verb::patch) {
       message.body() = request.body;
       message.prepare_payload();
     }
-    ec = connection.run([&](auto h) { connection.with_stream([&](auto& s) { http::async_write(s, message, h); }); },
-                        deadline);
+    ec = connection.run(
+        [&](auto h) { connection.with_stream([&](auto& s) { http::async_write(s, message, h); }); },
+        deadline);
     // Wiping the serialized token is not possible here: Beast keeps it in the
     // message, which goes out of scope now.
     if (ec) return fail(ec, false);
@@ -169,27 +185,36 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   if (verb == http::verb::head) parser.skip(true);
-  const auto read_deadline = [&] { return sink != nullptr ? std::chrono::steady_clock::now() + idle_timeout : deadline; };
+  const auto read_deadline = [&] {
+    return sink != nullptr ? std::chrono::steady_clock::now() + idle_timeout : deadline;
+  };
   ec = connection.run(
-      [&](auto h) { connection.with_stream([&](auto& s) { http::async_read_header(s, connection.buffer(), parser, h); }); },
+      [&](auto h) {
+        connection.with_stream([&](auto& s) { http::async_read_header(s, connection.buffer(), parser, h); });
+      },
       read_deadline());
   if (ec) {
     auto failed = fail(ec, true);
-    failed.stale_connection = reused && (ec == http::error::end_of_stream || ec == boost::asio::error::connection_reset ||
-                                         ec == boost::asio::error::eof);
+    failed.stale_connection =
+        reused && (ec == http::error::end_of_stream || ec == boost::asio::error::connection_reset ||
+                   ec == boost::asio::error::eof);
     return failed;
   }
   Response response;
   response.status = parser.get().result_int();
-  for (const auto& field : parser.get()) response.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+  for (const auto& field : parser.get())
+    response.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
   const bool to_sink = sink != nullptr && response.status >= 200 && response.status < 300;
   std::array<char, chunk_size> chunk;
   bool stopped = false;
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
-    ec = connection.run([&](auto h) { connection.with_stream([&](auto& s) { http::async_read(s, connection.buffer(), parser, h); }); },
-                        read_deadline());
+    ec = connection.run(
+        [&](auto h) {
+          connection.with_stream([&](auto& s) { http::async_read(s, connection.buffer(), parser, h); });
+        },
+        read_deadline());
     if (ec == http::error::need_buffer) ec = {};
     const std::size_t n = chunk.size() - parser.get().body().size;
     if (n > 0) {
@@ -216,7 +241,8 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
 
 }  // namespace
 
-Result<Response> Client::perform(const Request& original, const DataSink* sink, std::chrono::milliseconds idle_timeout) {
+Result<Response> Client::perform(const Request& original, const DataSink* sink,
+                                 std::chrono::milliseconds idle_timeout) {
   Request request = original;
   const auto env = process_environment();
   int redirects = 0;
@@ -242,8 +268,9 @@ Result<Response> Client::perform(const Request& original, const DataSink* sink, 
     const auto started = std::chrono::steady_clock::now();
     Outcome outcome;
     if (!connection) {
-      auto opened = Connection::open(*endpoint, proxy, pool_->tls.get(),
-                                     std::min(deadline, std::chrono::steady_clock::now() + request.connect_timeout));
+      auto opened =
+          Connection::open(*endpoint, proxy, pool_->tls.get(),
+                           std::min(deadline, std::chrono::steady_clock::now() + request.connect_timeout));
       if (opened) {
         connection = std::move(*opened);
         connection->set_key(key);
@@ -254,13 +281,15 @@ Result<Response> Client::perform(const Request& original, const DataSink* sink, 
       }
     }
     bool keep = false;
-    if (connection) outcome = exchange(*connection, *endpoint, request, sink, idle_timeout, deadline, reused, keep);
+    if (connection)
+      outcome = exchange(*connection, *endpoint, request, sink, idle_timeout, deadline, reused, keep);
     attempts_.fetch_add(1);
     if (keep) {
       std::lock_guard lock(pool_->mutex);
       pool_->idle.emplace(key, std::move(connection));
     }
-    const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    const auto latency =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
 
     // A kept-alive connection the server closed meanwhile is not a fault of
     // the server: try again on a new one at once, without counting it.
@@ -273,12 +302,16 @@ Result<Response> Client::perform(const Request& original, const DataSink* sink, 
     if (outcome.response) {
       Response& response = *outcome.response;
       response.attempts = number;
-      log::debug("http.response", {{"method", request.method}, {"url", shown_url}, {"status", response.status},
-                                   {"latency_ms", latency.count()}, {"attempt", number}});
+      log::debug("http.response", {{"method", request.method},
+                                   {"url", shown_url},
+                                   {"status", response.status},
+                                   {"latency_ms", latency.count()},
+                                   {"attempt", number}});
       const long status = response.status;
       const std::string location = response.header("location");
       if (request.follow_redirects && !location.empty() &&
-          (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) && redirects < 5) {
+          (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
+          redirects < 5) {
         auto base = boost::urls::parse_uri(request.url);
         auto ref = boost::urls::parse_uri_reference(location);
         if (base && ref) {
@@ -301,8 +334,11 @@ Result<Response> Client::perform(const Request& original, const DataSink* sink, 
       }
       if (is_retryable_status(status) && can_retry && !(request.body_source)) {
         const auto delay = backoff(number, &response);
-        log::warn("http.retry", {{"method", request.method}, {"url", shown_url}, {"status", status},
-                                 {"attempt", number}, {"delay_ms", delay.count()}});
+        log::warn("http.retry", {{"method", request.method},
+                                 {"url", shown_url},
+                                 {"status", status},
+                                 {"attempt", number},
+                                 {"delay_ms", delay.count()}});
         sleeper_(delay);
         continue;
       }
@@ -311,13 +347,17 @@ Result<Response> Client::perform(const Request& original, const DataSink* sink, 
     Error error = *outcome.error;
     if (outcome.retryable && can_retry) {
       const auto delay = backoff(number, nullptr);
-      log::warn("http.retry", {{"method", request.method}, {"url", shown_url}, {"error", error.describe()},
-                               {"attempt", number}, {"delay_ms", delay.count()}});
+      log::warn("http.retry", {{"method", request.method},
+                               {"url", shown_url},
+                               {"error", error.describe()},
+                               {"attempt", number},
+                               {"delay_ms", delay.count()}});
       sleeper_(delay);
       continue;
     }
     if (error.code() == Code::transient) {
-      return Error(Code::transient, error.describe() + " (after " + std::to_string(number) + " attempts)").with(what);
+      return Error(Code::transient, error.describe() + " (after " + std::to_string(number) + " attempts)")
+          .with(what);
     }
     return error.with(what);
   }

@@ -2,14 +2,14 @@
 
 #include "ir/core/encoding.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 namespace ir::http::detail {
 namespace http = beast::http;
@@ -29,7 +29,8 @@ Result<Endpoint> parse_url(const std::string& url) {
     return invalid("'" + endpoint.scheme + "' URLs are not supported (use https)");
   }
   endpoint.host = std::string(parsed->encoded_host_address());
-  if (!endpoint.host.empty() && endpoint.host.front() == '[') endpoint.host = endpoint.host.substr(1, endpoint.host.size() - 2);
+  if (!endpoint.host.empty() && endpoint.host.front() == '[')
+    endpoint.host = endpoint.host.substr(1, endpoint.host.size() - 2);
   if (endpoint.host.empty()) return invalid("the URL has no host");
   endpoint.port = parsed->has_port() ? parsed->port_number() : (endpoint.tls() ? 443 : 80);
   endpoint.target = std::string(parsed->encoded_path());
@@ -55,7 +56,9 @@ void Connection::finish(bool& done, Deadline deadline) {
   }
 }
 
-beast::tcp_stream& Connection::lowest() { return secure_ ? beast::get_lowest_layer(*secure_) : *plain_; }
+beast::tcp_stream& Connection::lowest() {
+  return secure_ ? beast::get_lowest_layer(*secure_) : *plain_;
+}
 
 namespace {
 
@@ -77,7 +80,8 @@ Result<ProxyUrl> parse_proxy(std::string text) {
   }
   proxy.endpoint.port = parsed->has_port() ? parsed->port_number() : 80;
   if (parsed->has_userinfo()) {
-    proxy.authorization = Secret("Basic " + base64_encode(std::string(parsed->user()) + ":" + std::string(parsed->password())));
+    proxy.authorization =
+        Secret("Basic " + base64_encode(std::string(parsed->user()) + ":" + std::string(parsed->password())));
   }
   return proxy;
 }
@@ -113,23 +117,33 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, c
   if (ec) return Error(Code::transient, "cannot resolve " + first_hop.host + ": " + ec.message());
 
   c.plain_.emplace(c.io_);
-  ec = c.run([&](auto handler) { c.plain_->async_connect(addresses, [handler](beast::error_code e, const tcp::endpoint&) mutable { handler(e); }); }, deadline);
+  ec = c.run(
+      [&](auto handler) {
+        c.plain_->async_connect(addresses,
+                                [handler](beast::error_code e, const tcp::endpoint&) mutable { handler(e); });
+      },
+      deadline);
   if (ec) return Error(Code::transient, "cannot connect to " + where + ": " + describe_network_error(ec));
   c.plain_->socket().set_option(tcp::no_delay(true), ec);
 
   if (proxy_url && endpoint.tls()) {
     http::request<http::empty_body> connect{http::verb::connect, endpoint.host_port(), 11};
     connect.set(http::field::host, endpoint.host_port());
-    if (proxy_url->authorization) connect.set(http::field::proxy_authorization, std::string(proxy_url->authorization->reveal()));
+    if (proxy_url->authorization)
+      connect.set(http::field::proxy_authorization, std::string(proxy_url->authorization->reveal()));
     ec = c.run([&](auto handler) { http::async_write(*c.plain_, connect, handler); }, deadline);
-    if (ec) return Error(Code::transient, "proxy " + first_hop.host_port() + ": " + describe_network_error(ec));
+    if (ec)
+      return Error(Code::transient, "proxy " + first_hop.host_port() + ": " + describe_network_error(ec));
     http::response_parser<http::empty_body> reply;
     reply.skip(true);  // a 2xx answer to CONNECT has no body
-    ec = c.run([&](auto handler) { http::async_read_header(*c.plain_, c.buffer_, reply, handler); }, deadline);
-    if (ec) return Error(Code::transient, "proxy " + first_hop.host_port() + ": " + describe_network_error(ec));
+    ec =
+        c.run([&](auto handler) { http::async_read_header(*c.plain_, c.buffer_, reply, handler); }, deadline);
+    if (ec)
+      return Error(Code::transient, "proxy " + first_hop.host_port() + ": " + describe_network_error(ec));
     if (reply.get().result_int() != 200) {
       return Error(reply.get().result_int() >= 500 ? Code::transient : Code::action_failed,
-                   "proxy " + first_hop.host_port() + " refused the tunnel: HTTP " + std::to_string(reply.get().result_int()));
+                   "proxy " + first_hop.host_port() + " refused the tunnel: HTTP " +
+                       std::to_string(reply.get().result_int()));
     }
   }
 
@@ -147,11 +161,13 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, c
     } else {
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), endpoint.host.c_str());
     }
-    ec = c.run([&](auto handler) { c.secure_->async_handshake(ssl::stream_base::client, handler); }, deadline);
+    ec =
+        c.run([&](auto handler) { c.secure_->async_handshake(ssl::stream_base::client, handler); }, deadline);
     if (ec) {
       const long verify = SSL_get_verify_result(ssl);
       if (verify != X509_V_OK) {
-        return Error(Code::action_failed, "TLS verification failed: " + std::string(X509_verify_cert_error_string(verify)))
+        return Error(Code::action_failed,
+                     "TLS verification failed: " + std::string(X509_verify_cert_error_string(verify)))
             .with(endpoint.host_port());
       }
       return Error(ec == beast::error::timeout ? Code::transient : Code::action_failed,

@@ -38,15 +38,17 @@ struct Endpoint {
 [[nodiscard]] Result<Endpoint> parse_url(const std::string& url);
 
 class Connection {
-public:
+ public:
   // Connects, tunnels through `proxy` (an http:// URL, may be empty) and
   // shakes hands; errors say where it failed.
-  [[nodiscard]] static Result<std::unique_ptr<Connection>> open(const Endpoint& endpoint, const std::string& proxy,
-                                                                ssl::context* tls, Deadline deadline);
+  [[nodiscard]] static Result<std::unique_ptr<Connection>> open(const Endpoint& endpoint,
+                                                                const std::string& proxy, ssl::context* tls,
+                                                                Deadline deadline);
 
   // Runs `start(handler)` until the handler is called or the deadline passes
   // (then the connection is cancelled and the result is a timeout).
-  template <class Start> beast::error_code run(Start&& start, Deadline deadline) {
+  template <class Start>
+  beast::error_code run(Start&& start, Deadline deadline) {
     beast::error_code result = asio::error::would_block;
     bool done = false;
     start([&](beast::error_code ec, auto&&...) {
@@ -59,7 +61,8 @@ public:
   }
 
   // Calls f with the stream: the TLS stream or the plain one.
-  template <class F> decltype(auto) with_stream(F&& f) {
+  template <class F>
+  decltype(auto) with_stream(F&& f) {
     if (secure_) return f(*secure_);
     return f(*plain_);
   }
@@ -69,7 +72,7 @@ public:
   [[nodiscard]] bool via_proxy() const { return via_proxy_; }
   void set_key(std::string key) { key_ = std::move(key); }
 
-private:
+ private:
   Connection() = default;
   void finish(bool& done, Deadline deadline);
   beast::tcp_stream& lowest();

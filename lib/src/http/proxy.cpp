@@ -14,7 +14,8 @@ namespace {
 
 std::string lower(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -53,7 +54,8 @@ bool in_cidr(const boost::asio::ip::address& address, std::string_view cidr) {
   const auto n = bytes_of(network);
   for (int i = 0; i < bits && i < static_cast<int>(a.size()) * 8; ++i) {
     const int mask = 0x80 >> (i % 8);
-    if ((a[static_cast<std::size_t>(i / 8)] & mask) != (n[static_cast<std::size_t>(i / 8)] & mask)) return false;
+    if ((a[static_cast<std::size_t>(i / 8)] & mask) != (n[static_cast<std::size_t>(i / 8)] & mask))
+      return false;
   }
   return true;
 }
@@ -83,16 +85,18 @@ bool bypasses(std::string entry, const std::string& host, std::uint16_t port) {
   }
   if (entry.front() == '.') entry.erase(0, 1);
   if (entry.rfind("*.", 0) == 0) entry.erase(0, 2);
-  return host == entry || (host.size() > entry.size() && host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&
-                           host[host.size() - entry.size() - 1] == '.');
+  return host == entry ||
+         (host.size() > entry.size() && host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&
+          host[host.size() - entry.size() - 1] == '.');
 }
 
 }  // namespace
 
 std::string proxy_for(std::string_view scheme, std::string_view host, std::uint16_t port,
                       const std::function<std::optional<std::string>(const std::string&)>& env) {
-  const auto proxy = scheme == "https" ? first_of(env, {"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"})
-                                       : first_of(env, {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"});
+  const auto proxy = scheme == "https"
+                         ? first_of(env, {"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"})
+                         : first_of(env, {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"});
   if (!proxy) return {};
   std::string bare(host);
   if (!bare.empty() && bare.front() == '[') bare = bare.substr(1, bare.size() - 2);
@@ -101,7 +105,8 @@ std::string proxy_for(std::string_view scheme, std::string_view host, std::uint1
     std::size_t start = 0;
     while (start <= no_proxy->size()) {
       const auto comma = no_proxy->find(',', start);
-      if (bypasses(no_proxy->substr(start, comma == std::string::npos ? std::string::npos : comma - start), bare, port)) {
+      if (bypasses(no_proxy->substr(start, comma == std::string::npos ? std::string::npos : comma - start),
+                   bare, port)) {
         return {};
       }
       if (comma == std::string::npos) break;
@@ -134,8 +139,8 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
   const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
   if (end == nullptr) return std::nullopt;
   const auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-  return std::max(std::chrono::milliseconds(0),
-                  std::chrono::duration_cast<std::chrono::milliseconds>(when - std::chrono::system_clock::now()));
+  return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    when - std::chrono::system_clock::now()));
 }
 
 std::string url_encode(std::string_view text) {

@@ -28,7 +28,8 @@ const Resource cronjobs{"batch", "v1beta1", "cronjobs", "CronJob", true};
 const Resource roles{"rbac.authorization.k8s.io", "v1", "roles", "Role", true};
 const Resource rolebindings{"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true};
 const Resource clusterroles{"rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false};
-const Resource clusterrolebindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false};
+const Resource clusterrolebindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings",
+                                   "ClusterRoleBinding", false};
 const Resource leases{"coordination.k8s.io", "v1", "leases", "Lease", true};
 }  // namespace resources
 
@@ -49,19 +50,41 @@ std::string query_join(const std::string& path, const std::string& query) {
 
 Result<Resource> resource_for(std::string_view kind_or_plural) {
   static const std::pair<std::string_view, const Resource*> aliases[] = {
-      {"po", &resources::pods}, {"svc", &resources::services}, {"ev", &resources::events},
-      {"sa", &resources::serviceaccounts}, {"ns", &resources::namespaces}, {"no", &resources::nodes},
-      {"cm", &resources::configmaps}, {"netpol", &resources::networkpolicies},
-      {"deploy", &resources::deployments}, {"rs", &resources::replicasets},
-      {"sts", &resources::statefulsets}, {"ds", &resources::daemonsets}, {"cj", &resources::cronjobs},
+      {"po", &resources::pods},
+      {"svc", &resources::services},
+      {"ev", &resources::events},
+      {"sa", &resources::serviceaccounts},
+      {"ns", &resources::namespaces},
+      {"no", &resources::nodes},
+      {"cm", &resources::configmaps},
+      {"netpol", &resources::networkpolicies},
+      {"deploy", &resources::deployments},
+      {"rs", &resources::replicasets},
+      {"sts", &resources::statefulsets},
+      {"ds", &resources::daemonsets},
+      {"cj", &resources::cronjobs},
   };
   static const Resource* all[] = {
-      &resources::pods, &resources::services, &resources::events, &resources::secrets,
-      &resources::serviceaccounts, &resources::namespaces, &resources::nodes, &resources::configmaps,
-      &resources::networkpolicies, &resources::deployments, &resources::replicasets,
-      &resources::statefulsets, &resources::daemonsets, &resources::jobs, &resources::cronjobs,
-      &resources::roles, &resources::rolebindings, &resources::clusterroles,
-      &resources::clusterrolebindings, &resources::leases,
+      &resources::pods,
+      &resources::services,
+      &resources::events,
+      &resources::secrets,
+      &resources::serviceaccounts,
+      &resources::namespaces,
+      &resources::nodes,
+      &resources::configmaps,
+      &resources::networkpolicies,
+      &resources::deployments,
+      &resources::replicasets,
+      &resources::statefulsets,
+      &resources::daemonsets,
+      &resources::jobs,
+      &resources::cronjobs,
+      &resources::roles,
+      &resources::rolebindings,
+      &resources::clusterroles,
+      &resources::clusterrolebindings,
+      &resources::leases,
   };
   const std::string wanted = lower(kind_or_plural);
   for (const auto& [alias, resource] : aliases) {
@@ -79,9 +102,11 @@ std::string selector_string(const json::object& label_selector) {
     if (!text.empty()) text += ',';
     text += term;
   };
-  if (const auto* labels = label_selector.if_contains("matchLabels"); labels != nullptr && labels->is_object()) {
+  if (const auto* labels = label_selector.if_contains("matchLabels");
+      labels != nullptr && labels->is_object()) {
     for (const auto& entry : labels->get_object()) {
-      append(std::string(entry.key()) + "=" + (entry.value().is_string() ? std::string(entry.value().get_string()) : ""));
+      append(std::string(entry.key()) + "=" +
+             (entry.value().is_string() ? std::string(entry.value().get_string()) : ""));
     }
   }
   if (const auto* expressions = label_selector.if_contains("matchExpressions");
@@ -96,10 +121,14 @@ std::string selector_string(const json::object& label_selector) {
           if (v.is_string()) values += std::string(v.get_string());
         }
       }
-      if (op == "In") append(key + " in (" + values + ")");
-      else if (op == "NotIn") append(key + " notin (" + values + ")");
-      else if (op == "Exists") append(key);
-      else if (op == "DoesNotExist") append("!" + key);
+      if (op == "In")
+        append(key + " in (" + values + ")");
+      else if (op == "NotIn")
+        append(key + " notin (" + values + ")");
+      else if (op == "Exists")
+        append(key);
+      else if (op == "DoesNotExist")
+        append("!" + key);
     }
   }
   return text;
@@ -119,25 +148,37 @@ Error error_from_response(const http::Response& response, std::string_view what)
   if (message.empty()) message = "HTTP " + std::to_string(response.status);
   Code code = Code::action_failed;
   switch (response.status) {
-  case 400:
-  case 422: code = Code::invalid_input; break;
-  case 401:
-    code = Code::forbidden;
-    message = "the API server rejected the credentials (401 Unauthorized)";
-    break;
-  case 403: code = Code::forbidden; break;
-  case 404: code = Code::not_found; break;
-  case 409: code = Code::conflict; break;
-  case 410: code = Code::conflict; break;
-  case 429:
-  case 500:
-  case 502:
-  case 503:
-  case 504:
-    code = Code::transient;
-    message += " (HTTP " + std::to_string(response.status) + " after " + std::to_string(response.attempts) + " attempts)";
-    break;
-  default: break;
+    case 400:
+    case 422:
+      code = Code::invalid_input;
+      break;
+    case 401:
+      code = Code::forbidden;
+      message = "the API server rejected the credentials (401 Unauthorized)";
+      break;
+    case 403:
+      code = Code::forbidden;
+      break;
+    case 404:
+      code = Code::not_found;
+      break;
+    case 409:
+      code = Code::conflict;
+      break;
+    case 410:
+      code = Code::conflict;
+      break;
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+      code = Code::transient;
+      message += " (HTTP " + std::to_string(response.status) + " after " + std::to_string(response.attempts) +
+                 " attempts)";
+      break;
+    default:
+      break;
   }
   return Error(code, message).with(std::string(what)).with_reason(std::move(reason));
 }
@@ -188,11 +229,12 @@ Result<http::Response> Client::send(http::Request request, const http::DataSink*
     const int before = http_->attempts();
     auto response = sink == nullptr ? http_->send(request) : http_->stream(request, *sink, idle_timeout);
     requests_.fetch_add(http_->attempts() - before);
-    const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started);
+    const auto latency =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     const std::string shown = path.substr(0, path.find('?'));
     if (!response) {
-      log::warn("k8s.request", {{"method", request.method}, {"path", shown}, {"error", response.error().describe()}});
+      log::warn("k8s.request",
+                {{"method", request.method}, {"path", shown}, {"error", response.error().describe()}});
       return response;
     }
     log::info("k8s.request", {{"method", request.method},
@@ -226,7 +268,8 @@ Result<json::object> Client::object_from(const Result<http::Response>& response,
   if (response->status < 200 || response->status >= 300) return error_from_response(*response, what);
   auto parsed = parse_json(response->body, what);
   if (!parsed) return parsed.error();
-  if (!parsed->is_object()) return Error(Code::action_failed, "the API server answered with a non-object").with(std::string(what));
+  if (!parsed->is_object())
+    return Error(Code::action_failed, "the API server answered with a non-object").with(std::string(what));
   return std::move(parsed->get_object());
 }
 
@@ -251,8 +294,10 @@ Result<json::object> Client::list(const Resource& resource, std::string_view ns,
   std::string continue_token;
   do {
     std::string query = "limit=" + std::to_string(options.page_size);
-    if (!options.label_selector.empty()) query += "&labelSelector=" + http::url_encode(options.label_selector);
-    if (!options.field_selector.empty()) query += "&fieldSelector=" + http::url_encode(options.field_selector);
+    if (!options.label_selector.empty())
+      query += "&labelSelector=" + http::url_encode(options.label_selector);
+    if (!options.field_selector.empty())
+      query += "&fieldSelector=" + http::url_encode(options.field_selector);
     if (!continue_token.empty()) query += "&continue=" + http::url_encode(continue_token);
     http::Request request;
     request.url = query_join(path(resource, ns), query);
@@ -316,7 +361,8 @@ Result<json::object> Client::patch(const Resource& resource, std::string_view ns
 
 Result<json::object> Client::remove(const Resource& resource, std::string_view ns, std::string_view name,
                                     const DeleteOptions& options) {
-  json::object body{{"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"propagationPolicy", options.propagation}};
+  json::object body{
+      {"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"propagationPolicy", options.propagation}};
   if (options.uid || options.resource_version) {
     json::object preconditions;
     if (options.uid) preconditions["uid"] = *options.uid;

@@ -20,7 +20,8 @@ std::vector<std::string> split_paths(std::string_view text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     const auto colon = text.find(':', start);
-    std::string item(text.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
+    std::string item(
+        text.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
     if (!item.empty()) paths.push_back(std::move(item));
     if (colon == std::string_view::npos) break;
     start = colon + 1;
@@ -99,8 +100,9 @@ Result<ClusterConfig> in_cluster_config(const EnvLookup& env, const std::string&
   const auto host = env("KUBERNETES_SERVICE_HOST");
   const auto port = env("KUBERNETES_SERVICE_PORT");
   if (!host || !port || host->empty() || port->empty()) {
-    return invalid("no kubeconfig found and not running in a cluster "
-                   "(KUBERNETES_SERVICE_HOST/PORT are not set); give --kubeconfig or set KUBECONFIG");
+    return invalid(
+        "no kubeconfig found and not running in a cluster "
+        "(KUBERNETES_SERVICE_HOST/PORT are not set); give --kubeconfig or set KUBECONFIG");
   }
   ClusterConfig config;
   const bool ipv6 = host->find(':') != std::string::npos;
@@ -143,7 +145,8 @@ Result<ClusterConfig> kubeconfig_config(const std::vector<std::string>& files, c
   const std::string user_name = string_at(ctx_value, {"user"});
   const auto cluster = clusters.find(cluster_name);
   if (cluster == clusters.end()) {
-    return invalid("context '" + context_name + "' names cluster '" + cluster_name + "', which is not defined");
+    return invalid("context '" + context_name + "' names cluster '" + cluster_name +
+                   "', which is not defined");
   }
 
   ClusterConfig config;
@@ -158,13 +161,15 @@ Result<ClusterConfig> kubeconfig_config(const std::vector<std::string>& files, c
                          cluster->second.file);
   if (!ca) return ca.error().with("cluster '" + cluster_name + "'");
   config.tls.ca_pem = std::move(*ca);
-  if (const auto* skip = find(cluster_value, {"insecure-skip-tls-verify"}); skip != nullptr && skip->is_bool() && skip->get_bool()) {
+  if (const auto* skip = find(cluster_value, {"insecure-skip-tls-verify"});
+      skip != nullptr && skip->is_bool() && skip->get_bool()) {
     config.tls.insecure_skip_verify = true;
     config.warnings.push_back("cluster '" + cluster_name +
                               "' sets insecure-skip-tls-verify: the API server's identity is NOT checked");
   }
   if (!string_at(cluster_value, {"proxy-url"}).empty()) {
-    config.warnings.push_back("cluster '" + cluster_name + "' sets proxy-url, which irsteps ignores; use HTTPS_PROXY");
+    config.warnings.push_back("cluster '" + cluster_name +
+                              "' sets proxy-url, which irsteps ignores; use HTTPS_PROXY");
   }
   if (const auto ns = string_at(ctx_value, {"namespace"}); !ns.empty()) config.default_namespace = ns;
 
@@ -179,9 +184,11 @@ Result<ClusterConfig> kubeconfig_config(const std::vector<std::string>& files, c
     return invalid(user_where + " uses a legacy auth-provider; use an exec credential plugin instead");
   }
   if (u.contains("username") || u.contains("password")) {
-    return invalid(user_where + " uses basic authentication, which Kubernetes removed; use a token or certificate");
+    return invalid(user_where +
+                   " uses basic authentication, which Kubernetes removed; use a token or certificate");
   }
-  if (const auto it = u.find("token"); it != u.end() && it->value().is_string() && !it->value().get_string().empty()) {
+  if (const auto it = u.find("token");
+      it != u.end() && it->value().is_string() && !it->value().get_string().empty()) {
     config.token = Secret(std::string(it->value().get_string()));
   } else if (const auto tf = u.find("tokenFile"); tf != u.end() && tf->value().is_string()) {
     config.token_file = resolve_path(std::string(tf->value().get_string()), user->second.file);
@@ -190,7 +197,9 @@ Result<ClusterConfig> kubeconfig_config(const std::vector<std::string>& files, c
   if (!cert) return cert.error().with(user_where);
   auto key = file_or_data(u, "client-key", "client-key-data", user->second.file);
   if (!key) return key.error().with(user_where);
-  if (cert->empty() != key->empty()) return invalid(user_where + " has a client certificate without its key, or a key without its certificate");
+  if (cert->empty() != key->empty())
+    return invalid(user_where +
+                   " has a client certificate without its key, or a key without its certificate");
   config.tls.client_cert_pem = std::move(*cert);
   config.tls.client_key_pem = Secret(std::move(*key));
   if (const auto it = u.find("exec"); it != u.end() && it->value().is_object()) {
@@ -241,7 +250,8 @@ Result<Credentials> CredentialSource::current() {
     auto text = read_file(config_.token_file);
     if (!text) return text.error().with("service-account token");
     std::string value = std::move(*text);
-    while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) value.pop_back();
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' '))
+      value.pop_back();
     credentials.token = Secret(std::move(value));
   }
   cached_ = credentials;
@@ -266,7 +276,8 @@ Result<Credentials> CredentialSource::run_exec_plugin() {
   if (plugin.provide_cluster_info) {
     json::object cluster;
     cluster["server"] = config_.server;
-    if (!config_.tls.ca_pem.empty()) cluster["certificate-authority-data"] = base64_encode(config_.tls.ca_pem);
+    if (!config_.tls.ca_pem.empty())
+      cluster["certificate-authority-data"] = base64_encode(config_.tls.ca_pem);
     spec["cluster"] = std::move(cluster);
   }
   info["spec"] = std::move(spec);
@@ -288,12 +299,15 @@ Result<Credentials> CredentialSource::run_exec_plugin() {
     std::string detail = output->err.substr(0, 300);
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
     return Error(Code::forbidden, "exited with status " + std::to_string(output->exit_status) +
-                                      (detail.empty() ? "" : ": " + detail)).with(what);
+                                      (detail.empty() ? "" : ": " + detail))
+        .with(what);
   }
   auto document = parse_json(output->out, what + " output");
-  if (!document) return Error(Code::forbidden, "its output is not an ExecCredential JSON document").with(what);
+  if (!document)
+    return Error(Code::forbidden, "its output is not an ExecCredential JSON document").with(what);
   const auto* status = find(*document, {"status"});
-  if (status == nullptr || !status->is_object()) return Error(Code::forbidden, "its output has no status").with(what);
+  if (status == nullptr || !status->is_object())
+    return Error(Code::forbidden, "its output has no status").with(what);
   Credentials credentials;
   if (const auto token = string_at(*status, {"token"}); !token.empty()) credentials.token = Secret(token);
   credentials.client_cert_pem = string_at(*status, {"clientCertificateData"});

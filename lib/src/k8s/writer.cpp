@@ -34,7 +34,9 @@ json::object request_of(std::string method, std::string path, std::string conten
   if (!body.is_null()) request["body"] = std::move(body);
   return request;
 }
-std::string uid_of(const json::object& object) { return string_at(object, {"metadata", "uid"}); }
+std::string uid_of(const json::object& object) {
+  return string_at(object, {"metadata", "uid"});
+}
 }  // namespace
 
 bool contained_in(const json::value& desired, const json::value* live) {
@@ -121,7 +123,8 @@ Result<std::optional<json::object>> Writer::merge_patch(const Resource& resource
 }
 
 Result<std::optional<json::object>> Writer::create(const Resource& resource, std::string_view ns,
-                                                   const json::object& object, std::string detail, bool exists_ok) {
+                                                   const json::object& object, std::string detail,
+                                                   bool exists_ok) {
   const std::string name = string_at(object, {"metadata", "name"});
   if (dry_run_) {
     record("create", resource, ns, name, {}, std::move(detail),

@@ -12,10 +12,14 @@ namespace ir {
 
 std::string_view status_name(Status status) {
   switch (status) {
-  case Status::succeeded: return "succeeded";
-  case Status::failed: return "failed";
-  case Status::rejected: return "rejected";
-  case Status::partial: return "partial";
+    case Status::succeeded:
+      return "succeeded";
+    case Status::failed:
+      return "failed";
+    case Status::rejected:
+      return "rejected";
+    case Status::partial:
+      return "partial";
   }
   return "failed";
 }
@@ -60,8 +64,8 @@ json::object Report::to_json() const {
   doc["outputs"] = std::move(outputs);
   json::array evidence;
   for (const auto& item : evidence_) {
-    evidence.push_back(json::object{{"path", item.path}, {"sha256", item.sha256},
-                                    {"size", item.size}, {"status", item.status}});
+    evidence.push_back(json::object{
+        {"path", item.path}, {"sha256", item.sha256}, {"size", item.size}, {"status", item.status}});
   }
   doc["evidence"] = std::move(evidence);
   json::array warnings;
@@ -80,7 +84,8 @@ Result<void> write_outputs_dir(const Report& report, const std::string& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return Error(Code::action_failed, "cannot create " + dir + ": " + ec.message()).with("outputs-dir");
   for (const auto& [name, value] : report.outputs()) {
-    if (auto written = write_file_atomic(dir + "/" + name, value); !written) return written.error().with("outputs-dir");
+    if (auto written = write_file_atomic(dir + "/" + name, value); !written)
+      return written.error().with("outputs-dir");
   }
   return {};
 }
@@ -130,10 +135,12 @@ Result<void> write_github_outputs(const Report& report, const std::string& outpu
       // A random delimiter that no value can contain, as GitHub recommends.
       unsigned char random[12];
       RAND_bytes(random, sizeof random);
-      const std::string delimiter = "ghadelimiter_" + hex_encode(std::string_view(reinterpret_cast<char*>(random), sizeof random));
+      const std::string delimiter =
+          "ghadelimiter_" + hex_encode(std::string_view(reinterpret_cast<char*>(random), sizeof random));
       text += name + "<<" + delimiter + "\n" + value + "\n" + delimiter + "\n";
     }
-    if (auto appended = append_file(output_file, text); !appended) return appended.error().with("GITHUB_OUTPUT");
+    if (auto appended = append_file(output_file, text); !appended)
+      return appended.error().with("GITHUB_OUTPUT");
   }
   if (!summary_file.empty()) {
     if (auto appended = append_file(summary_file, github_summary_markdown(report)); !appended) {
@@ -148,12 +155,23 @@ std::string github_annotation(std::string_view level, std::string_view title, st
     std::string out;
     for (char c : text) {
       switch (c) {
-      case '%': out += "%25"; break;
-      case '\r': out += "%0D"; break;
-      case '\n': out += "%0A"; break;
-      case ':': out += property ? "%3A" : ":"; break;
-      case ',': out += property ? "%2C" : ","; break;
-      default: out += c;
+        case '%':
+          out += "%25";
+          break;
+        case '\r':
+          out += "%0D";
+          break;
+        case '\n':
+          out += "%0A";
+          break;
+        case ':':
+          out += property ? "%3A" : ":";
+          break;
+        case ',':
+          out += property ? "%2C" : ",";
+          break;
+        default:
+          out += c;
       }
     }
     return out;

@@ -3,9 +3,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/program_options.hpp>
 
+#include <fmt/format.h>
 #include <cctype>
 #include <cstdlib>
-#include <fmt/format.h>
 
 namespace ir {
 namespace po = boost::program_options;
@@ -37,9 +37,12 @@ std::string param_from_pointer(const std::string& pointer) {
     const auto next = pointer.find('/', pos);
     const std::string token = pointer.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
     const bool numeric = !token.empty() && token.find_first_not_of("0123456789") == std::string::npos;
-    if (first) name = token;
-    else if (numeric) name += "[" + token + "]";
-    else name += "." + token;
+    if (first)
+      name = token;
+    else if (numeric)
+      name += "[" + token + "]";
+    else
+      name += "." + token;
     first = false;
     if (next == std::string::npos) break;
     pos = next + 1;
@@ -86,7 +89,8 @@ std::vector<std::string> split_list(std::string_view text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     const auto comma = text.find(',', start);
-    std::string item(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    std::string item(
+        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
     if (!item.empty()) items.push_back(std::move(item));
     if (comma == std::string_view::npos) break;
     start = comma + 1;
@@ -96,10 +100,10 @@ std::vector<std::string> split_list(std::string_view text) {
 
 }  // namespace
 
-Result<ParamSpec> ParamSpec::from_documents(std::string_view step_name,
-                                            const json::value& step_schema,
+Result<ParamSpec> ParamSpec::from_documents(std::string_view step_name, const json::value& step_schema,
                                             const json::value& common_schema) {
-  if (!step_schema.is_object()) return internal_error("schema of " + std::string(step_name) + " is not an object");
+  if (!step_schema.is_object())
+    return internal_error("schema of " + std::string(step_name) + " is not an object");
   json::object merged = step_schema.get_object();
   json::object properties;
   if (const auto* common = find(common_schema, {"properties"}); common != nullptr && common->is_object()) {
@@ -146,7 +150,8 @@ std::string ParamSpec::description() const {
 
 std::optional<std::string> ParamSpec::positional() const {
   for (const auto& entry : properties()) {
-    if (const auto* flag = find(entry.value(), {"x-positional"}); flag != nullptr && flag->is_bool() && flag->get_bool()) {
+    if (const auto* flag = find(entry.value(), {"x-positional"});
+        flag != nullptr && flag->is_bool() && flag->get_bool()) {
       return std::string(entry.key());
     }
   }
@@ -169,7 +174,8 @@ std::string ParamSpec::help_text() const {
     if (choices != nullptr && choices->is_array()) {
       std::string names;
       for (const auto& choice : choices->get_array()) {
-        names += (names.empty() ? "" : "|") + (choice.is_string() ? std::string(choice.get_string()) : json::serialize(choice));
+        names += (names.empty() ? "" : "|") +
+                 (choice.is_string() ? std::string(choice.get_string()) : json::serialize(choice));
       }
       flag += " " + names;
     } else if (type == "array") {
@@ -180,12 +186,14 @@ std::string ParamSpec::help_text() const {
     std::string help = string_at(entry.value(), {"description"});
     const auto* def = find(entry.value(), {"default"});
     if (def != nullptr && !(def->is_bool() && !def->get_bool())) {
-      help += " (default " + (def->is_string() ? std::string(def->get_string()) : json::serialize(*def)) + ")";
+      help +=
+          " (default " + (def->is_string() ? std::string(def->get_string()) : json::serialize(*def)) + ")";
     }
     line(flag, help);
   }
-  text += "\nEvery option can also be set in the environment as IRSTEPS_<NAME> "
-          "(e.g. IRSTEPS_NAMESPACE) or in --params.\n";
+  text +=
+      "\nEvery option can also be set in the environment as IRSTEPS_<NAME> "
+      "(e.g. IRSTEPS_NAMESPACE) or in --params.\n";
   return text;
 }
 
@@ -198,7 +206,8 @@ EnvLookup process_environment() {
 
 std::string env_name(std::string_view param) {
   std::string name = "IRSTEPS_";
-  for (char c : param) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : param)
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return name;
 }
 
@@ -234,8 +243,9 @@ Result<json::object> finalize_params(const ParamSpec& spec, json::object params)
     std::string message;
     for (const auto& problem : problems) {
       if (!message.empty()) message += "; ";
-      message += problem.path.empty() ? problem.message
-                                      : "parameter " + param_from_pointer(problem.path) + ": " + problem.message;
+      message += problem.path.empty()
+                     ? problem.message
+                     : "parameter " + param_from_pointer(problem.path) + ": " + problem.message;
     }
     return invalid(message);
   }
@@ -284,14 +294,17 @@ Result<ParsedArgs> parse_args(const ParamSpec& spec, const std::vector<std::stri
 
   json::object params;
   std::optional<std::string> params_file;
-  if (vm.count("params") != 0) params_file = vm["params"].as<std::string>();
-  else if (auto from_env = env("IRSTEPS_PARAMS")) params_file = *from_env;
+  if (vm.count("params") != 0)
+    params_file = vm["params"].as<std::string>();
+  else if (auto from_env = env("IRSTEPS_PARAMS"))
+    params_file = *from_env;
   if (params_file) {
     auto text = read_file(*params_file);
     if (!text) return text.error().with("parameter params");
     auto document = parse_json_or_yaml(*text, *params_file);
     if (!document) return document.error();
-    if (!document->is_object()) return invalid(*params_file + ": parameters must be a mapping of names to values");
+    if (!document->is_object())
+      return invalid(*params_file + ": parameters must be a mapping of names to values");
     params = std::move(document->get_object());
   }
   for (const auto& entry : spec.properties()) {
@@ -299,7 +312,8 @@ Result<ParsedArgs> parse_args(const ParamSpec& spec, const std::vector<std::stri
     if (auto value = env(env_name(name))) params[name] = *value;
   }
   for (const auto& [name, value] : vm) {
-    if (std::find(std::begin(builtin_flags), std::end(builtin_flags), name) != std::end(builtin_flags)) continue;
+    if (std::find(std::begin(builtin_flags), std::end(builtin_flags), name) != std::end(builtin_flags))
+      continue;
     if (const auto* many = boost::any_cast<std::vector<std::string>>(&value.value())) {
       json::array items;
       for (const auto& item : *many) items.emplace_back(item);

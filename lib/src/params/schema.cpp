@@ -10,37 +10,31 @@
 namespace ir {
 
 class SchemaWalker {
-public:
+ public:
   SchemaWalker(const Schema& schema, std::vector<SchemaProblem>& problems)
       : schema_(schema), problems_(problems) {}
 
-  void check(const json::value& schema, const json::value& instance, const std::string& path,
-             int depth);
+  void check(const json::value& schema, const json::value& instance, const std::string& path, int depth);
 
-private:
+ private:
   const json::value* resolve(std::string_view ref) const;
   std::shared_ptr<const std::regex> pattern(const std::string& text);
-  void add(const std::string& path, std::string message) {
-    problems_.push_back({path, std::move(message)});
-  }
-  bool passes(const json::value& schema, const json::value& instance, const std::string& path,
-              int depth) {
+  void add(const std::string& path, std::string message) { problems_.push_back({path, std::move(message)}); }
+  bool passes(const json::value& schema, const json::value& instance, const std::string& path, int depth) {
     std::vector<SchemaProblem> scratch;
     SchemaWalker inner(schema_, scratch);
     inner.check(schema, instance, path, depth);
     return scratch.empty();
   }
-  void check_type(const json::object& schema, const json::value& instance,
-                  const std::string& path);
-  void check_object(const json::object& schema, const json::object& instance,
-                    const std::string& path, int depth);
-  void check_array(const json::object& schema, const json::array& instance,
-                   const std::string& path, int depth);
-  void check_string(const json::object& schema, const json::string& instance,
-                    const std::string& path);
+  void check_type(const json::object& schema, const json::value& instance, const std::string& path);
+  void check_object(const json::object& schema, const json::object& instance, const std::string& path,
+                    int depth);
+  void check_array(const json::object& schema, const json::array& instance, const std::string& path,
+                   int depth);
+  void check_string(const json::object& schema, const json::string& instance, const std::string& path);
   void check_number(const json::object& schema, double value, const std::string& path);
-  void check_combinators(const json::object& schema, const json::value& instance,
-                         const std::string& path, int depth);
+  void check_combinators(const json::object& schema, const json::value& instance, const std::string& path,
+                         int depth);
 
   const Schema& schema_;
   std::vector<SchemaProblem>& problems_;
@@ -70,14 +64,21 @@ bool has_type(const json::value& v, std::string_view type) {
 
 std::string type_of(const json::value& v) {
   switch (v.kind()) {
-  case json::kind::string: return "string";
-  case json::kind::int64:
-  case json::kind::uint64: return "integer";
-  case json::kind::double_: return "number";
-  case json::kind::bool_: return "boolean";
-  case json::kind::array: return "array";
-  case json::kind::object: return "object";
-  case json::kind::null: return "null";
+    case json::kind::string:
+      return "string";
+    case json::kind::int64:
+    case json::kind::uint64:
+      return "integer";
+    case json::kind::double_:
+      return "number";
+    case json::kind::bool_:
+      return "boolean";
+    case json::kind::array:
+      return "array";
+    case json::kind::object:
+      return "object";
+    case json::kind::null:
+      return "null";
   }
   return "value";
 }
@@ -96,9 +97,12 @@ bool equal(const json::value& a, const json::value& b) {
 std::string escape_pointer(std::string_view key) {
   std::string out;
   for (char c : key) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out += c;
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
   }
   return out;
 }
@@ -369,10 +373,14 @@ void SchemaWalker::check_number(const json::object& schema, double value, const 
       }
     }
   };
-  bound("minimum", [](double v, double b) { return v < b; }, "at least");
-  bound("maximum", [](double v, double b) { return v > b; }, "at most");
-  bound("exclusiveMinimum", [](double v, double b) { return v <= b; }, "more than");
-  bound("exclusiveMaximum", [](double v, double b) { return v >= b; }, "less than");
+  bound(
+      "minimum", [](double v, double b) { return v < b; }, "at least");
+  bound(
+      "maximum", [](double v, double b) { return v > b; }, "at most");
+  bound(
+      "exclusiveMinimum", [](double v, double b) { return v <= b; }, "more than");
+  bound(
+      "exclusiveMaximum", [](double v, double b) { return v >= b; }, "less than");
 }
 
 void SchemaWalker::check_combinators(const json::object& schema, const json::value& instance,

@@ -8,7 +8,8 @@ TEST_CASE("a helper program's output, status and environment", "[unit][process]"
   ir::ProcessOptions options;
   options.extra_env = {{"IR_TEST_VALUE", "from-env"}};
   options.stdin_data = "from stdin";
-  auto output = ir::run_process({"sh", "-c", "cat; echo \" $IR_TEST_VALUE\"; echo oops >&2; exit 7"}, options);
+  auto output =
+      ir::run_process({"sh", "-c", "cat; echo \" $IR_TEST_VALUE\"; echo oops >&2; exit 7"}, options);
   REQUIRE(output);
   CHECK(output->exit_status == 7);
   CHECK(output->out == "from stdin from-env\n");

@@ -1,7 +1,7 @@
 #include "ir/core/secret.hpp"
 
-#include "support/catch.hpp"
 #include <fmt/format.h>
+#include "support/catch.hpp"
 
 TEST_CASE("a secret formats as <redacted>", "[unit][secret]") {
   const ir::Secret token("s3cr3t-token-value");

@@ -14,7 +14,8 @@ TEST_CASE("RFC 3339 times round-trip in UTC", "[unit][time]") {
 }
 
 TEST_CASE("malformed times are rejected with the text in the message", "[unit][time]") {
-  for (const char* bad : {"2026-13-01T00:00:00Z", "yesterday", "2026-11-26T17:29:04", "2026-11-26T17:29:04Zjunk"}) {
+  for (const char* bad :
+       {"2026-13-01T00:00:00Z", "yesterday", "2026-11-26T17:29:04", "2026-11-26T17:29:04Zjunk"}) {
     auto t = ir::parse_utc(bad);
     REQUIRE_FALSE(t);
     CHECK(t.error().describe().find(bad) != std::string::npos);

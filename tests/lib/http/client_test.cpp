@@ -18,7 +18,8 @@ namespace {
 // Records the backoff instead of sleeping: the tests assert the waits
 // without spending them.
 struct RecordingSleeper {
-  std::shared_ptr<std::vector<std::chrono::milliseconds>> waits = std::make_shared<std::vector<std::chrono::milliseconds>>();
+  std::shared_ptr<std::vector<std::chrono::milliseconds>> waits =
+      std::make_shared<std::vector<std::chrono::milliseconds>>();
   void attach(ir::http::Client& client) const {
     auto list = waits;
     client.set_sleeper([list](std::chrono::milliseconds d) { list->push_back(d); });
@@ -104,7 +105,10 @@ TEST_CASE("a slow server hits the deadline and becomes a transient error", "[uni
 
 TEST_CASE("nothing listening is a transient error after retries", "[unit][http]") {
   unsigned short port = 0;
-  { HttpServer closed([](const SeenRequest&) { return Reply{}; }); port = closed.port(); }
+  {
+    HttpServer closed([](const SeenRequest&) { return Reply{}; });
+    port = closed.port();
+  }
   ir::http::Client client({}, {.max_attempts = 2});
   RecordingSleeper sleeper;
   sleeper.attach(client);
@@ -136,7 +140,8 @@ TEST_CASE("the bearer token is sent as a header", "[unit][http]") {
 
 TEST_CASE("response bodies stream to the sink and the sink can stop early", "[unit][http]") {
   Reply streamed{200, {}, {}};
-  for (int i = 0; i < 64; ++i) streamed.chunks.push_back(std::string(64 * 1024, static_cast<char>('a' + i % 26)));
+  for (int i = 0; i < 64; ++i)
+    streamed.chunks.push_back(std::string(64 * 1024, static_cast<char>('a' + i % 26)));
   HttpServer server([&](const SeenRequest&) { return streamed; });
   ir::http::Client client;
   std::size_t total = 0;
@@ -157,7 +162,9 @@ TEST_CASE("response bodies stream to the sink and the sink can stop early", "[un
 }
 
 TEST_CASE("an error answer to a stream is kept for decoding, not streamed", "[unit][http]") {
-  HttpServer server([](const SeenRequest&) { return Reply{404, {}, R"({"kind":"Status","message":"gone"})"}; });
+  HttpServer server([](const SeenRequest&) {
+    return Reply{404, {}, R"({"kind":"Status","message":"gone"})"};
+  });
   ir::http::Client client;
   bool called = false;
   auto response = client.stream(get(server.url()), [&](std::string_view) { return called = true; });
@@ -188,7 +195,11 @@ TEST_CASE("TLS is verified against a CA given in memory", "[unit][http][tls]") {
   const auto ca = ir::test::make_ca("test CA");
   const auto other_ca = ir::test::make_ca("other CA");
   const auto cert = ir::test::issue(ca, {"server", {"localhost"}, {"127.0.0.1"}});
-  HttpServer server([](const SeenRequest&) { return Reply{200, {}, "secure"}; }, ir::test::ServerTls{cert, {}});
+  HttpServer server(
+      [](const SeenRequest&) {
+        return Reply{200, {}, "secure"};
+      },
+      ir::test::ServerTls{cert, {}});
 
   ir::http::Tls trusted;
   trusted.ca_pem = ca.cert_pem;
@@ -222,7 +233,11 @@ TEST_CASE("client certificates from memory authenticate us", "[unit][http][tls]"
   const auto ca = ir::test::make_ca("test CA");
   const auto server_cert = ir::test::issue(ca, {"server", {}, {"127.0.0.1"}});
   const auto client_cert = ir::test::issue(ca, {"irsteps-admin", {}, {}, true});
-  HttpServer server([](const SeenRequest&) { return Reply{200, {}, "hello"}; }, ir::test::ServerTls{server_cert, ca.cert_pem});
+  HttpServer server(
+      [](const SeenRequest&) {
+        return Reply{200, {}, "hello"};
+      },
+      ir::test::ServerTls{server_cert, ca.cert_pem});
   ir::http::Tls tls;
   tls.ca_pem = ca.cert_pem;
   tls.client_cert_pem = client_cert.cert_pem;
@@ -241,7 +256,11 @@ TEST_CASE("client certificates from memory authenticate us", "[unit][http][tls]"
 TEST_CASE("HTTPS_PROXY tunnels through CONNECT and NO_PROXY bypasses it", "[unit][http][proxy]") {
   const auto ca = ir::test::make_ca("test CA");
   const auto cert = ir::test::issue(ca, {"server", {}, {"127.0.0.1"}});
-  HttpServer server([](const SeenRequest&) { return Reply{200, {}, "through"}; }, ir::test::ServerTls{cert, {}});
+  HttpServer server(
+      [](const SeenRequest&) {
+        return Reply{200, {}, "through"};
+      },
+      ir::test::ServerTls{cert, {}});
   auto proxy = HttpServer::proxy();
   ir::http::Tls tls;
   tls.ca_pem = ca.cert_pem;
@@ -298,7 +317,9 @@ TEST_CASE("NO_PROXY entries: names, domains, addresses, CIDRs, ports, *", "[unit
 
 TEST_CASE("redirects are followed only when asked, and credentials stay with their server", "[unit][http]") {
   HttpServer target([](const SeenRequest&) { return Reply{200, {}, "moved here"}; });
-  HttpServer origin([&](const SeenRequest&) { return Reply{307, {{"Location", target.url() + "/blob"}}, ""}; });
+  HttpServer origin([&](const SeenRequest&) {
+    return Reply{307, {{"Location", target.url() + "/blob"}}, ""};
+  });
   ir::http::Client client;
   auto request = get(origin.url() + "/v2/x/blobs/sha256:1");
   request.bearer_token = ir::Secret("registry-token");

@@ -2,8 +2,8 @@
 
 #include "ir/core/encoding.hpp"
 
-#include "support/catch.hpp"
 #include <fmt/format.h>
+#include "support/catch.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -121,13 +121,15 @@ contexts: [{name: c, context: {cluster: k, user: u}}]
   CHECK(none.error().describe().find("KUBERNETES_SERVICE_HOST") != std::string::npos);
 }
 
-TEST_CASE("in-cluster configuration reads the service-account folder; IPv6 in brackets", "[unit][kubeconfig]") {
+TEST_CASE("in-cluster configuration reads the service-account folder; IPv6 in brackets",
+          "[unit][kubeconfig]") {
   TempDir dir;
   dir.write("ca.crt", "CLUSTER CA");
   dir.write("token", "projected-token-1\n");
   dir.write("namespace", "forensics\n");
-  auto config = ir::k8s::in_cluster_config(env_of({{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "443"}}),
-                                           dir.path.string());
+  auto config = ir::k8s::in_cluster_config(
+      env_of({{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "443"}}),
+      dir.path.string());
   REQUIRE(config);
   CHECK(config->server == "https://[fd00::1]:443");
   CHECK(config->default_namespace == "forensics");
@@ -138,14 +140,16 @@ TEST_CASE("in-cluster configuration reads the service-account folder; IPv6 in br
   CHECK(source.current()->token->reveal() == "projected-token-2");
 }
 
-TEST_CASE("exec credential plugins are run, cached until expiry, and re-run after invalidate", "[unit][kubeconfig]") {
+TEST_CASE("exec credential plugins are run, cached until expiry, and re-run after invalidate",
+          "[unit][kubeconfig]") {
   TempDir dir;
   const auto counter = (dir.path / "count").string();
   const auto plugin = dir.write("plugin.sh", fmt::format(R"(#!/bin/sh
 echo run >> {}
 case "$KUBERNETES_EXEC_INFO" in *'"apiVersion":"client.authentication.k8s.io/v1"'*) ;; *) echo "bad exec info" >&2; exit 1;; esac
 echo '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"exec-token-'"$MY_SUFFIX"'","expirationTimestamp":"2200-01-01T00:00:00Z"}}}}'
-)", counter));
+)",
+                                                         counter));
   fs::permissions(plugin, fs::perms::owner_all);
   const auto config_file = dir.write("config", fmt::format(R"(
 current-context: c
@@ -158,7 +162,8 @@ users:
       command: {}
       env: [{{name: MY_SUFFIX, value: "42"}}]
 contexts: [{{name: c, context: {{cluster: k, user: u}}}}]
-)", plugin));
+)",
+                                                           plugin));
   auto config = ir::k8s::kubeconfig_config({config_file}, "");
   REQUIRE(config);
   ir::k8s::CredentialSource source(*config);
@@ -172,13 +177,16 @@ contexts: [{{name: c, context: {{cluster: k, user: u}}}}]
   CHECK(*ir::read_file(counter) == "run\nrun\n");
 }
 
-TEST_CASE("a failing exec plugin is an error that shows its stderr but never its stdout", "[unit][kubeconfig]") {
+TEST_CASE("a failing exec plugin is an error that shows its stderr but never its stdout",
+          "[unit][kubeconfig]") {
   TempDir dir;
-  const auto plugin = dir.write("plugin.sh", "#!/bin/sh\necho 'leaked-credential-xyz'\necho 'login expired' >&2\nexit 3\n");
+  const auto plugin =
+      dir.write("plugin.sh", "#!/bin/sh\necho 'leaked-credential-xyz'\necho 'login expired' >&2\nexit 3\n");
   fs::permissions(plugin, fs::perms::owner_all);
   ir::k8s::ClusterConfig config;
   config.server = "https://k:443";
-  config.exec = ir::k8s::ExecPlugin{"client.authentication.k8s.io/v1beta1", plugin, {}, {}, false, "install it"};
+  config.exec =
+      ir::k8s::ExecPlugin{"client.authentication.k8s.io/v1beta1", plugin, {}, {}, false, "install it"};
   ir::k8s::CredentialSource source(config);
   auto failed = source.current();
   REQUIRE_FALSE(failed);

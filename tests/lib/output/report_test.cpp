@@ -19,7 +19,11 @@ ir::Schema result_schema() {
 ir::Report sample() {
   ir::Report report("isolate", "0.1.0");
   report.set_incident("INC-2026-11-26-001");
-  report.add_action({"apply", {{"kind", "NetworkPolicy"}, {"name", "p"}, {"namespace", "shop"}}, "deny all", false, std::nullopt});
+  report.add_action({"apply",
+                     {{"kind", "NetworkPolicy"}, {"name", "p"}, {"namespace", "shop"}},
+                     "deny all",
+                     false,
+                     std::nullopt});
   report.set_output("policy", "p");
   report.set_output("pods", "a,b");
   report.set_output("policy", "q");

@@ -25,8 +25,9 @@ ir::EnvLookup env_of(std::map<std::string, std::string> vars) {
 
 TEST_CASE("flags are typed by the schema and defaults filled in", "[unit][params]") {
   const auto spec = isolate_spec();
-  auto parsed = ir::parse_args(spec, {"--incident-id", "INC-2026-11-26-001", "--namespace", "shop", "--pod", "web-1",
-                                      "--pod=web-2", "--allow-dns", "--max-attempts", "3"},
+  auto parsed = ir::parse_args(spec,
+                               {"--incident-id", "INC-2026-11-26-001", "--namespace", "shop", "--pod",
+                                "web-1", "--pod=web-2", "--allow-dns", "--max-attempts", "3"},
                                env_of({}));
   REQUIRE(parsed);
   const auto& p = parsed->params;
@@ -40,9 +41,11 @@ TEST_CASE("flags are typed by the schema and defaults filled in", "[unit][params
 TEST_CASE("flags beat the environment, which beats the params file", "[unit][params]") {
   const auto spec = isolate_spec();
   const auto file = std::filesystem::temp_directory_path() / "irsteps-params-test.yaml";
-  std::ofstream(file) << "incident-id: INC-2026-11-26-002\nnamespace: from-file\nselector: app=web\ndry-run: true\n";
-  auto parsed = ir::parse_args(spec, {"--params", file.string(), "--namespace", "from-flag"},
-                               env_of({{"IRSTEPS_SELECTOR", "app=env"}, {"IRSTEPS_ALLOW_CIDR", "10.0.0.0/8,192.168.0.0/16"}}));
+  std::ofstream(file)
+      << "incident-id: INC-2026-11-26-002\nnamespace: from-file\nselector: app=web\ndry-run: true\n";
+  auto parsed = ir::parse_args(
+      spec, {"--params", file.string(), "--namespace", "from-flag"},
+      env_of({{"IRSTEPS_SELECTOR", "app=env"}, {"IRSTEPS_ALLOW_CIDR", "10.0.0.0/8,192.168.0.0/16"}}));
   std::filesystem::remove(file);
   REQUIRE(parsed);
   const auto& p = parsed->params;
@@ -68,19 +71,23 @@ TEST_CASE("bad values name the parameter and the problem", "[unit][params]") {
     args.insert(args.end(), more.begin(), more.end());
     return args;
   };
-  check_error(with({"--pod", "web", "--max-attempts", "many"}), "parameter max-attempts: 'many' is not a whole number");
+  check_error(with({"--pod", "web", "--max-attempts", "many"}),
+              "parameter max-attempts: 'many' is not a whole number");
   check_error(with({"--pod", "web", "--max-attempts", "99"}), "parameter max-attempts: must be at most 20");
   check_error(with({"--pod", "Web_1"}), "parameter pod[0]:");
   check_error(with({"--pod", "web", "--scope", "cluster"}), "parameter scope: \"cluster\" is not one of");
-  check_error(with({"--pod", "web", "--allow-dns=maybe"}), "parameter allow-dns: 'maybe' is not true or false");
+  check_error(with({"--pod", "web", "--allow-dns=maybe"}),
+              "parameter allow-dns: 'maybe' is not true or false");
   check_error(with({"--pod", "web", "--podz", "x"}), "unrecognised option '--podz'");
   check_error(with({}), "give --pod or --selector");
   check_error({"--namespace", "shop", "--pod", "web"}, "parameter incident-id: is required");
-  check_error(with({"--pod", "web", "--params", "/nonexistent/params.yaml"}), "parameter params: cannot read /nonexistent/params.yaml");
+  check_error(with({"--pod", "web", "--params", "/nonexistent/params.yaml"}),
+              "parameter params: cannot read /nonexistent/params.yaml");
 }
 
 TEST_CASE("abbreviated flags are not guessed", "[unit][params]") {
-  auto parsed = ir::parse_args(isolate_spec(), {"--incident-id", "INC-2026-11-26-001", "--namespace", "a", "--sel", "x"}, env_of({}));
+  auto parsed = ir::parse_args(
+      isolate_spec(), {"--incident-id", "INC-2026-11-26-001", "--namespace", "a", "--sel", "x"}, env_of({}));
   REQUIRE_FALSE(parsed);
 }
 
@@ -95,7 +102,8 @@ TEST_CASE("help and version stop before validation", "[unit][params]") {
 }
 
 TEST_CASE("plugin-style string arguments are converted like flags", "[unit][params]") {
-  ir::json::object args{{"incident-id", "INC-2026-11-26-001"}, {"namespace", "shop"}, {"pod", "a,b"}, {"dry-run", "true"}};
+  ir::json::object args{
+      {"incident-id", "INC-2026-11-26-001"}, {"namespace", "shop"}, {"pod", "a,b"}, {"dry-run", "true"}};
   auto final = ir::finalize_params(isolate_spec(), args);
   REQUIRE(final);
   CHECK(ir::param_strings(*final, "pod").size() == 2);

@@ -46,7 +46,8 @@ TEST_CASE("strings: pattern, length, enum, format", "[unit][schema]") {
     "mode": {"enum": ["a", "b"]},
     "when": {"type": "string", "format": "date-time"},
     "short": {"type": "string", "maxLength": 3}}})");
-  CHECK(problems(schema, R"({"id": "INC-001", "mode": "a", "when": "2026-01-01T00:00:00Z", "short": "äöü"})").empty());
+  CHECK(problems(schema, R"({"id": "INC-001", "mode": "a", "when": "2026-01-01T00:00:00Z", "short": "äöü"})")
+            .empty());
   auto p = problems(schema, R"({"id": "INC-1", "mode": "c", "when": "noon", "short": "abcd"})");
   REQUIRE(p.size() == 4);
   CHECK(p[0].message == "\"INC-1\" must look like INC-NNN");
@@ -86,7 +87,8 @@ TEST_CASE("a reference that points nowhere is reported", "[unit][schema]") {
   CHECK(p[0].message.find("#/definitions/missing") != std::string::npos);
 }
 
-TEST_CASE("Argo's own schema validates a WorkflowTemplate and catches a wrong type", "[unit][schema][testdata]") {
+TEST_CASE("Argo's own schema validates a WorkflowTemplate and catches a wrong type",
+          "[unit][schema][testdata]") {
   const std::string path = std::string(IRSTEPS_SOURCE_DIR) + "/../shared/testdata/argo/workflows-schema.json";
   if (!std::filesystem::exists(path)) {
     WARN("skipped: " << path << " is absent (the shared test material is not next to this checkout)");
@@ -105,7 +107,8 @@ spec:
   templates:
     - name: main
       container: {image: "irsteps/isolate:0.1.0", args: ["--dry-run"]}
-)", "template");
+)",
+                             "template");
   REQUIRE(good);
   const std::string pointer = "#/definitions/io.argoproj.workflow.v1alpha1.WorkflowTemplate";
   auto ok = schema->validate_at(*good, pointer);

@@ -25,7 +25,8 @@ TEST_CASE("the default policy denies all ingress and egress of the quarantined p
   CHECK(*ir::find(v, {"spec", "policyTypes"}) == ir::json::array{"Ingress", "Egress"});
   CHECK(ir::find(v, {"spec", "ingress"})->as_array().empty());
   CHECK(ir::find(v, {"spec", "egress"})->as_array().empty());
-  CHECK(ir::string_at(v, {"spec", "podSelector", "matchLabels", "irsteps.io/quarantine"}) == "INC-2026-11-26-001");
+  CHECK(ir::string_at(v, {"spec", "podSelector", "matchLabels", "irsteps.io/quarantine"}) ==
+        "INC-2026-11-26-001");
 }
 
 TEST_CASE("allow-lists add exactly their rules", "[unit][isolate]") {
@@ -39,7 +40,8 @@ TEST_CASE("allow-lists add exactly their rules", "[unit][isolate]") {
   REQUIRE(egress.size() == 3);
   REQUIRE(ingress.size() == 2);
   CHECK(ir::string_at(egress[0].at("to").at(0), {"ipBlock", "cidr"}) == "10.1.0.0/16");
-  CHECK(ir::string_at(egress[1].at("to").at(0), {"namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"}) == "forensics");
+  CHECK(ir::string_at(egress[1].at("to").at(0),
+                      {"namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"}) == "forensics");
   const auto& dns = egress[2].as_object();
   CHECK(dns.at("ports").as_array().size() == 2);
   CHECK(ir::string_at(dns.at("to").at(0), {"podSelector", "matchLabels", "k8s-app"}) == "kube-dns");

@@ -31,7 +31,7 @@ enum class Code {
 inline constexpr int exit_ok = 0;
 
 class Error {
-public:
+ public:
   Error() = default;  // boost::system::result needs it; never used as a real error
   Error(Code code, std::string message) : code_(code), message_(std::move(message)) {}
 
@@ -54,7 +54,7 @@ public:
   // "outer: inner: message", the line the driver prints.
   [[nodiscard]] std::string describe() const;
 
-private:
+ private:
   Code code_ = Code::internal;
   std::string message_;
   std::vector<std::string> context_;
@@ -64,7 +64,8 @@ private:
 // For test frameworks and debugging; errors never hold secrets.
 std::ostream& operator<<(std::ostream& out, const Error& error);
 
-template <class T> using Result = boost::system::result<T, Error>;
+template <class T>
+using Result = boost::system::result<T, Error>;
 
 [[nodiscard]] inline Error invalid(std::string message) {
   return {Code::invalid_input, std::move(message)};
@@ -76,12 +77,12 @@ template <class T> using Result = boost::system::result<T, Error>;
 // Thrown only when a caller calls value() on a failed Result; the driver's
 // catch-all turns it into exit 70 since it is a programming error.
 class BadResultAccess : public std::exception {
-public:
+ public:
   explicit BadResultAccess(Error error) : error_(std::move(error)), text_(error_.describe()) {}
   [[nodiscard]] const char* what() const noexcept override { return text_.c_str(); }
   [[nodiscard]] const Error& error() const noexcept { return error_; }
 
-private:
+ private:
   Error error_;
   std::string text_;
 };

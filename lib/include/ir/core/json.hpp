@@ -32,18 +32,14 @@ namespace json = boost::json;
 [[nodiscard]] Result<void> write_file_atomic(const std::string& path, std::string_view content);
 
 // Walks objects by key; nullptr where any step is missing or not an object.
-[[nodiscard]] const json::value* find(const json::value& root,
-                                      std::initializer_list<std::string_view> path);
-[[nodiscard]] const json::value* find(const json::object& root,
-                                      std::initializer_list<std::string_view> path);
+[[nodiscard]] const json::value* find(const json::value& root, std::initializer_list<std::string_view> path);
+[[nodiscard]] const json::value* find(const json::object& root, std::initializer_list<std::string_view> path);
 // A pointer into a temporary would dangle: refuse it at compile time.
 const json::value* find(json::value&& root, std::initializer_list<std::string_view> path) = delete;
 const json::value* find(json::object&& root, std::initializer_list<std::string_view> path) = delete;
-[[nodiscard]] std::string string_at(const json::value& root,
-                                    std::initializer_list<std::string_view> path,
+[[nodiscard]] std::string string_at(const json::value& root, std::initializer_list<std::string_view> path,
                                     std::string_view fallback = {});
-[[nodiscard]] std::string string_at(const json::object& root,
-                                    std::initializer_list<std::string_view> path,
+[[nodiscard]] std::string string_at(const json::object& root, std::initializer_list<std::string_view> path,
                                     std::string_view fallback = {});
 
 // Canonical form used for hashing and comparisons: keys sorted, no spaces.

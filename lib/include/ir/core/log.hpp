@@ -20,8 +20,7 @@ struct Field {
   Field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
   Field(std::string_view k, const char* v) : key(k), value(v) {}
   template <class T>
-    requires std::is_arithmetic_v<T>
-  Field(std::string_view k, T v) : key(k), value(v) {}
+  requires std::is_arithmetic_v<T> Field(std::string_view k, T v) : key(k), value(v) {}
   Field(std::string_view k, boost::json::value v) : key(k), value(std::move(v)) {}
 
   std::string_view key;

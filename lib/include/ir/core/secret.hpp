@@ -12,7 +12,7 @@
 namespace ir {
 
 class Secret {
-public:
+ public:
   Secret() = default;
   explicit Secret(std::string value) : value_(std::move(value)) {}
   Secret(const Secret& other) = default;
@@ -27,7 +27,7 @@ public:
 
   friend bool operator==(const Secret& a, const Secret& b) noexcept;
 
-private:
+ private:
   void wipe() noexcept;
   std::string value_;
 };
@@ -36,8 +36,10 @@ inline constexpr std::string_view redacted = "<redacted>";
 
 }  // namespace ir
 
-template <> struct fmt::formatter<ir::Secret> : fmt::formatter<std::string_view> {
-  template <class Ctx> auto format(const ir::Secret&, Ctx& ctx) const {
+template <>
+struct fmt::formatter<ir::Secret> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(const ir::Secret&, Ctx& ctx) const {
     return fmt::formatter<std::string_view>::format(ir::redacted, ctx);
   }
 };

@@ -12,7 +12,9 @@ namespace ir {
 using Clock = std::chrono::system_clock;
 using TimePoint = Clock::time_point;
 
-[[nodiscard]] inline TimePoint now() { return Clock::now(); }
+[[nodiscard]] inline TimePoint now() {
+  return Clock::now();
+}
 
 // RFC 3339 in UTC: "2026-11-26T17:29:04Z", or with milliseconds.
 [[nodiscard]] std::string format_utc(TimePoint t, bool millis = false);

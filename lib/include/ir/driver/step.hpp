@@ -19,7 +19,7 @@ namespace ir {
 // Everything a step may touch besides its options. Library code reports
 // warnings here instead of printing.
 class Context {
-public:
+ public:
   Context(Report& report, json::object params, k8s::ConfigRequest kube_request = {});
 
   [[nodiscard]] const json::object& params() const { return params_; }
@@ -34,7 +34,7 @@ public:
 
   void warn(std::string message);
 
-private:
+ private:
   Report& report_;
   json::object params_;
   bool dry_run_ = false;

@@ -76,7 +76,7 @@ using DataSink = std::function<bool(std::string_view)>;
 using Sleeper = std::function<void(std::chrono::milliseconds)>;
 
 class Client {
-public:
+ public:
   explicit Client(Tls tls = {}, RetryPolicy retry = {});
   ~Client();
   Client(const Client&) = delete;
@@ -99,7 +99,7 @@ public:
   // Attempts sent on the wire, for tests and benchmarks.
   [[nodiscard]] int attempts() const noexcept { return attempts_.load(); }
 
-private:
+ private:
   struct Pool;
   Result<Response> perform(const Request& request, const DataSink* sink,
                            std::chrono::milliseconds idle_timeout);

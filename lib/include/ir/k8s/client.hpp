@@ -31,8 +31,8 @@ struct Resource {
 
 namespace resources {
 extern const Resource pods, services, events, secrets, serviceaccounts, namespaces, nodes, configmaps,
-    networkpolicies, deployments, replicasets, statefulsets, daemonsets, jobs, cronjobs, roles,
-    rolebindings, clusterroles, clusterrolebindings, leases;
+    networkpolicies, deployments, replicasets, statefulsets, daemonsets, jobs, cronjobs, roles, rolebindings,
+    clusterroles, clusterrolebindings, leases;
 }  // namespace resources
 
 // "deployment", "deployments", "deploy", "Deployment" → the resource.
@@ -61,7 +61,7 @@ struct WatchEvent {
 };
 
 class Client {
-public:
+ public:
   [[nodiscard]] static Result<std::unique_ptr<Client>> connect(ClusterConfig config,
                                                                http::RetryPolicy retry = {});
 
@@ -76,17 +76,15 @@ public:
                                            std::string_view name, const json::object& object,
                                            bool force = true, bool server_dry_run = false);
   [[nodiscard]] Result<json::object> patch(const Resource& resource, std::string_view ns,
-                                           std::string_view name, PatchType type,
-                                           const json::value& body, bool server_dry_run = false,
-                                           std::string_view subresource = {});
+                                           std::string_view name, PatchType type, const json::value& body,
+                                           bool server_dry_run = false, std::string_view subresource = {});
   [[nodiscard]] Result<json::object> remove(const Resource& resource, std::string_view ns,
                                             std::string_view name, const DeleteOptions& options = {});
   // Calls `on_event` for each event until it returns false or the server ends
   // the watch (timeout_seconds). A 410 Gone is Code::conflict with reason
   // "Expired": the caller relists.
-  [[nodiscard]] Result<void> watch(const Resource& resource, std::string_view ns,
-                                   const ListOptions& options, std::string_view resource_version,
-                                   int timeout_seconds,
+  [[nodiscard]] Result<void> watch(const Resource& resource, std::string_view ns, const ListOptions& options,
+                                   std::string_view resource_version, int timeout_seconds,
                                    const std::function<bool(const WatchEvent&)>& on_event);
 
   // Any request under the API root, e.g. "/api/v1/namespaces/x/pods/y/log?...".
@@ -103,7 +101,7 @@ public:
   // Requests made (each attempt counts), for tests and benchmarks.
   [[nodiscard]] int requests() const noexcept { return requests_.load(); }
 
-private:
+ private:
   Client(ClusterConfig config, http::RetryPolicy retry);
   [[nodiscard]] Result<void> build_transport();
   [[nodiscard]] Result<http::Response> send(http::Request request, const http::DataSink* sink = nullptr,

@@ -58,14 +58,14 @@ struct Credentials {
 };
 
 class CredentialSource {
-public:
+ public:
   explicit CredentialSource(ClusterConfig config) : config_(std::move(config)) {}
   // Cached until it expires or until invalidate() (after a 401).
   [[nodiscard]] Result<Credentials> current();
   void invalidate();
   [[nodiscard]] const ClusterConfig& config() const { return config_; }
 
-private:
+ private:
   [[nodiscard]] Result<Credentials> run_exec_plugin();
   ClusterConfig config_;
   std::mutex mutex_;

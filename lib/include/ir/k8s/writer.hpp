@@ -12,8 +12,9 @@
 namespace ir::k8s {
 
 class Writer {
-public:
-  Writer(Client& client, Report& report, bool dry_run) : client_(client), report_(report), dry_run_(dry_run) {}
+ public:
+  Writer(Client& client, Report& report, bool dry_run)
+      : client_(client), report_(report), dry_run_(dry_run) {}
 
   [[nodiscard]] bool dry_run() const { return dry_run_; }
 
@@ -28,8 +29,8 @@ public:
   [[nodiscard]] Result<std::optional<json::object>> apply(const Resource& resource, std::string_view ns,
                                                           const json::object& object, std::string detail);
   [[nodiscard]] Result<std::optional<json::object>> merge_patch(const Resource& resource, std::string_view ns,
-                                                                std::string_view name, const json::value& patch,
-                                                                std::string detail);
+                                                                std::string_view name,
+                                                                const json::value& patch, std::string detail);
   // With exists_ok, AlreadyExists counts as done (deterministic names make re-runs safe).
   [[nodiscard]] Result<std::optional<json::object>> create(const Resource& resource, std::string_view ns,
                                                            const json::object& object, std::string detail,
@@ -38,7 +39,7 @@ public:
   [[nodiscard]] Result<bool> remove(const Resource& resource, std::string_view ns, std::string_view name,
                                     const DeleteOptions& options, std::string detail, bool missing_ok);
 
-private:
+ private:
   void record(std::string verb, const Resource& resource, std::string_view ns, std::string_view name,
               std::string_view uid, std::string detail, std::optional<json::object> request);
   Client& client_;

@@ -17,7 +17,7 @@ namespace ir {
 
 // What a step did (or, under --dry-run, would do) to one API object.
 struct Action {
-  std::string verb;  // "apply", "patch", "create", "delete", "label", ...
+  std::string verb;     // "apply", "patch", "create", "delete", "label", ...
   json::object target;  // apiVersion, kind, namespace, name, uid when known
   std::string detail;
   bool dry_run = false;
@@ -35,7 +35,7 @@ struct EvidenceItem {
 enum class Status { succeeded, failed, rejected, partial };
 
 class Report {
-public:
+ public:
   Report(std::string step, std::string version) : step_(std::move(step)), version_(std::move(version)) {}
 
   void set_incident(std::string id) { incident_ = std::move(id); }
@@ -54,7 +54,7 @@ public:
   [[nodiscard]] const std::string& step() const { return step_; }
   [[nodiscard]] json::object to_json() const;
 
-private:
+ private:
   std::string step_;
   std::string version_;
   std::string incident_;

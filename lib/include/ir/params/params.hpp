@@ -19,7 +19,7 @@ namespace ir {
 
 // A step's schema merged with the common parameters every step takes.
 class ParamSpec {
-public:
+ public:
   [[nodiscard]] static Result<ParamSpec> load(std::string_view step_name);
   [[nodiscard]] static Result<ParamSpec> from_documents(std::string_view step_name,
                                                         const json::value& step_schema,
@@ -33,7 +33,7 @@ public:
   [[nodiscard]] std::optional<std::string> positional() const;
   [[nodiscard]] std::string help_text() const;
 
-private:
+ private:
   ParamSpec(std::string step, Schema schema) : step_(std::move(step)), schema_(std::move(schema)) {}
   std::string step_;
   Schema schema_;
@@ -50,8 +50,7 @@ struct ParsedArgs {
 
 // argv[0] is skipped. Unknown flags, bad values and schema violations are
 // Code::invalid_input errors naming the parameter.
-[[nodiscard]] Result<ParsedArgs> parse_args(const ParamSpec& spec,
-                                            const std::vector<std::string>& args,
+[[nodiscard]] Result<ParsedArgs> parse_args(const ParamSpec& spec, const std::vector<std::string>& args,
                                             const EnvLookup& env);
 
 // Converts strings (from flags and environment) to the property's type, then
@@ -67,8 +66,7 @@ struct ParsedArgs {
 [[nodiscard]] bool param_bool(const json::object& params, std::string_view name);
 [[nodiscard]] std::int64_t param_int(const json::object& params, std::string_view name,
                                      std::int64_t fallback = 0);
-[[nodiscard]] std::vector<std::string> param_strings(const json::object& params,
-                                                     std::string_view name);
+[[nodiscard]] std::vector<std::string> param_strings(const json::object& params, std::string_view name);
 
 // Compiled-in copies of schemas/*.json, by file stem ("isolate", "common", "result").
 [[nodiscard]] std::optional<std::string_view> embedded_schema(std::string_view name);

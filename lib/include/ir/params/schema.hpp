@@ -24,7 +24,7 @@ struct SchemaProblem {
 };
 
 class Schema {
-public:
+ public:
   [[nodiscard]] static Result<Schema> from_json(json::value document);
   [[nodiscard]] static Result<Schema> from_text(std::string_view text, std::string_view what);
 
@@ -36,7 +36,7 @@ public:
 
   [[nodiscard]] const json::value& document() const { return *document_; }
 
-private:
+ private:
   struct Cache {
     std::mutex mutex;
     std::map<std::string, std::shared_ptr<const std::regex>> patterns;
