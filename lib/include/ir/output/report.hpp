@@ -45,6 +45,8 @@ class Report {
   void set_output(const std::string& name, std::string value);
   void add_evidence(EvidenceItem item) { evidence_.push_back(std::move(item)); }
   void add_warning(std::string warning) { warnings_.push_back(std::move(warning)); }
+  // Partial success: the driver then exits 1 with every item still reported.
+  void mark_partial() { status_ = Status::partial; }
   void finish(Status status, const std::optional<Error>& error = std::nullopt);
 
   [[nodiscard]] const std::vector<Action>& actions() const { return actions_; }
