@@ -90,6 +90,10 @@ int Client::connections_opened() const noexcept {
   return pool_->opened.load();
 }
 
+boost::asio::ssl::context* Client::tls_context() {
+  return pool_->tls.get();
+}
+
 std::chrono::milliseconds Client::backoff(int attempt, const Response* response) const {
   thread_local std::mt19937_64 random{std::random_device{}()};
   const auto exponent = std::min(attempt - 1, 16);

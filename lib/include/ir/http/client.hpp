@@ -13,8 +13,13 @@
 
 #include "ir/core/error.hpp"
 #include "ir/core/secret.hpp"
+#include "ir/http/websocket.hpp"
 
 #include <atomic>
+
+namespace boost::asio::ssl {
+class context;
+}
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -93,6 +98,17 @@ class Client {
   [[nodiscard]] Result<Response> stream(const Request& request, const DataSink& sink,
                                         std::chrono::milliseconds idle_timeout = 60s);
 
+  // Upgrades `request` (GET, http or https URL) to a WebSocket offering
+  // `subprotocols` in order of preference. Not retried: the caller knows
+  // whether starting again is safe. A server that declines answers in
+  // `refused` (status and body) instead.
+  struct Upgrade {
+    std::unique_ptr<WebSocket> socket;
+    Response refused;
+  };
+  [[nodiscard]] Result<Upgrade> websocket(const Request& request,
+                                          const std::vector<std::string>& subprotocols);
+
   void set_sleeper(Sleeper sleeper) { sleeper_ = std::move(sleeper); }
   // Connections opened so far (a kept-alive one is reused, not counted again).
   [[nodiscard]] int connections_opened() const noexcept;
@@ -101,6 +117,7 @@ class Client {
 
  private:
   struct Pool;
+  [[nodiscard]] boost::asio::ssl::context* tls_context();
   Result<Response> perform(const Request& request, const DataSink* sink,
                            std::chrono::milliseconds idle_timeout);
   std::chrono::milliseconds backoff(int attempt, const Response* response) const;

@@ -11,11 +11,14 @@
 #include "ir/k8s/config.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ir::k8s {
 
@@ -55,6 +58,28 @@ struct DeleteOptions {
   std::string propagation = "Background";
 };
 
+struct ExecOptions {
+  std::string container;  // empty: the pod's only container
+  std::vector<std::string> command;
+  std::optional<std::string> stdin_data;                        // sent, then stdin is closed (v5 protocol)
+  std::chrono::milliseconds timeout = std::chrono::minutes(5);  // silence allowed between messages
+};
+
+struct ExecResult {
+  int exit_code = 0;
+  std::string protocol;  // the channel protocol the server chose
+};
+
+struct LogOptions {
+  std::string container;
+  bool previous = false;
+  bool timestamps = false;
+  bool follow = false;
+  std::optional<std::int64_t> tail_lines;
+  std::optional<std::int64_t> limit_bytes;
+  std::string since_time;  // RFC 3339
+};
+
 struct WatchEvent {
   std::string type;  // ADDED, MODIFIED, DELETED, BOOKMARK
   json::object object;
@@ -67,6 +92,10 @@ class Client {
 
   [[nodiscard]] Result<json::object> get(const Resource& resource, std::string_view ns,
                                          std::string_view name);
+  // Metadata only (PartialObjectMetadata): the object's data, a Secret's
+  // values above all, never reaches the client. Needs the same `get` right.
+  [[nodiscard]] Result<json::object> get_metadata(const Resource& resource, std::string_view ns,
+                                                  std::string_view name);
   // All pages, as one list object whose "items" holds every item.
   [[nodiscard]] Result<json::object> list(const Resource& resource, std::string_view ns,
                                           const ListOptions& options = {});
@@ -86,6 +115,16 @@ class Client {
   [[nodiscard]] Result<void> watch(const Resource& resource, std::string_view ns, const ListOptions& options,
                                    std::string_view resource_version, int timeout_seconds,
                                    const std::function<bool(const WatchEvent&)>& on_event);
+
+  // Runs a command in a container over the exec WebSocket
+  // (v5.channel.k8s.io, else v4.channel.k8s.io), streaming its stdout and
+  // stderr to the sinks. A command that runs and exits non-zero is a result,
+  // not an error; a command that cannot start is Code::action_failed.
+  [[nodiscard]] Result<ExecResult> exec(std::string_view ns, std::string_view pod, const ExecOptions& options,
+                                        const http::DataSink& out, const http::DataSink& err);
+  // Streams a container's log through the API server.
+  [[nodiscard]] Result<void> logs(std::string_view ns, std::string_view pod, const LogOptions& options,
+                                  const http::DataSink& sink);
 
   // Any request under the API root, e.g. "/api/v1/namespaces/x/pods/y/log?...".
   [[nodiscard]] Result<http::Response> raw(const std::string& method, const std::string& path,
