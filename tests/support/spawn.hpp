@@ -30,6 +30,7 @@ class Spawned {
   bool wait_for_line(const std::function<bool(const std::string&)>& match);
   void freeze();
   void resume();
+  [[nodiscard]] pid_t pid() const { return pid_; }
   Finished finish();
 
  private:

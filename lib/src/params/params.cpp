@@ -114,9 +114,14 @@ Result<ParamSpec> ParamSpec::from_documents(std::string_view step_name, const js
   }
   merged["properties"] = std::move(properties);
   merged["additionalProperties"] = false;
-  // The common "required" list (e.g. incident-id) applies to every step.
+  // The common "required" list (e.g. incident-id) applies to every step,
+  // unless the step has a mode without it (`snapshot verify`) and says when
+  // it is required itself.
   json::array required;
-  for (const auto* source : {find(common_schema, {"required"}), find(step_schema, {"required"})}) {
+  const auto* optional = find(step_schema, {"x-incident-optional"});
+  const bool common_optional = optional != nullptr && optional->is_bool() && optional->get_bool();
+  for (const auto* source :
+       {common_optional ? nullptr : find(common_schema, {"required"}), find(step_schema, {"required"})}) {
     if (source != nullptr && source->is_array()) {
       for (const auto& name : source->get_array()) required.push_back(name);
     }

@@ -1,0 +1,80 @@
+// snapshot: the container-compromise playbook's "Capture forensic evidence"
+// and "Initial Assessment". For each pod: the object as served, a
+// describe-style summary, its events, the NetworkPolicies that select it, its
+// ServiceAccount and what it may do, its node; the logs of every container
+// (current and previous); triage through exec (processes, connections,
+// recently modified files, with fallbacks for images without the tools);
+// optionally a tar of the filesystem. Everything lands in an evidence folder
+// with a manifest of hashes (ir::evidence), optionally signed.
+#pragma once
+
+#include "ir/driver/step.hpp"
+#include "ir/evidence/folder.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ir::steps::snapshot {
+
+struct Options {
+  std::string incident_id;
+  std::string ns;
+  std::vector<std::string> pods;
+  std::string selector;
+  std::vector<std::string> containers;
+  std::string out;
+  std::string since;
+  std::chrono::milliseconds modified_within{std::chrono::minutes(60)};
+  std::vector<std::string> modified_paths;
+  bool triage = true;
+  bool filesystem = false;
+  std::vector<std::string> paths;
+  std::uint64_t max_bytes = 0;
+  std::string sign_key;
+  bool dry_run = false;
+  // snapshot verify DIR [--key PUB]
+  std::string verify_dir;
+  std::string verify_key;
+};
+
+[[nodiscard]] Result<Options> options_from(const json::object& params);
+[[nodiscard]] Result<void> run(const Options& options, Context& context);
+[[nodiscard]] const StepDef& step();
+
+// What one pod's capture produced; failures keep their error so that the
+// step can tell "forbidden" (exit 5) from other failures (exit 1).
+struct Tally {
+  int complete = 0;
+  int partial = 0;
+  int failed = 0;
+  std::optional<Error> first_forbidden;
+};
+
+// The objects around the pod, from the API (collect.cpp).
+void collect_objects(k8s::Client& client, const json::object& pod, evidence::Folder& folder, Tally& tally);
+// Logs of every selected container, current and previous (collect.cpp).
+void collect_logs(k8s::Client& client, const Options& options, const json::object& pod,
+                  const std::vector<std::string>& containers, evidence::Folder& folder, Tally& tally);
+// Triage and the filesystem through exec (triage.cpp).
+void collect_triage(k8s::Client& client, const Options& options, const json::object& pod,
+                    const std::string& container, evidence::Folder& folder, Tally& tally);
+void collect_filesystem(k8s::Client& client, const Options& options, const json::object& pod,
+                        const std::string& container, evidence::Folder& folder, Tally& tally);
+
+// A describe-style text summary of a pod and its owner chain.
+[[nodiscard]] std::string describe_pod(const json::object& pod, const std::vector<std::string>& owner_chain);
+// Whether a LabelSelector selects these labels.
+[[nodiscard]] bool selects(const json::value& selector, const json::object& labels);
+
+// Records the outcome of writing one item.
+void count(Tally& tally, const Result<evidence::Item>& item, evidence::Folder& folder,
+           const std::string& path, const std::string& source);
+void count_failure(Tally& tally, const Error& error, evidence::Folder& folder, const std::string& path,
+                   const std::string& source);
+
+// snapshot verify (verify.cpp).
+[[nodiscard]] Result<void> verify(const Options& options, Context& context);
+
+}  // namespace ir::steps::snapshot

@@ -1,0 +1,159 @@
+// The exec side of a capture: the playbook's initial-assessment commands and
+// the filesystem tar. Many images lack ps or netstat: each question has
+// fallbacks down to reading /proc with whatever shell exists; an image with
+// no shell at all is recorded as such.
+#include "snapshot.hpp"
+
+#include <fmt/format.h>
+
+namespace ir::steps::snapshot {
+namespace {
+
+struct Attempt {
+  std::vector<std::string> command;
+};
+
+enum class Ran { done, missing, failed };
+
+std::string show(const std::vector<std::string>& command) {
+  std::string text;
+  for (const auto& part : command) text += (text.empty() ? "" : " ") + part;
+  return text;
+}
+
+std::string pod_dir(const json::object& pod) {
+  return string_at(pod, {"metadata", "namespace"}) + "/" + string_at(pod, {"metadata", "name"});
+}
+
+// Tries each command until one runs; its stdout (and stderr, marked) is the item.
+void first_that_runs(k8s::Client& client, const json::object& pod, const std::string& container,
+                     const std::string& path, const std::vector<Attempt>& attempts, evidence::Folder& folder,
+                     Tally& tally) {
+  const std::string ns = string_at(pod, {"metadata", "namespace"});
+  const std::string name = string_at(pod, {"metadata", "name"});
+  const evidence::Provenance provenance{string_at(pod, {"metadata", "uid"}),
+                                        string_at(pod, {"metadata", "resourceVersion"})};
+  std::string tried;
+  for (const auto& attempt : attempts) {
+    const std::string source = "exec in " + container + ": " + show(attempt.command);
+    tried += (tried.empty() ? "" : ", ") + show(attempt.command);
+    auto writer = folder.begin(path, source, provenance);
+    if (!writer) return count_failure(tally, writer.error(), folder, path, source);
+    std::string err;
+    std::optional<Error> write_error;
+    auto result = client.exec(
+        ns, name, {container, attempt.command, std::nullopt},
+        [&](std::string_view data) {
+          if (auto written = writer->write(data); !written) write_error = written.error();
+          return !write_error;
+        },
+        [&](std::string_view data) {
+          if (err.size() < 4096) err.append(data);
+          return true;
+        });
+    if (write_error) return count_failure(tally, *write_error, folder, path, source);
+    if (!result) {
+      if (result.error().code() == Code::action_failed) continue;  // not in this image: try the next way
+      return count_failure(tally, result.error(), folder, path, source);
+    }
+    if (result->exit_code == 126 || result->exit_code == 127) continue;
+    if (result->exit_code != 0) {
+      return count(tally,
+                   writer->commit(evidence::ItemStatus::partial,
+                                  fmt::format("exit status {}: {}", result->exit_code, err.substr(0, 300))),
+                   folder, path, source);
+    }
+    return count(tally, writer->commit(), folder, path, source);
+  }
+  count_failure(tally,
+                Error(Code::action_failed,
+                      "none of these could run in the container (no such tools, no shell?): " + tried),
+                folder, path, "exec in " + container);
+}
+
+}  // namespace
+
+void collect_triage(k8s::Client& client, const Options& options, const json::object& pod,
+                    const std::string& container, evidence::Folder& folder, Tally& tally) {
+  const std::string dir = pod_dir(pod) + "/triage/" + container + "/";
+  first_that_runs(
+      client, pod, container, dir + "processes.txt",
+      {{{"ps", "aux"}},
+       {{"sh", "-c",
+         "for p in /proc/[0-9]*; do printf '%s ' \"${p#/proc/}\"; tr '\\0' ' ' < \"$p/cmdline\" 2>/dev/null; "
+         "echo; done"}}},
+      folder, tally);
+  first_that_runs(client, pod, container, dir + "network.txt",
+                  {{{"netstat", "-tulpn"}},
+                   {{"ss", "-tulpn"}},
+                   {{"sh", "-c",
+                     "for f in /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6; do echo \"== $f\"; "
+                     "cat \"$f\"; done"}}},
+                  folder, tally);
+  std::vector<std::string> find_command{"find"};
+  const auto paths = options.modified_paths.empty() ? std::vector<std::string>{"/"} : options.modified_paths;
+  find_command.insert(find_command.end(), paths.begin(), paths.end());
+  const auto minutes = std::max<long long>(
+      1, std::chrono::duration_cast<std::chrono::minutes>(options.modified_within).count());
+  for (const char* part : {"-xdev", "-type", "f", "-mmin"}) find_command.emplace_back(part);
+  find_command.push_back("-" + std::to_string(minutes));
+  first_that_runs(client, pod, container, dir + "modified-files.txt", {{find_command}}, folder, tally);
+}
+
+void collect_filesystem(k8s::Client& client, const Options& options, const json::object& pod,
+                        const std::string& container, evidence::Folder& folder, Tally& tally) {
+  const std::string ns = string_at(pod, {"metadata", "namespace"});
+  const std::string name = string_at(pod, {"metadata", "name"});
+  std::vector<std::string> command{"tar", "cf", "-"};
+  if (options.paths.empty()) {
+    for (const char* part : {"-C", "/", "--exclude=./proc", "--exclude=./sys", "--exclude=./dev", "."})
+      command.emplace_back(part);
+  } else {
+    command.insert(command.end(), options.paths.begin(), options.paths.end());
+  }
+  const std::string path = pod_dir(pod) + "/filesystem/" + container + ".tar";
+  const std::string source = "exec in " + container + ": " + show(command);
+  auto writer = folder.begin(
+      path, source, {string_at(pod, {"metadata", "uid"}), string_at(pod, {"metadata", "resourceVersion"})});
+  if (!writer) return count_failure(tally, writer.error(), folder, path, source);
+  bool limit_reached = false;
+  std::optional<Error> write_error;
+  std::string err;
+  auto result = client.exec(
+      ns, name, {container, command, std::nullopt, std::chrono::minutes(10)},
+      [&](std::string_view data) {
+        const std::uint64_t room = options.max_bytes - writer->size();
+        const std::string_view part =
+            data.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(room, data.size())));
+        if (auto written = writer->write(part); !written) write_error = written.error();
+        limit_reached = writer->size() >= options.max_bytes;
+        return !write_error && !limit_reached;
+      },
+      [&](std::string_view data) {
+        if (err.size() < 4096) err.append(data);
+        return true;
+      });
+  if (write_error) return count_failure(tally, *write_error, folder, path, source);
+  if (limit_reached) {
+    return count(tally,
+                 writer->commit(evidence::ItemStatus::partial,
+                                fmt::format("stopped at --max-bytes {}", options.max_bytes)),
+                 folder, path, source);
+  }
+  if (!result) {
+    if (writer->size() > 0) {
+      return count(tally, writer->commit(evidence::ItemStatus::partial, result.error().describe()), folder,
+                   path, source);
+    }
+    return count_failure(tally, result.error(), folder, path, source);
+  }
+  if (result->exit_code != 0) {
+    return count(tally,
+                 writer->commit(evidence::ItemStatus::partial,
+                                fmt::format("tar exit status {}: {}", result->exit_code, err.substr(0, 300))),
+                 folder, path, source);
+  }
+  count(tally, writer->commit(), folder, path, source);
+}
+
+}  // namespace ir::steps::snapshot

@@ -1,0 +1,304 @@
+// snapshot against the real control plane and the test node agent: every
+// item of a capture, hashes that match sha256sum, triage fallbacks in a
+// minimal image, verification and signatures, RBAC, and a capture killed in
+// the middle of a large item and completed by a re-run.
+#include "ir/core/encoding.hpp"
+#include "ir/core/process.hpp"
+#include "step_runner.hpp"
+#include "support/spawn.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+using namespace ir;
+using namespace ir::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string incident = "INC-2026-11-26-201";
+
+struct Scratch {
+  fs::path dir;
+  explicit Scratch(const std::string& name)
+      : dir(fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~Scratch() { fs::remove_all(dir); }
+  std::string operator/(const std::string& name) const { return (dir / name).string(); }
+};
+
+std::string pod_yaml(const std::string& name, const std::string& rootfs,
+                     const std::string& extra_annotations = {}, const std::string& env = {}) {
+  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  labels: {app: " + name +
+         "}\n  annotations: {irsteps.io/test-rootfs: \"" + rootfs +
+         "\", irsteps.io/test-log: \"GET /shell.php 200\"" + extra_annotations +
+         "}\nspec:\n  containers:\n  - name: app\n    image: registry.example/app:1\n" + env;
+}
+
+json::value manifest_of(const std::string& dir) {
+  auto text = read_file(dir + "/manifest.json");
+  REQUIRE(text);
+  auto parsed = parse_json(*text, "manifest");
+  REQUIRE(parsed);
+  return *parsed;
+}
+
+const json::value* item(const json::value& manifest, const std::string& suffix) {
+  for (const auto& entry : manifest.at("items").as_array()) {
+    const std::string path = string_at(entry, {"path"});
+    if (path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return &entry;
+  }
+  return nullptr;
+}
+
+void await_running(const std::string& ns, const std::string& name) {
+  REQUIRE(eventually([&] {
+    auto pod = Cluster::get().client().get(k8s::resources::pods, ns, name);
+    return pod && string_at(*pod, {"status", "phase"}) == "Running";
+  }));
+}
+
+}  // namespace
+
+TEST_CASE("snapshot captures every item with hashes that sha256sum and tar agree with",
+          "[integration][snapshot]") {
+  TestNamespace ns("snapshot");
+  Scratch rootfs("snap-rootfs");
+  fs::create_directories(rootfs.dir / "etc");
+  std::ofstream(rootfs.dir / "etc" / "passwd")
+      << "root:x:0:0::/root:/bin/sh\nmallory:x:1337:1337::/tmp:/bin/sh\n";
+  Cluster::get().apply_yaml(ns.name(),
+                            pod_yaml("victim", rootfs.dir.string(), ", irsteps.io/test-restarts: \"1\""));
+  await_running(ns.name(), "victim");
+  Scratch out("snap-out");
+  Scratch keys("snap-keys");
+  auto key = run_process({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                          "-out", keys / "key.pem"});
+  REQUIRE(key);
+  REQUIRE(run_process({"openssl", "pkey", "-in", keys / "key.pem", "-pubout", "-out", keys / "key.pub"}));
+  auto other = run_process(
+      {"sh", "-c",
+       "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 | openssl pkey -pubout -out " +
+           keys / "other.pub"});
+  REQUIRE(other);
+
+  auto run =
+      run_step_binary("snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--pod", "victim",
+                                   "--kubeconfig", Cluster::get().kubeconfig(), "--out", out.dir.string(),
+                                   "--filesystem", "--paths", rootfs.dir.string(), "--modified-paths",
+                                   rootfs.dir.string(), "--sign-key", keys / "key.pem"});
+  REQUIRE_EXIT(run, 0);
+  CHECK(run.output("failed") == "0");
+  const auto manifest = manifest_of(out.dir.string());
+  for (const char* name :
+       {"pod.json", "describe.txt", "events.json", "networkpolicies.json", "serviceaccount.json", "node.json",
+        "logs/app.log", "logs/app.previous.log", "triage/app/processes.txt", "triage/app/network.txt",
+        "triage/app/modified-files.txt", "filesystem/app.tar"}) {
+    const auto* entry = item(manifest, name);
+    INFO(name);
+    REQUIRE(entry != nullptr);
+    CHECK(string_at(*entry, {"status"}) == "complete");
+  }
+  const auto* tar = item(manifest, "filesystem/app.tar");
+  const std::string tar_path = out / string_at(*tar, {"path"});
+  auto sum = run_process({"sha256sum", tar_path});
+  REQUIRE(sum);
+  CHECK(sum->out.substr(0, 64) == string_at(*tar, {"sha256"}));
+  auto listing = run_process({"tar", "tf", tar_path});
+  REQUIRE(listing);
+  CHECK(listing->out.find("etc/passwd") != std::string::npos);
+  CHECK(read_file(out / string_at(*item(manifest, "logs/app.log"), {"path"}))->find("GET /shell.php 200") !=
+        std::string::npos);
+  CHECK(read_file(out / string_at(*item(manifest, "triage/app/modified-files.txt"), {"path"}))
+            ->find("etc/passwd") != std::string::npos);
+  CHECK(read_file(out / string_at(*item(manifest, "describe.txt"), {"path"}))->find("Restarts:     1") !=
+        std::string::npos);
+  CHECK(run.output("manifest-sha256") == sha256_hex(*read_file(out / "manifest.json")));
+  // The evidence's content never reaches the step's own output.
+  CHECK(run.all_text().find("mallory") == std::string::npos);
+  CHECK(run.all_text().find("GET /shell.php") == std::string::npos);
+
+  auto verified = run_step_binary("snapshot", {"verify", out.dir.string(), "--key", keys / "key.pub"});
+  REQUIRE_EXIT(verified, 0);
+  CHECK(verified.output("manifest-sha256") == run.output("manifest-sha256"));
+  auto wrong_key = run_step_binary("snapshot", {"verify", out.dir.string(), "--key", keys / "other.pub"});
+  REQUIRE_EXIT(wrong_key, 3);
+  {
+    std::fstream tampered(tar_path, std::ios::in | std::ios::out | std::ios::binary);
+    tampered.seekp(600);
+    tampered.put('X');
+  }
+  auto changed = run_step_binary("snapshot", {"verify", out.dir.string()});
+  REQUIRE_EXIT(changed, 3);
+  CHECK(changed.err.find("filesystem/app.tar: content differs") != std::string::npos);
+}
+
+TEST_CASE("triage falls back to /proc when the image has no ps or netstat, and says what it could not do",
+          "[integration][snapshot]") {
+  TestNamespace ns("snapmin");
+  Scratch bin("snap-minbin");
+  Scratch rootfs("snap-minroot");
+  for (const char* tool : {"sh", "cat", "tr"}) {
+    auto where = run_process({"sh", "-c", std::string("command -v ") + tool});
+    REQUIRE(where);
+    std::string target = where->out.substr(0, where->out.find('\n'));
+    fs::create_symlink(target, bin.dir / tool);
+  }
+  Cluster::get().apply_yaml(ns.name(),
+                            pod_yaml("minimal", rootfs.dir.string(), {},
+                                     "    env: [{name: PATH, value: \"" + bin.dir.string() + "\"}]\n"));
+  await_running(ns.name(), "minimal");
+  Scratch out("snap-minout");
+  auto run = run_step_binary(
+      "snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--selector", "app=minimal",
+                   "--kubeconfig", Cluster::get().kubeconfig(), "--out", out.dir.string()});
+  REQUIRE_EXIT(run, 1);  // partial success: find is missing
+  const auto manifest = manifest_of(out.dir.string());
+  const auto* processes = item(manifest, "triage/app/processes.txt");
+  REQUIRE(processes != nullptr);
+  CHECK(string_at(*processes, {"status"}) == "complete");
+  CHECK(string_at(*processes, {"source"}).find("sh -c") != std::string::npos);
+  const auto* network = item(manifest, "triage/app/network.txt");
+  REQUIRE(network != nullptr);
+  CHECK(string_at(*network, {"status"}) == "complete");
+  CHECK(read_file(out / string_at(*network, {"path"}))->find("/proc/net/tcp") != std::string::npos);
+  const auto* modified = item(manifest, "triage/app/modified-files.txt");
+  REQUIRE(modified != nullptr);
+  CHECK(string_at(*modified, {"status"}) == "failed");
+  CHECK(string_at(*modified, {"reason"}).find("none of these could run") != std::string::npos);
+  CHECK(item(manifest, "pod.json") != nullptr);
+}
+
+TEST_CASE("without pods/exec the step exits 5 and still collects everything else",
+          "[integration][snapshot][rbac]") {
+  TestNamespace ns("snaprbac");
+  Scratch rootfs("snap-rbacroot");
+  auto& cluster = Cluster::get();
+  cluster.apply_yaml(ns.name(), pod_yaml("victim", rootfs.dir.string()) + R"(
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: collector}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: no-exec}
+rules:
+- {apiGroups: [""], resources: [pods, pods/log, events, serviceaccounts], verbs: [get, list]}
+- {apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [list]}
+- {apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: collector}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: no-exec}
+subjects: [{kind: ServiceAccount, name: collector}]
+)");
+  await_running(ns.name(), "victim");
+  TokenKubeconfig identity(service_account_token(ns.name(), "collector"), "collector-" + ns.name());
+  Scratch out("snap-rbacout");
+  auto run =
+      run_step_binary("snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--pod", "victim",
+                                   "--kubeconfig", identity.path(), "--out", out.dir.string()});
+  REQUIRE_EXIT(run, 5);
+  CHECK(run.err.find("forbidden") != std::string::npos);
+  const auto manifest = manifest_of(out.dir.string());
+  for (const char* name : {"pod.json", "events.json", "logs/app.log"}) {
+    INFO(name);
+    REQUIRE(item(manifest, name) != nullptr);
+    CHECK(string_at(*item(manifest, name), {"status"}) == "complete");
+  }
+  CHECK(string_at(*item(manifest, "triage/app/processes.txt"), {"reason"}).find("pods/exec") !=
+        std::string::npos);
+}
+
+TEST_CASE("a capture killed during a large item lists only complete items, and a re-run completes it",
+          "[integration][snapshot][kill]") {
+  TestNamespace ns("snapkill");
+  Scratch rootfs("snap-bigroot");
+  {
+    std::ofstream big(rootfs.dir / "disk.img", std::ios::binary);
+    const std::string block(1 << 20, 'z');
+    for (int i = 0; i < 300; ++i) big.write(block.data(), static_cast<std::streamsize>(block.size()));
+  }
+  Cluster::get().apply_yaml(ns.name(), pod_yaml("victim", rootfs.dir.string()));
+  await_running(ns.name(), "victim");
+  Scratch out("snap-killout");
+  const std::vector<std::string> args{binary("snapshot"),
+                                      "--incident-id",
+                                      incident,
+                                      "--namespace",
+                                      ns.name(),
+                                      "--pod",
+                                      "victim",
+                                      "--kubeconfig",
+                                      Cluster::get().kubeconfig(),
+                                      "--out",
+                                      out.dir.string(),
+                                      "--filesystem",
+                                      "--paths",
+                                      rootfs.dir.string(),
+                                      "--triage=false"};
+  {
+    Spawned step(args);
+    REQUIRE(step.wait_for_line(
+        [](const std::string& line) { return line.find("logs/app.log") != std::string::npos; }));
+    // Wait until the tar is on its way, then kill without warning.
+    REQUIRE(eventually(
+        [&] {
+          for (const auto& entry : fs::recursive_directory_iterator(out.dir)) {
+            if (entry.path().filename().string().find("app.tar.partial-") != std::string::npos &&
+                fs::file_size(entry.path()) > (8u << 20))
+              return true;
+          }
+          return false;
+        },
+        std::chrono::seconds(30)));
+    step.freeze();
+    ::kill(step.pid(), SIGKILL);
+    step.finish();
+  }
+  auto manifest = manifest_of(out.dir.string());
+  CHECK(item(manifest, "filesystem/app.tar") == nullptr);
+  REQUIRE(item(manifest, "logs/app.log") != nullptr);
+  auto verified = run_step_binary("snapshot", {"verify", out.dir.string()});
+  REQUIRE_EXIT(verified, 0);
+
+  std::vector<std::string> rerun(args.begin() + 1, args.end());
+  auto completed = run_step_binary("snapshot", rerun);
+  REQUIRE_EXIT(completed, 0);
+  manifest = manifest_of(out.dir.string());
+  REQUIRE(item(manifest, "filesystem/app.tar") != nullptr);
+  CHECK(string_at(*item(manifest, "filesystem/app.tar"), {"status"}) == "complete");
+  for (const auto& entry : fs::recursive_directory_iterator(out.dir)) {
+    CHECK(entry.path().filename().string().find(".partial-") == std::string::npos);
+  }
+  auto reverified = run_step_binary("snapshot", {"verify", out.dir.string()});
+  REQUIRE_EXIT(reverified, 0);
+}
+
+TEST_CASE("the shipped snapshot Role collects every item", "[integration][snapshot][rbac]") {
+  auto& cluster = Cluster::get();
+  for (const char* file : {"namespace.yaml", "snapshot.yaml"}) {
+    auto applied =
+        cluster.kubectl({"apply", "-f", std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/rbac/" + file});
+    INFO(applied.err);
+    REQUIRE(applied.exit_status == 0);
+  }
+  TokenKubeconfig identity(service_account_token("irsteps", "irsteps-snapshot"), "irsteps-snapshot");
+  TestNamespace ns("snaprole");
+  Scratch rootfs("snap-roleroot");
+  cluster.apply_yaml(ns.name(), deployment_yaml("web", 1));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  Scratch out("snap-roleout");
+  auto run = run_step_binary(
+      "snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--pod", pods[0], "--kubeconfig",
+                   identity.path(), "--out", out.dir.string(), "--modified-paths", rootfs.dir.string()});
+  REQUIRE_EXIT(run, 0);
+  CHECK(run.output("failed") == "0");
+}
