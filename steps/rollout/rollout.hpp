@@ -1,0 +1,59 @@
+// rollout: the workload actions the playbooks need, like `kubectl rollout`
+// but awaited and verified: restart, status, undo, scale, delete-pod,
+// find-image, check-persistence.
+#pragma once
+
+#include "workload.hpp"
+
+#include "ir/core/time.hpp"
+#include "ir/driver/step.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ir::steps::rollout {
+
+inline constexpr std::string_view previous_replicas_annotation = "irsteps.io/previous-replicas";
+
+enum class Verb { restart, status, undo, scale, delete_pod, find_image, check_persistence };
+
+struct Options {
+  std::string incident_id;
+  Verb verb = Verb::status;
+  std::vector<std::string> targets;
+  std::string ns;
+  std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  bool wait = true;
+  std::optional<std::int64_t> replicas;
+  bool restore = false;
+  std::int64_t to_revision = 0;
+  std::optional<std::int64_t> grace_period;
+  bool force = false;
+  std::string selector;
+  std::optional<TimePoint> since;
+  bool dry_run = false;
+};
+
+[[nodiscard]] Result<Options> options_from(const json::object& params);
+[[nodiscard]] Result<void> run(const Options& options, Context& context);
+[[nodiscard]] const StepDef& step();
+
+// inspect.cpp: the verbs that only read.
+struct ImageRef {
+  std::string repository;  // "docker.io/library/nginx" form, normalised
+  std::string tag;         // empty when the reference is by digest only
+  std::string digest;      // "sha256:..." when given
+};
+[[nodiscard]] Result<ImageRef> parse_image_ref(std::string_view text);
+[[nodiscard]] bool image_matches(const ImageRef& wanted, std::string_view image,
+                                 std::string_view image_id = {});
+[[nodiscard]] Result<void> find_image(const Options& options, Context& context, k8s::Client& client);
+[[nodiscard]] Result<void> check_persistence(const Options& options, Context& context, k8s::Client& client);
+
+// undo.cpp
+[[nodiscard]] Result<void> undo(const Options& options, Context& context, k8s::Client& client,
+                                const Workload& workload);
+
+}  // namespace ir::steps::rollout

@@ -1,0 +1,185 @@
+// rollout against the real control plane: every verb, awaited rollouts, the
+// failing-workload report, dry-run and bad input.
+#include "step_runner.hpp"
+
+#include "ir/core/encoding.hpp"
+
+#include <fmt/format.h>
+
+using namespace ir;
+using namespace ir::test;
+
+namespace {
+
+const std::string incident = "INC-2026-11-26-301";
+
+std::vector<std::string> args(const std::string& ns, std::vector<std::string> more) {
+  std::vector<std::string> list{"--incident-id", incident, "--kubeconfig", Cluster::get().kubeconfig()};
+  if (!ns.empty()) {
+    list.push_back("--namespace");
+    list.push_back(ns);
+  }
+  list.insert(list.end(), more.begin(), more.end());
+  return list;
+}
+
+json::object deployment(const std::string& ns, const std::string& name) {
+  auto object = Cluster::get().client().get(k8s::resources::deployments, ns, name);
+  if (!object) FAIL(object.error().describe());
+  return *object;
+}
+
+}  // namespace
+
+TEST_CASE("rollout restart makes new pods and waits for them; status agrees", "[integration][rollout]") {
+  TestNamespace ns("rollout-restart");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 2));
+  const auto before = running_pods(ns.name(), "app=web", 2);
+
+  auto dry = run_step_binary("rollout", args(ns.name(), {"restart", "deployment/web", "--dry-run"}));
+  REQUIRE_EXIT(dry, 0);
+  CHECK(string_at(deployment(ns.name(), "web"),
+                  {"spec", "template", "metadata", "annotations", "irsteps.io/restartedAt"})
+            .empty());
+
+  auto run = run_step_binary("rollout", args(ns.name(), {"restart", "deploy/web", "--timeout", "120s"}));
+  REQUIRE_EXIT(run, 0);
+  CHECK(run.output("rollouts").find("\"healthy\":true") != std::string::npos);
+  const auto after = running_pods(ns.name(), "app=web", 2);
+  for (const auto& pod : after) CHECK(std::find(before.begin(), before.end(), pod) == before.end());
+
+  auto status = run_step_binary("rollout", args(ns.name(), {"status", "deployment/web", "--timeout", "30s"}));
+  REQUIRE_EXIT(status, 0);
+  auto missing = run_step_binary("rollout", args(ns.name(), {"status", "deployment/nope"}));
+  REQUIRE_EXIT(missing, 2);
+  auto unsupported = run_step_binary("rollout", args(ns.name(), {"restart", "cronjob/nightly"}));
+  REQUIRE_EXIT(unsupported, 2);
+}
+
+TEST_CASE("rollout status names an unhealthy workload with its pods' reasons, exit 1",
+          "[integration][rollout]") {
+  TestNamespace ns("rollout-fail");
+  Cluster::get().apply_yaml(ns.name(), R"(
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: broken}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: broken}}
+  template:
+    metadata: {labels: {app: broken}, annotations: {irsteps.io/test-fail: CrashLoopBackOff}}
+    spec: {containers: [{name: app, image: registry.example/shop/broken:1.0}]}
+)");
+  auto run = run_step_binary("rollout", args(ns.name(), {"status", "deployment/broken", "--timeout", "8s"}));
+  REQUIRE_EXIT(run, 1);
+  CHECK(run.out.find("deployment/broken not healthy") != std::string::npos);
+  CHECK(run.out.find("CrashLoopBackOff") != std::string::npos);
+}
+
+TEST_CASE("rollout scale remembers the replica count and restores it", "[integration][rollout]") {
+  TestNamespace ns("rollout-scale");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("api", 2));
+  running_pods(ns.name(), "app=api", 2);
+  auto down = run_step_binary(
+      "rollout", args(ns.name(), {"scale", "deployment/api", "--replicas", "0", "--timeout", "60s"}));
+  REQUIRE_EXIT(down, 0);
+  CHECK(down.output("previous-replicas") == "2");
+  const auto scaled = deployment(ns.name(), "api");
+  CHECK(string_at(scaled, {"metadata", "annotations", "irsteps.io/previous-replicas"}) == "2");
+  CHECK(eventually([&] {
+    auto pods = Cluster::get().client().list(k8s::resources::pods, ns.name(), {"app=api", {}});
+    return pods && pods->at("items").as_array().empty();
+  }));
+  auto again = run_step_binary("rollout", args(ns.name(), {"scale", "deployment/api", "--replicas", "0"}));
+  REQUIRE_EXIT(again, 0);
+  CHECK(string_at(deployment(ns.name(), "api"),
+                  {"metadata", "annotations", "irsteps.io/previous-replicas"}) == "2");
+  auto restore = run_step_binary(
+      "rollout", args(ns.name(), {"scale", "deployment/api", "--restore", "--timeout", "60s"}));
+  REQUIRE_EXIT(restore, 0);
+  running_pods(ns.name(), "app=api", 2);
+  CHECK(string_at(deployment(ns.name(), "api"), {"metadata", "annotations", "irsteps.io/previous-replicas"})
+            .empty());
+  auto daemonset = run_step_binary("rollout", args(ns.name(), {"scale", "daemonset/x", "--replicas", "0"}));
+  REQUIRE_EXIT(daemonset, 2);
+}
+
+TEST_CASE("rollout delete-pod deletes exactly the pod; the controller replaces it",
+          "[integration][rollout]") {
+  TestNamespace ns("rollout-delete");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("cart", 2));
+  const auto pods = running_pods(ns.name(), "app=cart", 2);
+  auto run = run_step_binary("rollout", args(ns.name(), {"delete-pod", pods[0], "--force"}));
+  REQUIRE_EXIT(run, 0);
+  CHECK(run.output("deleted-pods") == pods[0]);
+  CHECK(eventually([&] { return !Cluster::get().client().get(k8s::resources::pods, ns.name(), pods[0]); }));
+  CHECK(Cluster::get().client().get(k8s::resources::pods, ns.name(), pods[1]));
+  auto missing = run_step_binary("rollout", args(ns.name(), {"delete-pod", pods[0]}));
+  REQUIRE_EXIT(missing, 2);
+}
+
+TEST_CASE("rollout undo puts the previous or the named revision's template back", "[integration][rollout]") {
+  TestNamespace ns("rollout-undo");
+  auto& cluster = Cluster::get();
+  cluster.apply_yaml(ns.name(), deployment_yaml("shop", 1));
+  running_pods(ns.name(), "app=shop", 1);
+  auto changed = cluster.kubectl(
+      {"-n", ns.name(), "set", "image", "deployment/shop", "app=registry.example/shop/shop:2.0"});
+  REQUIRE(changed.exit_status == 0);
+  auto waited =
+      run_step_binary("rollout", args(ns.name(), {"status", "deployment/shop", "--timeout", "60s"}));
+  REQUIRE_EXIT(waited, 0);
+
+  auto undo = run_step_binary("rollout", args(ns.name(), {"undo", "deployment/shop", "--timeout", "60s"}));
+  REQUIRE_EXIT(undo, 0);
+  CHECK(undo.output("revision") == "1");
+  auto image = [&] {
+    const json::value object(deployment(ns.name(), "shop"));
+    return string_at(find(object, {"spec", "template", "spec", "containers"})->as_array().at(0), {"image"});
+  };
+  CHECK(image() == "registry.example/shop/shop:1.0");
+  auto to_two =
+      run_step_binary("rollout", args(ns.name(), {"undo", "deployment/shop", "--to-revision", "2"}));
+  REQUIRE_EXIT(to_two, 0);
+  CHECK(image() == "registry.example/shop/shop:2.0");
+  auto absent =
+      run_step_binary("rollout", args(ns.name(), {"undo", "deployment/shop", "--to-revision", "99"}));
+  REQUIRE_EXIT(absent, 2);
+}
+
+TEST_CASE("rollout find-image by repository:tag and by digest", "[integration][rollout]") {
+  TestNamespace ns("rollout-image");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("bad", 1));
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("good", 1));
+  const auto pods = running_pods(ns.name(), "app=bad", 1);
+  running_pods(ns.name(), "app=good", 1);
+  auto by_tag = run_step_binary("rollout", args(ns.name(), {"find-image", "registry.example/shop/bad:1.0"}));
+  REQUIRE_EXIT(by_tag, 0);
+  CHECK(by_tag.output("pods") == ns.name() + "/pod/" + pods[0]);
+  CHECK(by_tag.output("workloads") == ns.name() + "/deployment/bad");
+  const std::string digest = "sha256:" + sha256_hex("registry.example/shop/bad:1.0");
+  CHECK(eventually([&] {
+    auto by_digest = run_step_binary("rollout", args(ns.name(), {"find-image", digest}));
+    return by_digest.exit_status == 0 && by_digest.output("pods") == ns.name() + "/pod/" + pods[0];
+  }));
+  auto none = run_step_binary("rollout", args(ns.name(), {"find-image", "registry.example/shop/bad:9.9"}));
+  REQUIRE_EXIT(none, 0);
+  CHECK(none.output("pod-count") == "0");
+}
+
+TEST_CASE("rollout check-persistence flags what was created after the incident began",
+          "[integration][rollout]") {
+  TestNamespace ns("rollout-persist");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  running_pods(ns.name(), "app=web", 1);
+  auto quiet = run_step_binary("rollout", args(ns.name(), {"check-persistence", "--selector", "app=web",
+                                                           "--since", "2099-01-01T00:00:00Z"}));
+  REQUIRE_EXIT(quiet, 0);
+  CHECK(quiet.output("flagged-count") == "0");
+  auto flagged = run_step_binary("rollout", args(ns.name(), {"check-persistence", "--selector", "app=web",
+                                                             "--since", "2000-01-01T00:00:00Z"}));
+  REQUIRE_EXIT(flagged, 0);
+  // The Deployment of deployment_yaml carries no labels of its own: its pods are what the selector finds.
+  CHECK(flagged.output("flagged").find(ns.name() + "/pod/web-") != std::string::npos);
+  CHECK(flagged.output("flagged").find("/deployment/") == std::string::npos);
+}

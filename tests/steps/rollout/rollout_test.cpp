@@ -1,0 +1,88 @@
+#include "rollout.hpp"
+
+#include "support/catch.hpp"
+
+using namespace ir;
+using namespace ir::steps::rollout;
+
+namespace {
+json::object object(std::string_view text) {
+  auto parsed = parse_json(text, "test");
+  REQUIRE(parsed);
+  return parsed->as_object();
+}
+}  // namespace
+
+TEST_CASE("KIND/NAME targets: aliases, and only kinds that roll out", "[unit][rollout]") {
+  auto deployment = parse_workload("deploy/web", "shop");
+  REQUIRE(deployment);
+  CHECK(deployment->resource.kind == "Deployment");
+  CHECK(deployment->id() == "deployment/web");
+  CHECK(parse_workload("StatefulSet/db", "shop")->resource.kind == "StatefulSet");
+  CHECK(parse_workload("ds/agent", "shop")->resource.kind == "DaemonSet");
+  CHECK(parse_workload("cronjob/nightly", "shop").error().code() == Code::invalid_input);
+  CHECK(parse_workload("web", "shop").error().code() == Code::invalid_input);
+  CHECK(parse_workload("deployment/web", "").error().code() == Code::invalid_input);
+}
+
+TEST_CASE("the restart patch sets the pod-template annotation", "[unit][rollout]") {
+  const json::value patch(restart_patch("2026-11-26T17:29:04Z", "INC-2026-11-26-001"));
+  CHECK(string_at(patch, {"spec", "template", "metadata", "annotations", "irsteps.io/restartedAt"}) ==
+        "2026-11-26T17:29:04Z");
+  CHECK(string_at(patch, {"spec", "template", "metadata", "annotations", "irsteps.io/incident"}) ==
+        "INC-2026-11-26-001");
+}
+
+TEST_CASE("rollout state from status: generation, updated, ready, available, old replicas",
+          "[unit][rollout]") {
+  const auto& deployments = k8s::resources::deployments;
+  CHECK(status_state(deployments, object(R"({"metadata":{"generation":3},"spec":{"replicas":2},
+      "status":{"observedGeneration":3,"replicas":2,"updatedReplicas":2,"readyReplicas":2,"availableReplicas":2}})"))
+            .complete);
+  CHECK_FALSE(status_state(deployments, object(R"({"metadata":{"generation":4},"spec":{"replicas":2},
+      "status":{"observedGeneration":3,"replicas":2,"updatedReplicas":2,"readyReplicas":2,"availableReplicas":2}})"))
+                  .complete);
+  const auto old_left =
+      status_state(deployments, object(R"({"metadata":{"generation":3},"spec":{"replicas":2},
+      "status":{"observedGeneration":3,"replicas":3,"updatedReplicas":2,"readyReplicas":2,"availableReplicas":2}})"));
+  CHECK_FALSE(old_left.complete);
+  CHECK(old_left.summary.find("1 old replicas left") != std::string::npos);
+  CHECK_FALSE(
+      status_state(k8s::resources::statefulsets, object(R"({"metadata":{"generation":2},"spec":{"replicas":1},
+      "status":{"observedGeneration":2,"replicas":1,"updatedReplicas":1,"readyReplicas":1,
+                "currentRevision":"db-1","updateRevision":"db-2"}})"))
+          .complete);
+  CHECK(status_state(k8s::resources::daemonsets, object(R"({"metadata":{"generation":1},
+      "status":{"observedGeneration":1,"desiredNumberScheduled":1,"currentNumberScheduled":1,
+                "updatedNumberScheduled":1,"numberReady":1,"numberAvailable":1}})"))
+            .complete);
+}
+
+TEST_CASE("image references match by repository and tag, or by digest", "[unit][rollout]") {
+  auto nginx = parse_image_ref("nginx:1.25");
+  REQUIRE(nginx);
+  CHECK(nginx->repository == "docker.io/library/nginx");
+  CHECK(image_matches(*nginx, "docker.io/library/nginx:1.25"));
+  CHECK(image_matches(*nginx, "nginx:1.25"));
+  CHECK_FALSE(image_matches(*nginx, "nginx:1.26"));
+  CHECK_FALSE(image_matches(*nginx, "registry.example.com/nginx:1.25"));
+  CHECK(image_matches(*parse_image_ref("busybox"), "busybox:latest"));
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  auto by_digest = parse_image_ref(digest);
+  REQUIRE(by_digest);
+  CHECK(image_matches(*by_digest, "nginx:1.25", "docker-pullable://nginx@" + digest));
+  CHECK_FALSE(
+      image_matches(*by_digest, "nginx:1.25", "docker-pullable://nginx@sha256:" + std::string(64, 'b')));
+}
+
+TEST_CASE("options: positional verb and targets, unknown verbs refused", "[unit][rollout]") {
+  json::object params{{"incident-id", "INC-2026-11-26-001"},
+                      {"args", json::array{"restart", "deployment/web", "sts/db"}},
+                      {"namespace", "shop"}};
+  auto options = options_from(params);
+  REQUIRE(options);
+  CHECK(options->verb == Verb::restart);
+  CHECK(options->targets == std::vector<std::string>{"deployment/web", "sts/db"});
+  params["args"] = json::array{"explode"};
+  CHECK(options_from(params).error().code() == Code::invalid_input);
+}
