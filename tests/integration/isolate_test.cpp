@@ -257,12 +257,11 @@ TEST_CASE("an API server that goes away mid-run gives exit 4, and a re-run compl
   cluster.apply_yaml(ns.name(), deployment_yaml("web", 1));
   const auto pods = running_pods(ns.name(), "app=web", 1);
   Spawned step({binary("isolate"), "--incident-id", incident, "--namespace", ns.name(), "--pod", pods[0],
-                "--kubeconfig", cluster.kubeconfig(), "--max-attempts", "3"});
-  // Freeze the step right after its first change, take the API server away,
-  // let the step go on.
-  REQUIRE(step.wait_for_line(
-      [](const std::string& line) { return line.find("\"k8s.changed\"") != std::string::npos; }));
-  step.freeze();
+                "--kubeconfig", cluster.kubeconfig(), "--max-attempts", "3"},
+               {{"IRSTEPS_TEST_STOP_AFTER_CHANGES", "1"}});
+  // The step stops itself right after its first change (the label); take
+  // the API server away, then let the step go on.
+  REQUIRE(eventually([&] { return step.stopped(); }, std::chrono::seconds(60)));
   cluster.control("kill-apiserver");  // a crash: open connections die too
   step.resume();
   const auto finished = step.finish();

@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <csignal>
 
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 extern char** environ;
@@ -90,6 +92,14 @@ void Spawned::freeze() {
 }
 void Spawned::resume() {
   ::kill(pid_, SIGCONT);
+}
+
+bool Spawned::stopped() const {
+  std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
+  const std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // "pid (comm) S ...": the state follows the last ')'.
+  const auto close = text.rfind(')');
+  return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'T';
 }
 
 Finished Spawned::finish() {

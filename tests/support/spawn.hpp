@@ -30,6 +30,8 @@ class Spawned {
   bool wait_for_line(const std::function<bool(const std::string&)>& match);
   void freeze();
   void resume();
+  // Whether the process is stopped (by SIGSTOP, its own or ours).
+  [[nodiscard]] bool stopped() const;
   [[nodiscard]] pid_t pid() const { return pid_; }
   Finished finish();
 

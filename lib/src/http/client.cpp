@@ -216,7 +216,9 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
     parser.get().body().size = chunk.size();
     ec = connection.run(
         [&](auto h) {
-          connection.with_stream([&](auto& s) { http::async_read(s, connection.buffer(), parser, h); });
+          // read_some: hand over what has arrived (a watch event, a log
+          // line) at once instead of waiting for the buffer to fill.
+          connection.with_stream([&](auto& s) { http::async_read_some(s, connection.buffer(), parser, h); });
         },
         read_deadline());
     if (ec == http::error::need_buffer) ec = {};

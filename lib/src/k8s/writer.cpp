@@ -4,6 +4,9 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <csignal>
+#include <cstdlib>
+
 namespace ir::k8s {
 
 json::object reference_of(const Resource& resource, std::string_view ns, std::string_view name,
@@ -25,6 +28,19 @@ void Writer::record(std::string verb, const Resource& resource, std::string_view
   log::info(dry_run_ ? "k8s.planned" : "k8s.changed",
             {{"verb", action.verb}, {"kind", resource.kind}, {"namespace", ns}, {"name", name}});
   report_.add_action(std::move(action));
+  if (!dry_run_) stop_if_asked();
+}
+
+// Test hook: IRSTEPS_TEST_STOP_AFTER_CHANGES=N makes the process stop itself
+// (SIGSTOP) right after its Nth change, so that a test can take the API
+// server away at an exact point of a run and then let the step go on.
+void Writer::stop_if_asked() {
+  static const long stop_after = [] {
+    const char* value = std::getenv("IRSTEPS_TEST_STOP_AFTER_CHANGES");
+    return value != nullptr ? std::strtol(value, nullptr, 10) : 0L;
+  }();
+  static long changes = 0;
+  if (stop_after > 0 && ++changes == stop_after) std::raise(SIGSTOP);
 }
 
 namespace {

@@ -352,3 +352,23 @@ TEST_CASE("a kept-alive connection the server closed is replaced without a retry
   CHECK(sleeper.waits->empty());
   CHECK(client.connections_opened() == 2);
 }
+
+TEST_CASE("a streamed body reaches the sink as it arrives, not when a buffer fills", "[unit][http]") {
+  Reply slow{200, {}, {}};
+  slow.chunks = {"first event\n", "second event\n"};
+  slow.chunk_pause = 1500ms;
+  HttpServer server([&](const SeenRequest&) { return slow; });
+  ir::http::Client client;
+  const auto started = std::chrono::steady_clock::now();
+  std::chrono::milliseconds first_seen{-1};
+  auto response = client.stream(get(server.url()), [&](std::string_view data) {
+    if (first_seen.count() < 0 && data.find("first") != std::string_view::npos) {
+      first_seen = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    }
+    return true;
+  });
+  REQUIRE(response);
+  REQUIRE(first_seen.count() >= 0);
+  // The second chunk comes 1.5 s later; the first must not wait for it.
+  CHECK(first_seen < 1000ms);
+}

@@ -42,6 +42,7 @@ class Writer {
  private:
   void record(std::string verb, const Resource& resource, std::string_view ns, std::string_view name,
               std::string_view uid, std::string detail, std::optional<json::object> request);
+  static void stop_if_asked();
   Client& client_;
   Report& report_;
   bool dry_run_;
