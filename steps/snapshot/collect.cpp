@@ -299,4 +299,31 @@ void collect_logs(k8s::Client& client, const Options& options, const json::objec
   }
 }
 
+void collect_checkpoint(k8s::Client& client, const json::object& pod, const std::string& container,
+                        evidence::Folder& folder, Tally& tally, Context& context) {
+  const std::string ns = string_at(pod, {"metadata", "namespace"});
+  const std::string name = string_at(pod, {"metadata", "name"});
+  const std::string node = string_at(pod, {"spec", "nodeName"});
+  const std::string path = pod_dir(pod) + "/checkpoint/" + container + ".json";
+  // The kubelet's checkpoint API (ContainerCheckpoint); the archive stays on
+  // the node, its location is the evidence here.
+  const std::string request =
+      "/api/v1/nodes/" + node + "/proxy/checkpoint/" + ns + "/" + name + "/" + container;
+  const std::string source = "POST " + request;
+  auto response = client.raw("POST", request + "?timeout=120");
+  if (!response) return count_failure(tally, response.error(), folder, path, source);
+  if (response->status == 404 || response->status == 405) {
+    context.warn("the cluster cannot checkpoint container " + container + " of pod " + name +
+                 " (the kubelet's ContainerCheckpoint feature is off or missing); the rest was collected");
+    return;
+  }
+  if (response->status < 200 || response->status >= 300) {
+    return count_failure(tally, k8s::error_from_response(*response, "checkpoint"), folder, path, source);
+  }
+  auto parsed = parse_json(response->body, "checkpoint reply");
+  if (!parsed) return count_failure(tally, parsed.error(), folder, path, source);
+  write_json(json::object{{"node", node}, {"reply", *parsed}}, path, source, provenance_of(pod), folder,
+             tally);
+}
+
 }  // namespace ir::steps::snapshot

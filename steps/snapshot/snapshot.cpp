@@ -63,6 +63,7 @@ void plan(const Options& options, const std::vector<json::object>& pods, Report&
           items.push_back("triage/" + c + "/" + t);
       }
       if (options.filesystem) items.push_back("filesystem/" + c + ".tar");
+      if (options.checkpoint) items.push_back("checkpoint/" + c + ".json");
     }
     for (const auto& item : items) {
       Action action;
@@ -126,6 +127,7 @@ Result<Options> options_from(const json::object& params) {
   options.filesystem = param_bool(params, "filesystem");
   options.paths = param_strings(params, "paths");
   options.max_bytes = static_cast<std::uint64_t>(param_int(params, "max-bytes", 10LL << 30));
+  options.checkpoint = param_bool(params, "checkpoint");
   options.sign_key = param_string(params, "sign-key");
   options.dry_run = param_bool(params, "dry-run");
   if (!options.sign_key.empty() && !std::filesystem::exists(options.sign_key)) {
@@ -162,6 +164,7 @@ Result<void> run(const Options& options, Context& context) {
     for (const auto& container : containers) {
       if (options.triage) collect_triage(client, options, pod, container, *folder, tally);
       if (options.filesystem) collect_filesystem(client, options, pod, container, *folder, tally);
+      if (options.checkpoint) collect_checkpoint(client, pod, container, *folder, tally, context);
     }
   }
   for (const auto& item : folder->items()) {

@@ -32,6 +32,7 @@ struct Options {
   bool filesystem = false;
   std::vector<std::string> paths;
   std::uint64_t max_bytes = 0;
+  bool checkpoint = false;
   std::string sign_key;
   bool dry_run = false;
   // snapshot verify DIR [--key PUB]
@@ -62,6 +63,10 @@ void collect_triage(k8s::Client& client, const Options& options, const json::obj
                     const std::string& container, evidence::Folder& folder, Tally& tally);
 void collect_filesystem(k8s::Client& client, const Options& options, const json::object& pod,
                         const std::string& container, evidence::Folder& folder, Tally& tally);
+
+// The kubelet's checkpoint of a container, through the node proxy (collect.cpp).
+void collect_checkpoint(k8s::Client& client, const json::object& pod, const std::string& container,
+                        evidence::Folder& folder, Tally& tally, Context& context);
 
 // A describe-style text summary of a pod and its owner chain.
 [[nodiscard]] std::string describe_pod(const json::object& pod, const std::vector<std::string>& owner_chain);

@@ -302,3 +302,31 @@ TEST_CASE("the shipped snapshot Role collects every item", "[integration][snapsh
   REQUIRE_EXIT(run, 0);
   CHECK(run.output("failed") == "0");
 }
+
+TEST_CASE("checkpoints are taken where the kubelet can, and their absence is said, not fatal",
+          "[integration][snapshot][checkpoint]") {
+  TestNamespace ns("snapckpt");
+  Scratch rootfs("snap-ckptroot");
+  std::ofstream(rootfs.dir / "marker") << "x";
+  auto& cluster = Cluster::get();
+  cluster.apply_yaml(
+      ns.name(), pod_yaml("able", rootfs.dir.string(), ", irsteps.io/test-checkpoint: \"true\"") + "---\n" +
+                     pod_yaml("unable", rootfs.dir.string()));
+  await_running(ns.name(), "able");
+  await_running(ns.name(), "unable");
+  Scratch out("snap-ckptout");
+  auto run = run_step_binary("snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--pod",
+                                          "able", "--pod", "unable", "--kubeconfig", cluster.kubeconfig(),
+                                          "--out", out.dir.string(), "--checkpoint", "--triage=false"});
+  REQUIRE_EXIT(run, 0);
+  const auto manifest = manifest_of(out.dir.string());
+  const auto* taken = item(manifest, "able/checkpoint/app.json");
+  REQUIRE(taken != nullptr);
+  CHECK(string_at(*taken, {"status"}) == "complete");
+  CHECK(read_file(out / string_at(*taken, {"path"}))->find("checkpoint-able_") != std::string::npos);
+  CHECK(item(manifest, "unable/checkpoint/app.json") == nullptr);
+  const auto& warnings = run.result.at("warnings").as_array();
+  CHECK(std::any_of(warnings.begin(), warnings.end(), [](const json::value& w) {
+    return w.as_string().find("cannot checkpoint container app of pod unable") != json::string::npos;
+  }));
+}
