@@ -3,6 +3,7 @@
 #include "ir/core/log.hpp"
 #include "ir/core/time.hpp"
 #include "ir/crypto/signing.hpp"
+#include "ir/evidence/archive.hpp"
 #include "ir/k8s/writer.hpp"
 #include "ir/params/params.hpp"
 
@@ -62,7 +63,7 @@ void plan(const Options& options, const std::vector<json::object>& pods, Report&
         for (const char* t : {"processes.txt", "network.txt", "modified-files.txt"})
           items.push_back("triage/" + c + "/" + t);
       }
-      if (options.filesystem) items.push_back("filesystem/" + c + ".tar");
+      if (options.filesystem) items.push_back("filesystem/" + c + (options.gzip ? ".tar.gz" : ".tar"));
       if (options.checkpoint) items.push_back("checkpoint/" + c + ".json");
     }
     for (const auto& item : items) {
@@ -128,6 +129,8 @@ Result<Options> options_from(const json::object& params) {
   options.paths = param_strings(params, "paths");
   options.max_bytes = static_cast<std::uint64_t>(param_int(params, "max-bytes", 10LL << 30));
   options.checkpoint = param_bool(params, "checkpoint");
+  options.gzip = param_bool(params, "gzip");
+  options.archive = param_string(params, "archive");
   options.sign_key = param_string(params, "sign-key");
   options.dry_run = param_bool(params, "dry-run");
   if (!options.sign_key.empty() && !std::filesystem::exists(options.sign_key)) {
@@ -182,6 +185,12 @@ Result<void> run(const Options& options, Context& context) {
     if (auto written = write_file_atomic(folder->dir() + "/manifest.json.sig", *signature); !written)
       return written.error();
     report.set_output("signature", folder->dir() + "/manifest.json.sig");
+  }
+  if (!options.archive.empty()) {
+    auto archived = evidence::write_tar_gz(folder->dir(), options.archive);
+    if (!archived) return archived.error().with("parameter archive");
+    report.set_output("archive", options.archive);
+    report.set_output("archive-sha256", *archived);
   }
   report.set_output("evidence-path", folder->dir());
   report.set_output("manifest-sha256", folder->manifest_sha256());

@@ -33,6 +33,8 @@ struct Options {
   std::vector<std::string> paths;
   std::uint64_t max_bytes = 0;
   bool checkpoint = false;
+  bool gzip = false;
+  std::string archive;
   std::string sign_key;
   bool dry_run = false;
   // snapshot verify DIR [--key PUB]

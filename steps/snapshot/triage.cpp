@@ -4,6 +4,8 @@
 // no shell at all is recorded as such.
 #include "snapshot.hpp"
 
+#include "ir/evidence/archive.hpp"
+
 #include <fmt/format.h>
 
 namespace ir::steps::snapshot {
@@ -111,7 +113,7 @@ void collect_filesystem(k8s::Client& client, const Options& options, const json:
   } else {
     command.insert(command.end(), options.paths.begin(), options.paths.end());
   }
-  const std::string path = pod_dir(pod) + "/filesystem/" + container + ".tar";
+  const std::string path = pod_dir(pod) + "/filesystem/" + container + (options.gzip ? ".tar.gz" : ".tar");
   const std::string source = "exec in " + container + ": " + show(command);
   auto writer = folder.begin(
       path, source, {string_at(pod, {"metadata", "uid"}), string_at(pod, {"metadata", "resourceVersion"})});
@@ -119,20 +121,29 @@ void collect_filesystem(k8s::Client& client, const Options& options, const json:
   bool limit_reached = false;
   std::optional<Error> write_error;
   std::string err;
+  std::uint64_t raw_bytes = 0;
+  // --gzip compresses on the way to disk; the hash is of the bytes on disk.
+  std::optional<evidence::Gzip> gzip;
+  if (options.gzip) gzip.emplace([&](std::string_view bytes) { return writer->write(bytes); });
+  auto store = [&](std::string_view bytes) { return gzip ? gzip->write(bytes) : writer->write(bytes); };
   auto result = client.exec(
       ns, name, {container, command, std::nullopt, std::chrono::minutes(10)},
       [&](std::string_view data) {
-        const std::uint64_t room = options.max_bytes - writer->size();
+        const std::uint64_t room = options.max_bytes - raw_bytes;
         const std::string_view part =
             data.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(room, data.size())));
-        if (auto written = writer->write(part); !written) write_error = written.error();
-        limit_reached = writer->size() >= options.max_bytes;
+        if (auto written = store(part); !written) write_error = written.error();
+        raw_bytes += part.size();
+        limit_reached = raw_bytes >= options.max_bytes;
         return !write_error && !limit_reached;
       },
       [&](std::string_view data) {
         if (err.size() < 4096) err.append(data);
         return true;
       });
+  if (!write_error && gzip) {
+    if (auto finished = gzip->finish(); !finished) write_error = finished.error();
+  }
   if (write_error) return count_failure(tally, *write_error, folder, path, source);
   if (limit_reached) {
     return count(tally,

@@ -330,3 +330,37 @@ TEST_CASE("checkpoints are taken where the kubelet can, and their absence is sai
     return w.as_string().find("cannot checkpoint container app of pod unable") != json::string::npos;
   }));
 }
+
+TEST_CASE("gzip, a size bound that marks the item partial, and an archive of the whole folder",
+          "[integration][snapshot][archive]") {
+  TestNamespace ns("snaparch");
+  Scratch rootfs("snap-archroot");
+  {
+    std::ofstream data(rootfs.dir / "data.bin", std::ios::binary);
+    for (int i = 0; i < 200000; ++i) data << i << '\n';
+  }
+  Cluster::get().apply_yaml(ns.name(), pod_yaml("victim", rootfs.dir.string()));
+  await_running(ns.name(), "victim");
+  Scratch out("snap-archout");
+  const std::string archive = out / "evidence.tar.gz";
+  auto run = run_step_binary(
+      "snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--pod", "victim", "--kubeconfig",
+                   Cluster::get().kubeconfig(), "--out", out / "evidence", "--triage=false", "--filesystem",
+                   "--paths", rootfs.dir.string(), "--gzip", "--max-bytes", "100000", "--archive", archive});
+  REQUIRE_EXIT(run, 0);
+  const auto manifest = manifest_of(out / "evidence");
+  const auto* tar = item(manifest, "filesystem/app.tar.gz");
+  REQUIRE(tar != nullptr);
+  CHECK(string_at(*tar, {"status"}) == "partial");
+  CHECK(string_at(*tar, {"reason"}) == "stopped at --max-bytes 100000");
+  auto tested = run_process({"gzip", "-t", out / ("evidence/" + string_at(*tar, {"path"}))});
+  REQUIRE(tested);
+  CHECK(tested->exit_status == 0);
+  auto sum = run_process({"sha256sum", archive});
+  REQUIRE(sum);
+  CHECK(run.output("archive-sha256") == sum->out.substr(0, 64));
+  auto listing = run_process({"tar", "tzf", archive});
+  REQUIRE(listing);
+  CHECK(listing->out.find("evidence/manifest.json") != std::string::npos);
+  CHECK(listing->out.find("evidence/" + ns.name() + "/victim/filesystem/app.tar.gz") != std::string::npos);
+}

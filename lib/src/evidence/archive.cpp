@@ -1,0 +1,168 @@
+#include "ir/evidence/archive.hpp"
+
+#include "ir/core/encoding.hpp"
+#include "ir/core/json.hpp"
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include <sys/stat.h>
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+namespace ir::evidence {
+namespace fs = std::filesystem;
+
+struct Gzip::State {
+  z_stream stream{};
+  bool open = false;
+};
+
+Gzip::Gzip(Sink sink) : state_(std::make_unique<State>()), sink_(std::move(sink)) {
+  // windowBits 15 + 16: a gzip header and trailer around the deflate data.
+  state_->open = deflateInit2(&state_->stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                              Z_DEFAULT_STRATEGY) == Z_OK;
+}
+
+Gzip::~Gzip() {
+  if (state_->open) deflateEnd(&state_->stream);
+}
+
+Result<void> Gzip::pump(int flush) {
+  std::array<unsigned char, 64 * 1024> out;
+  int status = Z_OK;
+  do {
+    state_->stream.next_out = out.data();
+    state_->stream.avail_out = static_cast<uInt>(out.size());
+    status = deflate(&state_->stream, flush);
+    if (status == Z_STREAM_ERROR) return internal_error("gzip stream error");
+    const std::size_t produced = out.size() - state_->stream.avail_out;
+    if (produced > 0) {
+      if (auto sent = sink_(std::string_view(reinterpret_cast<const char*>(out.data()), produced)); !sent)
+        return sent;
+    }
+  } while (state_->stream.avail_out == 0 || (flush == Z_FINISH && status != Z_STREAM_END));
+  return {};
+}
+
+Result<void> Gzip::write(std::string_view bytes) {
+  if (!state_->open) return internal_error("gzip is not available");
+  state_->stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  state_->stream.avail_in = static_cast<uInt>(bytes.size());
+  return pump(Z_NO_FLUSH);
+}
+
+Result<void> Gzip::finish() {
+  if (!state_->open) return internal_error("gzip is not available");
+  state_->stream.next_in = nullptr;
+  state_->stream.avail_in = 0;
+  return pump(Z_FINISH);
+}
+
+namespace {
+
+void octal(char* field, std::size_t width, std::uint64_t value) {
+  std::snprintf(field, width, "%0*llo", static_cast<int>(width - 1), static_cast<unsigned long long>(value));
+}
+
+// One ustar header block; names longer than 100 bytes use the prefix field.
+Result<std::array<char, 512>> header(const std::string& name, std::uint64_t size, std::uint64_t mtime,
+                                     bool directory) {
+  std::array<char, 512> block{};
+  std::string base = name, prefix;
+  if (base.size() > 100) {
+    const auto slash = name.rfind('/', 155);
+    if (slash == std::string::npos || name.size() - slash - 1 > 100) {
+      return invalid("path too long for the archive: " + name);
+    }
+    prefix = name.substr(0, slash);
+    base = name.substr(slash + 1);
+  }
+  std::memcpy(block.data(), base.data(), base.size());
+  octal(block.data() + 100, 8, directory ? 0755 : 0644);
+  octal(block.data() + 108, 8, 0);
+  octal(block.data() + 116, 8, 0);
+  octal(block.data() + 124, 12, directory ? 0 : size);
+  octal(block.data() + 136, 12, mtime);
+  std::memset(block.data() + 148, ' ', 8);
+  block[156] = directory ? '5' : '0';
+  std::memcpy(block.data() + 257, "ustar", 6);
+  std::memcpy(block.data() + 263, "00", 2);
+  std::memcpy(block.data() + 345, prefix.data(), prefix.size());
+  unsigned sum = 0;
+  for (char c : block) sum += static_cast<unsigned char>(c);
+  std::snprintf(block.data() + 148, 8, "%06o", sum);
+  block[155] = ' ';
+  return block;
+}
+
+}  // namespace
+
+Result<std::string> write_tar_gz(const std::string& dir, const std::string& archive) {
+  const fs::path root = fs::absolute(dir);
+  std::vector<fs::path> entries;
+  std::error_code ec;
+  for (const auto& entry : fs::recursive_directory_iterator(root, ec)) {
+    if (entry.is_regular_file() || entry.is_directory()) entries.push_back(entry.path());
+  }
+  if (ec) return Error(Code::action_failed, "cannot read " + dir + ": " + ec.message());
+  std::sort(entries.begin(), entries.end());
+
+  const std::string temporary = archive + ".partial";
+  std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+  if (!out) return Error(Code::action_failed, "cannot create " + archive);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> hash(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_DigestInit_ex(hash.get(), EVP_sha256(), nullptr);
+  Gzip gzip([&](std::string_view bytes) -> Result<void> {
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    EVP_DigestUpdate(hash.get(), bytes.data(), bytes.size());
+    if (!out) return Error(Code::action_failed, "cannot write " + archive);
+    return {};
+  });
+  const std::string top = root.filename().string();
+  std::vector<char> buffer(1 << 20);
+  for (const auto& path : entries) {
+    const bool directory = fs::is_directory(path);
+    std::string name = top + "/" + fs::relative(path, root).string() + (directory ? "/" : "");
+    struct stat info {};
+    ::stat(path.c_str(), &info);
+    const std::uint64_t size = directory ? 0 : fs::file_size(path);
+    auto block = header(name, size, static_cast<std::uint64_t>(info.st_mtime), directory);
+    if (!block) return block.error();
+    if (auto written = gzip.write(std::string_view(block->data(), block->size())); !written)
+      return written.error();
+    if (directory) continue;
+    std::ifstream in(path, std::ios::binary);
+    std::uint64_t copied = 0;
+    while (in && copied < size) {
+      in.read(buffer.data(),
+              static_cast<std::streamsize>(std::min<std::uint64_t>(buffer.size(), size - copied)));
+      const auto n = static_cast<std::size_t>(in.gcount());
+      if (n == 0) break;
+      if (auto written = gzip.write(std::string_view(buffer.data(), n)); !written) return written.error();
+      copied += n;
+    }
+    if (copied != size)
+      return Error(Code::action_failed, path.string() + " changed size while being archived");
+    const std::string padding((512 - size % 512) % 512, '\0');
+    if (auto written = gzip.write(padding); !written) return written.error();
+  }
+  const std::string end(1024, '\0');
+  if (auto written = gzip.write(end); !written) return written.error();
+  if (auto finished = gzip.finish(); !finished) return finished.error();
+  out.close();
+  if (!out || std::rename(temporary.c_str(), archive.c_str()) != 0) {
+    return Error(Code::action_failed, "cannot write " + archive);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(hash.get(), digest, &length);
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
+}  // namespace ir::evidence
