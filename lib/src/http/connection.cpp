@@ -170,7 +170,11 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, c
                      "TLS verification failed: " + std::string(X509_verify_cert_error_string(verify)))
             .with(endpoint.host_port());
       }
-      return Error(ec == beast::error::timeout ? Code::transient : Code::action_failed,
+      // A TLS alert (a refused client certificate, no common protocol) is
+      // final; a connection that broke during the handshake is a network
+      // fault like any other and worth a retry.
+      const bool tls_refusal = ec.category() == asio::error::get_ssl_category();
+      return Error(tls_refusal ? Code::action_failed : Code::transient,
                    "TLS handshake failed: " + describe_network_error(ec))
           .with(endpoint.host_port());
     }

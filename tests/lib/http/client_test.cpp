@@ -5,8 +5,11 @@
 #include "support/catch.hpp"
 #include "support/http_server.hpp"
 
+#include <boost/asio.hpp>
+
 #include <cstdlib>
 #include <map>
+#include <thread>
 
 using namespace std::chrono_literals;
 using ir::test::HttpServer;
@@ -363,7 +366,8 @@ TEST_CASE("a streamed body reaches the sink as it arrives, not when a buffer fil
   std::chrono::milliseconds first_seen{-1};
   auto response = client.stream(get(server.url()), [&](std::string_view data) {
     if (first_seen.count() < 0 && data.find("first") != std::string_view::npos) {
-      first_seen = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+      first_seen =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     }
     return true;
   });
@@ -371,4 +375,32 @@ TEST_CASE("a streamed body reaches the sink as it arrives, not when a buffer fil
   REQUIRE(first_seen.count() >= 0);
   // The second chunk comes 1.5 s later; the first must not wait for it.
   CHECK(first_seen < 1000ms);
+}
+
+TEST_CASE("a connection reset during the TLS handshake is retried as a network fault", "[unit][http][tls]") {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const auto port = acceptor.local_endpoint().port();
+  std::atomic<int> accepted{0};
+  std::thread resetter([&] {
+    for (int i = 0; i < 3; ++i) {
+      asio::ip::tcp::socket socket(io);
+      boost::system::error_code ec;
+      acceptor.accept(socket, ec);
+      if (ec) return;
+      ++accepted;
+      socket.set_option(asio::socket_base::linger(true, 0), ec);
+      socket.close(ec);
+    }
+  });
+  ir::http::Client client({}, {.max_attempts = 3});
+  RecordingSleeper sleeper;
+  sleeper.attach(client);
+  auto response = client.send(get("https://127.0.0.1:" + std::to_string(port) + "/"));
+  resetter.join();
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code() == ir::Code::transient);
+  CHECK(accepted == 3);
+  CHECK(sleeper.waits->size() == 2);
 }
