@@ -267,12 +267,8 @@ Result<void> run(const Options& options, Context& context) {
 }
 
 const StepDef& step() {
-  static const StepDef def{"isolate", "quarantine pods with a deny-all NetworkPolicy",
-                           [](Context& context) -> Result<void> {
-                             auto options = options_from(context.params());
-                             if (!options) return options.error();
-                             return run(*options, context);
-                           }};
+  static const StepDef def =
+      define_step<Options>("isolate", "quarantine pods with a deny-all NetworkPolicy", options_from, run);
   return def;
 }
 

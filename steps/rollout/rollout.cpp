@@ -249,13 +249,9 @@ Result<void> run(const Options& options, Context& context) {
 }
 
 const StepDef& step() {
-  static const StepDef def{
+  static const StepDef def = define_step<Options>(
       "rollout", "restart, await, undo, scale workloads; delete pods; find images; check persistence",
-      [](Context& context) -> Result<void> {
-        auto options = options_from(context.params());
-        if (!options) return options.error();
-        return run(*options, context);
-      }};
+      options_from, run);
   return def;
 }
 

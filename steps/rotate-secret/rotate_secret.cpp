@@ -223,12 +223,8 @@ Result<void> run(const Options& options, Context& context) {
 }
 
 const StepDef& step() {
-  static const StepDef def{"rotate-secret", "rotate a Secret's values, restart its consumers and await them",
-                           [](Context& context) -> Result<void> {
-                             auto options = options_from(context.params());
-                             if (!options) return options.error();
-                             return run(*options, context);
-                           }};
+  static const StepDef def = define_step<Options>(
+      "rotate-secret", "rotate a Secret's values, restart its consumers and await them", options_from, run);
   return def;
 }
 

@@ -209,12 +209,8 @@ Result<void> run(const Options& options, Context& context) {
 }
 
 const StepDef& step() {
-  static const StepDef def{"snapshot", "capture forensic evidence with a chain of custody",
-                           [](Context& context) -> Result<void> {
-                             auto options = options_from(context.params());
-                             if (!options) return options.error();
-                             return run(*options, context);
-                           }};
+  static const StepDef def = define_step<Options>(
+      "snapshot", "capture forensic evidence with a chain of custody", options_from, run);
   return def;
 }
 

@@ -19,7 +19,8 @@ case "$action" in
     "$HERE/stop.sh" "$state_dir" >/dev/null 2>&1 || true
     "$HERE/build-control-plane.sh" >/dev/null
     "$HERE/build-node-agent.sh" "$(dirname "$state_dir")/node-agent" >/dev/null
-    "$HERE/start.sh" "$state_dir"
+    # The API server's own audit log, for access-audit's tests.
+    IRSTEPS_CLUSTER_AUDIT=1 "$HERE/start.sh" "$state_dir"
     ;;
   stop)
     "$HERE/stop.sh" "$state_dir"

@@ -288,6 +288,15 @@ Result<json::object> Client::get(const Resource& resource, std::string_view ns, 
   return object_from(send(std::move(request)), "get " + describe(resource, ns, name));
 }
 
+Result<json::object> Client::get_metadata(const Resource& resource, std::string_view ns,
+                                          std::string_view name) {
+  http::Request request;
+  request.url = path(resource, ns, name);
+  request.headers.emplace_back(
+      "Accept", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;q=0.9");
+  return object_from(send(std::move(request)), "get metadata of " + describe(resource, ns, name));
+}
+
 Result<json::object> Client::list(const Resource& resource, std::string_view ns, const ListOptions& options) {
   json::object result;
   json::array items;

@@ -50,6 +50,19 @@ struct StepDef {
   std::function<Result<void>(Context&)> entry;
 };
 
+// The shape every step has: read its Options from the (schema-valid)
+// parameters, then run with them.
+template <class Options>
+[[nodiscard]] StepDef define_step(std::string_view name, std::string_view summary,
+                                  Result<Options> (*options_from)(const json::object&),
+                                  Result<void> (*run)(const Options&, Context&)) {
+  return {name, summary, [options_from, run](Context& context) -> Result<void> {
+            auto options = options_from(context.params());
+            if (!options) return options.error();
+            return run(*options, context);
+          }};
+}
+
 [[nodiscard]] std::string_view irsteps_version();
 
 // The whole life of a step process: parameters, logging, run, result
