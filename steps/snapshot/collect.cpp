@@ -286,15 +286,18 @@ void collect_logs(k8s::Client& client, const Options& options, const json::objec
         }
         return true;
       });
-      if (write_error)
+      if (write_error) {
         count_failure(tally, *write_error, folder, path, source);
-      else if (!streamed && writer->size() > 0)
+      } else if (!streamed && writer->size() > 0) {
+        // What arrived is kept, marked partial with the reason.
+        ++tally.interrupted;
         count(tally, writer->commit(evidence::ItemStatus::partial, streamed.error().describe()), folder, path,
               source);
-      else if (!streamed)
+      } else if (!streamed) {
         count_failure(tally, streamed.error(), folder, path, source);
-      else
+      } else {
         count(tally, writer->commit(), folder, path, source);
+      }
     }
   }
 }

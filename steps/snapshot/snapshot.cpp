@@ -201,8 +201,9 @@ Result<void> run(const Options& options, Context& context) {
     return Error(Code::forbidden, tally.first_forbidden->describe() + " (" + std::to_string(tally.failed) +
                                       " items failed; the others were collected)");
   }
-  if (tally.failed > 0) {
-    context.warn(std::to_string(tally.failed) + " evidence items could not be collected; see manifest.json");
+  if (tally.failed > 0 || tally.interrupted > 0) {
+    context.warn(std::to_string(tally.failed) + " evidence items could not be collected and " +
+                 std::to_string(tally.interrupted) + " were cut short; see manifest.json");
     report.mark_partial();
   }
   return {};

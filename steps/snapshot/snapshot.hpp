@@ -52,6 +52,7 @@ struct Tally {
   int complete = 0;
   int partial = 0;
   int failed = 0;
+  int interrupted = 0;  // partial because something broke, not because of a user's bound
   std::optional<Error> first_forbidden;
 };
 

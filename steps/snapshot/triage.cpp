@@ -153,6 +153,7 @@ void collect_filesystem(k8s::Client& client, const Options& options, const json:
   }
   if (!result) {
     if (writer->size() > 0) {
+      ++tally.interrupted;
       return count(tally, writer->commit(evidence::ItemStatus::partial, result.error().describe()), folder,
                    path, source);
     }

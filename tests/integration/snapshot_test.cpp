@@ -364,3 +364,64 @@ TEST_CASE("gzip, a size bound that marks the item partial, and an archive of the
   CHECK(listing->out.find("evidence/manifest.json") != std::string::npos);
   CHECK(listing->out.find("evidence/" + ns.name() + "/victim/filesystem/app.tar.gz") != std::string::npos);
 }
+
+TEST_CASE("an API server that dies while a log streams leaves the log marked partial; a re-run completes it",
+          "[integration][snapshot][outage]") {
+  auto& cluster = Cluster::get();
+  if (cluster.state_dir().empty()) {
+    WARN("skipped: stopping the API server needs the local control plane, not IRSTEPS_TEST_KUBECONFIG");
+    return;
+  }
+  TestNamespace ns("snaplog");
+  Scratch rootfs("snap-logroot");
+  cluster.apply_yaml(ns.name(), pod_yaml("chatty", rootfs.dir.string()));
+  await_running(ns.name(), "chatty");
+  // The node agent keeps the container's log in its state folder; make it large.
+  const auto pod = cluster.client().get(k8s::resources::pods, ns.name(), "chatty");
+  REQUIRE(pod);
+  const fs::path log = fs::path(cluster.state_dir()) / "node-agent" / "pods" /
+                       (ns.name() + "_chatty_" + string_at(*pod, {"metadata", "uid"})) / "app" / "0.log";
+  REQUIRE(fs::exists(log));
+  {
+    std::ofstream out(log, std::ios::app);
+    for (int i = 0; i < 400000; ++i)
+      out << "2026-11-26T10:00:00.000000000Z stdout F request " << i << " from 203.0.113.7\n";
+  }
+  Scratch out("snap-logout");
+  const std::vector<std::string> args{binary("snapshot"),
+                                      "--incident-id",
+                                      incident,
+                                      "--namespace",
+                                      ns.name(),
+                                      "--pod",
+                                      "chatty",
+                                      "--kubeconfig",
+                                      cluster.kubeconfig(),
+                                      "--out",
+                                      out.dir.string(),
+                                      "--triage=false",
+                                      "--max-attempts",
+                                      "2"};
+  {
+    Spawned step(args, {{"IRSTEPS_TEST_STOP_AFTER_BYTES", "1000000"}});
+    REQUIRE(eventually([&] { return step.stopped(); }, std::chrono::seconds(60)));
+    cluster.control("kill-apiserver");
+    step.resume();
+    const auto finished = step.finish();
+    INFO(finished.err);
+    CHECK(finished.exit_status == 1);
+  }
+  cluster.control("start-apiserver");
+  auto manifest = manifest_of(out.dir.string());
+  const auto* cut = item(manifest, "logs/app.log");
+  REQUIRE(cut != nullptr);
+  CHECK(string_at(*cut, {"status"}) == "partial");
+  CHECK_FALSE(string_at(*cut, {"reason"}).empty());
+
+  std::vector<std::string> rerun(args.begin() + 1, args.end());
+  auto completed = run_step_binary("snapshot", rerun);
+  REQUIRE_EXIT(completed, 0);
+  manifest = manifest_of(out.dir.string());
+  CHECK(string_at(*item(manifest, "logs/app.log"), {"status"}) == "complete");
+  CHECK(find(*item(manifest, "logs/app.log"), {"size"})->to_number<std::uint64_t>() > 20000000u);
+}

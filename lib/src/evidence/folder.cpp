@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -150,8 +152,25 @@ Result<void> ItemWriter::write(std::string_view bytes) {
     done += static_cast<std::size_t>(n);
   }
   EVP_DigestUpdate(hash_.get(), bytes.data(), bytes.size());
+  const std::uint64_t before = size_;
   size_ += bytes.size();
+  stop_if_asked(before, size_);
   return {};
+}
+
+// Test hook: IRSTEPS_TEST_STOP_AFTER_BYTES=N makes the process stop itself
+// (SIGSTOP) once, when an item first grows past N bytes, so that a test can
+// break the source of a large item at an exact point.
+void ItemWriter::stop_if_asked(std::uint64_t before, std::uint64_t after) {
+  static const std::uint64_t threshold = [] {
+    const char* value = std::getenv("IRSTEPS_TEST_STOP_AFTER_BYTES");
+    return value != nullptr ? std::strtoull(value, nullptr, 10) : 0ULL;
+  }();
+  static bool stopped = false;
+  if (threshold > 0 && !stopped && before < threshold && after >= threshold) {
+    stopped = true;
+    std::raise(SIGSTOP);
+  }
 }
 
 Result<Item> ItemWriter::commit(ItemStatus status, std::string reason) {

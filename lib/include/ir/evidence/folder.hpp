@@ -58,6 +58,7 @@ class ItemWriter {
  private:
   friend class Folder;
   ItemWriter(Folder& folder, Item item, std::string temporary, int fd);
+  static void stop_if_asked(std::uint64_t before, std::uint64_t after);
   Folder* folder_;
   Item item_;
   std::string temporary_;
