@@ -60,6 +60,14 @@ class Prefilter {
         resource_search_(resource_.begin(), resource_.end()),
         name_search_(name_.begin(), name_.end()) {}
 
+  // Where the next line that could be a candidate starts to show: every
+  // candidate contains the resource needle, so a search over the whole
+  // buffer lets the lines before the next hit through untested.
+  [[nodiscard]] std::size_t next_trigger(std::string_view buffer) const {
+    const auto it = std::search(buffer.begin(), buffer.end(), resource_search_);
+    return static_cast<std::size_t>(it - buffer.begin());
+  }
+
   [[nodiscard]] bool candidate(std::string_view line) const {
     if (!name_.empty() && found(line, name_search_)) return found(line, resource_search_);
     if (!name_.empty() && !collections_) return false;
@@ -123,6 +131,7 @@ class LineReader {
 
  private:
   void feed(std::string_view chunk) {
+    std::size_t trigger = prefilter_.next_trigger(chunk);  // offset into what is left of chunk
     while (!chunk.empty()) {
       const auto* newline = static_cast<const char*>(std::memchr(chunk.data(), '\n', chunk.size()));
       if (newline == nullptr) {
@@ -145,18 +154,24 @@ class LineReader {
         line(carry_);
         carry_.clear();
       } else {
-        line(chunk.substr(0, length));
+        // No trigger inside this line: it is only checked for its framing.
+        line(chunk.substr(0, length), trigger < length);
       }
       chunk.remove_prefix(length + 1);
+      if (trigger <= length) {
+        trigger = prefilter_.next_trigger(chunk);
+      } else {
+        trigger -= length + 1;
+      }
     }
   }
 
-  void line(std::string_view text) {
+  void line(std::string_view text, bool maybe_candidate = true) {
     ++line_no_;
     ++stats_.lines;
     text = trim(text);
     if (text.empty()) return;
-    if (!prefilter_.candidate(text)) {
+    if (!maybe_candidate || !prefilter_.candidate(text)) {
       if (text.front() != '{' || text.back() != '}') malformed("not a JSON object");
       return;
     }
