@@ -17,15 +17,12 @@ RUNS="${2:-25}"
 STATE="${IRSTEPS_BENCH_DIR:-$BUILD/bench-cluster}"
 ISOLATE="$BUILD/bin/isolate"
 
-"$ROOT/tests/cluster/build-control-plane.sh" >/dev/null
-"$ROOT/tests/cluster/build-node-agent.sh" "$(dirname "$STATE")/node-agent" >/dev/null
-"$ROOT/tests/cluster/stop.sh" "$STATE" >/dev/null 2>&1 || true
-"$ROOT/tests/cluster/start.sh" "$STATE" >/dev/null
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
+start_bench_cluster "$ROOT" "$STATE"
 trap '"$ROOT/tests/cluster/stop.sh" "$STATE" >/dev/null 2>&1 || true' EXIT
-export KUBECONFIG="$STATE/kubeconfig"
 # shellcheck source=/dev/null
 source "$STATE/env.sh"
-k() { kubectl --kubeconfig "$KUBECONFIG" "$@" 2>/dev/null; }
 
 k create namespace bench >/dev/null
 k -n bench create deployment web --image=registry.example/web:1 --replicas=$((3 * RUNS + 1)) >/dev/null
@@ -35,7 +32,6 @@ for _ in $(seq 1 120); do
 done
 mapfile -t PODS < <(k -n bench get pods -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}')
 
-now_ns() { date +%s%N; }
 policy_yaml() { # policy_yaml INCIDENT
   local lower="${1,,}"
   cat <<YAML

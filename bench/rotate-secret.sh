@@ -12,13 +12,10 @@ BUILD="$(cd "${1:-$ROOT/build}" && pwd)"
 RUNS="${2:-5}"
 STATE="${IRSTEPS_BENCH_DIR:-$BUILD/bench-rotate}"
 
-"$ROOT/tests/cluster/build-control-plane.sh" >/dev/null
-"$ROOT/tests/cluster/build-node-agent.sh" "$(dirname "$STATE")/node-agent" >/dev/null
-"$ROOT/tests/cluster/stop.sh" "$STATE" >/dev/null 2>&1 || true
-"$ROOT/tests/cluster/start.sh" "$STATE" >/dev/null
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
+start_bench_cluster "$ROOT" "$STATE"
 trap '"$ROOT/tests/cluster/stop.sh" "$STATE" >/dev/null 2>&1 || true' EXIT
-export KUBECONFIG="$STATE/kubeconfig"
-k() { kubectl --kubeconfig "$KUBECONFIG" "$@" 2>/dev/null; }
 
 # Two namespaces with the same shape: one for irsteps, one for the script.
 for ns in irsteps-side kubectl-side; do
@@ -44,7 +41,6 @@ YAML
   for i in $(seq 1 10); do k -n "$ns" rollout status deployment/app-$i --timeout=120s >/dev/null; done
 done
 
-now_ns() { date +%s%N; }
 declare -a T_STEP T_SCRIPT REQUESTS
 for run in $(seq 1 "$RUNS"); do
   t0=$(now_ns)

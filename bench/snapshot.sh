@@ -16,14 +16,11 @@ RUNS="${3:-5}"
 STATE="${IRSTEPS_BENCH_DIR:-$BUILD/bench-snapshot}"
 DATA="$STATE-data"
 
-"$ROOT/tests/cluster/build-control-plane.sh" >/dev/null
-"$ROOT/tests/cluster/build-node-agent.sh" "$(dirname "$STATE")/node-agent" >/dev/null
-"$ROOT/tests/cluster/stop.sh" "$STATE" >/dev/null 2>&1 || true
-"$ROOT/tests/cluster/start.sh" "$STATE" >/dev/null
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
+start_bench_cluster "$ROOT" "$STATE"
 cleanup() { "$ROOT/tests/cluster/stop.sh" "$STATE" >/dev/null 2>&1 || true; rm -rf "$DATA" "$STATE/out" "$STATE/kubectl.tar"; }
 trap cleanup EXIT
-export KUBECONFIG="$STATE/kubeconfig"
-k() { kubectl --kubeconfig "$KUBECONFIG" "$@" 2>/dev/null; }
 
 # Incompressible data, in 64 MB files, as a container's filesystem.
 rm -rf "$DATA" && mkdir -p "$DATA"
@@ -37,7 +34,6 @@ spec: {containers: [{name: app, image: registry.example/app:1}]}
 YAML
 for _ in $(seq 1 60); do [[ $(k -n bench get pod victim -o jsonpath='{.status.phase}') == Running ]] && break; sleep 0.5; done
 
-now_ns() { date +%s%N; }
 declare -a T_SNAP T_KUBECTL T_OPENSSL RSS
 for i in $(seq 1 "$RUNS"); do
   rm -rf "$STATE/out"

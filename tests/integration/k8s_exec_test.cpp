@@ -34,13 +34,6 @@ struct Captured {
   }
 };
 
-void await_running(const std::string& ns, const std::string& name) {
-  REQUIRE(eventually([&] {
-    auto pod = Cluster::get().client().get(k8s::resources::pods, ns, name);
-    return pod && string_at(*pod, {"status", "phase"}) == "Running";
-  }));
-}
-
 }  // namespace
 
 TEST_CASE("exec streams stdout and stderr and returns the exit code", "[integration][k8s][exec]") {

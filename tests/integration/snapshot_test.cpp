@@ -56,13 +56,6 @@ const json::value* item(const json::value& manifest, const std::string& suffix) 
   return nullptr;
 }
 
-void await_running(const std::string& ns, const std::string& name) {
-  REQUIRE(eventually([&] {
-    auto pod = Cluster::get().client().get(k8s::resources::pods, ns, name);
-    return pod && string_at(*pod, {"status", "phase"}) == "Running";
-  }));
-}
-
 }  // namespace
 
 TEST_CASE("snapshot captures every item with hashes that sha256sum and tar agree with",

@@ -138,6 +138,14 @@ spec:
                      name, replicas);
 }
 
+void await_running(const std::string& ns, const std::string& name) {
+  const bool running = eventually([&] {
+    auto pod = Cluster::get().client().get(k8s::resources::pods, ns, name);
+    return pod && string_at(*pod, {"status", "phase"}) == "Running";
+  });
+  if (!running) FAIL("pod " << ns << "/" << name << " did not become Running");
+}
+
 std::vector<std::string> running_pods(const std::string& ns, const std::string& selector, std::size_t count) {
   std::vector<std::string> names;
   const bool ready = eventually([&] {

@@ -62,6 +62,8 @@ bool eventually(const std::function<bool()>& condition,
 
 // A Deployment of `replicas` pods labelled app=<name>, with a Service.
 std::string deployment_yaml(const std::string& name, int replicas);
+// Waits until the pod is Running (fails the test otherwise).
+void await_running(const std::string& ns, const std::string& name);
 // Waits until the Deployment's pods are Running and returns their names.
 std::vector<std::string> running_pods(const std::string& ns, const std::string& selector, std::size_t count);
 
