@@ -233,3 +233,39 @@ TEST_CASE("rotate-secret from stdin, and revocation of a ServiceAccount's tokens
   auto denied = cluster.kubectl({"--token", token, "get", "pods", "-n", ns.name()});
   CHECK(denied.exit_status != 0);
 }
+
+TEST_CASE(
+    "rotate-secret --keep-previous keeps the old data aside, with a warning; batches restart all consumers",
+    "[integration][rotate-secret]") {
+  TestNamespace ns("rotate-keep");
+  auto& cluster = Cluster::get();
+  cluster.apply_yaml(ns.name(), db_secret);
+  for (const char* name : {"api", "worker", "cron-like"}) {
+    cluster.apply_yaml(ns.name(), consumer_yaml(name, R"(
+      containers:
+      - name: app
+        image: registry.example/shop/app:1.0
+        env: [{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: db, key: password}}}])"));
+    running_pods(ns.name(), std::string("app=") + name, 1);
+  }
+  auto run = run_step_binary("rotate-secret",
+                             args(ns.name(), {"--secret", "db", "--key", "password", "--keep-previous",
+                                              "--max-concurrent-restarts", "1", "--timeout", "90s"}));
+  REQUIRE_EXIT(run, 0);
+  const std::string previous = run.output("previous-secret");
+  REQUIRE_FALSE(previous.empty());
+  // The old value lives on only in the kept Secret; the live one has a new value.
+  CHECK(secret_value(ns.name(), previous, "password") == "old-password-value");
+  const std::string fresh = secret_value(ns.name(), "db", "password");
+  CHECK(fresh != "old-password-value");
+  CHECK(run.all_text().find(fresh) == std::string::npos);
+  CHECK(run.all_text().find("old-password-value") == std::string::npos);
+  const auto& warnings = run.result.at("warnings").as_array();
+  CHECK(std::any_of(warnings.begin(), warnings.end(), [&](const json::value& w) {
+    return w.as_string().find(previous) != json::string::npos;
+  }));
+  for (const char* name : {"api", "worker", "cron-like"}) {
+    INFO(name);
+    CHECK(run.output("restarted").find(std::string("deployment/") + name) != std::string::npos);
+  }
+}
