@@ -5,6 +5,7 @@
 #include "ir/params/params.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <sstream>
 
@@ -171,6 +172,36 @@ Result<void> run(const Options& options, Context& context) {
       context.warn("--keep-previous: Secret " + rotation->previous_secret +
                    " keeps the old, possibly leaked value; delete it once the rollout is confirmed");
       report.set_output("previous-secret", rotation->previous_secret);
+    }
+    // The record on the Secret itself, for `kubectl describe`: when and for
+    // which incident, never what.
+    std::string lower_incident = options.incident_id;
+    for (auto& c : lower_incident) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string stamp = format_utc(now());
+    json::object event{
+        {"apiVersion", "v1"},
+        {"kind", "Event"},
+        {"metadata",
+         json::object{
+             {"name", name + "." + lower_incident + ".rotated" +
+                          (rotation->resource_version.empty() ? "" : "-" + rotation->resource_version)},
+             {"namespace", options.ns}}},
+        {"involvedObject", k8s::reference_of(k8s::resources::secrets, options.ns, name, rotation->uid)},
+        {"reason", "Rotated"},
+        {"message", "irsteps rotated " + std::to_string(values.size()) +
+                        " key(s) of this Secret for incident " + options.incident_id},
+        {"type", "Normal"},
+        {"source", json::object{{"component", "irsteps-rotate-secret"}}},
+        {"reportingComponent", "irsteps.io/rotate-secret"},
+        {"reportingInstance", "irsteps"},
+        {"firstTimestamp", stamp},
+        {"lastTimestamp", stamp},
+        {"count", 1}};
+    if (auto recorded =
+            writer.create(k8s::resources::events, options.ns, event, "event on Secret " + name, true);
+        !recorded) {
+      context.warn("the rotation of Secret " + name +
+                   " is done but its Event could not be recorded: " + recorded.error().describe());
     }
     log::info(
         "secret.rotated",

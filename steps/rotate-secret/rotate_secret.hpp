@@ -82,6 +82,7 @@ struct Rotation {
   std::string resource_version;
   bool created = false;
   std::string previous_secret;  // with --keep-previous
+  std::string uid;
 };
 [[nodiscard]] Result<Rotation> update_secret(k8s::Client& client, Report& report, const Options& options,
                                              const std::string& name,

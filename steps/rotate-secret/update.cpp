@@ -65,7 +65,10 @@ Result<Rotation> create_secret(k8s::Client& client, Report& report, const Option
   auto created = client.create(k8s::resources::secrets, options.ns, object);
   if (!created) return created.error().with("create Secret " + name);
   record(report, options, "create", name, string_at(*created, {"metadata", "uid"}), detail, std::nullopt);
-  return Rotation{string_at(*created, {"metadata", "resourceVersion"}), true, {}};
+  return Rotation{string_at(*created, {"metadata", "resourceVersion"}),
+                  true,
+                  {},
+                  string_at(*created, {"metadata", "uid"})};
 }
 
 Result<std::string> keep_previous(k8s::Client& client, Report& report, const Options& options,
@@ -144,13 +147,14 @@ Result<Rotation> update_secret(k8s::Client& client, Report& report, const Option
                           {"path", k8s::Client::path(k8s::resources::secrets, options.ns, name)},
                           {"contentType", "application/merge-patch+json"},
                           {"body", std::move(patch)}});
-      return Rotation{resource_version, false, previous};
+      return Rotation{resource_version, false, previous, string_at(*live, {"metadata", "uid"})};
     }
     if (before_write) before_write(attempt);
     auto patched = client.patch(k8s::resources::secrets, options.ns, name, k8s::PatchType::merge, patch);
     if (patched) {
       record(report, options, "patch", name, string_at(*patched, {"metadata", "uid"}), detail, std::nullopt);
-      return Rotation{string_at(*patched, {"metadata", "resourceVersion"}), false, previous};
+      return Rotation{string_at(*patched, {"metadata", "resourceVersion"}), false, previous,
+                      string_at(*patched, {"metadata", "uid"})};
     }
     if (patched.error().code() != Code::conflict) return patched.error().with("update Secret " + name);
     log::warn("secret.conflict", {{"name", name}, {"namespace", options.ns}, {"attempt", attempt}});

@@ -9,6 +9,7 @@
 #include "ir/core/encoding.hpp"
 
 #include <fmt/format.h>
+#include <boost/json/serialize.hpp>
 
 #include <filesystem>
 
@@ -268,4 +269,40 @@ TEST_CASE(
     INFO(name);
     CHECK(run.output("restarted").find(std::string("deployment/") + name) != std::string::npos);
   }
+  // An Event on the Secret says when and for which incident, never what.
+  auto events = cluster.client().list(k8s::resources::events, ns.name(), {{}, "involvedObject.name=db"});
+  REQUIRE(events);
+  const auto& items = events->at("items").as_array();
+  REQUIRE(std::any_of(items.begin(), items.end(), [](const json::value& e) {
+    return string_at(e, {"reason"}) == "Rotated" &&
+           string_at(e, {"message"}).find("INC-2026-11-26-201") != std::string::npos;
+  }));
+  for (const auto& e : items) CHECK(boost::json::serialize(e).find(fresh) == std::string::npos);
+}
+
+TEST_CASE("the shipped rotate-secret Role is enough for a rotation with consumers",
+          "[integration][rotate-secret][rbac]") {
+  auto& cluster = Cluster::get();
+  for (const char* file : {"namespace.yaml", "rotate-secret.yaml"}) {
+    auto applied =
+        cluster.kubectl({"apply", "-f", std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/rbac/" + file});
+    INFO(applied.err);
+    REQUIRE(applied.exit_status == 0);
+  }
+  TokenKubeconfig identity(service_account_token("irsteps", "irsteps-rotate-secret"),
+                           "irsteps-rotate-secret");
+  TestNamespace ns("rotate-role");
+  cluster.apply_yaml(ns.name(), db_secret);
+  cluster.apply_yaml(ns.name(), consumer_yaml("api", R"(
+      containers:
+      - name: app
+        image: registry.example/shop/app:1.0
+        envFrom: [{secretRef: {name: db}}])"));
+  running_pods(ns.name(), "app=api", 1);
+  auto run = run_step_binary(
+      "rotate-secret", {"--incident-id", incident, "--namespace", ns.name(), "--kubeconfig", identity.path(),
+                        "--secret", "db", "--key", "password", "--timeout", "90s"});
+  REQUIRE_EXIT(run, 0);
+  CHECK(run.result.at("warnings").as_array().empty());
+  CHECK(run.output("restarted").find("deployment/api") != std::string::npos);
 }
