@@ -183,3 +183,61 @@ TEST_CASE("rollout check-persistence flags what was created after the incident b
   CHECK(flagged.output("flagged").find(ns.name() + "/pod/web-") != std::string::npos);
   CHECK(flagged.output("flagged").find("/deployment/") == std::string::npos);
 }
+
+TEST_CASE("rollout undo of StatefulSets and DaemonSets goes back through their ControllerRevisions",
+          "[integration][rollout]") {
+  TestNamespace ns("rollout-undo-revs");
+  auto& cluster = Cluster::get();
+  cluster.apply_yaml(ns.name(), R"(
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "registry.example/shop/db:1.0"}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: "registry.example/shop/agent:1.0"}]}
+)");
+  running_pods(ns.name(), "app=db", 1);
+  running_pods(ns.name(), "app=agent", 1);
+  auto image_of = [&](const k8s::Resource& resource, const std::string& name) {
+    auto object = cluster.client().get(resource, ns.name(), name);
+    REQUIRE(object);
+    return string_at(find(*object, {"spec", "template", "spec", "containers"})->as_array().at(0), {"image"});
+  };
+  for (const auto& [kind, name] :
+       std::vector<std::pair<std::string, std::string>>{{"statefulset", "db"}, {"daemonset", "agent"}}) {
+    INFO(kind);
+    auto changed = cluster.kubectl({"-n", ns.name(), "set", "image", kind + "/" + name,
+                                    name + "=registry.example/shop/" + name + ":2.0"});
+    REQUIRE(changed.exit_status == 0);
+    const auto& resource = kind == "statefulset" ? k8s::resources::statefulsets : k8s::resources::daemonsets;
+    // Wait for the controller to record revision 2.
+    REQUIRE(eventually([&] {
+      auto revisions = cluster.client().list(
+          {"apps", "v1", "controllerrevisions", "ControllerRevision", true}, ns.name(), {"app=" + name, {}});
+      return revisions && revisions->at("items").as_array().size() >= 2;
+    }));
+    auto dry = run_step_binary("rollout", args(ns.name(), {"undo", kind + "/" + name, "--dry-run"}));
+    REQUIRE_EXIT(dry, 0);
+    CHECK(image_of(resource, name) == "registry.example/shop/" + name + ":2.0");
+    auto undo = run_step_binary("rollout", args(ns.name(), {"undo", kind + "/" + name}));
+    REQUIRE_EXIT(undo, 0);
+    CHECK(undo.output("revision") == "1");
+    CHECK(image_of(resource, name) == "registry.example/shop/" + name + ":1.0");
+    auto absent =
+        run_step_binary("rollout", args(ns.name(), {"undo", kind + "/" + name, "--to-revision", "99"}));
+    REQUIRE_EXIT(absent, 2);
+  }
+}
