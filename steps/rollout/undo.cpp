@@ -3,7 +3,6 @@
 #include "ir/core/log.hpp"
 
 #include <algorithm>
-#include <utility>
 #include <vector>
 
 namespace ir::steps::rollout {
@@ -53,11 +52,29 @@ Result<void> apply_revision(const Options& options, Context& context, k8s::Clien
 
 const k8s::Resource controller_revisions{"apps", "v1", "controllerrevisions", "ControllerRevision", true};
 
-// StatefulSets and DaemonSets keep their history in ControllerRevisions,
-// whose `data` is the strategic-merge patch that restores the template (what
-// kubectl rollout undo applies).
-Result<void> undo_from_controller_revisions(const Options& options, Context& context, k8s::Client& client,
-                                            const Workload& workload) {
+// ControllerRevisions number themselves; ReplicaSets carry the annotation.
+std::int64_t controller_revision_of(const json::value& object) {
+  const auto* revision = find(object, {"revision"});
+  return revision != nullptr && revision->is_number() ? revision->to_number<std::int64_t>() : 0;
+}
+
+struct Revision {
+  std::int64_t number = 0;
+  const json::value* object = nullptr;
+};
+
+// The workload as read now, and the revisions of its history (ReplicaSets of
+// a Deployment, ControllerRevisions of a StatefulSet or DaemonSet) that it
+// owns, oldest first.
+struct History {
+  json::object workload;
+  json::object listed;  // owns the objects the revisions point into
+  std::vector<Revision> revisions;
+};
+
+Result<History> read_history(k8s::Client& client, const Workload& workload, const k8s::Resource& kept_in,
+                             std::int64_t (*number_of)(const json::value&)) {
+  History history;
   auto object = client.get(workload.resource, workload.ns, workload.name);
   if (!object) {
     if (object.error().code() == Code::not_found) {
@@ -65,90 +82,35 @@ Result<void> undo_from_controller_revisions(const Options& options, Context& con
     }
     return object.error();
   }
-  const std::string uid = string_at(*object, {"metadata", "uid"});
-  const auto* selector = find(*object, {"spec", "selector"});
-  auto revisions = client.list(controller_revisions, workload.ns,
-                               {selector ? k8s::selector_string(selector->as_object()) : std::string(), {}});
-  if (!revisions) return revisions.error().with("list ControllerRevisions of " + workload.id());
-  std::vector<std::pair<std::int64_t, const json::value*>> owned;
-  for (const auto& item : revisions->at("items").as_array()) {
-    const auto* owners = find(item, {"metadata", "ownerReferences"});
-    bool mine = false;
-    if (owners != nullptr && owners->is_array()) {
-      for (const auto& owner : owners->get_array()) mine = mine || string_at(owner, {"uid"}) == uid;
-    }
-    const auto* revision = find(item, {"revision"});
-    if (mine && revision != nullptr && revision->is_number())
-      owned.emplace_back(revision->to_number<std::int64_t>(), &item);
-  }
-  if (owned.empty()) return Error(Code::not_found, workload.id() + " has no revision history");
-  std::sort(owned.begin(), owned.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  const std::int64_t current = owned.back().first;
-  const json::value* chosen = nullptr;
-  std::int64_t chosen_revision = 0;
-  for (const auto& [revision, item] : owned) {
-    if (options.to_revision > 0 ? revision == options.to_revision : revision < current) {
-      chosen = item;
-      chosen_revision = revision;
-    }
-  }
-  if (chosen == nullptr) {
-    return Error(Code::not_found,
-                 options.to_revision > 0
-                     ? workload.id() + " has no revision " + std::to_string(options.to_revision)
-                     : workload.id() + " has no previous revision to go back to");
-  }
-  if (chosen_revision == current) {
-    context.warn(workload.id() + " already runs revision " + std::to_string(current) + ": nothing to undo");
-    return {};
-  }
-  const auto* data = find(*chosen, {"data"});
-  if (data == nullptr || !data->is_object())
-    return Error(Code::action_failed, "revision " + std::to_string(chosen_revision) + " of " + workload.id() +
-                                          " holds no template");
-  json::object patch = data->as_object();
-  // The resourceVersion makes the patch conditional on the object we read.
-  patch["metadata"] = json::object{{"resourceVersion", string_at(*object, {"metadata", "resourceVersion"})}};
-  return apply_revision(options, context, client, workload, uid, k8s::PatchType::strategic,
-                        json::value(std::move(patch)), current, chosen_revision);
-}
-
-}  // namespace
-
-// As kubectl does for Deployments: the ReplicaSet of the wanted revision
-// holds the pod template to put back (without its pod-template-hash label).
-Result<void> undo(const Options& options, Context& context, k8s::Client& client, const Workload& workload) {
-  if (workload.resource.kind != "Deployment")
-    return undo_from_controller_revisions(options, context, client, workload);
-  auto deployment = client.get(workload.resource, workload.ns, workload.name);
-  if (!deployment) {
-    if (deployment.error().code() == Code::not_found) {
-      return Error(Code::not_found, workload.id() + " not found in namespace " + workload.ns);
-    }
-    return deployment.error();
-  }
-  const json::value deployment_value(*deployment);
-  const std::int64_t current = revision_of(deployment_value);
-  const std::string uid = string_at(*deployment, {"metadata", "uid"});
-  const auto* selector = find(*deployment, {"spec", "selector"});
-  auto sets = client.list(k8s::resources::replicasets, workload.ns,
-                          {selector ? k8s::selector_string(selector->as_object()) : std::string(), {}});
-  if (!sets) return sets.error().with("list ReplicaSets of " + workload.id());
-  const json::object* chosen = nullptr;
-  std::int64_t chosen_revision = 0;
-  for (const auto& item : sets->at("items").as_array()) {
+  history.workload = std::move(*object);
+  const std::string uid = string_at(history.workload, {"metadata", "uid"});
+  const auto* selector = find(history.workload, {"spec", "selector"});
+  auto listed = client.list(kept_in, workload.ns,
+                            {selector ? k8s::selector_string(selector->as_object()) : std::string(), {}});
+  if (!listed) return listed.error().with("list " + kept_in.kind + "s of " + workload.id());
+  history.listed = std::move(*listed);
+  for (const auto& item : history.listed.at("items").as_array()) {
     const auto* owners = find(item, {"metadata", "ownerReferences"});
     bool owned = false;
     if (owners != nullptr && owners->is_array()) {
       for (const auto& owner : owners->get_array()) owned = owned || string_at(owner, {"uid"}) == uid;
     }
-    const std::int64_t revision = revision_of(item);
-    if (!owned || revision == 0) continue;
-    const bool wanted = options.to_revision > 0 ? revision == options.to_revision
-                                                : revision < current && revision > chosen_revision;
-    if (wanted) {
-      chosen = &item.as_object();
-      chosen_revision = revision;
+    const std::int64_t number = number_of(item);
+    if (owned && number > 0) history.revisions.push_back({number, &item});
+  }
+  std::sort(history.revisions.begin(), history.revisions.end(),
+            [](const Revision& a, const Revision& b) { return a.number < b.number; });
+  return history;
+}
+
+// --to-revision, or the newest revision before the current one; nullptr
+// when the wanted one is already current (a warning, nothing to do).
+Result<const Revision*> choose(const History& history, std::int64_t current, const Options& options,
+                               const Workload& workload, Context& context) {
+  const Revision* chosen = nullptr;
+  for (const auto& revision : history.revisions) {
+    if (options.to_revision > 0 ? revision.number == options.to_revision : revision.number < current) {
+      chosen = &revision;
     }
   }
   if (chosen == nullptr) {
@@ -157,21 +119,57 @@ Result<void> undo(const Options& options, Context& context, k8s::Client& client,
                      ? workload.id() + " has no revision " + std::to_string(options.to_revision)
                      : workload.id() + " has no previous revision to go back to");
   }
-  if (chosen_revision == current) {
+  if (chosen->number == current) {
     context.warn(workload.id() + " already runs revision " + std::to_string(current) + ": nothing to undo");
-    return {};
+    return nullptr;
   }
-  json::object template_object = chosen->at("spec").at("template").as_object();
-  if (auto* labels = template_object["metadata"].as_object().if_contains("labels")) {
-    labels->as_object().erase("pod-template-hash");
+  return chosen;
+}
+
+}  // namespace
+
+// As kubectl does: a Deployment's ReplicaSet of the wanted revision holds the
+// pod template to put back (without its pod-template-hash label); a
+// StatefulSet's or DaemonSet's ControllerRevision holds, in `data`, the
+// strategic-merge patch that restores it.
+Result<void> undo(const Options& options, Context& context, k8s::Client& client, const Workload& workload) {
+  const bool deployment = workload.resource.kind == "Deployment";
+  auto history =
+      read_history(client, workload, deployment ? k8s::resources::replicasets : controller_revisions,
+                   deployment ? revision_of : controller_revision_of);
+  if (!history) return history.error();
+  if (!deployment && history->revisions.empty()) {
+    return Error(Code::not_found, workload.id() + " has no revision history");
   }
-  const json::array patch{
-      json::object{{"op", "test"},
-                   {"path", "/metadata/resourceVersion"},
-                   {"value", string_at(*deployment, {"metadata", "resourceVersion"})}},
-      json::object{{"op", "replace"}, {"path", "/spec/template"}, {"value", template_object}}};
-  return apply_revision(options, context, client, workload, uid, k8s::PatchType::json, patch, current,
-                        chosen_revision);
+  const std::int64_t current =
+      deployment ? revision_of(json::value(history->workload)) : history->revisions.back().number;
+  auto chosen = choose(*history, current, options, workload, context);
+  if (!chosen) return chosen.error();
+  if (*chosen == nullptr) return {};
+  const Revision& revision = **chosen;
+  const std::string uid = string_at(history->workload, {"metadata", "uid"});
+  const std::string resource_version = string_at(history->workload, {"metadata", "resourceVersion"});
+  if (deployment) {
+    json::object template_object = revision.object->at("spec").at("template").as_object();
+    if (auto* labels = template_object["metadata"].as_object().if_contains("labels")) {
+      labels->as_object().erase("pod-template-hash");
+    }
+    const json::array patch{
+        json::object{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", resource_version}},
+        json::object{{"op", "replace"}, {"path", "/spec/template"}, {"value", template_object}}};
+    return apply_revision(options, context, client, workload, uid, k8s::PatchType::json, patch, current,
+                          revision.number);
+  }
+  const auto* data = find(*revision.object, {"data"});
+  if (data == nullptr || !data->is_object()) {
+    return Error(Code::action_failed, "revision " + std::to_string(revision.number) + " of " + workload.id() +
+                                          " holds no template");
+  }
+  json::object patch = data->as_object();
+  // The resourceVersion makes the patch conditional on the object we read.
+  patch["metadata"] = json::object{{"resourceVersion", resource_version}};
+  return apply_revision(options, context, client, workload, uid, k8s::PatchType::strategic,
+                        json::value(std::move(patch)), current, revision.number);
 }
 
 }  // namespace ir::steps::rollout
