@@ -132,7 +132,8 @@ Result<const Revision*> choose(const History& history, std::int64_t current, con
 // pod template to put back (without its pod-template-hash label); a
 // StatefulSet's or DaemonSet's ControllerRevision holds, in `data`, the
 // strategic-merge patch that restores it.
-Result<void> undo(const Options& options, Context& context, k8s::Client& client, const Workload& workload) {
+static Result<void> undo_once(const Options& options, Context& context, k8s::Client& client,
+                              const Workload& workload) {
   const bool deployment = workload.resource.kind == "Deployment";
   auto history =
       read_history(client, workload, deployment ? k8s::resources::replicasets : controller_revisions,
@@ -154,8 +155,10 @@ Result<void> undo(const Options& options, Context& context, k8s::Client& client,
     if (auto* labels = template_object["metadata"].as_object().if_contains("labels")) {
       labels->as_object().erase("pod-template-hash");
     }
+    // A stale resourceVersion in the patch is a 409 Conflict, which undo()
+    // retries; a failed JSON-patch "test" would be a 422.
     const json::array patch{
-        json::object{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", resource_version}},
+        json::object{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", resource_version}},
         json::object{{"op", "replace"}, {"path", "/spec/template"}, {"value", template_object}}};
     return apply_revision(options, context, client, workload, uid, k8s::PatchType::json, patch, current,
                           revision.number);
@@ -170,6 +173,18 @@ Result<void> undo(const Options& options, Context& context, k8s::Client& client,
   patch["metadata"] = json::object{{"resourceVersion", resource_version}};
   return apply_revision(options, context, client, workload, uid, k8s::PatchType::strategic,
                         json::value(std::move(patch)), current, revision.number);
+}
+
+// The patch is conditional on the resourceVersion read, and controllers
+// update the workload's status all the time: on a conflict, read again and
+// choose again, a bounded number of times.
+Result<void> undo(const Options& options, Context& context, k8s::Client& client, const Workload& workload) {
+  constexpr int attempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    auto done = undo_once(options, context, client, workload);
+    if (done || done.error().code() != Code::conflict || attempt == attempts) return done;
+    log::warn("rollout.undo.conflict", {{"workload", workload.id()}, {"attempt", attempt}});
+  }
 }
 
 }  // namespace ir::steps::rollout
