@@ -51,7 +51,8 @@ inline StepRun run_step_binary(const std::string& step, std::vector<std::string>
   CHECK(problems.empty());
   run.result = doc->as_object();
   const std::string status = string_at(*doc, {"status"});
-  CHECK((run.exit_status == 0) == (status == "succeeded"));
+  // A run whose case record could not be pushed succeeded and still exits 4.
+  if (run.output("case-record-pending").empty()) CHECK((run.exit_status == 0) == (status == "succeeded"));
   return run;
 }
 

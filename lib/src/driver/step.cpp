@@ -2,6 +2,7 @@
 
 #include "ir/core/log.hpp"
 #include "ir/params/params.hpp"
+#include "ir/record/case_record.hpp"
 
 #include <cstdio>
 #include <iostream>
@@ -82,9 +83,7 @@ void print_error(std::string_view step, const Error& error) {
   }
 }
 
-}  // namespace
-
-int run_step(const StepDef& step, Context& context) {
+int run_entry(const StepDef& step, Context& context) {
   Report& report = context.report();
   try {
     auto result = step.entry(context);
@@ -106,6 +105,48 @@ int run_step(const StepDef& step, Context& context) {
     print_error(step.name, error);
     return exit_code(Code::internal);
   }
+}
+
+// The step's result goes into the incident's case record. A record that
+// cannot be pushed is kept on this machine and the run exits 4 (transient),
+// so that a retry pushes it; the step's own failure keeps its exit code.
+int keep_record(const record::Target& target, std::string_view step, Report& report, int code) {
+  auto appended = record::append(target, report.to_json());
+  if (!appended) {
+    log::error("case.failed", {{"step", step}, {"message", appended.error().describe()}});
+    report.add_warning("case record not written: " + appended.error().describe());
+    return code == exit_ok ? exit_code(appended.error().code()) : code;
+  }
+  if (appended->pushed) {
+    report.set_output("case-record", appended->path);
+    report.set_output("case-record-commit", appended->commit);
+    log::info("case.recorded", {{"path", appended->path}, {"commit", appended->commit}});
+    return code;
+  }
+  log::warn("case.pending", {{"path", appended->path}, {"message", appended->problem}});
+  report.add_warning("case record not pushed (" + appended->problem + "); kept at " + appended->path +
+                     " and pushed by the next run with this case-repo");
+  report.set_output("case-record-pending", appended->path);
+  return code == exit_ok ? exit_code(Code::transient) : code;
+}
+
+}  // namespace
+
+int run_step(const StepDef& step, Context& context) {
+  Report& report = context.report();
+  auto target = record::target_from_params(context.params());
+  if (target && *target && context.incident_id().empty()) {
+    target = invalid("case-repo: a case record needs --incident-id");
+  }
+  if (!target) {
+    report.finish(Status::failed, target.error());
+    print_error(step.name, target.error());
+    return exit_code(target.error().code());
+  }
+  const int code = run_entry(step, context);
+  // Bad input changed nothing, so there is nothing to record.
+  if (!*target || code == exit_code(Code::invalid_input)) return code;
+  return keep_record(**target, step.name, report, code);
 }
 
 int run_step_main(const StepDef& step, int argc, char** argv) {

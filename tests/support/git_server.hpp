@@ -1,0 +1,73 @@
+// Real git for the tests: repositories made with the `git` command, and git's
+// smart HTTP protocol served on 127.0.0.1 by `git http-backend` (through
+// tests/support/git-http-server.py, a small CGI host).
+#pragma once
+
+#include "support/spawn.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ir::test {
+
+// A fresh folder under the system's temp dir, removed at the end.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct GitResult {
+  int exit_status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `git ARGS` in `dir` with a fixed identity; FAILs the test if git fails
+// unless `may_fail`.
+GitResult run_git(const std::string& dir, const std::vector<std::string>& args, bool may_fail = false);
+
+// A bare repository at `path`, with `files` committed on `branch` when given.
+void make_bare_repo(const std::string& path,
+                    const std::vector<std::pair<std::string, std::string>>& files = {},
+                    const std::string& branch = "main");
+
+struct GitHttpOptions {
+  std::string token_file;  // require HTTP Basic auth with this token
+  std::string cert_file;   // serve HTTPS
+  std::string key_file;
+  int port = 0;  // 0: any free port
+};
+
+class GitHttpServer {
+ public:
+  // Serves the repositories under `root` as http(s)://127.0.0.1:PORT/<name>.
+  explicit GitHttpServer(std::string root, GitHttpOptions options = {});
+  ~GitHttpServer();
+  GitHttpServer(const GitHttpServer&) = delete;
+  GitHttpServer& operator=(const GitHttpServer&) = delete;
+
+  [[nodiscard]] std::string url(const std::string& repo) const;
+  [[nodiscard]] int port() const { return port_; }
+  // Request lines the server saw (method and path only).
+  [[nodiscard]] std::string request_log() const;
+  void stop();
+
+ private:
+  std::string root_;
+  GitHttpOptions options_;
+  std::string log_file_;
+  int port_ = 0;
+  std::unique_ptr<Spawned> process_;
+};
+
+}  // namespace ir::test
