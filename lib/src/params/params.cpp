@@ -218,6 +218,26 @@ std::string env_name(std::string_view param) {
 
 Result<json::object> finalize_params(const ParamSpec& spec, json::object params) {
   const auto& properties = spec.properties();
+  // An empty string is "not given": Argo templates pass every optional
+  // parameter, empty when the workflow leaves it out.
+  for (auto it = params.begin(); it != params.end();) {
+    auto& value = it->value();
+    if (auto* items = value.if_array(); items != nullptr && !items->empty()) {
+      items->erase(std::remove_if(
+                       items->begin(), items->end(),
+                       [](const json::value& item) { return item.is_string() && item.get_string().empty(); }),
+                   items->end());
+      if (items->empty()) {
+        it = params.erase(it);
+        continue;
+      }
+    }
+    if (value.is_string() && value.get_string().empty()) {
+      it = params.erase(it);
+    } else {
+      ++it;
+    }
+  }
   for (auto& entry : params) {
     const auto property = properties.find(entry.key());
     if (property == properties.end()) continue;  // the schema reports unknown names below
@@ -283,7 +303,19 @@ Result<ParsedArgs> parse_args(const ParamSpec& spec, const std::vector<std::stri
   po::variables_map vm;
   try {
     const int style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;
-    po::store(po::command_line_parser(args).options(options).positional(positional).style(style).run(), vm);
+    // "--name=" (an empty value, how Argo passes an optional parameter that
+    // is left out) is read as "--name" "": Program_options refuses the first.
+    std::vector<std::string> words;
+    words.reserve(args.size());
+    for (const auto& arg : args) {
+      if (arg.size() > 3 && arg.starts_with("--") && arg.back() == '=' && arg.find('=') == arg.size() - 1) {
+        words.push_back(arg.substr(0, arg.size() - 1));
+        words.emplace_back();
+      } else {
+        words.push_back(arg);
+      }
+    }
+    po::store(po::command_line_parser(words).options(options).positional(positional).style(style).run(), vm);
   } catch (const po::error& e) {
     return invalid(e.what());
   }

@@ -110,6 +110,30 @@ TEST_CASE("plugin-style string arguments are converted like flags", "[unit][para
   CHECK(ir::param_bool(*final, "dry-run"));
 }
 
+TEST_CASE("an empty value is a parameter not given, from flags, environment and the plugin",
+          "[unit][params]") {
+  // How Argo templates leave out an optional parameter: they pass it empty.
+  auto parsed = ir::parse_args(isolate_spec(),
+                               {"--incident-id", "INC-2026-11-26-001", "--namespace", "shop",
+                                "--pod=", "--selector", "app=web", "--allow-cidr", ""},
+                               env_of({{"IRSTEPS_CONTEXT", ""}}));
+  REQUIRE(parsed);
+  CHECK(!parsed->params.contains("pod"));
+  CHECK(!parsed->params.contains("allow-cidr"));
+  CHECK(!parsed->params.contains("context"));
+  CHECK(ir::param_string(parsed->params, "selector") == "app=web");
+  auto plugin = ir::finalize_params(
+      isolate_spec(),
+      {{"incident-id", "INC-2026-11-26-001"}, {"namespace", "shop"}, {"pod", "web-1"}, {"dry-run", ""}});
+  REQUIRE(plugin);
+  CHECK(!ir::param_bool(*plugin, "dry-run"));
+  // Required parameters stay required: empty is missing, and says so.
+  auto missing =
+      ir::finalize_params(isolate_spec(), {{"incident-id", ""}, {"namespace", "shop"}, {"pod", "x"}});
+  REQUIRE(!missing);
+  CHECK(missing.error().describe().find("incident-id") != std::string::npos);
+}
+
 TEST_CASE("environment names are upper snake case", "[unit][params]") {
   CHECK(ir::env_name("allow-cidr") == "IRSTEPS_ALLOW_CIDR");
 }

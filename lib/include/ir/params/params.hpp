@@ -55,6 +55,7 @@ struct ParsedArgs {
 
 // Converts strings (from flags and environment) to the property's type, then
 // validates the whole object and fills in defaults. Also used for the plugin.
+// An empty string value means the parameter is not given.
 [[nodiscard]] Result<json::object> finalize_params(const ParamSpec& spec, json::object params);
 
 // "IRSTEPS_ALLOW_CIDR" for "allow-cidr".
