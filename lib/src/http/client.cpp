@@ -29,9 +29,15 @@ namespace {
 constexpr std::size_t max_error_body = 1 << 20;
 constexpr std::size_t chunk_size = 64 * 1024;
 
-std::string url_for_messages(const std::string& url) {
+std::string url_for_messages(const std::string& url, bool secret) {
   const auto query = url.find('?');
-  return query == std::string::npos ? url : url.substr(0, query);
+  if (!secret) return query == std::string::npos ? url : url.substr(0, query);
+  const auto scheme_end = url.find("://");
+  const auto path = scheme_end == std::string::npos ? 0 : url.find_first_of("/?#", scheme_end + 3);
+  std::string origin = path == std::string::npos ? url : url.substr(0, path);
+  if (const auto at = origin.rfind('@'); at != std::string::npos && scheme_end != std::string::npos)
+    origin.erase(scheme_end + 3, at - scheme_end - 2);
+  return origin + "/" + std::string(redacted);
 }
 
 std::string lower(std::string_view text) {
@@ -254,10 +260,13 @@ Result<Response> Client::perform(const Request& original, const DataSink* sink,
   int redirects = 0;
   int stale_retries = 0;
   for (int number = 1;; ++number) {
-    const std::string shown_url = url_for_messages(request.url);
+    const std::string shown_url = url_for_messages(request.url, request.url_is_secret);
     const std::string what = request.method + " " + shown_url;
     auto endpoint = detail::parse_url(request.url);
-    if (!endpoint) return endpoint.error().with(what);
+    if (!endpoint) {
+      if (request.url_is_secret) return invalid("not an http(s) URL").with(what);
+      return endpoint.error().with(what);
+    }
     const std::string proxy = proxy_for(endpoint->scheme, endpoint->host, endpoint->port, env);
     const std::string key = endpoint->scheme + "://" + endpoint->host_port() + " via " + proxy;
     const Deadline deadline = std::chrono::steady_clock::now() + request.timeout;

@@ -63,6 +63,9 @@ struct Request {
   std::chrono::milliseconds connect_timeout = 10s;
   bool retry = true;
   bool follow_redirects = false;
+  // The URL itself is a credential (Slack and Teams webhooks): logs and
+  // errors then show only scheme://host:port.
+  bool url_is_secret = false;
 };
 
 struct Response {

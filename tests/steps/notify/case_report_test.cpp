@@ -1,0 +1,51 @@
+// The post-incident report's timeline and response actions from case
+// records built in memory: who did what, when, with which evidence hashes.
+#include "case_report.hpp"
+
+#include "support/catch.hpp"
+
+using namespace ir;
+using namespace ir::steps::notify;
+
+namespace {
+
+record::Entry entry(std::string path, std::string author, std::string commit, const std::string& document) {
+  return {std::move(path), std::move(commit), std::move(author), "2026-11-26T10:05:00Z",
+          parse_json(document, "record").value().as_object()};
+}
+
+}  // namespace
+
+TEST_CASE("timeline and response actions come from the case records", "[unit][notify]") {
+  const std::string hash(64, 'a');
+  const std::vector<record::Entry> entries = {
+      entry("incidents/INC-2026-11-26-001/20261126T100100Z-isolate.json", "argo <argo@ci>",
+            "0123456789abcdef0123",
+            R"({"step":"isolate","status":"succeeded","startTime":"2026-11-26T10:01:00Z",
+               "dryRun":false,"actions":[{"verb":"apply","target":{"kind":"NetworkPolicy","namespace":"shop",
+               "name":"irsteps-isolate"},"detail":"deny all","dryRun":false}],"evidence":[]})"),
+      entry("incidents/INC-2026-11-26-001/20261126T100300Z-snapshot.json", "alice <alice@example.com>",
+            "fedcba9876543210fedc",
+            R"({"step":"snapshot","status":"partial","startTime":"2026-11-26T10:03:00Z",
+               "actions":[],"evidence":[{"path":"pod.json","sha256":")" +
+                hash + R"(","size":10,"status":"complete"}],
+               "error":{"message":"log cut short"}})")};
+  const auto sections = case_sections(entries);
+  CHECK(sections.timeline ==
+        "- 2026-11-26T10:01:00Z  isolate succeeded, by argo <argo@ci> (record "
+        "incidents/INC-2026-11-26-001/20261126T100100Z-isolate.json, commit 0123456789ab)\n"
+        "- 2026-11-26T10:03:00Z  snapshot partial, by alice <alice@example.com> (record "
+        "incidents/INC-2026-11-26-001/20261126T100300Z-snapshot.json, commit fedcba987654): log cut short");
+  CHECK(sections.response_actions.find(
+            "- 2026-11-26T10:01:00Z  isolate: apply NetworkPolicy shop/irsteps-isolate — "
+            "deny all; by argo <argo@ci>") != std::string::npos);
+  CHECK(sections.response_actions.find(
+            "snapshot: evidence collected by alice <alice@example.com>\n    pod.json  sha256:" + hash) !=
+        std::string::npos);
+}
+
+TEST_CASE("an incident without records says so instead of leaving the sections empty", "[unit][notify]") {
+  const auto sections = case_sections({});
+  CHECK(sections.timeline.find("no records") != std::string::npos);
+  CHECK(sections.response_actions.find("no actions") != std::string::npos);
+}
