@@ -1,0 +1,439 @@
+// The Argo YAML under workflows/argo: every Workflows kind validates against
+// Argo's own JSON Schema (../shared/testdata/argo), and a project check
+// catches what that schema cannot: unknown keys, templates and parameters
+// referenced but not defined, step arguments that are not parameters of the
+// step's schema, and playbook ServiceAccounts not bound to exactly the Roles
+// of the steps they run.
+#include "ir/core/json.hpp"
+#include "ir/params/params.hpp"
+#include "ir/params/schema.hpp"
+#include "support/catch.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <set>
+
+using namespace ir;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string argo_dir = std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo";
+
+struct Doc {
+  std::string file;
+  json::object object;
+  [[nodiscard]] std::string kind() const { return string_at(object, {"kind"}); }
+  [[nodiscard]] std::string name() const { return string_at(object, {"metadata", "name"}); }
+  [[nodiscard]] std::string where() const { return file + ": " + kind() + " " + name(); }
+};
+
+const std::vector<Doc>& documents() {
+  static const std::vector<Doc> docs = [] {
+    std::vector<Doc> out;
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::recursive_directory_iterator(argo_dir)) {
+      if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      auto text = read_file(file.string());
+      REQUIRE(text);
+      auto parsed = parse_yaml_documents(*text, file.string());
+      if (!parsed) FAIL(parsed.error().describe());
+      for (auto& value : *parsed) {
+        REQUIRE(value.is_object());
+        out.push_back({fs::relative(file, argo_dir).string(), value.as_object()});
+      }
+    }
+    return out;
+  }();
+  return docs;
+}
+
+std::vector<const Doc*> workflow_templates() {
+  std::vector<const Doc*> out;
+  for (const auto& d : documents()) {
+    if (d.kind() == "WorkflowTemplate") out.push_back(&d);
+  }
+  return out;
+}
+
+const json::array& array_at(const json::value& v, std::initializer_list<std::string_view> path) {
+  static const json::array empty;
+  const auto* found = find(v, path);
+  return found != nullptr && found->is_array() ? found->as_array() : empty;
+}
+const json::array& array_at(const json::object& o, std::initializer_list<std::string_view> path) {
+  static const json::array empty;
+  const auto* found = find(o, path);
+  return found != nullptr && found->is_array() ? found->as_array() : empty;
+}
+// A reference into a temporary would dangle (range-for over a copy).
+const json::array& array_at(json::value&&, std::initializer_list<std::string_view>) = delete;
+
+// Argo's schema with IntOrString widened to string-or-integer (its README's
+// first known limit).
+const Schema& argo_schema() {
+  static const Schema schema = [] {
+    const std::string path =
+        std::string(IRSTEPS_SOURCE_DIR) + "/../shared/testdata/argo/workflows-schema.json";
+    auto text = read_file(path);
+    REQUIRE(text);
+    auto doc = parse_json(*text, path);
+    REQUIRE(doc);
+    auto& defs = doc->as_object()["definitions"].as_object();
+    defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] =
+        json::object{{"type", json::array{"string", "integer"}}};
+    auto compiled = Schema::from_json(std::move(*doc));
+    REQUIRE(compiled);
+    return std::move(*compiled);
+  }();
+  return schema;
+}
+
+bool have_argo_schema() {
+  return fs::exists(std::string(IRSTEPS_SOURCE_DIR) + "/../shared/testdata/argo/workflows-schema.json");
+}
+
+const json::value* resolve(const json::value& schema_root, const json::value* s) {
+  for (int i = 0; i < 20 && s != nullptr && s->is_object(); ++i) {
+    const auto* ref = s->as_object().if_contains("$ref");
+    if (ref == nullptr || !ref->is_string()) return s;
+    std::string target(ref->as_string());
+    if (!target.starts_with("#/definitions/")) return nullptr;
+    s = find(schema_root, {"definitions", target.substr(14)});
+  }
+  return s;
+}
+
+// Keys the schema does not define, anywhere in the document.
+void unknown_keys(const json::value& root, const json::value* schema, const json::value& value,
+                  const std::string& path, std::vector<std::string>& out) {
+  schema = resolve(root, schema);
+  if (schema == nullptr || !schema->is_object()) return;
+  const auto& s = schema->as_object();
+  if (value.is_object()) {
+    const auto* properties = s.if_contains("properties");
+    const auto* additional = s.if_contains("additionalProperties");
+    for (const auto& entry : value.as_object()) {
+      const std::string key(entry.key());
+      const json::value* sub = nullptr;
+      if (properties != nullptr && properties->is_object()) sub = properties->as_object().if_contains(key);
+      if (sub == nullptr && additional != nullptr && additional->is_object()) sub = additional;
+      if (sub == nullptr) {
+        if (properties != nullptr) out.push_back(path + "/" + key);
+        continue;
+      }
+      unknown_keys(root, sub, entry.value(), path + "/" + key, out);
+    }
+  } else if (value.is_array()) {
+    if (const auto* items = s.if_contains("items")) {
+      std::size_t i = 0;
+      for (const auto& item : value.as_array())
+        unknown_keys(root, items, item, path + "/" + std::to_string(i++), out);
+    }
+  }
+}
+
+std::set<std::string> names_in(const json::array& list) {
+  std::set<std::string> out;
+  for (const auto& item : list) out.insert(string_at(item, {"name"}));
+  return out;
+}
+
+const json::object* template_named(const Doc& doc, const std::string& name) {
+  for (const auto& t : array_at(doc.object, {"spec", "templates"})) {
+    if (string_at(t, {"name"}) == name) return &t.as_object();
+  }
+  return nullptr;
+}
+
+const Doc* template_doc(const std::string& name) {
+  for (const auto* d : workflow_templates()) {
+    if (d->name() == name) return d;
+  }
+  return nullptr;
+}
+
+std::string text_of(const json::value& v) {
+  return v.is_string() ? std::string(v.as_string()) : json::serialize(v);
+}
+
+// Every {{...}} reference in a value tree.
+void references(const json::value& v, std::vector<std::string>& out) {
+  static const std::regex ref(R"(\{\{\s*([^}\s]+)\s*\}\})");
+  if (v.is_string()) {
+    const std::string s(v.as_string());
+    for (std::sregex_iterator it(s.begin(), s.end(), ref), end; it != end; ++it) out.push_back((*it)[1]);
+  } else if (v.is_object()) {
+    for (const auto& e : v.as_object()) references(e.value(), out);
+  } else if (v.is_array()) {
+    for (const auto& e : v.as_array()) references(e, out);
+  }
+}
+
+// The called template of a step or task: {doc, template}.
+std::pair<const Doc*, const json::object*> called(const Doc& doc, const json::object& step) {
+  if (const auto* ref = step.if_contains("templateRef")) {
+    const Doc* other = template_doc(string_at(*ref, {"name"}));
+    return {other, other != nullptr ? template_named(*other, string_at(*ref, {"template"})) : nullptr};
+  }
+  return {&doc, template_named(doc, string_at(step, {"template"}))};
+}
+
+std::vector<std::string> project_problems(const Doc& doc) {
+  std::vector<std::string> problems;
+  const json::value whole(doc.object);
+  const auto workflow_params = names_in(array_at(whole, {"spec", "arguments", "parameters"}));
+  const std::string entry = string_at(whole, {"spec", "entrypoint"});
+  if (!entry.empty() && template_named(doc, entry) == nullptr)
+    problems.push_back("entrypoint " + entry + " undefined");
+  for (const auto& tv : array_at(whole, {"spec", "templates"})) {
+    const auto& t = tv.as_object();
+    const std::string tname = string_at(t, {"name"});
+    const std::string at = doc.where() + " template " + tname;
+    const auto inputs = names_in(array_at(tv, {"inputs", "parameters"}));
+    // Steps and tasks: what they call exists, with the parameters it takes.
+    std::map<std::string, const json::object*> siblings;  // step or task name -> called template
+    std::vector<const json::object*> calls;
+    for (const auto& group : array_at(tv, {"steps"})) {
+      for (const auto& step : group.as_array()) calls.push_back(&step.as_object());
+    }
+    for (const auto& task : array_at(tv, {"dag", "tasks"})) calls.push_back(&task.as_object());
+    for (const auto* step : calls) {
+      const std::string sname = string_at(*step, {"name"});
+      auto [target_doc, target] = called(doc, *step);
+      if (target == nullptr) {
+        problems.push_back(at + ": step " + sname + " calls an undefined template");
+        continue;
+      }
+      siblings[sname] = target;
+      const auto declared = names_in(array_at(*target, {"inputs", "parameters"}));
+      std::set<std::string> passed;
+      for (const auto& p : array_at(*step, {"arguments", "parameters"})) {
+        const std::string pname = string_at(p, {"name"});
+        passed.insert(pname);
+        if (!declared.contains(pname))
+          problems.push_back(at + ": step " + sname + " passes undeclared " + pname);
+      }
+      for (const auto& p : array_at(*target, {"inputs", "parameters"})) {
+        const auto& po = p.as_object();
+        if (!po.contains("default") && !po.contains("value") && !passed.contains(string_at(p, {"name"}))) {
+          problems.push_back(at + ": step " + sname + " leaves out required " + string_at(p, {"name"}));
+        }
+      }
+    }
+    // Every variable refers to something defined.
+    std::vector<std::string> refs;
+    references(tv, refs);
+    for (const auto& r : refs) {
+      std::smatch m;
+      static const std::regex inputs_re(R"(inputs\.parameters\.([\w-]+))");
+      static const std::regex workflow_re(R"(workflow\.parameters\.([\w-]+))");
+      static const std::regex outputs_re(R"((steps|tasks)\.([\w-]+)\.outputs\.parameters\.([\w-]+))");
+      if (std::regex_match(r, m, inputs_re)) {
+        if (!inputs.contains(m[1])) problems.push_back(at + ": {{" + r + "}} is not an input");
+      } else if (std::regex_match(r, m, workflow_re)) {
+        if (!workflow_params.contains(m[1]))
+          problems.push_back(at + ": {{" + r + "}} is not a workflow parameter");
+      } else if (std::regex_match(r, m, outputs_re)) {
+        auto it = siblings.find(m[2]);
+        if (it == siblings.end()) {
+          problems.push_back(at + ": {{" + r + "}} names no step of this template");
+        } else if (!names_in(array_at(*it->second, {"outputs", "parameters"})).contains(m[3])) {
+          problems.push_back(at + ": {{" + r + "}} is not an output of that step");
+        }
+      } else if (!(r.starts_with("workflow.") || r == "retries")) {
+        problems.push_back(at + ": unknown variable {{" + r + "}}");
+      }
+    }
+    // Container templates of irsteps steps: every flag is a parameter of the
+    // step's schema, and the literal values and defaults pass it.
+    if (const auto* container = t.if_contains("container")) {
+      const auto command = array_at(*container, {"command"});
+      if (command.empty()) continue;
+      const std::string step = fs::path(std::string(command[0].as_string())).filename().string();
+      auto spec = ParamSpec::load(step);
+      if (!spec) {
+        problems.push_back(at + ": no schema for step " + step);
+        continue;
+      }
+      std::map<std::string, std::string> defaults;
+      for (const auto& p : array_at(tv, {"inputs", "parameters"})) {
+        if (const auto* d = p.as_object().if_contains("default"))
+          defaults[string_at(p, {"name"})] = text_of(*d);
+      }
+      for (const auto& arg : array_at(*container, {"args"})) {
+        const std::string a(arg.as_string());
+        const auto eq = a.find('=');
+        if (!a.starts_with("--") || eq == std::string::npos) {
+          problems.push_back(at + ": argument " + a + " is not --name=value");
+          continue;
+        }
+        const std::string name = a.substr(2, eq - 2);
+        if (!spec->properties().contains(name)) {
+          problems.push_back(at + ": --" + name + " is not a parameter of " + step);
+          continue;
+        }
+        std::string value = a.substr(eq + 1);
+        std::smatch m;
+        static const std::regex only_input(R"(\{\{inputs\.parameters\.([\w-]+)\}\})");
+        if (std::regex_match(value, m, only_input)) {
+          auto d = defaults.find(m[1]);
+          if (d == defaults.end()) continue;  // given by every caller
+          value = d->second;
+        } else if (value.find("{{") != std::string::npos) {
+          continue;
+        }
+        auto checked = finalize_params(*spec, json::object{{name, value}});
+        if (!checked && checked.error().describe().find("parameter " + name) != std::string::npos) {
+          problems.push_back(at + ": --" + name + "=" + value + ": " + checked.error().describe());
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+}  // namespace
+
+TEST_CASE("every Argo Workflows document validates against Argo's schema, with no unknown keys",
+          "[unit][workflows][testdata]") {
+  if (!have_argo_schema()) {
+    WARN("skipped: ../shared/testdata/argo is absent");
+    return;
+  }
+  const auto& schema = argo_schema();
+  int checked = 0;
+  for (const auto& doc : documents()) {
+    if (string_at(doc.object, {"apiVersion"}) != "argoproj.io/v1alpha1") continue;
+    const std::string definition = "io.argoproj.workflow.v1alpha1." + doc.kind();
+    if (find(schema.document(), {"definitions", definition}) == nullptr) continue;  // an Argo Events kind
+    INFO(doc.where());
+    auto problems = schema.validate_at(json::value(doc.object), "#/definitions/" + definition);
+    REQUIRE(problems);
+    for (const auto& p : *problems) INFO(p.path << ": " << p.message);
+    CHECK(problems->empty());
+    std::vector<std::string> unknown;
+    unknown_keys(schema.document(), find(schema.document(), {"definitions", definition}),
+                 json::value(doc.object), "", unknown);
+    for (const auto& u : unknown) INFO("unknown key " << u);
+    CHECK(unknown.empty());
+    ++checked;
+  }
+  CHECK(checked >= 4);  // the step templates and the playbooks
+}
+
+TEST_CASE("the project check catches what the schema cannot", "[unit][workflows]") {
+  for (const auto* doc : workflow_templates()) {
+    const auto problems = project_problems(*doc);
+    for (const auto& p : problems) INFO(p);
+    CHECK(problems.empty());
+  }
+}
+
+TEST_CASE("the project check itself finds broken references and foreign flags", "[unit][workflows]") {
+  // The checks above pass only if they can fail: break a copy of a playbook
+  // and of the step templates and look for the problems.
+  const Doc* playbook = template_doc("irsteps-container-compromise");
+  REQUIRE(playbook != nullptr);
+  Doc broken = *playbook;
+  auto& steps = broken.object["spec"].as_object()["templates"].as_array()[0].as_object()["steps"].as_array();
+  auto& isolate = steps[0].as_array()[0].as_object();
+  isolate["arguments"].as_object()["parameters"].as_array().push_back(
+      json::object{{"name", "pods"}, {"value", "x"}});
+  steps[1].as_array()[0].as_object()["templateRef"].as_object()["template"] = "snapshots";
+  broken.object["spec"].as_object()["templates"].as_array()[0].as_object()["outputs"] = json::object{
+      {"parameters",
+       json::array{json::object{
+           {"name", "x"},
+           {"valueFrom", json::object{{"parameter", "{{steps.isolate.outputs.parameters.nope}}"}}}}}}};
+  const auto problems = project_problems(broken);
+  auto mentions = [&](const std::string& text) {
+    return std::any_of(problems.begin(), problems.end(),
+                       [&](const std::string& p) { return p.find(text) != std::string::npos; });
+  };
+  CHECK(mentions("passes undeclared pods"));
+  CHECK(mentions("step snapshot calls an undefined template"));
+  CHECK(mentions("steps.isolate.outputs.parameters.nope}} is not an output"));
+
+  const Doc* steps_doc = template_doc("irsteps-steps");
+  REQUIRE(steps_doc != nullptr);
+  Doc foreign = *steps_doc;
+  auto& args = foreign.object["spec"]
+                   .as_object()["templates"]
+                   .as_array()[0]
+                   .as_object()["container"]
+                   .as_object()["args"];
+  args.as_array().push_back("--no-such-flag=1");
+  args.as_array().push_back("--scope=everything");
+  const auto step_problems = project_problems(foreign);
+  auto says = [&](const std::string& text) {
+    return std::any_of(step_problems.begin(), step_problems.end(),
+                       [&](const std::string& p) { return p.find(text) != std::string::npos; });
+  };
+  CHECK(says("--no-such-flag is not a parameter of isolate"));
+  CHECK(says("--scope=everything"));
+
+  if (have_argo_schema()) {
+    std::vector<std::string> unknown;
+    json::value typo(playbook->object);
+    typo.as_object()["spec"].as_object()["entryPoint"] = "x";
+    const auto& schema = argo_schema();
+    const std::string definition = "io.argoproj.workflow.v1alpha1.WorkflowTemplate";
+    unknown_keys(schema.document(), find(schema.document(), {"definitions", definition}), typo, "", unknown);
+    CHECK(unknown == std::vector<std::string>{"/spec/entryPoint"});
+  }
+}
+
+TEST_CASE("each playbook's ServiceAccount is bound to exactly the Roles of the steps it runs",
+          "[unit][workflows]") {
+  // ClusterRoleBindings of the playbooks' ServiceAccounts.
+  std::map<std::string, std::set<std::string>> bound;
+  std::set<std::string> accounts;
+  for (const auto& doc : documents()) {
+    if (doc.kind() == "ServiceAccount") accounts.insert(doc.name());
+    if (doc.kind() != "ClusterRoleBinding") continue;
+    for (const auto& subject : array_at(doc.object, {"subjects"})) {
+      bound[string_at(subject, {"name"})].insert(string_at(doc.object, {"roleRef", "name"}));
+    }
+  }
+  // The ClusterRoles each step's own file defines.
+  std::map<std::string, std::set<std::string>> step_roles;
+  for (const auto& doc : documents()) {
+    if (doc.kind() != "ClusterRoleBinding" || !doc.file.starts_with("rbac/") ||
+        doc.file == "rbac/playbooks.yaml")
+      continue;
+    const std::string step = fs::path(doc.file).stem().string();
+    step_roles[step].insert(string_at(doc.object, {"roleRef", "name"}));
+  }
+  int playbooks = 0;
+  for (const auto* doc : workflow_templates()) {
+    const std::string account = string_at(doc->object, {"spec", "serviceAccountName"});
+    if (account.empty()) continue;
+    ++playbooks;
+    INFO(doc->where() << " runs as " << account);
+    CHECK(accounts.contains(account));
+    std::set<std::string> expected;
+    for (const auto& tv : array_at(doc->object, {"spec", "templates"})) {
+      std::vector<std::string> refs;
+      for (const auto& group : array_at(tv, {"steps"})) {
+        for (const auto& step : group.as_array())
+          refs.push_back(string_at(step, {"templateRef", "template"}));
+      }
+      for (const auto& task : array_at(tv, {"dag", "tasks"}))
+        refs.push_back(string_at(task, {"templateRef", "template"}));
+      for (const auto& step : refs) {
+        if (step.empty()) continue;
+        const auto roles = step_roles.find(step);
+        if (roles != step_roles.end()) expected.insert(roles->second.begin(), roles->second.end());
+      }
+    }
+    CHECK(bound[account] == expected);
+  }
+  CHECK(playbooks >= 3);
+}
