@@ -164,9 +164,16 @@ Result<Appended> append(const Target& target, const json::object& result_documen
     std::mt19937 random(std::random_device{}());
     constexpr int attempts = 12;
     for (int attempt = 1;; ++attempt) {
-      if (auto fetched = mirror->fetch(); !fetched) return fetched;
+      // Optimistic: a mirror that knows the branch builds on what it saw
+      // last and pushes; only a refused push (someone else was first)
+      // costs a fetch. Saves a round trip in the common case.
       auto head = mirror->branch_head(target.branch);
       if (!head) return head.error();
+      if (attempt > 1 || !head->has_value()) {
+        if (auto fetched = mirror->fetch(); !fetched) return fetched;
+        head = mirror->branch_head(target.branch);
+        if (!head) return head.error();
+      }
       std::string tip = head->value_or("");
       for (auto& r : records) {
         auto next = add(*mirror, tip, r);
