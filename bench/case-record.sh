@@ -14,13 +14,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$(cd "${1:-$ROOT/build}" && pwd)"
 RUNS="${2:-20}"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_workdir
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.test GIT_COMMITTER_NAME=bench
 export GIT_COMMITTER_EMAIL=bench@example.test IRSTEPS_CACHE_DIR="$WORK/cache"
 
@@ -43,7 +39,6 @@ YAML
 NOTIFY=("$BUILD/bin/notify" --routing "$WORK/routing.yaml" --severity low --title bench --summary bench
   --impact none --current-actions none --contact bench --dry-run)
 
-now_ns() { date +%s%N; }
 declare -a T_NONE T_LOCAL T_HTTP T_CLI
 for run in $(seq 1 "$RUNS"); do
   id=$(printf 'INC-2026-11-26-%03d' "$run")

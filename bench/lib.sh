@@ -16,3 +16,11 @@ start_bench_cluster() {
 
 k() { kubectl --kubeconfig "$KUBECONFIG" "$@" 2>/dev/null; }
 now_ns() { date +%s%N; }
+
+# bench_workdir: a temporary folder WORK and a list PIDS of background
+# processes (receivers, servers), both cleaned up when the script exits.
+bench_workdir() {
+  WORK="$(mktemp -d)"
+  PIDS=()
+  trap 'for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+}

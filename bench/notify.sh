@@ -12,13 +12,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$(cd "${1:-$ROOT/build}" && pwd)"
 RUNS="${2:-15}"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_workdir
 PY=/usr/bin/python3  # Debian's, which has python3-aiosmtpd
 
 # A CA and a certificate for 127.0.0.1.
@@ -86,7 +82,6 @@ YAML
 NOTIFY=("$BUILD/bin/notify" --incident-id INC-2026-11-26-900 --routing "$WORK/routing.yaml" --severity critical
   --title "bench" --summary "fan-out benchmark" --impact none --current-actions none --contact bench)
 body='{"text":"bench"}'
-now_ns() { date +%s%N; }
 declare -a T_ALL T_ONE T_SEQ
 for run in $(seq 1 "$RUNS"); do
   t0=$(now_ns)

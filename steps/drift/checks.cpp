@@ -17,18 +17,6 @@ std::vector<std::string> pod_spec_keys(const json::object& object) {
   return {};
 }
 
-const json::value* at_keys(const json::value& root, const std::vector<std::string>& keys) {
-  const json::value* current = &root;
-  for (const auto& key : keys) {
-    const auto* object = current->if_object();
-    if (object == nullptr) return nullptr;
-    const auto it = object->find(key);
-    if (it == object->end()) return nullptr;
-    current = &it->value();
-  }
-  return current;
-}
-
 const json::value* member(const json::value* object, std::string_view key) {
   if (object == nullptr || !object->is_object()) return nullptr;
   const auto it = object->get_object().find(key);
@@ -63,7 +51,7 @@ class Checker {
   Checker(const json::object& object, const std::vector<std::string>& checks)
       : root_(object), checks_(checks), keys_(pod_spec_keys(object)) {
     for (const auto& key : keys_) prefix_ = child_path(prefix_, key);
-    pod_ = keys_.empty() ? nullptr : at_keys(root_, keys_);
+    pod_ = keys_.empty() ? nullptr : find(root_, keys_);
     for (const char* list : {"initContainers", "containers", "ephemeralContainers"}) {
       const auto* items = member(pod_, list);
       if (items == nullptr || !items->is_array()) continue;

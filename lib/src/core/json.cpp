@@ -143,9 +143,11 @@ Result<void> write_file_atomic(const std::string& path, std::string_view content
   return {};
 }
 
-const json::value* find(const json::value& root, std::initializer_list<std::string_view> path) {
+namespace {
+template <class Keys>
+const json::value* walk(const json::value& root, const Keys& path) {
   const json::value* current = &root;
-  for (const auto key : path) {
+  for (const auto& key : path) {
     const auto* object = current->if_object();
     if (object == nullptr) return nullptr;
     const auto it = object->find(key);
@@ -153,6 +155,15 @@ const json::value* find(const json::value& root, std::initializer_list<std::stri
     current = &it->value();
   }
   return current;
+}
+}  // namespace
+
+const json::value* find(const json::value& root, std::initializer_list<std::string_view> path) {
+  return walk(root, path);
+}
+
+const json::value* find(const json::value& root, const std::vector<std::string>& path) {
+  return walk(root, path);
 }
 
 const json::value* find(const json::object& root, std::initializer_list<std::string_view> path) {

@@ -36,6 +36,9 @@ namespace json = boost::json;
 [[nodiscard]] const json::value* find(const json::object& root, std::initializer_list<std::string_view> path);
 // A pointer into a temporary would dangle: refuse it at compile time.
 const json::value* find(json::value&& root, std::initializer_list<std::string_view> path) = delete;
+// The same with a path built at run time.
+[[nodiscard]] const json::value* find(const json::value& root, const std::vector<std::string>& path);
+const json::value* find(json::value&& root, const std::vector<std::string>& path) = delete;
 const json::value* find(json::object&& root, std::initializer_list<std::string_view> path) = delete;
 [[nodiscard]] std::string string_at(const json::value& root, std::initializer_list<std::string_view> path,
                                     std::string_view fallback = {});
