@@ -223,8 +223,10 @@ Result<Options> options_from(const json::object& params) {
     options.since = *parsed;
   }
   options.dry_run = param_bool(params, "dry-run");
-  if (options.verb == Verb::check_persistence && options.selector.empty()) {
-    return invalid("check-persistence needs --selector");
+  // A whole namespace is a fair scope for persistence (a new CronJob, a
+  // changed DaemonSet); the whole cluster without a selector is not.
+  if (options.verb == Verb::check_persistence && options.selector.empty() && options.ns.empty()) {
+    return invalid("check-persistence needs --selector or --namespace");
   }
   if (options.verb == Verb::find_image && options.targets.size() != 1) {
     return invalid("find-image takes exactly one image reference");

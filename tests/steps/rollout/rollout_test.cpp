@@ -86,3 +86,17 @@ TEST_CASE("options: positional verb and targets, unknown verbs refused", "[unit]
   params["args"] = json::array{"explode"};
   CHECK(options_from(params).error().code() == Code::invalid_input);
 }
+
+TEST_CASE("check-persistence covers a selector or a whole namespace, never the whole cluster unasked",
+          "[unit][rollout]") {
+  json::object params{{"incident-id", "INC-2026-11-26-001"}, {"verb", "check-persistence"}, {"namespace", "shop"}};
+  auto namespace_only = options_from(params);
+  REQUIRE(namespace_only);
+  CHECK(namespace_only->selector.empty());
+  params.erase("namespace");
+  auto nothing = options_from(params);
+  REQUIRE(!nothing);
+  CHECK(nothing.error().describe().find("--selector or --namespace") != std::string::npos);
+  params["selector"] = "app=web";
+  CHECK(options_from(params));
+}
