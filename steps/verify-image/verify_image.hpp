@@ -1,0 +1,39 @@
+// verify-image: the supply-chain playbook's "Verify image signature"
+// (`cosign verify`), done offline in C++ against a Sigstore trusted root.
+// `verify-image bundle ...` verifies one Sigstore bundle over a file or a
+// digest, the command contract of the Sigstore conformance suite.
+#pragma once
+
+#include "ir/driver/step.hpp"
+#include "ir/sigstore/verify.hpp"
+
+#include <optional>
+#include <string>
+
+namespace ir::steps::verify_image {
+
+enum class Mode { bundle };
+
+struct Options {
+  Mode mode = Mode::bundle;
+  std::string artifact;     // bundle: a file, or sha256:<hex>
+  std::string bundle_path;  // bundle: --bundle
+  std::string key_path;
+  std::string trusted_root_path;  // empty: the built-in public-good root
+  sigstore::CertificatePolicy certificate;
+  bool insecure_ignore_tlog = false;
+};
+
+[[nodiscard]] Result<Options> options_from(const json::object& params);
+[[nodiscard]] Result<void> run(const Options& options, Context& context);
+[[nodiscard]] const StepDef& step();
+
+// The trusted root of --trusted-root, or the built-in one.
+[[nodiscard]] Result<sigstore::TrustedRoot> trusted_root(const Options& options);
+// --key read into a policy with the certificate checks.
+[[nodiscard]] Result<sigstore::Policy> policy_of(const Options& options);
+
+// verify-image bundle (bundle_command.cpp).
+[[nodiscard]] Result<void> verify_bundle_file(const Options& options, Context& context);
+
+}  // namespace ir::steps::verify_image
