@@ -1,0 +1,147 @@
+// Runs a Workflow(Template) locally: steps and dag templates with their
+// parallel branches, container templates as step executables, suspend
+// templates as approval gates. prepare() checks everything a run can reach
+// (parameters, templates, variables, expressions, executables, mounts)
+// before the first step starts, so that a bad template costs nothing.
+#pragma once
+
+#include "child.hpp"
+#include "container.hpp"
+#include "model.hpp"
+#include "timeline.hpp"
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <semaphore>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace playbook {
+
+struct RunOptions {
+  std::vector<std::pair<std::string, std::string>> parameters;  // -p, in order
+  bool dry_run = false;
+  bool approve_all = false;
+  bool deny_all = false;
+  bool interactive = false;  // stdin is a terminal: gates ask there
+  int parallelism = 4;
+  std::vector<std::string> bin_dirs;
+  std::vector<std::pair<std::string, std::string>> mounts;  // container path -> local path
+  std::map<std::string, std::string> env;                   // for env valueFrom; never printed
+  std::string kubeconfig;
+  std::string namespace_name = "default";
+  std::string work_dir;  // empty: a fresh one under the temporary folder, removed at the end
+  bool keep_work_dir = false;
+  bool step_logs = false;  // stream each step's stderr into the timeline
+};
+
+// What a finished node offers to later ones: {{steps.X.status}} and friends.
+struct ChildState {
+  std::string phase;
+  std::optional<int> exit_code;
+  std::map<std::string, std::string> outputs;
+  std::string result;
+};
+
+struct Globals {
+  std::map<std::string, std::string> parameters;
+  std::string name;
+  std::string namespace_name;
+  std::string uid;
+  std::string creation_timestamp;
+};
+
+// The variables visible at one place of a template.
+struct Scope {
+  const Globals* globals = nullptr;
+  const std::map<std::string, std::string>* inputs = nullptr;
+  std::string children_kind;  // "steps" or "tasks"
+  const std::map<std::string, ChildState>* children = nullptr;
+  std::optional<int> retries;
+
+  [[nodiscard]] Result<std::string> operator()(const std::string& name) const;
+};
+
+// dag: each task's name -> the tasks it waits for (its dependencies, or the
+// tasks its depends names); unknown names and cycles are errors.
+[[nodiscard]] Result<std::map<std::string, std::set<std::string>>> dag_dependencies(
+    const std::vector<Call>& tasks);
+
+// One operand of depends: "a" or "a.Succeeded" (.Failed, .Errored, .Skipped).
+struct DependsRef {
+  std::string task;
+  std::string state;  // empty for a bare task name
+};
+[[nodiscard]] Result<DependsRef> parse_depends_ref(const std::string& word, const std::vector<Call>& tasks);
+// A bare name holds when the task succeeded or was skipped, or failed with
+// continueOn; Omitted counts as Skipped.
+[[nodiscard]] bool depends_holds(const DependsRef& ref, const ChildState& state, const Call& task);
+
+[[nodiscard]] Result<void> check_parameter_enum(const Parameter& p, const std::string& value,
+                                                const std::string& what);
+
+class Runner {
+ public:
+  Runner(Library& library, const Workflow& root, RunOptions options, Timeline& timeline,
+         Supervisor& supervisor);
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  [[nodiscard]] Result<void> prepare();
+  // Runs the entrypoint and returns the final document; after prepare().
+  [[nodiscard]] json::object run();
+  [[nodiscard]] bool succeeded() const { return succeeded_; }
+  [[nodiscard]] const Globals& globals() const { return globals_; }
+
+ private:
+  // check.cpp
+  Result<void> check_parameters();
+  Result<void> check_template(const Template& t);
+  Result<void> check_calls(const Template& t);
+  Result<void> check_dag(const Template& t);
+  Result<void> check_call(const Template& t, const Call& call, const Scope& scope);
+  Result<void> check_container(const Template& t, const Scope& scope);
+  // runner.cpp
+  ChildState execute(const Template& t, const std::map<std::string, std::string>& given,
+                     const std::string& path);
+  void execute_once(const Template& t, NodeRecord& node, int attempt);
+  void run_steps(const Template& t, NodeRecord& node);
+  void run_dag(const Template& t, NodeRecord& node);
+  // Evaluates `when`, substitutes the arguments; nullopt when the call does not run.
+  std::optional<std::map<std::string, std::string>> prepare_call(const Template& caller, const Call& call,
+                                                                 const Scope& scope, const std::string& path,
+                                                                 ChildState& not_run);
+  void template_outputs(const Template& t, NodeRecord& node, const Scope& scope);
+  NodeRecord& new_node(const std::string& path, const std::string& type, const Template* t);
+  void finish_node(NodeRecord& node);
+  // nodes.cpp
+  void run_container(const Template& t, NodeRecord& node, int attempt);
+  void run_suspend(const Template& t, NodeRecord& node);
+  Result<PathMap> path_map(const Template& t, const std::string& node_dir);
+  std::string volume_dir(const std::string& name);
+
+  Library& library_;
+  const Workflow& root_;
+  RunOptions options_;
+  Timeline& timeline_;
+  Supervisor& supervisor_;
+  Globals globals_;
+  std::map<const Template*, std::string> executables_;  // filled by prepare()
+  std::set<const Template*> checked_;
+  std::vector<std::string> gates_;  // suspend templates without a duration
+  std::unique_ptr<std::counting_semaphore<1024>> slots_;
+  std::mutex nodes_mutex_;
+  std::vector<std::unique_ptr<NodeRecord>> nodes_;
+  std::mutex prompt_mutex_;
+  std::atomic<int> node_counter_{0};
+  std::string work_dir_;
+  bool succeeded_ = false;
+};
+
+}  // namespace playbook

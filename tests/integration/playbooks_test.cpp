@@ -1,0 +1,227 @@
+// The shipped playbooks (workflows/argo/playbooks) run from end to end by the
+// `playbook` runner against the real control plane, exactly as Argo would run
+// them: their effects checked in the cluster, the evidence folder, the
+// notification receiver (HTTPS on 127.0.0.1) and the case record (a bare git
+// repository, checked with the git command).
+#include "step_runner.hpp"
+#include "support/git_server.hpp"
+#include "support/http_server.hpp"
+#include "support/pki.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <filesystem>
+
+using namespace ir;
+using namespace ir::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Rig {
+  TempDir dir;
+  KeyPair ca = make_ca("playbooks test CA");
+  HttpServer receiver{[](const SeenRequest&) {
+                        return Reply{200, {}, "ok"};
+                      },
+                      ServerTls{issue(ca, {"receiver", {"localhost"}, {"127.0.0.1"}}), {}}};
+  std::string case_repo = dir / "case.git";
+  std::vector<std::string> mounts;
+
+  Rig() {
+    make_bare_repo(case_repo);
+    fs::create_directories(dir / "routing");
+    fs::create_directories(dir / "evidence");
+    fs::create_directories(dir / "empty");
+    REQUIRE(write_file_atomic(dir / "routing/ca.pem", ca.cert_pem));
+    REQUIRE(write_file_atomic(dir / "routing/hook-secret", "playbook-hook-secret-51d2\n"));
+    REQUIRE(write_file_atomic(dir / "routing/routing.yaml",
+                              "defaults: {ca-file: " + dir / "routing/ca.pem" +
+                                  "}\nchannels:\n  - {name: siem, type: webhook, url: '" + receiver.url() +
+                                  "/siem', secret-file: " + dir / "routing/hook-secret" + "}\n"));
+    mounts = {"--mount", "/etc/irsteps/notify=" + dir / "routing",
+              "--mount", "/var/run/secrets/irsteps/notify=" + dir / "empty",
+              "--mount", "/var/run/secrets/irsteps/case-repo=" + dir / "empty",
+              "--mount", "/evidence=" + dir / "evidence"};
+  }
+
+  // Runs `playbook run NAME -p ... --approve-all`; returns the result document.
+  json::object run(const std::string& name, const std::vector<std::string>& params, int expected_exit = 0) {
+    std::vector<std::string> argv{
+        binary("playbook"), "run", name, "--templates", std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo",
+        "--approve-all"};
+    argv.insert(argv.end(), mounts.begin(), mounts.end());
+    for (const auto& p : params) argv.insert(argv.end(), {"-p", p});
+    argv.insert(argv.end(), {"-p", "case-repo=" + case_repo});
+    ProcessOptions options;
+    options.extra_env = {{"KUBECONFIG", Cluster::get().kubeconfig()}};
+    options.timeout = std::chrono::seconds(400);
+    auto out = run_process(argv, options);
+    if (!out) FAIL(out.error().describe());
+    INFO("stderr: " << out->err << "\nstdout: " << out->out);
+    REQUIRE(out->exit_status == expected_exit);
+    auto doc = parse_json(out->out, "playbook stdout");
+    REQUIRE(doc);
+    REQUIRE(doc->is_object());
+    return doc->as_object();
+  }
+
+  // Steps recorded in the case record for the incident, in commit order.
+  std::vector<std::string> recorded_steps(const std::string& incident) {
+    std::vector<std::string> steps;
+    const std::string log =
+        run_git(case_repo, {"log", "--reverse", "--format=%s", "main", "--", "incidents/" + incident}).out;
+    std::size_t start = 0;
+    for (auto nl = log.find('\n'); nl != std::string::npos; start = nl + 1, nl = log.find('\n', start)) {
+      const std::string line = log.substr(start, nl - start);  // "INC-...: isolate succeeded"
+      const auto colon = line.find(": ");
+      steps.push_back(line.substr(colon + 2, line.find(' ', colon + 2) - colon - 2));
+    }
+    return steps;
+  }
+
+  std::vector<json::object> notifications() const {
+    std::vector<json::object> out;
+    for (const auto& r : receiver.requests()) {
+      auto doc = parse_json(r.body, "notification");
+      if (doc && doc->is_object()) out.push_back(doc->as_object());
+    }
+    return out;
+  }
+};
+
+std::string phase_of(const json::object& result, const std::string& node_suffix) {
+  const auto* nodes = find(result, {"nodes"});
+  if (nodes == nullptr || !nodes->is_array()) return "";
+  for (const auto& node : nodes->as_array()) {
+    const std::string name = string_at(node, {"name"});
+    if (name.size() >= node_suffix.size() && name.ends_with("." + node_suffix))
+      return string_at(node, {"phase"});
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("container compromise: isolate, evidence, notice, approval, eradication, restart, report",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbcc");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 2));
+  const auto pods = running_pods(ns.name(), "app=web", 2);
+  const std::string incident = "INC-2026-11-26-501";
+  const auto result = rig.run("irsteps-container-compromise",
+                              {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0],
+                               "workload=deployment/web", "severity=critical", "title=Miner in web",
+                               "summary=Falco saw a crypto miner", "impact=web tier", "contact=Alice"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  for (const auto* node : {"isolate", "snapshot", "initial-notification", "approve-eradication", "delete-pod",
+                           "check-persistence", "restart", "status-update", "post-incident-report"}) {
+    INFO(node);
+    CHECK(phase_of(result, node) == "Succeeded");
+  }
+  // The cluster: the quarantine policy stands, the compromised pod is gone.
+  auto policy = Cluster::get().client().get(k8s::resources::networkpolicies, ns.name(),
+                                            "irsteps-isolate-inc-2026-11-26-501");
+  CHECK(policy);
+  CHECK(!Cluster::get().client().get(k8s::resources::pods, ns.name(), pods[0]));
+  // The evidence folder: a manifest for the pod, every item hashed.
+  const std::string pod_dir = rig.dir / ("evidence/" + incident + "/" + ns.name() + "/" + pods[0]);
+  CHECK(fs::exists(pod_dir + "/pod.json"));
+  CHECK(fs::exists(rig.dir / ("evidence/" + incident + "/manifest.json")));
+  // The receiver: initial notification, status update, post-incident report.
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 3);
+  CHECK(string_at(sent[0], {"template"}) == "initial-notification");
+  CHECK(string_at(sent[1], {"template"}) == "status-update");
+  CHECK(string_at(sent[2], {"template"}) == "post-incident-report");
+  const std::string report = string_at(sent[2], {"text"});
+  CHECK(report.find("isolate succeeded") != std::string::npos);
+  CHECK(report.find(pods[0]) != std::string::npos);
+  CHECK(report.find("TO BE WRITTEN BY THE INCIDENT TEAM") != std::string::npos);
+  // The case record: one commit per step run, in order, and valid git.
+  const auto steps = rig.recorded_steps(incident);
+  CHECK(steps.front() == "isolate");
+  CHECK(steps.back() == "notify");
+  CHECK(steps.size() ==
+        8);  // isolate, snapshot, notify, 3 rollout, 2 notify (the report reads, then records)
+  CHECK(run_git(rig.case_repo, {"fsck", "--strict"}).exit_status == 0);
+}
+
+TEST_CASE("container compromise as a tabletop exercise: --dry-run changes nothing and still records",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbdry");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  const std::string incident = "INC-2026-11-26-502";
+  std::vector<std::string> argv_params{"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0],
+                                       "workload=deployment/web", "dry-run=true"};
+  const auto result = rig.run("irsteps-container-compromise", argv_params);
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(!Cluster::get().client().get(k8s::resources::networkpolicies, ns.name(),
+                                     "irsteps-isolate-inc-2026-11-26-502"));
+  CHECK(Cluster::get().client().get(k8s::resources::pods, ns.name(), pods[0]));
+  CHECK(rig.notifications().empty());
+  CHECK(!rig.recorded_steps(incident).empty());
+}
+
+TEST_CASE("data exposure: rotate the secret and restart its consumers, audit trail, notify with deadlines",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbdata");
+  Cluster::get().apply_yaml(ns.name(), R"(apiVersion: v1
+kind: Secret
+metadata: {name: db-password}
+stringData: {password: leaked-value-93c1}
+)");
+  const std::string incident = "INC-2026-11-26-503";
+  const auto result =
+      rig.run("irsteps-data-exposure",
+              {"incident-id=" + incident, "namespace=" + ns.name(), "secret=db-password", "key=password",
+               "data-class=pci", "detected-at=2026-11-26T09:00:00Z", "severity=high"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  auto secret = Cluster::get().client().get(k8s::resources::secrets, ns.name(), "db-password");
+  REQUIRE(secret);
+  CHECK(string_at(*secret, {"data", "password"}) != "bGVha2VkLXZhbHVlLTkzYzE=");  // base64 of the old value
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 1);
+  CHECK(string_at(sent[0], {"text"}).find("db-password") != std::string::npos);
+  const auto* deadlines = find(sent[0], {"deadlines"});
+  REQUIRE(deadlines != nullptr);
+  CHECK(json::serialize(*deadlines).find("2026-11-27T09:00:00Z") != std::string::npos);  // PCI: 24 h
+  const auto steps = rig.recorded_steps(incident);
+  CHECK(std::count(steps.begin(), steps.end(), "rotate-secret") == 1);
+  CHECK(std::count(steps.begin(), steps.end(), "access-audit") == 1);
+  CHECK(steps.back() == "notify");
+  CHECK(rig.receiver.requests()[0].body.find("leaked-value-93c1") == std::string::npos);
+}
+
+TEST_CASE("misconfiguration: drift from git found, approved, fixed, verified, notified",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbmis");
+  const std::string expected = deployment_yaml("web", 1);
+  make_bare_repo(rig.dir / "config.git", {{"apps/web.yaml", expected}});
+  Cluster::get().apply_yaml(ns.name(), expected);
+  running_pods(ns.name(), "app=web", 1);
+  // Someone scales the Deployment by hand: drift.
+  auto scaled =
+      Cluster::get().client().patch(k8s::resources::deployments, ns.name(), "web", k8s::PatchType::merge,
+                                    json::object{{"spec", json::object{{"replicas", 3}}}});
+  REQUIRE(scaled);
+  const std::string incident = "INC-2026-11-26-504";
+  const auto result =
+      rig.run("irsteps-misconfiguration", {"incident-id=" + incident, "expected=" + rig.dir / "config.git",
+                                           "path=apps/web.yaml", "namespace=" + ns.name()});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(phase_of(result, "apply") == "Succeeded");
+  auto live = Cluster::get().client().get(k8s::resources::deployments, ns.name(), "web");
+  REQUIRE(live);
+  CHECK(find(*live, {"spec", "replicas"})->to_number<int>() == 1);
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 1);
+  CHECK(string_at(sent[0], {"text"}).find("drift found: true") != std::string::npos);
+  const auto steps = rig.recorded_steps(incident);
+  CHECK(std::count(steps.begin(), steps.end(), "drift") == 2);  // detect, apply
+}

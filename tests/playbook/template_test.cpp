@@ -1,0 +1,154 @@
+// Parsing WorkflowTemplates into the runner's model: the supported subset,
+// and every other field refused with its location.
+#include "model.hpp"
+
+#include "container.hpp"
+#include "support/catch.hpp"
+
+using namespace playbook;
+
+namespace {
+
+Result<std::unique_ptr<Workflow>> parse(const std::string& yaml) {
+  auto doc = ir::parse_yaml(yaml, "test.yaml");
+  REQUIRE(doc);
+  return parse_workflow(*doc, "test.yaml");
+}
+
+std::string error_of(const std::string& yaml) {
+  auto w = parse(yaml);
+  REQUIRE_FALSE(w);
+  return w.error().describe();
+}
+
+const std::string header = R"(apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: t}
+spec:
+  entrypoint: main
+)";
+
+}  // namespace
+
+TEST_CASE("a WorkflowTemplate with steps, dag, container, suspend and retries parses", "[playbook]") {
+  auto w = parse(header + R"(  serviceAccountName: irsteps
+  podGC: {strategy: OnPodCompletion}
+  arguments:
+    parameters:
+      - {name: severity, value: high, enum: [critical, high], description: how bad}
+      - {name: replicas, value: 3}
+  templates:
+    - name: main
+      steps:
+        - - {name: a, template: leaf, continueOn: {failed: true}}
+          - {name: b, templateRef: {name: irsteps-steps, template: isolate}, when: "x == y"}
+    - name: flow
+      dag:
+        tasks:
+          - {name: one, template: leaf}
+          - {name: two, template: leaf, depends: "one.Succeeded"}
+    - name: gate
+      suspend: {duration: 30m}
+    - name: leaf
+      retryStrategy:
+        limit: 3
+        retryPolicy: OnFailure
+        expression: asInt(lastRetry.exitCode) == 4
+        backoff: {duration: 5s, factor: 2, maxDuration: 2m}
+      activeDeadlineSeconds: 600
+      container:
+        image: ghcr.io/irsteps/isolate:0.1.0
+        args: ["--pod={{inputs.parameters.pod}}"]
+        securityContext: {readOnlyRootFilesystem: true}
+      inputs:
+        parameters: [{name: pod, default: web}]
+      outputs:
+        parameters: [{name: policy, valueFrom: {path: /tmp/outputs/policy, default: ""}}]
+)");
+  REQUIRE(w);
+  const auto& wf = **w;
+  CHECK(wf.name == "t");
+  CHECK(wf.arguments.size() == 2);
+  CHECK(*wf.arguments[1].value == "3");  // YAML's integer is Argo's string
+  CHECK(wf.arguments[0].enum_values == std::vector<std::string>{"critical", "high"});
+  const auto* main = wf.find("main");
+  REQUIRE(main != nullptr);
+  CHECK(main->kind == Template::Kind::steps);
+  CHECK(main->steps[0].size() == 2);
+  CHECK(main->steps[0][0].continue_on_failed);
+  CHECK(main->steps[0][1].template_ref->template_name == "isolate");
+  CHECK(wf.find("flow")->tasks[1].depends == "one.Succeeded");
+  CHECK(wf.find("gate")->suspend_duration == "30m");
+  const auto* leaf = wf.find("leaf");
+  CHECK(leaf->retry->limit == "3");
+  CHECK(leaf->retry->backoff->factor == "2");
+  CHECK(leaf->active_deadline_seconds == "600");
+  CHECK(*leaf->outputs[0].from_path == "/tmp/outputs/policy");
+  CHECK(*step_name(leaf->container) == "isolate");
+}
+
+TEST_CASE("unsupported fields are errors that name the field and where it is", "[playbook]") {
+  CHECK(error_of(header + "  onExit: cleanup\n  templates: []\n") ==
+        "test.yaml: WorkflowTemplate t: spec.onExit: not supported by the local playbook runner");
+  CHECK(error_of(header + "  templates:\n    - {name: main, script: {image: x, source: y}}\n") ==
+        "test.yaml: WorkflowTemplate t: spec.templates[0] (main).script: not supported by the local playbook "
+        "runner");
+  CHECK(
+      error_of(header + "  templates:\n    - {name: main, container: {image: x, envFrom: []}}\n") ==
+      "test.yaml: WorkflowTemplate t: spec.templates[0] (main).container.envFrom: not supported by the local "
+      "playbook runner");
+  CHECK(
+      error_of(header + R"(  templates:
+    - name: main
+      steps: [[{name: a, template: main, withParam: "[1]"}]]
+)")
+          .ends_with(
+              "spec.templates[0] (main).steps[0][0].withParam: not supported by the local playbook runner"));
+  CHECK(error_of(header + R"(  templates:
+    - name: main
+      dag: {failFast: false, tasks: []}
+)")
+            .ends_with("spec.templates[0] (main).dag.failFast: not supported by the local playbook runner"));
+  CHECK(error_of(header + R"(  templates:
+    - name: main
+      retryStrategy: {retryPolicy: OnTransientError}
+      container: {image: x}
+)")
+            .find("OnTransientError is not supported") != std::string::npos);
+  CHECK(error_of(header + "  templates:\n    - {name: main, container: {image: x}, suspend: {}}\n")
+            .ends_with("needs exactly one of steps, dag, container, suspend"));
+  CHECK(error_of(header + "  templates:\n    - {name: other, suspend: {}}\n")
+            .ends_with("spec.entrypoint: no template named main"));
+  CHECK(
+      error_of(header + R"(  templates:
+    - name: main
+      outputs: {parameters: [{name: x, valueFrom: {jsonPath: "{.a}"}}]}
+      container: {image: x}
+)")
+          .ends_with("outputs.parameters[0].valueFrom.jsonPath: not supported by the local playbook runner"));
+}
+
+TEST_CASE("the step comes from command[0], else the image; container paths map to local folders",
+          "[playbook]") {
+  Container c;
+  c.image = "ghcr.io/irsteps/rotate-secret:0.1.0";
+  CHECK(*step_name(c) == "rotate-secret");
+  c.image = "registry.local:5000/irsteps/snapshot@sha256:abcd";
+  CHECK(*step_name(c) == "snapshot");
+  c.image = "localhost:5000/drift";
+  CHECK(*step_name(c) == "drift");
+  c.command = {"/usr/local/bin/rollout", "status"};
+  CHECK(*step_name(c) == "rollout");
+
+  const auto map =
+      sorted_path_map({{"/tmp", "/node/tmp"}, {"/tmp/evidence", "/case/evidence"}, {"/work", "/w"}});
+  CHECK(rewrite_argument("--outputs-dir=/tmp/outputs", map) == "--outputs-dir=/node/tmp/outputs");
+  CHECK(rewrite_argument("/tmp/evidence/pod.json", map) == "/case/evidence/pod.json");
+  CHECK(rewrite_argument("/tmp", map) == "/node/tmp");
+  CHECK(rewrite_argument("/tmpfoo", map) == "/tmpfoo");
+  CHECK(rewrite_argument("--selector=app=/tmp/x", map) ==
+        "--selector=app=/tmp/x");  // only after the first '='
+  CHECK(rewrite_argument("--flag", map) == "--flag");
+  CHECK(rewrite_argument("x/tmp/y", map) == "x/tmp/y");
+  CHECK(rewrite_path("/work", map) == "/w");
+}

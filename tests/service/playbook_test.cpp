@@ -1,0 +1,532 @@
+// The playbook runner's command line: the real binary on small templates
+// (tests/playbook/templates/) whose container steps are irsteps-test-echo,
+// mapped with --bin-dir. No cluster. Work folders live under the build tree,
+// not /tmp, since the runner rewrites /tmp paths to each node's own folder.
+#include "ir/core/json.hpp"
+#include "ir/core/process.hpp"
+#include "support/catch.hpp"
+#include "support/cluster.hpp"
+#include "support/spawn.hpp"
+
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+using namespace ir;
+using namespace ir::test;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string templates = std::string(IRSTEPS_SOURCE_DIR) + "/tests/playbook/templates/";
+
+struct PlaybookRun {
+  int exit_status = -1;
+  std::string out;
+  std::string err;
+  json::object document;
+
+  [[nodiscard]] const json::object& node(const std::string& name) const {
+    for (const auto& n : document.at("nodes").as_array()) {
+      if (string_at(n, {"name"}) == name) return n.as_object();
+    }
+    FAIL("no node " << name << " in " << out);
+    throw std::logic_error("unreachable");
+  }
+  [[nodiscard]] bool has_node(const std::string& name) const {
+    for (const auto& n : document.at("nodes").as_array()) {
+      if (string_at(n, {"name"}) == name) return true;
+    }
+    return false;
+  }
+  [[nodiscard]] std::string phase(const std::string& name) const { return string_at(node(name), {"phase"}); }
+  [[nodiscard]] std::string output(const std::string& name, const std::string& key) const {
+    return string_at(node(name), {"outputs", key});
+  }
+};
+
+#define REQUIRE_PLAYBOOK_EXIT(run, code)                        \
+  do {                                                          \
+    INFO("stderr: " << (run).err << "\nstdout: " << (run).out); \
+    REQUIRE((run).exit_status == (code));                       \
+  } while (false)
+
+std::vector<std::string> command(std::vector<std::string> args) {
+  std::vector<std::string> argv{binary("playbook"), "run"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--bin-dir");
+  argv.push_back(IRSTEPS_TEST_BIN_DIR);
+  return argv;
+}
+
+PlaybookRun run_playbook(std::vector<std::string> args) {
+  ProcessOptions options;
+  options.timeout = std::chrono::seconds(300);
+  auto output = run_process(command(std::move(args)), options);
+  if (!output) FAIL(output.error().describe());
+  PlaybookRun run{output->exit_status, output->out, output->err, {}};
+  auto doc = parse_json(run.out, "stdout");
+  if (!doc || !doc->is_object())
+    FAIL("stdout is not one JSON document: " << run.out << "\nstderr: " << run.err);
+  run.document = doc->as_object();
+  return run;
+}
+
+// A fresh folder under the build tree for one test.
+std::string work_dir(const std::string& name) {
+  const std::string dir = std::string(IRSTEPS_BINARY_DIR) + "/tests/playbook-work/" + name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string write_template(const std::string& dir, const std::string& yaml) {
+  const std::string path = dir + "/template.yaml";
+  std::ofstream(path) << yaml;
+  return path;
+}
+
+// A one-step workflow around a container template body, for the error cases.
+std::string single_step(const std::string& container_extra, const std::string& template_extra = "") {
+  return R"(apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: single}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: only, template: echo}
+    - name: echo
+)" + template_extra +
+         R"(      container:
+        image: irsteps-test-echo
+)" + container_extra;
+}
+
+}  // namespace
+
+TEST_CASE("playbook runs steps groups: outputs flow, parallel entries, when, continueOn, -p",
+          "[playbook][service]") {
+  const auto dir = work_dir("steps");
+  auto run = run_playbook({templates + "basic.yaml", "-p", "record=" + dir + "/record", "-p", "greeting=hi"});
+  REQUIRE_PLAYBOOK_EXIT(run, 0);
+  CHECK(string_at(run.document, {"phase"}) == "Succeeded");
+  CHECK(string_at(run.document, {"parameters", "greeting"}) == "hi");
+  CHECK(run.output("basic.left", "word") == "hi-left");
+  CHECK(run.output("basic.right", "word") == "hi-right");
+  CHECK(run.phase("basic.only-slow") == "Skipped");
+  CHECK(run.phase("basic.failing") == "Failed");
+  CHECK(run.node("basic.failing").at("exitCode").as_int64() == 3);
+  CHECK(string_at(run.document, {"outputs", "parameters", "result"}) == "hi-left+hi-right+Failed+3+Skipped");
+  CHECK(string_at(run.node("basic.first"), {"step"}) == "irsteps-test-echo");
+  CHECK(run.node("basic.first").at("result").at("actions").as_int64() == 1);
+  CHECK(run.err.find("basic.left  Succeeded  exit 0") != std::string::npos);
+
+  const auto record = read_text(dir + "/record");
+  CHECK(record.find("only-slow") == std::string::npos);
+  CHECK(record.find("first dry-run= --incident-id=INC-2026-11-26-001 --dry-run=false") != std::string::npos);
+
+  auto slow = run_playbook({templates + "basic.yaml", "-p", "record=" + dir + "/record2", "-p", "mode=slow"});
+  REQUIRE_PLAYBOOK_EXIT(slow, 0);
+  CHECK(slow.phase("basic.only-slow") == "Succeeded");
+}
+
+TEST_CASE("playbook runs a dag: parallel tasks, depends, handled failures", "[playbook][service]") {
+  const auto dir = work_dir("dag");
+  // b and c wait for each other at a barrier: they only finish if they run at once.
+  auto run = run_playbook({templates + "dag.yaml", "-p", "barrier=" + dir + "/one"});
+  REQUIRE_PLAYBOOK_EXIT(run, 0);
+  CHECK(run.phase("dag-demo.b") == "Succeeded");
+  CHECK(run.phase("dag-demo.c") == "Succeeded");
+  CHECK(run.phase("dag-demo.on-failure") == "Omitted");
+  CHECK(string_at(run.document, {"outputs", "parameters", "d"}) == "A-Succeeded-c");
+
+  auto failing = run_playbook({templates + "dag.yaml", "-p", "barrier=" + dir + "/two", "-p", "fail-b=1"});
+  REQUIRE_PLAYBOOK_EXIT(failing, 0);  // b's failure is handled by on-failure
+  CHECK(failing.phase("dag-demo.b") == "Failed");
+  CHECK(failing.phase("dag-demo.d") == "Omitted");
+  CHECK(failing.phase("dag-demo.on-failure") == "Succeeded");
+  CHECK(string_at(failing.document, {"outputs", "parameters", "d"}) == "none");
+}
+
+TEST_CASE("playbook retries exit code 4 only, up to the limit", "[playbook][service]") {
+  const auto dir = work_dir("retry");
+  auto run = run_playbook({templates + "retry.yaml", "-p", "state-dir=" + dir});
+  REQUIRE_PLAYBOOK_EXIT(run, 0);
+  const auto& transient = run.node("retry-demo.transient");
+  CHECK(string_at(transient, {"phase"}) == "Succeeded");
+  CHECK(transient.at("attempts").as_int64() == 3);
+  CHECK(run.output("retry-demo.transient", "attempt") == "2");  // {{retries}}
+  const auto& permanent = run.node("retry-demo.permanent");
+  CHECK(string_at(permanent, {"phase"}) == "Failed");
+  CHECK(permanent.at("attempts").as_int64() == 1);
+  const auto& exhausted = run.node("retry-demo.exhausted");
+  CHECK(exhausted.at("attempts").as_int64() == 3);
+  CHECK(string_at(exhausted, {"message"}).find("retry limit 2 reached") != std::string::npos);
+  CHECK(read_text(dir + "/transient") == "run\nrun\nrun\n");
+  CHECK(read_text(dir + "/permanent") == "run\n");
+}
+
+TEST_CASE("playbook approval gates: --approve-all, --deny-all, none without a terminal, dry run",
+          "[playbook][service]") {
+  const auto dir = work_dir("gate");
+  auto approved =
+      run_playbook({templates + "gate.yaml", "-p", "record=" + dir + "/approved", "--approve-all"});
+  REQUIRE_PLAYBOOK_EXIT(approved, 0);
+  CHECK(approved.phase("gate-demo.after") == "Succeeded");
+
+  auto denied = run_playbook({templates + "gate.yaml", "-p", "record=" + dir + "/denied", "--deny-all"});
+  REQUIRE_PLAYBOOK_EXIT(denied, 1);
+  CHECK(denied.phase("gate-demo.approve") == "Failed");
+  CHECK_FALSE(denied.has_node("gate-demo.after"));
+  CHECK(read_text(dir + "/denied").find("after") == std::string::npos);
+  CHECK(string_at(denied.document, {"phase"}) == "Failed");
+
+  auto unattended = run_playbook({templates + "gate.yaml", "-p", "record=" + dir + "/none"});
+  REQUIRE_PLAYBOOK_EXIT(unattended, 2);
+  CHECK(unattended.err.find("--approve-all or --deny-all") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir + "/none"));  // nothing ran
+
+  auto dry = run_playbook({templates + "gate.yaml", "-p", "record=" + dir + "/dry", "--dry-run"});
+  REQUIRE_PLAYBOOK_EXIT(dry, 0);
+  CHECK(dry.document.at("dryRun").as_bool());
+  CHECK(string_at(dry.node("gate-demo.approve"), {"message"}).find("dry run") != std::string::npos);
+  const auto record = read_text(dir + "/dry");
+  CHECK(record.find("before dry-run=true --name=before --dry-run=true") != std::string::npos);
+  CHECK(record.find("after dry-run=true --name=after --dry-run=true") != std::string::npos);
+
+  auto contradiction =
+      run_playbook({templates + "gate.yaml", "-p", "record=x", "-p", "dry-run=false", "--dry-run"});
+  REQUIRE_PLAYBOOK_EXIT(contradiction, 2);
+}
+
+namespace {
+
+// Runs the playbook on a pseudo-terminal, answers its first question, and
+// returns the exit status and everything it printed.
+std::pair<int, std::string> run_on_terminal(const std::vector<std::string>& args, const std::string& answer) {
+  auto argv_strings = command(args);
+  std::vector<char*> argv;
+  for (auto& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int terminal = -1;
+  const pid_t pid = ::forkpty(&terminal, nullptr, nullptr, nullptr);
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  std::string seen;
+  bool answered = false;
+  char buffer[4096];
+  while (true) {
+    pollfd fd{terminal, POLLIN, 0};
+    if (::poll(&fd, 1, 60'000) <= 0) break;
+    const auto n = ::read(terminal, buffer, sizeof buffer);
+    if (n <= 0) break;
+    seen.append(buffer, static_cast<std::size_t>(n));
+    if (!answered && seen.find("[y/N]") != std::string::npos) {
+      const std::string line = answer + "\n";
+      REQUIRE(::write(terminal, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+      answered = true;
+    }
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(terminal);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, seen};
+}
+
+}  // namespace
+
+TEST_CASE("playbook asks at the terminal: y approves, anything else denies", "[playbook][service]") {
+  const auto dir = work_dir("terminal");
+  const auto [approved_exit, approved] =
+      run_on_terminal({templates + "gate.yaml", "-p", "record=" + dir + "/yes"}, "y");
+  INFO(approved);
+  CHECK(approved.find("Approve gate-demo.approve? [y/N]") != std::string::npos);
+  CHECK(approved_exit == 0);
+  CHECK(read_text(dir + "/yes").find("after") != std::string::npos);
+
+  const auto [denied_exit, denied] =
+      run_on_terminal({templates + "gate.yaml", "-p", "record=" + dir + "/no"}, "no");
+  INFO(denied);
+  CHECK(denied_exit == 1);
+  CHECK(denied.find("denied at the terminal") != std::string::npos);
+  CHECK(read_text(dir + "/no").find("after") == std::string::npos);
+}
+
+TEST_CASE("playbook gate with a duration resumes by itself", "[playbook][service]") {
+  const auto dir = work_dir("timed-gate");
+  const auto path = write_template(dir, R"(kind: Workflow
+metadata: {generateName: timed-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: wait, template: pause}
+    - name: pause
+      suspend: {duration: "1"}
+)");
+  auto run = run_playbook({path});
+  REQUIRE_PLAYBOOK_EXIT(run, 0);
+  CHECK(run.phase("timed.wait") == "Succeeded");
+  CHECK(run.err.find("resumes by itself after 1s") != std::string::npos);
+}
+
+TEST_CASE("playbook maps /tmp, volume mounts and env of container templates", "[playbook][service]") {
+  const auto dir = work_dir("mounts");
+  fs::create_directories(dir + "/evidence");
+  const auto path = write_template(dir, R"(kind: WorkflowTemplate
+metadata: {name: mounts}
+spec:
+  entrypoint: main
+  volumes:
+    - {name: shared, emptyDir: {}}
+    - {name: evidence, persistentVolumeClaim: {claimName: evidence}}
+  templates:
+    - name: main
+      steps:
+        - - {name: write, template: write}
+        - - {name: read, template: read}
+    - name: write
+      container:
+        image: irsteps-test-echo
+        args: [--out=word=shared-hello, --outputs-dir=/work/shared, --env-out=WHERE, --env-out=TOKEN]
+        env:
+          - {name: WHERE, value: /tmp/place}
+          - name: TOKEN
+            valueFrom: {secretKeyRef: {name: token, key: token}}
+        volumeMounts: [{name: shared, mountPath: /work}]
+      outputs:
+        parameters:
+          - {name: where, valueFrom: {path: /work/shared/env-WHERE}}
+    - name: read
+      container:
+        image: irsteps-test-echo
+        args: [--out=copied=yes, --outputs-dir, /evidence/out]
+        volumeMounts: [{name: shared, mountPath: /work}, {name: evidence, mountPath: /evidence}]
+      outputs:
+        parameters:
+          - {name: word, valueFrom: {path: /work/shared/word}}
+)");
+  auto missing = run_playbook({path});
+  REQUIRE_PLAYBOOK_EXIT(missing, 2);
+  CHECK(missing.err.find("--env TOKEN=VALUE") != std::string::npos);
+  auto unmapped = run_playbook({path, "--env", "TOKEN=s3cr3t-value"});
+  REQUIRE_PLAYBOOK_EXIT(unmapped, 2);
+  CHECK(unmapped.err.find("--mount /evidence=LOCAL_PATH") != std::string::npos);
+
+  auto run = run_playbook({path, "--env", "TOKEN=s3cr3t-value", "--mount", "/evidence=" + dir + "/evidence"});
+  REQUIRE_PLAYBOOK_EXIT(run, 0);
+  // The emptyDir is shared between the nodes; each node's /tmp is its own folder.
+  CHECK(run.output("mounts.read", "word") == "shared-hello");
+  const auto where = run.output("mounts.write", "where");
+  CHECK(where != "/tmp/place");
+  CHECK(where.ends_with("/tmp/place"));
+  CHECK(read_text(dir + "/evidence/out/copied") == "yes");
+  CHECK((run.out + run.err).find("s3cr3t-value") == std::string::npos);
+}
+
+TEST_CASE("playbook gives a template's own volumes to each node, as a pod's, like steps.yaml does",
+          "[playbook][service]") {
+  const auto dir = work_dir("pod-volumes");
+  const auto path = write_template(dir, R"(kind: WorkflowTemplate
+metadata: {name: pod-volumes}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: one, template: echo, arguments: {parameters: [{name: word, value: one}]}}
+          - {name: two, template: echo, arguments: {parameters: [{name: word, value: two}]}}
+    - name: echo
+      inputs:
+        parameters: [{name: word}]
+      volumes:
+        - {name: tmp, emptyDir: {}}
+        - {name: token, secret: {secretName: irsteps-case-repo, optional: true}}
+      container:
+        image: irsteps-test-echo
+        args: ["--out=word={{inputs.parameters.word}}", --outputs-dir=/tmp/outputs,
+               --record=/var/run/secrets/token/seen]
+        volumeMounts:
+          - {name: tmp, mountPath: /tmp}
+          - {name: token, mountPath: /var/run/secrets/token, readOnly: true}
+      outputs:
+        parameters:
+          - {name: word, valueFrom: {path: /tmp/outputs/word}}
+)");
+  // The optional Secret needs no --mount: it is an empty folder, as in Kubernetes.
+  auto run = run_playbook({path});
+  REQUIRE_PLAYBOOK_EXIT(run, 0);
+  CHECK(run.output("pod-volumes.one", "word") == "one");
+  CHECK(run.output("pod-volumes.two", "word") == "two");
+}
+
+TEST_CASE("playbook enforces activeDeadlineSeconds by stopping the step", "[playbook][service]") {
+  const auto dir = work_dir("deadline");
+  const auto path =
+      write_template(dir, single_step("        args: [--sleep=120]\n", "      activeDeadlineSeconds: 1\n"));
+  auto run = run_playbook({path});
+  REQUIRE_PLAYBOOK_EXIT(run, 1);
+  CHECK(run.phase("single.only") == "Failed");
+  CHECK(string_at(run.node("single.only"), {"message"}).find("deadline") != std::string::npos);
+}
+
+TEST_CASE("playbook stops its running steps on SIGTERM and still reports", "[playbook][service]") {
+  const auto dir = work_dir("signal");
+  const auto path = write_template(dir, single_step("        args: [--sleep=120]\n"));
+  Spawned playbook(command({path}));
+  REQUIRE(playbook.wait_for_line(
+      [](const std::string& line) { return line.find("single.only  Running") != std::string::npos; }));
+  ::kill(playbook.pid(), SIGTERM);
+  const auto finished = playbook.finish();
+  INFO(finished.err);
+  CHECK(finished.exit_status == 1);
+  auto doc = parse_json(finished.out, "stdout");
+  REQUIRE(doc);
+  CHECK(string_at(*doc, {"message"}) == "stopped by SIGTERM");
+  CHECK(finished.err.find("single.only  Failed") != std::string::npos);
+}
+
+TEST_CASE("playbook refuses what it does not support, naming the field, exit 2", "[playbook][service]") {
+  const auto dir = work_dir("errors");
+  struct Case {
+    std::string yaml;
+    std::string expected;
+  };
+  const std::vector<Case> cases{
+      {single_step("", "      podSpecPatch: '{}'\n"), "spec.templates[1] (echo).podSpecPatch: not supported"},
+      {single_step("        workingDir: /w\n"),
+       "spec.templates[1] (echo).container.workingDir: not supported"},
+      {single_step("        args: ['{{inputs.parameters.nope}}']\n"),
+       "container.args[0]: {{inputs.parameters.nope}}: the template has no input parameter nope"},
+      {single_step("        args: ['{{workflow.labels}}']\n"), "unknown variable {{workflow.labels}}"},
+      {R"(kind: WorkflowTemplate
+metadata: {name: loop}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: each, template: main, withItems: [a, b]}
+)",
+       "spec.templates[0] (main).steps[0][0].withItems: not supported"},
+      {R"(kind: WorkflowTemplate
+metadata: {name: noimage}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      container: {image: "ghcr.io/irsteps/no-such-step:0.1.0"}
+)",
+       "no executable for step 'no-such-step'"},
+      {R"(kind: WorkflowTemplate
+metadata: {name: cycle}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: a, template: leaf, depends: b}
+          - {name: b, template: leaf, dependencies: [a]}
+    - name: leaf
+      container: {image: irsteps-test-echo}
+)",
+       "form a cycle"},
+      {R"(kind: WorkflowTemplate
+metadata: {name: badwhen}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: a, template: leaf, when: "1 + 1 == 2"}
+    - name: leaf
+      container: {image: irsteps-test-echo}
+)",
+       "steps[0][0].when: expression '1 + 1 == 2': '+' is not supported"},
+  };
+  for (const auto& c : cases) {
+    const auto path = write_template(dir, c.yaml);
+    auto run = run_playbook({path});
+    INFO(c.yaml);
+    REQUIRE_PLAYBOOK_EXIT(run, 2);
+    CHECK(run.err.find(c.expected) != std::string::npos);
+    CHECK(string_at(run.document, {"phase"}) == "Error");
+  }
+
+  auto unknown = run_playbook({templates + "basic.yaml", "-p", "record=x", "-p", "colour=red"});
+  REQUIRE_PLAYBOOK_EXIT(unknown, 2);
+  CHECK(unknown.err.find("-p colour: basic has no parameter colour") != std::string::npos);
+  auto missing = run_playbook({templates + "basic.yaml"});
+  REQUIRE_PLAYBOOK_EXIT(missing, 2);
+  CHECK(missing.err.find("parameter record has no value: pass -p record=VALUE") != std::string::npos);
+  auto not_in_enum = run_playbook({templates + "basic.yaml", "-p", "record=x", "-p", "mode=medium"});
+  REQUIRE_PLAYBOOK_EXIT(not_in_enum, 2);
+  CHECK(not_in_enum.err.find("'medium' is not one of fast, slow") != std::string::npos);
+}
+
+TEST_CASE("playbook runs a WorkflowTemplate by name, with templateRef into another one",
+          "[playbook][service]") {
+  const auto dir = work_dir("by-name");
+  std::ofstream(dir + "/steps.yaml") << R"(apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: test-steps}
+spec:
+  templates:
+    - name: echo
+      inputs:
+        parameters: [{name: word}]
+      container:
+        image: ghcr.io/irsteps/irsteps-test-echo:0.1.0
+        command: [/usr/local/bin/irsteps-test-echo]
+        args: ["--out=word={{inputs.parameters.word}}", --outputs-dir=/tmp/outputs]
+      outputs:
+        parameters:
+          - {name: word, valueFrom: {path: /tmp/outputs/word}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: ignored}
+)";
+  fs::create_directories(dir + "/playbooks");
+  std::ofstream(dir + "/playbooks/uses-ref.yaml") << R"(apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: uses-ref}
+spec:
+  entrypoint: main
+  arguments:
+    parameters: [{name: word, value: referenced}]
+  templates:
+    - name: main
+      steps:
+        - - name: call
+            templateRef: {name: test-steps, template: echo}
+            arguments:
+              parameters: [{name: word, value: "{{workflow.parameters.word}}"}]
+)";
+  auto run = run_playbook({"uses-ref", "--templates", dir});
+  REQUIRE_PLAYBOOK_EXIT(run, 0);
+  CHECK(run.output("uses-ref.call", "word") == "referenced");
+  CHECK(string_at(run.node("uses-ref.call"), {"templateRef"}) == "test-steps/echo");
+
+  auto missing = run_playbook({"no-such-playbook", "--templates", dir});
+  REQUIRE_PLAYBOOK_EXIT(missing, 2);
+  CHECK(missing.err.find("no WorkflowTemplate named no-such-playbook") != std::string::npos);
+}
