@@ -89,7 +89,8 @@ TEST_CASE("options: positional verb and targets, unknown verbs refused", "[unit]
 
 TEST_CASE("check-persistence covers a selector or a whole namespace, never the whole cluster unasked",
           "[unit][rollout]") {
-  json::object params{{"incident-id", "INC-2026-11-26-001"}, {"verb", "check-persistence"}, {"namespace", "shop"}};
+  json::object params{
+      {"incident-id", "INC-2026-11-26-001"}, {"verb", "check-persistence"}, {"namespace", "shop"}};
   auto namespace_only = options_from(params);
   REQUIRE(namespace_only);
   CHECK(namespace_only->selector.empty());
