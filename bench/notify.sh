@@ -27,30 +27,11 @@ openssl x509 -req -in "$WORK/server.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key
   -extfile "$WORK/ext" -out "$WORK/server.pem" 2>/dev/null
 
 # Four HTTPS receivers, 200 ms per answer, each on its own port.
-cat > "$WORK/receiver.py" <<'PY'
-import http.server, ssl, sys, time
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        time.sleep(0.2)
-        self.send_response(int(sys.argv[4]))
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(sys.argv[1], sys.argv[2])
-server.socket = context.wrap_socket(server.socket, server_side=True)
-open(sys.argv[3], "w").write(str(server.server_address[1]))
-server.serve_forever()
-PY
 declare -A PORT
 for name in slack pagerduty teams webhook; do
   status=200; [[ $name == pagerduty || $name == teams ]] && status=202
-  $PY "$WORK/receiver.py" "$WORK/server.pem" "$WORK/server.key" "$WORK/$name.port" "$status" &
+  $PY "$ROOT/tests/support/https-receiver.py" "$WORK/server.pem" "$WORK/server.key" "$WORK/$name.port" \
+    --status "$status" --delay-ms 200 &
   PIDS+=($!)
 done
 mkdir -p "$WORK/mail"

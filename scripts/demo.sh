@@ -53,30 +53,8 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0
 printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$STATE/notify/ext"
 openssl x509 -req -in "$STATE/notify/server.csr" -CA "$STATE/notify/ca.pem" -CAkey "$STATE/notify/ca.key" \
   -CAcreateserial -days 1 -extfile "$STATE/notify/ext" -out "$STATE/notify/server.pem" 2>/dev/null
-cat > "$STATE/notify/receiver.py" <<'PY'
-import http.server, ssl, sys, os, itertools
-counter = itertools.count(1)
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        name = "%03d%s.json" % (next(counter), self.path.replace("/", "-"))
-        open(os.path.join(sys.argv[3], name), "wb").write(body)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(sys.argv[1], sys.argv[2])
-server.socket = context.wrap_socket(server.socket, server_side=True)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-PY
-/usr/bin/python3 "$STATE/notify/receiver.py" "$STATE/notify/server.pem" "$STATE/notify/server.key" "$STATE/received" \
-  > "$STATE/notify/port" &
+/usr/bin/python3 "$ROOT/tests/support/https-receiver.py" "$STATE/notify/server.pem" "$STATE/notify/server.key" \
+  "$STATE/notify/port" --record "$STATE/received" &
 PIDS+=($!)
 until [[ -s "$STATE/notify/port" ]]; do sleep 0.1; done
 PORT=$(cat "$STATE/notify/port")

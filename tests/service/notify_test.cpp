@@ -15,10 +15,8 @@
 
 #include <boost/json/parse.hpp>
 
-#include <unistd.h>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 
 using namespace ir;
 using namespace ir::test;
@@ -36,27 +34,6 @@ const Pki& pki() {
   static const Pki instance;
   return instance;
 }
-
-class Folder {
- public:
-  Folder() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("irsteps-notify-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-    fs::create_directories(path_);
-  }
-  ~Folder() { fs::remove_all(path_); }
-  Folder(const Folder&) = delete;
-  Folder& operator=(const Folder&) = delete;
-  [[nodiscard]] std::string file(const std::string& name, const std::string& content) const {
-    std::ofstream(path_ / name) << content;
-    return (path_ / name).string();
-  }
-  [[nodiscard]] std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // aiosmtpd on 127.0.0.1 through tests/support/smtp_server.py.
 class SmtpServer {
@@ -101,7 +78,7 @@ class SmtpServer {
   static constexpr const char* password = "smtp-Pa55word-secret";
 
  private:
-  Folder dir_;
+  TempDir dir_;
   std::unique_ptr<Spawned> process_;
   std::uint16_t port_ = 0;
 };
@@ -178,7 +155,7 @@ struct Rig {
     }
   }
 
-  Folder dir;
+  TempDir dir;
   HttpServer slack;
   HttpServer pagerduty;
   HttpServer teams;

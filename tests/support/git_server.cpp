@@ -23,6 +23,12 @@ TempDir::TempDir() {
   path_ = pattern;
 }
 
+std::string TempDir::file(const std::string& name, const std::string& content) const {
+  const std::string path = *this / name;
+  if (!write_file_atomic(path, content)) FAIL("cannot write " << path);
+  return path;
+}
+
 TempDir::~TempDir() {
   std::error_code ec;
   fs::remove_all(path_, ec);

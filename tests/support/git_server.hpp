@@ -21,6 +21,9 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
   [[nodiscard]] const std::string& path() const { return path_; }
   [[nodiscard]] std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  [[nodiscard]] std::string path(const std::string& name) const { return *this / name; }
+  // Writes `content` to NAME in the folder and returns its path.
+  [[nodiscard]] std::string file(const std::string& name, const std::string& content) const;
 
  private:
   std::string path_;
