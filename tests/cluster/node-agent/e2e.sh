@@ -33,9 +33,15 @@ export KUBECONFIG="$STATE/kubeconfig"
 AGENT_LOG="$STATE/logs/node-agent.log"
 NODE=irsteps-node-0
 
+# The node lifecycle controller removes its not-ready taint a moment after
+# the node turns Ready; wait for that rather than racing it.
 check "node Ready without taints" bash -c "
   kubectl wait --for=condition=Ready node/$NODE --timeout=30s &&
-  [[ -z \$(kubectl get node $NODE -o jsonpath='{.spec.taints}') ]]"
+  for i in \$(seq 60); do
+    [[ -z \$(kubectl get node $NODE -o jsonpath='{.spec.taints}') ]] && exit 0
+    sleep 0.5
+  done
+  kubectl get node $NODE -o jsonpath='{.spec.taints}'; exit 1"
 
 kubectl apply -f - >/dev/null <<'YAML'
 apiVersion: apps/v1
