@@ -11,6 +11,7 @@ build_packages=(
 # The local control plane of the tests: built from Debian's kubernetes source
 # with Debian's Go, run against Debian's etcd.
 test_packages=(golang-go etcd-server dpkg-dev openssl curl jq python3 iproute2 python3-aiosmtpd
+               python3-cryptography
                docker-registry apache2-utils)
 
 want=("${build_packages[@]}")

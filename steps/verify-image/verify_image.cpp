@@ -7,13 +7,34 @@ namespace ir::steps::verify_image {
 Result<Options> options_from(const json::object& params) {
   Options options;
   const auto command = param_strings(params, "command");
-  if (command.empty() || command[0] != "bundle")
-    return invalid("command: expected `bundle FILE_OR_sha256:HEX`");
-  options.mode = Mode::bundle;
-  if (command.size() != 2) return invalid("command: `bundle` takes one artifact, a file or sha256:<hex>");
-  options.artifact = command[1];
-  options.bundle_path = param_string(params, "bundle");
-  if (options.bundle_path.empty()) return invalid("parameter bundle: required with `bundle`");
+  if (command.empty()) return invalid("command: expected IMAGE, or `bundle FILE_OR_sha256:HEX`");
+  if (command[0] == "bundle") {
+    options.mode = Mode::bundle;
+    if (command.size() != 2) return invalid("command: `bundle` takes one artifact, a file or sha256:<hex>");
+    options.artifact = command[1];
+    options.bundle_path = param_string(params, "bundle");
+    if (options.bundle_path.empty()) return invalid("parameter bundle: required with `bundle`");
+  } else {
+    options.mode = Mode::image;
+    if (command.size() != 1) return invalid("command: one IMAGE at a time");
+    options.image = command[0];
+    if (!param_string(params, "bundle").empty())
+      return invalid("parameter bundle: only with `bundle`; an image's bundles are found in its registry");
+  }
+  options.threshold = static_cast<int>(param_int(params, "threshold", 1));
+  for (const auto& pair : param_strings(params, "annotation")) {
+    const auto equals = pair.find('=');
+    options.annotations[pair.substr(0, equals)] = pair.substr(equals + 1);
+  }
+  options.platform = param_string(params, "platform");
+  options.registry_username = param_string(params, "registry-username");
+  options.registry_password_file = param_string(params, "registry-password-file");
+  options.registry_ca_file = param_string(params, "registry-ca-file");
+  options.docker_config = param_string(params, "docker-config");
+  options.allow_http_registry = param_bool(params, "allow-http-registry");
+  if (options.mode == Mode::bundle &&
+      (options.threshold != 1 || !options.annotations.empty() || !options.platform.empty()))
+    return invalid("parameters threshold, annotation and platform: only with IMAGE");
   options.key_path = param_string(params, "key");
   options.trusted_root_path = param_string(params, "trusted-root");
   options.insecure_ignore_tlog = param_bool(params, "insecure-ignore-tlog");
@@ -64,13 +85,16 @@ Result<void> run(const Options& options, Context& context) {
   switch (options.mode) {
     case Mode::bundle:
       return verify_bundle_file(options, context);
+    case Mode::image:
+      return verify_image_signatures(options, context);
   }
   return internal_error("unknown mode");
 }
 
 const StepDef& step() {
   static const StepDef def = define_step<Options>(
-      "verify-image", "verify Sigstore signatures offline against a trusted root", options_from, run);
+      "verify-image", "verify an image's Sigstore signatures offline against a trusted root", options_from,
+      run);
   return def;
 }
 

@@ -1,27 +1,39 @@
 // verify-image: the supply-chain playbook's "Verify image signature"
 // (`cosign verify`), done offline in C++ against a Sigstore trusted root.
-// `verify-image bundle ...` verifies one Sigstore bundle over a file or a
-// digest, the command contract of the Sigstore conformance suite.
+// `verify-image IMAGE` verifies cosign's signatures on an image in its
+// registry; `verify-image bundle ...` verifies one Sigstore bundle over a
+// file or a digest, the command contract of the Sigstore conformance suite.
 #pragma once
 
 #include "ir/driver/step.hpp"
 #include "ir/sigstore/verify.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 
 namespace ir::steps::verify_image {
 
-enum class Mode { bundle };
+enum class Mode { image, bundle };
 
 struct Options {
-  Mode mode = Mode::bundle;
+  Mode mode = Mode::image;
+  std::string image;        // image: the reference as given
   std::string artifact;     // bundle: a file, or sha256:<hex>
   std::string bundle_path;  // bundle: --bundle
   std::string key_path;
   std::string trusted_root_path;  // empty: the built-in public-good root
   sigstore::CertificatePolicy certificate;
   bool insecure_ignore_tlog = false;
+  // image:
+  int threshold = 1;
+  std::map<std::string, std::string> annotations;  // --annotation KEY=VALUE
+  std::string platform;
+  std::string registry_username;
+  std::string registry_password_file;
+  std::string registry_ca_file;
+  std::string docker_config;
+  bool allow_http_registry = false;
 };
 
 [[nodiscard]] Result<Options> options_from(const json::object& params);
@@ -35,5 +47,7 @@ struct Options {
 
 // verify-image bundle (bundle_command.cpp).
 [[nodiscard]] Result<void> verify_bundle_file(const Options& options, Context& context);
+// verify-image IMAGE (image_command.cpp).
+[[nodiscard]] Result<void> verify_image_signatures(const Options& options, Context& context);
 
 }  // namespace ir::steps::verify_image

@@ -15,64 +15,6 @@
 using namespace ir;
 using namespace ir::test;
 
-namespace {
-
-struct PushedImage {
-  std::string digest;
-  std::string config_digest;
-  std::string layer_digest;
-  std::string manifest;
-};
-
-// A FROM-scratch image: one config blob, one layer blob, one manifest.
-PushedImage push_image(oci::Registry& registry, const std::string& repository, const std::string& tag,
-                       const std::string& arch = "amd64") {
-  const std::string layer = "layer of " + repository + " for " + arch;
-  const std::string config = R"({"architecture":")" + arch +
-                             R"(","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:)" +
-                             sha256_hex(layer) + R"("]}})";
-  PushedImage image;
-  auto config_digest = registry.push_blob(repository, config);
-  REQUIRE(config_digest);
-  image.config_digest = *config_digest;
-  auto layer_digest = registry.push_blob(repository, layer);
-  REQUIRE(layer_digest);
-  image.layer_digest = *layer_digest;
-  image.manifest =
-      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
-      image.config_digest + R"(","size":)" + std::to_string(config.size()) +
-      R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" + image.layer_digest +
-      R"(","size":)" + std::to_string(layer.size()) + "}]}";
-  auto digest = registry.push_manifest(repository, tag, oci::media::oci_manifest, image.manifest);
-  REQUIRE(digest);
-  image.digest = *digest;
-  return image;
-}
-
-// An OCI 1.1 artifact (empty config, one layer) whose subject is `subject`;
-// returns its descriptor as an index lists it.
-std::string push_artifact(oci::Registry& registry, const std::string& repository, const PushedImage& subject,
-                          const std::string& artifact_type, const std::string& content) {
-  REQUIRE(registry.push_blob(repository, "{}"));
-  auto layer = registry.push_blob(repository, content);
-  REQUIRE(layer);
-  const std::string manifest =
-      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":")" +
-      artifact_type +
-      R"(","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},)"
-      R"("layers":[{"mediaType":")" +
-      artifact_type + R"(","digest":")" + *layer + R"(","size":)" + std::to_string(content.size()) +
-      R"(}],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
-      subject.digest + R"(","size":)" + std::to_string(subject.manifest.size()) + "}}";
-  auto digest = registry.push_manifest(repository, "sha256:" + sha256_hex(manifest), oci::media::oci_manifest,
-                                       manifest);
-  REQUIRE(digest);
-  return R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" + *digest +
-         R"(","size":)" + std::to_string(manifest.size()) + R"(,"artifactType":")" + artifact_type + R"("})";
-}
-
-}  // namespace
-
 TEST_CASE("oci: a tag resolves to the digest of the manifest's bytes; blobs come back checked",
           "[service][oci][registry]") {
   if (!have_docker_registry()) return;
@@ -145,11 +87,7 @@ TEST_CASE("oci: --platform picks the manifest of an index; referrers come from t
   const std::string bundle_type = "application/vnd.dev.sigstore.bundle.v0.3+json";
   const std::string bundle_entry = push_artifact(registry, "shop/api", amd64, bundle_type, "bundle");
   const std::string sbom_entry = push_artifact(registry, "shop/api", amd64, "application/spdx+json", "sbom");
-  const std::string fallback =
-      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)" +
-      bundle_entry + "," + sbom_entry + "]}";
-  REQUIRE(registry.push_manifest("shop/api", "sha256-" + amd64.digest.substr(7), oci::media::oci_index,
-                                 fallback));
+  push_referrers_tag(registry, "shop/api", amd64.digest, {bundle_entry, sbom_entry});
   auto all = registry.referrers("shop/api", amd64.digest);
   REQUIRE(all);
   CHECK(all->size() == 2);

@@ -1,10 +1,12 @@
 // Debian's docker-registry (the CNCF distribution registry) started on
 // 127.0.0.1 for one test: plain HTTP, htpasswd Basic auth with bcrypt
-// (`htpasswd -B`), or TLS with a CA the test makes.
+// (`htpasswd -B`), or TLS with a CA the test makes; and images pushed to it.
 #pragma once
 
+#include "ir/core/encoding.hpp"
 #include "ir/core/json.hpp"
 #include "ir/core/process.hpp"
+#include "ir/oci/registry.hpp"
 #include "support/catch.hpp"
 #include "support/git_server.hpp"
 #include "support/pki.hpp"
@@ -87,5 +89,71 @@ class LocalRegistry {
   int port_ = 0;
   std::unique_ptr<Spawned> process_;
 };
+
+struct PushedImage {
+  std::string digest;
+  std::string config_digest;
+  std::string layer_digest;
+  std::string manifest;
+};
+
+// A FROM-scratch image: one config blob, one layer blob, one manifest.
+inline PushedImage push_image(oci::Registry& registry, const std::string& repository, const std::string& tag,
+                              const std::string& arch = "amd64") {
+  const std::string layer = "layer of " + repository + " for " + arch;
+  const std::string config = R"({"architecture":")" + arch +
+                             R"(","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:)" +
+                             sha256_hex(layer) + R"("]}})";
+  PushedImage image;
+  auto config_digest = registry.push_blob(repository, config);
+  REQUIRE(config_digest);
+  image.config_digest = *config_digest;
+  auto layer_digest = registry.push_blob(repository, layer);
+  REQUIRE(layer_digest);
+  image.layer_digest = *layer_digest;
+  image.manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      image.config_digest + R"(","size":)" + std::to_string(config.size()) +
+      R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" + image.layer_digest +
+      R"(","size":)" + std::to_string(layer.size()) + "}]}";
+  auto digest = registry.push_manifest(repository, tag, oci::media::oci_manifest, image.manifest);
+  REQUIRE(digest);
+  image.digest = *digest;
+  return image;
+}
+
+// An OCI 1.1 artifact (empty config, one layer) whose subject is `subject`;
+// returns its descriptor as an index lists it.
+inline std::string push_artifact(oci::Registry& registry, const std::string& repository,
+                                 const PushedImage& subject, const std::string& artifact_type,
+                                 const std::string& content) {
+  REQUIRE(registry.push_blob(repository, "{}"));
+  auto layer = registry.push_blob(repository, content);
+  REQUIRE(layer);
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":")" +
+      artifact_type +
+      R"(","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},)"
+      R"("layers":[{"mediaType":")" +
+      artifact_type + R"(","digest":")" + *layer + R"(","size":)" + std::to_string(content.size()) +
+      R"(}],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      subject.digest + R"(","size":)" + std::to_string(subject.manifest.size()) + "}}";
+  auto digest = registry.push_manifest(repository, "sha256:" + sha256_hex(manifest), oci::media::oci_manifest,
+                                       manifest);
+  REQUIRE(digest);
+  return R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" + *digest +
+         R"(","size":)" + std::to_string(manifest.size()) + R"(,"artifactType":")" + artifact_type + R"("})";
+}
+
+// What an OCI 1.1 client keeps for a registry without the referrers API:
+// an index of the subject's referrers under the tag sha256-<hex>.
+inline void push_referrers_tag(oci::Registry& registry, const std::string& repository,
+                               const std::string& subject, const std::vector<std::string>& entries) {
+  std::string index =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)";
+  for (std::size_t i = 0; i < entries.size(); ++i) index += (i == 0 ? "" : ",") + entries[i];
+  index += "]}";
+  REQUIRE(registry.push_manifest(repository, "sha256-" + subject.substr(7), oci::media::oci_index, index));
+}
 
 }  // namespace ir::test

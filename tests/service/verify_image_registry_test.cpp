@@ -1,0 +1,448 @@
+// verify-image IMAGE against Debian's docker-registry on 127.0.0.1, with
+// signatures the tests make the way cosign makes them: a private Sigstore
+// (tests/support/sigstore-sign.py: a Fulcio-like CA with an intermediate, a
+// CT log key for embedded SCTs, a Rekor key for Signed Entry Timestamps,
+// inclusion proofs and checkpoints, and the trusted root that trusts them),
+// legacy sha256-<hex>.sig manifests and v0.3 bundles attached as referrers.
+// Each rejection test breaks exactly one check and expects that check to be
+// named. The real cosign attestation of ../shared/testdata/sigstore-fixtures
+// is attached to its reconstructed subject image and verified too.
+#include "integration/step_runner.hpp"
+#include "ir/core/encoding.hpp"
+#include "ir/sigstore/cosign.hpp"
+#include "service/registry_fixture.hpp"
+#include "support/catch.hpp"
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+
+using namespace ir;
+using namespace ir::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string identity = "https://github.com/irsteps/app/.github/workflows/release.yml@refs/heads/main";
+const std::string issuer = "https://token.actions.githubusercontent.com";
+const std::string signer_script = std::string(IRSTEPS_SOURCE_DIR) + "/tests/support/sigstore-sign.py";
+
+bool have_signer() {
+  auto found = run_process({"/usr/bin/python3", "-c", "import cryptography"});
+  if (found && found->exit_status == 0) return true;
+  WARN("skipped: python3-cryptography is not installed (scripts/install-deps.sh)");
+  return false;
+}
+
+std::string run_signer(std::vector<std::string> args) {
+  args.insert(args.begin(), {"/usr/bin/python3", signer_script});
+  auto out = run_process(args);
+  REQUIRE(out);
+  INFO(out->err);
+  REQUIRE(out->exit_status == 0);
+  return out->out;
+}
+
+// A private Sigstore in a folder of its own.
+class TestSigstore {
+ public:
+  TestSigstore() { run_signer({"init", dir_.path()}); }
+  [[nodiscard]] std::string trusted_root() const { return dir_ / "trusted_root.json"; }
+
+  // The annotations of a legacy signature layer over `payload`.
+  [[nodiscard]] std::map<std::string, std::string> legacy(const std::string& payload,
+                                                          std::vector<std::string> how) const {
+    const std::string file = dir_ / ("payload-" + std::to_string(counter_++));
+    REQUIRE(write_file_atomic(file, payload));
+    std::vector<std::string> args{"legacy", dir_.path(), "--payload", file};
+    args.insert(args.end(), how.begin(), how.end());
+    auto doc = parse_json(run_signer(args), "annotations");
+    REQUIRE(doc);
+    std::map<std::string, std::string> annotations;
+    for (const auto& [key, value] : doc->as_object())
+      annotations[std::string(key)] = std::string(value.as_string());
+    return annotations;
+  }
+
+  [[nodiscard]] std::string bundle(const std::string& digest, std::vector<std::string> how) const {
+    std::vector<std::string> args{"bundle", dir_.path(), "--digest", digest};
+    args.insert(args.end(), how.begin(), how.end());
+    return run_signer(args);
+  }
+
+  [[nodiscard]] const TempDir& dir() const { return dir_; }
+
+ private:
+  TempDir dir_;
+  mutable int counter_ = 0;
+};
+
+std::vector<std::string> keyless(const std::string& who = identity, const std::string& broken = "") {
+  std::vector<std::string> how{"--identity", who, "--issuer", issuer};
+  if (!broken.empty()) how.insert(how.end(), {"--break", broken});
+  return how;
+}
+
+// cosign's simple-signing payload for `digest`.
+std::string simple_signing(const std::string& reference, const std::string& digest,
+                           const boost::json::object& optional = {}) {
+  boost::json::object critical{{"identity", {{"docker-reference", reference}}},
+                               {"image", {{"docker-manifest-digest", digest}}},
+                               {"type", "cosign container image signature"}};
+  boost::json::object payload{{"critical", critical}};
+  if (!optional.empty()) payload["optional"] = optional;
+  return boost::json::serialize(payload);
+}
+
+struct Layer {
+  std::string payload;
+  std::map<std::string, std::string> annotations;
+};
+
+// The sha256-<hex>.sig manifest with one simple-signing layer per signature.
+void push_legacy(oci::Registry& registry, const std::string& repository, const std::string& digest,
+                 const std::vector<Layer>& layers) {
+  const std::string config = R"({"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}})";
+  auto config_digest = registry.push_blob(repository, config);
+  REQUIRE(config_digest);
+  boost::json::array entries;
+  for (const auto& layer : layers) {
+    auto blob = registry.push_blob(repository, layer.payload);
+    REQUIRE(blob);
+    boost::json::object annotations;
+    for (const auto& [key, value] : layer.annotations) annotations[key] = value;
+    entries.push_back({{"mediaType", sigstore::cosign::simple_signing_media_type},
+                       {"digest", *blob},
+                       {"size", layer.payload.size()},
+                       {"annotations", annotations}});
+  }
+  const boost::json::object manifest{{"schemaVersion", 2},
+                                     {"mediaType", oci::media::oci_manifest},
+                                     {"config",
+                                      {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                                       {"digest", *config_digest},
+                                       {"size", config.size()}}},
+                                     {"layers", entries}};
+  REQUIRE(registry.push_manifest(repository, sigstore::cosign::signature_tag(digest),
+                                 oci::media::oci_manifest, boost::json::serialize(manifest)));
+}
+
+// A registry with one image, "app:1.0", pushed to it.
+struct Scene {
+  explicit Scene(RegistrySetup setup = {}) : local(setup) {
+    oci::RegistryOptions options;
+    options.plain_http = !setup.tls;
+    options.ca_pem = local.ca_pem();
+    options.credentials.username = setup.username;
+    options.credentials.password = Secret(setup.password);
+    client = std::make_unique<oci::Registry>(local.host(), options);
+    image = push_image(*client, "irsteps/app", "1.0");
+  }
+  [[nodiscard]] std::string reference() const { return local.host() + "/irsteps/app:1.0"; }
+  [[nodiscard]] std::string payload(const boost::json::object& optional = {}) const {
+    return simple_signing(local.host() + "/irsteps/app", image.digest, optional);
+  }
+  void sign_legacy(const std::vector<Layer>& layers) {
+    push_legacy(*client, "irsteps/app", image.digest, layers);
+  }
+
+  LocalRegistry local;
+  std::unique_ptr<oci::Registry> client;
+  PushedImage image;
+  TestSigstore sigstore;
+};
+
+StepRun verify(const Scene& scene, std::vector<std::string> args) {
+  std::vector<std::string> argv{scene.reference(), "--trusted-root", scene.sigstore.trusted_root(),
+                                "--allow-http-registry"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_step_binary("verify-image", argv);
+}
+
+std::vector<std::string> expect_identity(const std::string& who = identity) {
+  return {"--certificate-identity", who, "--certificate-oidc-issuer", issuer};
+}
+
+}  // namespace
+
+TEST_CASE("verify-image IMAGE: a keyless cosign signature found by the .sig tag verifies, in four requests",
+          "[service][verify-image][registry]") {
+  if (!have_docker_registry() || !have_signer()) return;
+  Scene scene;
+  const auto payload = scene.payload();
+  scene.sign_legacy({{payload, scene.sigstore.legacy(payload, keyless())}});
+  const auto run = verify(scene, expect_identity());
+  REQUIRE_EXIT(run, 0);
+  CHECK(run.output("verdict") == "verified");
+  CHECK(run.output("digest") == scene.image.digest);
+  CHECK(run.output("image") == scene.local.host() + "/irsteps/app:1.0@" + scene.image.digest);
+  CHECK(run.output("signers") == identity);
+  CHECK(run.output("issuers") == issuer);
+  CHECK(run.output("log-indexes") == "0");
+  CHECK(run.output("signatures-verified") == "1");
+  // /v2/, the tag, the .sig manifest and its one payload blob.
+  CHECK(std::stoi(run.output("registry-requests")) <= 4);
+
+  SECTION("the same by digest, and with an identity pattern") {
+    const auto by_digest = run_step_binary(
+        "verify-image",
+        {scene.local.host() + "/irsteps/app@" + scene.image.digest, "--trusted-root",
+         scene.sigstore.trusted_root(), "--allow-http-registry", "--certificate-identity-regexp",
+         R"(https://github\.com/irsteps/app/\.github/workflows/.*)", "--certificate-oidc-issuer", issuer});
+    REQUIRE_EXIT(by_digest, 0);
+    CHECK(by_digest.output("digest") == scene.image.digest);
+  }
+  SECTION("another identity or issuer is rejected, naming it") {
+    const auto other =
+        verify(scene, expect_identity("https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main"));
+    REQUIRE_EXIT(other, 3);
+    CHECK(other.err.find("certificate identity") != std::string::npos);
+    CHECK(other.output("verdict") == "rejected");
+    const auto wrong_issuer = verify(scene, {"--certificate-identity", identity, "--certificate-oidc-issuer",
+                                             "https://accounts.google.com"});
+    REQUIRE_EXIT(wrong_issuer, 3);
+    CHECK(wrong_issuer.err.find("certificate issuer") != std::string::npos);
+  }
+  SECTION("the public-good root does not trust a private CA") {
+    const auto run_default =
+        run_step_binary("verify-image", {scene.reference(), "--allow-http-registry", "--certificate-identity",
+                                         identity, "--certificate-oidc-issuer", issuer});
+    REQUIRE_EXIT(run_default, 3);
+    CHECK(run_default.err.find("is not in the trusted root") != std::string::npos);
+  }
+}
+
+TEST_CASE("verify-image IMAGE: each broken part of a legacy signature is rejected by its own check",
+          "[service][verify-image][registry]") {
+  if (!have_docker_registry() || !have_signer()) return;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"signature", "signature: does not verify"},
+      {"eku", "no code-signing extended key usage"},
+      {"sct", "SCT's signature does not verify"},
+      {"sct-log", "no embedded SCT is from a CT log of the trusted root"},
+      {"set", "signed entry timestamp: the log's signature does not verify"},
+      {"body", "entry does not match the bundle: the signature differs"},
+      {"expired", "certificate: not valid at the signing time"},
+      {"ca", "certificate chain"},
+  };
+  Scene scene;
+  for (const auto& [broken, reason] : cases) {
+    DYNAMIC_SECTION("break " << broken) {
+      const auto payload = scene.payload();
+      scene.sign_legacy({{payload, scene.sigstore.legacy(payload, keyless(identity, broken))}});
+      const auto run = verify(scene, expect_identity());
+      REQUIRE_EXIT(run, 3);
+      CHECK(run.err.find(reason) != std::string::npos);
+      CHECK(run.output("signatures-found") == "1");
+      CHECK(run.output("signatures-verified") == "0");
+    }
+  }
+  SECTION("a valid signature copied from another image is refused by the payload's digest") {
+    const std::string other_digest = "sha256:" + sha256_hex("another image");
+    const auto payload = simple_signing(scene.local.host() + "/irsteps/app", other_digest);
+    scene.sign_legacy({{payload, scene.sigstore.legacy(payload, keyless())}});
+    const auto run = verify(scene, expect_identity());
+    REQUIRE_EXIT(run, 3);
+    CHECK(run.err.find("the payload signs " + other_digest) != std::string::npos);
+  }
+  SECTION("no signature at all") {
+    const auto run = verify(scene, expect_identity());
+    REQUIRE_EXIT(run, 3);
+    CHECK(run.err.find("no signatures on") != std::string::npos);
+  }
+}
+
+TEST_CASE("verify-image IMAGE: key-signed signatures, the transparency log, threshold and annotations",
+          "[service][verify-image][registry]") {
+  if (!have_docker_registry() || !have_signer()) return;
+  Scene scene;
+  const std::string private_key = scene.sigstore.dir() / "cosign.key";
+  const std::string public_key = scene.sigstore.dir() / "cosign.pub";
+  run_signer({"keypair", private_key, public_key});
+
+  SECTION("--key with a Rekor entry") {
+    const auto payload = scene.payload();
+    scene.sign_legacy({{payload, scene.sigstore.legacy(payload, {"--key", private_key})}});
+    const auto run = verify(scene, {"--key", public_key});
+    REQUIRE_EXIT(run, 0);
+    CHECK(run.output("signers").starts_with("key sha256:"));
+    // The certificate flags make no sense with a key.
+    const auto both = verify(scene, {"--key", public_key, "--certificate-identity", identity});
+    REQUIRE_EXIT(both, 2);
+  }
+  SECTION("without a transparency-log entry only --insecure-ignore-tlog accepts it") {
+    const auto payload = scene.payload();
+    scene.sign_legacy({{payload, scene.sigstore.legacy(payload, {"--key", private_key, "--no-tlog"})}});
+    const auto strict = verify(scene, {"--key", public_key});
+    REQUIRE_EXIT(strict, 3);
+    CHECK(strict.err.find("no transparency log entry") != std::string::npos);
+    const auto lax = verify(scene, {"--key", public_key, "--insecure-ignore-tlog"});
+    REQUIRE_EXIT(lax, 0);
+    CHECK(lax.err.find("insecure-ignore-tlog") != std::string::npos);
+  }
+  SECTION("--threshold counts distinct signers") {
+    const std::string second = "https://github.com/irsteps/app/.github/workflows/audit.yml@refs/heads/main";
+    const auto payload = scene.payload();
+    scene.sign_legacy({{payload, scene.sigstore.legacy(payload, keyless())},
+                       {payload, scene.sigstore.legacy(payload, keyless())},
+                       {payload, scene.sigstore.legacy(payload, keyless(second))}});
+    const std::vector<std::string> any_workflow{"--certificate-identity-regexp",
+                                                R"(https://github\.com/irsteps/app/\.github/workflows/.*)",
+                                                "--certificate-oidc-issuer", issuer};
+    auto args = any_workflow;
+    args.insert(args.end(), {"--threshold", "2"});
+    const auto two = verify(scene, args);
+    REQUIRE_EXIT(two, 0);
+    CHECK(two.output("signatures-verified") == "3");
+    CHECK(two.output("signers") == identity + "," + second);
+    args = any_workflow;
+    args.insert(args.end(), {"--threshold", "3"});
+    const auto three = verify(scene, args);
+    REQUIRE_EXIT(three, 3);
+    CHECK(three.err.find("2 distinct signers verified among 3 signatures") != std::string::npos);
+  }
+  SECTION("--annotation must be among the signed annotations") {
+    const auto payload = scene.payload({{"env", "prod"}, {"team", "payments"}});
+    scene.sign_legacy({{payload, scene.sigstore.legacy(payload, keyless())}});
+    auto args = expect_identity();
+    args.insert(args.end(), {"--annotation", "env=prod", "--annotation", "team=payments"});
+    REQUIRE_EXIT(verify(scene, args), 0);
+    args = expect_identity();
+    args.insert(args.end(), {"--annotation", "env=staging"});
+    const auto wrong = verify(scene, args);
+    REQUIRE_EXIT(wrong, 3);
+    CHECK(wrong.err.find("annotation env: signed as 'prod', not 'staging'") != std::string::npos);
+  }
+}
+
+TEST_CASE("verify-image IMAGE: Sigstore bundles attached as OCI referrers",
+          "[service][verify-image][registry]") {
+  if (!have_docker_registry() || !have_signer()) return;
+  Scene scene;
+  // As cosign attaches a bundle to a registry without the referrers API.
+  const auto attach = [&](const std::string& bundle) {
+    push_referrers_tag(*scene.client, "irsteps/app", scene.image.digest,
+                       {push_artifact(*scene.client, "irsteps/app", scene.image,
+                                      std::string(sigstore::cosign::bundle_media_type), bundle)});
+  };
+  SECTION("a keyless bundle with promise, inclusion proof and checkpoint verifies") {
+    attach(scene.sigstore.bundle(scene.image.digest, keyless()));
+    const auto run = verify(scene, expect_identity());
+    REQUIRE_EXIT(run, 0);
+    CHECK(run.output("signers") == identity);
+    CHECK(run.output("signature-checks").find("referrer sha256:") != std::string::npos);
+    CHECK(run.output("log-indexes") == "1");
+  }
+  SECTION("a forged inclusion proof is rejected") {
+    attach(scene.sigstore.bundle(scene.image.digest, keyless(identity, "proof")));
+    const auto run = verify(scene, expect_identity());
+    REQUIRE_EXIT(run, 3);
+    CHECK(run.err.find("inclusion proof: the computed root hash differs") != std::string::npos);
+  }
+  SECTION("a checkpoint signed by another key is rejected") {
+    attach(scene.sigstore.bundle(scene.image.digest, keyless(identity, "checkpoint")));
+    const auto run = verify(scene, expect_identity());
+    REQUIRE_EXIT(run, 3);
+    CHECK(run.err.find("checkpoint: no signature by the log's key") != std::string::npos);
+  }
+  SECTION("a bundle over another image does not count") {
+    attach(scene.sigstore.bundle("sha256:" + sha256_hex("another image"), keyless()));
+    const auto run = verify(scene, expect_identity());
+    REQUIRE_EXIT(run, 3);
+    CHECK(run.err.find("message digest is not the artifact's") != std::string::npos);
+  }
+}
+
+TEST_CASE("verify-image IMAGE: the real cosign attestation on its reconstructed image, as a referrer",
+          "[service][verify-image][registry]") {
+  if (!have_docker_registry()) return;
+  const fs::path fixtures =
+      fs::path(IRSTEPS_SOURCE_DIR) / ".." / "shared" / "testdata" / "sigstore-fixtures" / "cosign";
+  if (!fs::exists(fixtures)) {
+    WARN("skipped: ../shared/testdata/sigstore-fixtures is absent");
+    return;
+  }
+  LocalRegistry local;
+  oci::RegistryOptions options;
+  options.plain_http = true;
+  oci::Registry registry(local.host(), options);
+  auto manifest = read_file((fixtures / "subject-image-manifest.reconstructed.json").string());
+  auto config = read_file((fixtures / "subject-image-config.reconstructed.json").string());
+  auto bundle = read_file((fixtures / "oci-attestation.sigstore.json").string());
+  REQUIRE((manifest && config && bundle));
+  REQUIRE(registry.push_blob("repo", *config));
+  auto digest = registry.push_manifest("repo", "v1", oci::media::docker_manifest, *manifest);
+  REQUIRE(digest);
+  REQUIRE(*digest == "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4");
+  PushedImage subject;
+  subject.digest = *digest;
+  subject.manifest = *manifest;
+  push_referrers_tag(
+      registry, "repo", subject.digest,
+      {push_artifact(registry, "repo", subject, std::string(sigstore::cosign::bundle_media_type), *bundle)});
+  const std::vector<std::string> base{local.host() + "/repo:v1", "--allow-http-registry", "--trusted-root",
+                                      (fixtures / "trusted_root_pgi.json").string()};
+  auto args = base;
+  args.insert(args.end(), {"--certificate-identity", "cody@soyland.com", "--certificate-oidc-issuer",
+                           "https://github.com/login/oauth"});
+  const auto run = run_step_binary("verify-image", args);
+  REQUIRE_EXIT(run, 0);
+  CHECK(run.output("signers") == "cody@soyland.com");
+  CHECK(run.output("digest") == *digest);
+  args = base;
+  args.insert(args.end(), {"--certificate-identity", "someone@else.example", "--certificate-oidc-issuer",
+                           "https://github.com/login/oauth"});
+  REQUIRE_EXIT(run_step_binary("verify-image", args), 3);
+}
+
+TEST_CASE("verify-image IMAGE: registry authentication and TLS, missing images, unreachable registries",
+          "[service][verify-image][registry]") {
+  if (!have_docker_registry() || !have_signer()) return;
+  SECTION("htpasswd Basic auth with a password file; the password never shows") {
+    const std::string password = "registry-password-7f3c9a1e";
+    Scene scene(RegistrySetup{"ci", password, false});
+    const auto payload = scene.payload();
+    scene.sign_legacy({{payload, scene.sigstore.legacy(payload, keyless())}});
+    const std::string password_file = scene.sigstore.dir() / "registry-password";
+    REQUIRE(write_file_atomic(password_file, password + "\n"));
+    auto args = expect_identity();
+    args.insert(args.end(), {"--registry-username", "ci", "--registry-password-file", password_file});
+    const auto run = verify(scene, args);
+    REQUIRE_EXIT(run, 0);
+    CHECK(run.all_text().find(password) == std::string::npos);
+    const auto anonymous = verify(scene, expect_identity());
+    REQUIRE_EXIT(anonymous, 5);
+    CHECK(anonymous.all_text().find(password) == std::string::npos);
+  }
+  SECTION("TLS with the registry's CA given; without it the certificate is refused") {
+    Scene scene(RegistrySetup{"", "", true});
+    const auto payload = scene.payload();
+    scene.sign_legacy({{payload, scene.sigstore.legacy(payload, keyless())}});
+    const std::string ca_file = scene.sigstore.dir() / "registry-ca.pem";
+    REQUIRE(write_file_atomic(ca_file, scene.local.ca_pem()));
+    std::vector<std::string> args{scene.reference(), "--trusted-root", scene.sigstore.trusted_root(),
+                                  "--registry-ca-file", ca_file};
+    const auto expected = expect_identity();
+    args.insert(args.end(), expected.begin(), expected.end());
+    REQUIRE_EXIT(run_step_binary("verify-image", args), 0);
+    args.erase(args.begin() + 3, args.begin() + 5);
+    const auto untrusted = run_step_binary("verify-image", args);
+    CHECK(untrusted.exit_status != 0);
+    CHECK(untrusted.output("verdict").empty());
+  }
+  SECTION("a tag that is not there is bad input, exit 2") {
+    Scene scene;
+    const auto run = run_step_binary(
+        "verify-image", {scene.local.host() + "/irsteps/app:missing", "--allow-http-registry",
+                         "--certificate-identity", identity, "--certificate-oidc-issuer", issuer});
+    REQUIRE_EXIT(run, 2);
+    CHECK(run.err.find("is not in its registry") != std::string::npos);
+  }
+  SECTION("an unreachable registry is transient, exit 4") {
+    const auto run =
+        run_step_binary("verify-image", {"127.0.0.1:" + std::to_string(free_port()) + "/irsteps/app:1.0",
+                                         "--allow-http-registry", "--certificate-identity", identity,
+                                         "--certificate-oidc-issuer", issuer});
+    REQUIRE_EXIT(run, 4);
+  }
+}
