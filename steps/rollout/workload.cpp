@@ -115,6 +115,16 @@ std::string Workload::id() const {
 }
 
 Result<Workload> parse_workload(std::string_view target, std::string_view ns) {
+  // NAMESPACE/KIND/NAME, as find-image names what it finds.
+  if (std::count(target.begin(), target.end(), '/') == 2) {
+    const auto first = target.find('/');
+    const std::string_view own = target.substr(0, first);
+    if (!ns.empty() && own != ns)
+      return invalid("'" + std::string(target) + "' is in namespace " + std::string(own) + ", not " +
+                     std::string(ns));
+    ns = own;
+    target.remove_prefix(first + 1);
+  }
   const auto slash = target.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == target.size()) {
     return invalid("'" + std::string(target) + "' is not KIND/NAME (e.g. deployment/web)");

@@ -6,7 +6,8 @@ namespace ir::steps::verify_image {
 
 Result<Options> options_from(const json::object& params) {
   Options options;
-  const auto command = param_strings(params, "command");
+  auto command = param_strings(params, "command");
+  if (const auto image = param_string(params, "image"); !image.empty()) command = {image};
   if (command.empty()) return invalid("command: expected IMAGE, or `bundle FILE_OR_sha256:HEX`");
   if (command[0] == "bundle") {
     options.mode = Mode::bundle;
@@ -38,6 +39,7 @@ Result<Options> options_from(const json::object& params) {
   options.key_path = param_string(params, "key");
   options.trusted_root_path = param_string(params, "trusted-root");
   options.insecure_ignore_tlog = param_bool(params, "insecure-ignore-tlog");
+  options.fail_on_reject = !params.contains("fail-on-reject") || param_bool(params, "fail-on-reject");
   auto& certificate = options.certificate;
   certificate.identity = param_string(params, "certificate-identity");
   certificate.identity_regexp = param_string(params, "certificate-identity-regexp");
@@ -82,13 +84,13 @@ Result<sigstore::Policy> policy_of(const Options& options) {
 }
 
 Result<void> run(const Options& options, Context& context) {
-  switch (options.mode) {
-    case Mode::bundle:
-      return verify_bundle_file(options, context);
-    case Mode::image:
-      return verify_image_signatures(options, context);
-  }
-  return internal_error("unknown mode");
+  auto verdict = options.mode == Mode::bundle ? verify_bundle_file(options, context)
+                                              : verify_image_signatures(options, context);
+  if (verdict || verdict.error().code() != Code::rejected || options.fail_on_reject) return verdict;
+  // --fail-on-reject=false: the rejection is the answer, not a failure.
+  context.report().set_output("verdict", "rejected");
+  context.warn("rejected: " + verdict.error().message());
+  return {};
 }
 
 const StepDef& step() {

@@ -25,6 +25,7 @@ struct Options {
   std::string trusted_root_path;  // empty: the built-in public-good root
   sigstore::CertificatePolicy certificate;
   bool insecure_ignore_tlog = false;
+  bool fail_on_reject = true;  // false: a rejection is a verdict output, exit 0
   // image:
   int threshold = 1;
   std::map<std::string, std::string> annotations;  // --annotation KEY=VALUE

@@ -1,8 +1,10 @@
 // The shipped playbooks (workflows/argo/playbooks) run from end to end by the
 // `playbook` runner against the real control plane, exactly as Argo would run
 // them: their effects checked in the cluster, the evidence folder, the
-// notification receiver (HTTPS on 127.0.0.1) and the case record (a bare git
-// repository, checked with the git command).
+// notification receiver (HTTPS on 127.0.0.1), the case record (a bare git
+// repository, checked with the git command) and, for the supply chain, images
+// in Debian's docker-registry on 127.0.0.1.
+#include "service/registry_fixture.hpp"
 #include "step_runner.hpp"
 #include "support/git_server.hpp"
 #include "support/http_server.hpp"
@@ -224,4 +226,105 @@ TEST_CASE("misconfiguration: drift from git found, approved, fixed, verified, no
   CHECK(string_at(sent[0], {"text"}).find("drift found: true") != std::string::npos);
   const auto steps = rig.recorded_steps(incident);
   CHECK(std::count(steps.begin(), steps.end(), "drift") == 2);  // detect, apply
+}
+
+namespace {
+
+std::string deployment_of(const std::string& name, const std::string& image) {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name +
+         "}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: " + name +
+         "}}\n  template:\n    metadata: {labels: {app: " + name +
+         "}}\n    spec:\n      containers:\n"
+         "        - {name: main, image: '" +
+         image + "'}\n";
+}
+
+int replicas_of(const std::string& ns, const std::string& name) {
+  auto live = Cluster::get().client().get(k8s::resources::deployments, ns, name);
+  REQUIRE(live);
+  return find(*live, {"spec", "replicas"})->to_number<int>();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "supply chain: a rejected image's workloads scaled to zero and people told; a verified one left alone",
+    "[integration][playbooks]") {
+  if (!have_docker_registry()) return;
+  const fs::path fixtures =
+      fs::path(IRSTEPS_SOURCE_DIR) / ".." / "shared" / "testdata" / "sigstore-fixtures" / "cosign";
+  if (!fs::exists(fixtures)) {
+    WARN("skipped: ../shared/testdata/sigstore-fixtures is absent");
+    return;
+  }
+  Rig rig;
+  LocalRegistry local;
+  oci::RegistryOptions options;
+  options.plain_http = true;
+  oci::Registry registry(local.host(), options);
+  // An unsigned image, and the image that a real cosign attestation signs.
+  const auto unsigned_image = push_image(registry, "shop/api", "1.0");
+  auto manifest = read_file((fixtures / "subject-image-manifest.reconstructed.json").string());
+  auto config = read_file((fixtures / "subject-image-config.reconstructed.json").string());
+  auto bundle = read_file((fixtures / "oci-attestation.sigstore.json").string());
+  REQUIRE((manifest && config && bundle));
+  REQUIRE(registry.push_blob("shop/signed", *config));
+  auto signed_digest = registry.push_manifest("shop/signed", "1.0", oci::media::docker_manifest, *manifest);
+  REQUIRE(signed_digest);
+  PushedImage signed_image{*signed_digest, {}, {}, *manifest};
+  push_referrers_tag(registry, "shop/signed", *signed_digest,
+                     {push_artifact(registry, "shop/signed", signed_image,
+                                    "application/vnd.dev.sigstore.bundle.v0.3+json", *bundle)});
+
+  TestNamespace ns("pbsupply");
+  const std::string api_ref = local.host() + "/shop/api:1.0";
+  const std::string signed_ref = local.host() + "/shop/signed:1.0";
+  Cluster::get().apply_yaml(ns.name(), deployment_of("api", api_ref));
+  Cluster::get().apply_yaml(ns.name(), deployment_of("signed", signed_ref));
+  const std::vector<std::string> policy{"certificate-identity=cody@soyland.com",
+                                        "certificate-oidc-issuer=https://github.com/login/oauth",
+                                        "trusted-root=" + (fixtures / "trusted_root_pgi.json").string(),
+                                        "namespace=" + ns.name(),
+                                        "allow-http-registry=true",
+                                        "upstream-contact=maintainers@shop.example"};
+
+  SECTION("the unsigned image is rejected: its Deployment scaled to zero, the other untouched") {
+    const std::string incident = "INC-2026-11-26-505";
+    auto params = policy;
+    params.insert(params.end(), {"incident-id=" + incident, "image=" + api_ref});
+    const auto result = rig.run("irsteps-supply-chain", params);
+    CHECK(string_at(result, {"phase"}) == "Succeeded");
+    CHECK(phase_of(result, "scale-to-zero") == "Succeeded");
+    CHECK(replicas_of(ns.name(), "api") == 0);
+    CHECK(replicas_of(ns.name(), "signed") == 1);
+    const auto sent = rig.notifications();
+    REQUIRE(sent.size() == 1);
+    const std::string text = string_at(sent[0], {"text"});
+    CHECK(text.find(unsigned_image.digest) != std::string::npos);
+    CHECK(text.find(ns.name() + "/deployment/api") != std::string::npos);
+    CHECK(text.find("maintainers@shop.example") != std::string::npos);
+    const auto steps = rig.recorded_steps(incident);
+    CHECK(std::count(steps.begin(), steps.end(), "verify-image") == 1);
+    CHECK(std::count(steps.begin(), steps.end(), "rollout") == 2);  // find-image, scale
+    CHECK(steps.back() == "notify");
+  }
+  SECTION("the signed image verifies: nothing is touched, nobody is paged") {
+    auto params = policy;
+    params.insert(params.end(), {"incident-id=INC-2026-11-26-506", "image=" + signed_ref});
+    const auto result = rig.run("irsteps-supply-chain", params);
+    CHECK(string_at(result, {"phase"}) == "Succeeded");
+    CHECK(phase_of(result, "verify") == "Succeeded");
+    CHECK(replicas_of(ns.name(), "api") == 1);
+    CHECK(replicas_of(ns.name(), "signed") == 1);
+    CHECK(rig.notifications().empty());
+  }
+  SECTION("an unreachable registry is no verdict: the workflow fails and touches nothing") {
+    auto params = policy;
+    params.insert(params.end(), {"incident-id=INC-2026-11-26-507",
+                                 "image=127.0.0.1:" + std::to_string(free_port()) + "/shop/api:1.0"});
+    const auto result = rig.run("irsteps-supply-chain", params, 1);
+    CHECK(string_at(result, {"phase"}) == "Failed");
+    CHECK(replicas_of(ns.name(), "api") == 1);
+    CHECK(rig.notifications().empty());
+  }
 }

@@ -25,6 +25,16 @@ TEST_CASE("KIND/NAME targets: aliases, and only kinds that roll out", "[unit][ro
   CHECK(parse_workload("deployment/web", "").error().code() == Code::invalid_input);
 }
 
+TEST_CASE("NAMESPACE/KIND/NAME targets, as find-image writes them", "[unit][rollout]") {
+  auto qualified = parse_workload("shop/deployment/web", "");
+  REQUIRE(qualified);
+  CHECK(qualified->ns == "shop");
+  CHECK(qualified->name == "web");
+  CHECK(parse_workload("shop/deployment/web", "shop")->ns == "shop");
+  CHECK(parse_workload("shop/deployment/web", "bank").error().code() == Code::invalid_input);
+  CHECK(parse_workload("shop/cronjob/nightly", "").error().code() == Code::invalid_input);
+}
+
 TEST_CASE("the restart patch sets the pod-template annotation", "[unit][rollout]") {
   const json::value patch(restart_patch("2026-11-26T17:29:04Z", "INC-2026-11-26-001"));
   CHECK(string_at(patch, {"spec", "template", "metadata", "annotations", "irsteps.io/restartedAt"}) ==
