@@ -59,12 +59,15 @@ void plan(const Options& options, const std::vector<json::object>& pods, Report&
         "node.json"};
     for (const auto& c : containers_of(pod, options.containers)) {
       items.push_back("logs/" + c + ".log");
+      if (is_own_debug_container(pod, c)) continue;  // logs only: it is not evidence of the incident
       if (options.triage) {
         for (const char* t : {"processes.txt", "network.txt", "modified-files.txt"})
           items.push_back("triage/" + c + "/" + t);
       }
       if (options.filesystem) items.push_back("filesystem/" + c + (options.gzip ? ".tar.gz" : ".tar"));
       if (options.checkpoint) items.push_back("checkpoint/" + c + ".json");
+      if (options.filesystem && !options.via_ephemeral.empty() && is_regular_container(pod, c))
+        plan_ephemeral(options, pod, c, report);
     }
     for (const auto& item : items) {
       Action action;
@@ -125,7 +128,8 @@ Result<Options> options_from(const json::object& params) {
   options.modified_within = *within;
   options.modified_paths = param_strings(params, "modified-paths");
   options.triage = param_bool(params, "triage");
-  options.filesystem = param_bool(params, "filesystem");
+  options.via_ephemeral = param_string(params, "via-ephemeral");
+  options.filesystem = param_bool(params, "filesystem") || !options.via_ephemeral.empty();
   options.paths = param_strings(params, "paths");
   options.max_bytes = static_cast<std::uint64_t>(param_int(params, "max-bytes", 10LL << 30));
   options.checkpoint = param_bool(params, "checkpoint");
@@ -160,13 +164,20 @@ Result<void> run(const Options& options, Context& context) {
   auto folder = evidence::Folder::open(options.out, std::move(header));
   if (!folder) return folder.error();
   Tally tally;
+  EphemeralSession session;
   for (const auto& pod : *pods) {
     collect_objects(client, pod, *folder, tally);
     const auto containers = containers_of(pod, options.containers);
     collect_logs(client, options, pod, containers, *folder, tally);
     for (const auto& container : containers) {
+      // A debug container this step added earlier is no evidence: its log is kept, nothing else.
+      if (is_own_debug_container(pod, container)) continue;
       if (options.triage) collect_triage(client, options, pod, container, *folder, tally);
-      if (options.filesystem) collect_filesystem(client, options, pod, container, *folder, tally);
+      if (options.filesystem && !options.via_ephemeral.empty() && is_regular_container(pod, container)) {
+        collect_filesystem_via_ephemeral(client, options, pod, container, *folder, tally, context, session);
+      } else if (options.filesystem) {
+        collect_filesystem(client, options, pod, container, *folder, tally);
+      }
       if (options.checkpoint) collect_checkpoint(client, pod, container, *folder, tally, context);
     }
   }

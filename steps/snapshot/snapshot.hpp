@@ -10,6 +10,7 @@
 
 #include "ir/driver/step.hpp"
 #include "ir/evidence/folder.hpp"
+#include "ir/k8s/ephemeral.hpp"
 
 #include <chrono>
 #include <optional>
@@ -34,6 +35,7 @@ struct Options {
   std::uint64_t max_bytes = 0;
   bool checkpoint = false;
   bool gzip = false;
+  std::string via_ephemeral;  // IMAGE@sha256:...: the filesystem through an ephemeral debug container
   std::string archive;
   std::string sign_key;
   bool dry_run = false;
@@ -66,6 +68,44 @@ void collect_triage(k8s::Client& client, const Options& options, const json::obj
                     const std::string& container, evidence::Folder& folder, Tally& tally);
 void collect_filesystem(k8s::Client& client, const Options& options, const json::object& pod,
                         const std::string& container, evidence::Folder& folder, Tally& tally);
+// The tar command for --paths (or the whole root) under `root`; the
+// filesystem item's path; a command as text (triage.cpp).
+[[nodiscard]] std::vector<std::string> tar_command(const Options& options, const std::string& root);
+[[nodiscard]] std::string filesystem_item(const Options& options, const json::object& pod,
+                                          const std::string& container);
+[[nodiscard]] std::string show_command(const std::vector<std::string>& command);
+// Streams a tar from exec in `exec_container` to the item at `path`, hashed
+// (and gzipped with --gzip) as it arrives, bounded by --max-bytes.
+void stream_tar(k8s::Client& client, const Options& options, const json::object& pod,
+                const std::string& exec_container, const std::vector<std::string>& command,
+                const std::string& path, const std::string& source, evidence::Folder& folder, Tally& tally);
+
+// --via-ephemeral (ephemeral.cpp). The API form the server takes is found
+// once per run.
+struct EphemeralSession {
+  std::optional<k8s::EphemeralApi> api;
+};
+// Whether `container` is one of the pod's regular containers (the only kind
+// an ephemeral container can target), and whether it is a debug container
+// this step added.
+[[nodiscard]] bool is_regular_container(const json::object& pod, const std::string& container);
+[[nodiscard]] bool is_own_debug_container(const json::object& pod, const std::string& container);
+// The deterministic name of the debug container for a target: from the
+// incident id, the target and the image; generation > 1 only when an earlier
+// one has terminated (ephemeral containers are never restarted).
+[[nodiscard]] std::string debug_container_name(const std::string& incident_id, const std::string& target,
+                                               const std::string& image, int generation = 1);
+// The debug container; it runs as the target's user when the pod sets one.
+[[nodiscard]] json::object debug_container_spec(const std::string& name, const std::string& image,
+                                                const std::string& target, const json::object& pod);
+// Adds (or reuses) the debug container, waits for it to run, finds the
+// target's main process inside it and tars /proc/<pid>/root.
+void collect_filesystem_via_ephemeral(k8s::Client& client, const Options& options, const json::object& pod,
+                                      const std::string& container, evidence::Folder& folder, Tally& tally,
+                                      Context& context, EphemeralSession& session);
+// --dry-run: the debug container that would be added, as an action with its request.
+void plan_ephemeral(const Options& options, const json::object& pod, const std::string& container,
+                    Report& report);
 
 // The kubelet's checkpoint of a container, through the node proxy (collect.cpp).
 void collect_checkpoint(k8s::Client& client, const json::object& pod, const std::string& container,

@@ -102,19 +102,41 @@ void collect_triage(k8s::Client& client, const Options& options, const json::obj
   first_that_runs(client, pod, container, dir + "modified-files.txt", {{find_command}}, folder, tally);
 }
 
-void collect_filesystem(k8s::Client& client, const Options& options, const json::object& pod,
-                        const std::string& container, evidence::Folder& folder, Tally& tally) {
-  const std::string ns = string_at(pod, {"metadata", "namespace"});
-  const std::string name = string_at(pod, {"metadata", "name"});
-  std::vector<std::string> command{"tar", "cf", "-"};
+std::vector<std::string> tar_command(const Options& options, const std::string& root) {
+  std::vector<std::string> command{"tar", "cf", "-", "-C", root};
   if (options.paths.empty()) {
-    for (const char* part : {"-C", "/", "--exclude=./proc", "--exclude=./sys", "--exclude=./dev", "."})
+    for (const char* part : {"--exclude=./proc", "--exclude=./sys", "--exclude=./dev", "."})
       command.emplace_back(part);
   } else {
-    command.insert(command.end(), options.paths.begin(), options.paths.end());
+    // Relative to the root, so that they resolve under /proc/<pid>/root too.
+    for (const auto& path : options.paths) {
+      const auto start = path.find_first_not_of('/');
+      command.push_back(start == std::string::npos ? "." : path.substr(start));
+    }
   }
-  const std::string path = pod_dir(pod) + "/filesystem/" + container + (options.gzip ? ".tar.gz" : ".tar");
-  const std::string source = "exec in " + container + ": " + show(command);
+  return command;
+}
+
+std::string filesystem_item(const Options& options, const json::object& pod, const std::string& container) {
+  return pod_dir(pod) + "/filesystem/" + container + (options.gzip ? ".tar.gz" : ".tar");
+}
+
+std::string show_command(const std::vector<std::string>& command) {
+  return show(command);
+}
+
+void collect_filesystem(k8s::Client& client, const Options& options, const json::object& pod,
+                        const std::string& container, evidence::Folder& folder, Tally& tally) {
+  const auto command = tar_command(options, "/");
+  stream_tar(client, options, pod, container, command, filesystem_item(options, pod, container),
+             "exec in " + container + ": " + show(command), folder, tally);
+}
+
+void stream_tar(k8s::Client& client, const Options& options, const json::object& pod,
+                const std::string& exec_container, const std::vector<std::string>& command,
+                const std::string& path, const std::string& source, evidence::Folder& folder, Tally& tally) {
+  const std::string ns = string_at(pod, {"metadata", "namespace"});
+  const std::string name = string_at(pod, {"metadata", "name"});
   auto writer = folder.begin(
       path, source, {string_at(pod, {"metadata", "uid"}), string_at(pod, {"metadata", "resourceVersion"})});
   if (!writer) return count_failure(tally, writer.error(), folder, path, source);
@@ -127,7 +149,7 @@ void collect_filesystem(k8s::Client& client, const Options& options, const json:
   if (options.gzip) gzip.emplace([&](std::string_view bytes) { return writer->write(bytes); });
   auto store = [&](std::string_view bytes) { return gzip ? gzip->write(bytes) : writer->write(bytes); };
   auto result = client.exec(
-      ns, name, {container, command, std::nullopt, std::chrono::minutes(10)},
+      ns, name, {exec_container, command, std::nullopt, std::chrono::minutes(10)},
       [&](std::string_view data) {
         const std::uint64_t room = options.max_bytes - raw_bytes;
         const std::string_view part =

@@ -296,6 +296,9 @@ apiserver_flags=(
   --kubelet-certificate-authority="$PKI/ca.crt"
   --kubelet-preferred-address-types=InternalIP,Hostname
   --profiling=false
+  # Ephemeral containers (kubectl debug, snapshot --via-ephemeral) are alpha
+  # in 1.20: the pods/ephemeralcontainers subresource exists only with this.
+  --feature-gates=EphemeralContainers=true
   --v=1
   "${AUDIT_FLAGS[@]}"
 )

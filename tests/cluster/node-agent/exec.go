@@ -64,6 +64,16 @@ func (s *kubeletServer) handleExec(w http.ResponseWriter, r *http.Request, ns, n
 		http.Error(w, fmt.Sprintf("container not found (%q)", container), http.StatusInternalServerError)
 		return
 	}
+	// An ephemeral container with a target runs in the target's PID
+	// namespace (ephemeral.go); until that exists it is not running.
+	_, ephemeral := p.anyContainer(container)
+	nsPid := 0
+	if ephemeral && c.TargetContainerName != "" {
+		if nsPid = rec.initPid(c.TargetContainerName); nsPid == 0 {
+			http.Error(w, fmt.Sprintf("container not found (%q)", container), http.StatusInternalServerError)
+			return
+		}
+	}
 	// Checked after the pod lookups: kubectl >= 1.30 retries a failed
 	// WebSocket upgrade with SPDY, and the first error is the one to show.
 	for _, t := range headerTokens(r.Header, "Upgrade") {
@@ -103,7 +113,7 @@ func (s *kubeletServer) handleExec(w http.ResponseWriter, r *http.Request, ns, n
 	s.execs.Add(1)
 	defer s.execs.Done()
 	e := &execSession{ws: ws, version: protocolVersion(proto), req: req, pod: p, c: c,
-		dir: rootfsDir(rec.dir, p, container)}
+		dir: rootfsDir(rec.dir, p, container), ephemeral: ephemeral, nsPid: nsPid}
 	code := e.run(s.baseCtx)
 	logEvent("agent.exec.end", "pod", ns+"/"+name, "container", container, "exitCode", code)
 }
@@ -120,6 +130,10 @@ type execSession struct {
 	pod     *pod
 	c       *podContainer
 	dir     string
+	// An ephemeral container's image is not the pod's (test-no-shell does
+	// not apply); with a target, commands run in its PID namespace.
+	ephemeral bool
+	nsPid     int
 
 	mu          sync.Mutex
 	stdinR      *os.File
@@ -239,7 +253,7 @@ func (e *execSession) execute(ctx context.Context) (int, *metaStatus) {
 		}
 	}()
 	name := e.req.command[0]
-	if strings.EqualFold(e.pod.Metadata.Annotations[annNoShell], "true") {
+	if strings.EqualFold(e.pod.Metadata.Annotations[annNoShell], "true") && !e.ephemeral {
 		switch filepath.Base(name) {
 		case "sh", "bash", "ash":
 			// What a distroless image gives under docker: the runtime's
@@ -259,7 +273,13 @@ func (e *execSession) execute(ctx context.Context) (int, *metaStatus) {
 			"failed to start exec %q: OCI runtime exec failed: exec failed: container_linux.go:380: starting container process caused: %v: unknown",
 			containerID(e.pod.Metadata.UID, e.c.Name)[len("irsteps-test://"):], err))
 	}
-	cmd := &exec.Cmd{Path: path, Args: e.req.command, Dir: e.dir, Env: env,
+	args := e.req.command
+	if e.nsPid > 0 {
+		if path, args, err = nsCommand(e.nsPid, path, args); err != nil {
+			return -1, internalErrorStatus(err.Error())
+		}
+	}
+	cmd := &exec.Cmd{Path: path, Args: args, Dir: e.dir, Env: env,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}
 	var pipes []*os.File // parent read ends
 	var childEnds []*os.File

@@ -111,7 +111,13 @@ type execResult struct {
 // close signal when closeStdin) and collecting every channel until close.
 func runExec(t *testing.T, srv *httptest.Server, ns, pod string, query url.Values, protocols []string, stdin []byte, closeStdin bool) execResult {
 	t.Helper()
-	ws, resp, err := dialWS(t, srv, "/exec/"+ns+"/"+pod+"/app?"+query.Encode(), protocols, nil)
+	return runExecIn(t, srv, ns, pod, "app", query, protocols, stdin, closeStdin)
+}
+
+// runExecIn is runExec in the named container.
+func runExecIn(t *testing.T, srv *httptest.Server, ns, pod, container string, query url.Values, protocols []string, stdin []byte, closeStdin bool) execResult {
+	t.Helper()
+	ws, resp, err := dialWS(t, srv, "/exec/"+ns+"/"+pod+"/"+container+"?"+query.Encode(), protocols, nil)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}

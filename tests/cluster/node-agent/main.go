@@ -2,7 +2,9 @@
 // with a real API server, reports pods bound to it as Running and serves the
 // kubelet's containerLogs / exec / checkpoint endpoints so that `kubectl logs`
 // and `kubectl exec` go through the API server's node proxy as on a real
-// cluster. It runs no containers: exec runs real processes on the host.
+// cluster. It runs no containers: exec runs real processes on the host (the
+// one exception, a target's main process for ephemeral containers, is in
+// ephemeral.go).
 package main
 
 import (
@@ -33,6 +35,9 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == containerInitFlag { // a target container's main process (ephemeral.go)
+		os.Exit(containerInitMain(os.Args[2]))
+	}
 	var o options
 	fs := flag.NewFlagSet("node-agent", flag.ContinueOnError)
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig used to reach the API server (empty: serve only)")
@@ -132,6 +137,11 @@ func run(o options) error {
 	select {
 	case <-execsDone:
 	case <-shutCtx.Done():
+	}
+	for _, uid := range store.uids() { // no container main process outlives the agent
+		if rec := store.getUID(uid); rec != nil {
+			rec.stopInits()
+		}
 	}
 	logEvent("agent.stopped")
 	return nil

@@ -143,14 +143,14 @@ func (a *agent) syncPod(ctx context.Context, p *pod) {
 	rec.mu.Lock()
 	rec.p = p
 	_, restarts := testHooks(p)
-	sig := p.Metadata.Annotations[annFail] + "|" + p.Metadata.Annotations[annRestarts]
+	sig := statusSignature(p)
 	// Write status when the hooks changed, or when the API server still shows
 	// something other than Running (e.g. an event older than our write).
 	needs := rec.due && (sig != rec.sig || p.Status.Phase != "Running")
 	rec.mu.Unlock()
 	if needs {
-		if restarts > 0 {
-			_ = prepareContainerFiles(rec.dir, p, a.opts.nodeName, rec.start) // previous.log for new hooks
+		if restarts > 0 || len(p.Spec.EphemeralContainers) > 0 {
+			_ = prepareContainerFiles(rec.dir, p, a.opts.nodeName, rec.start) // previous.log for new hooks, new ephemeral containers
 		}
 		go a.writePodStatus(ctx, rec)
 	}
@@ -193,7 +193,11 @@ func (a *agent) writePodStatus(ctx context.Context, rec *podRecord) {
 	if removed || p.Metadata.DeletionTimestamp != nil || ctx.Err() != nil {
 		return
 	}
+	a.ensureEphemeral(rec, p)
 	st := buildPodStatus(p, rec.ip, a.opts.address, rec.start)
+	if len(p.Spec.EphemeralContainers) > 0 {
+		st["ephemeralContainerStatuses"] = rec.ephemeralStatuses(p)
+	}
 	path := "/api/v1/namespaces/" + url.PathEscape(p.Metadata.Namespace) + "/pods/" + url.PathEscape(p.Metadata.Name) + "/status"
 	// The UID precondition keeps a late write off a recreated same-name pod.
 	body := obj{"metadata": obj{"uid": p.Metadata.UID}, "status": st}
@@ -202,7 +206,7 @@ func (a *agent) writePodStatus(ctx context.Context, rec *podRecord) {
 		return
 	}
 	rec.mu.Lock()
-	rec.sig = p.Metadata.Annotations[annFail] + "|" + p.Metadata.Annotations[annRestarts]
+	rec.sig = statusSignature(p)
 	rec.mu.Unlock()
 	fail, restarts := testHooks(p)
 	event := "agent.pod.running"
@@ -257,8 +261,14 @@ func (a *agent) releaseRecord(rec *podRecord) {
 		close(rec.gone)
 	}
 	rec.mu.Unlock()
+	rec.stopInits()
 	a.ips.release(rec.uid)
 	_ = os.RemoveAll(rec.dir)
+}
+
+// statusSignature: the inputs of the status; a change means a new write.
+func statusSignature(p *pod) string {
+	return p.Metadata.Annotations[annFail] + "|" + p.Metadata.Annotations[annRestarts] + "|" + ephemeralSignature(p)
 }
 
 func isClosed(ch chan struct{}) bool {

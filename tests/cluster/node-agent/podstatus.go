@@ -34,10 +34,11 @@ type pod struct {
 		DeletionTimestamp *string           `json:"deletionTimestamp"`
 	} `json:"metadata"`
 	Spec struct {
-		NodeName       string         `json:"nodeName"`
-		HostNetwork    bool           `json:"hostNetwork"`
-		Containers     []podContainer `json:"containers"`
-		InitContainers []podContainer `json:"initContainers"`
+		NodeName            string         `json:"nodeName"`
+		HostNetwork         bool           `json:"hostNetwork"`
+		Containers          []podContainer `json:"containers"`
+		InitContainers      []podContainer `json:"initContainers"`
+		EphemeralContainers []podContainer `json:"ephemeralContainers"`
 	} `json:"spec"`
 	Status struct {
 		Phase     string `json:"phase"`
@@ -47,9 +48,10 @@ type pod struct {
 }
 
 type podContainer struct {
-	Name  string `json:"name"`
-	Image string `json:"image"`
-	Env   []struct {
+	Name                string `json:"name"`
+	Image               string `json:"image"`
+	TargetContainerName string `json:"targetContainerName"` // ephemeral containers only
+	Env                 []struct {
 		Name      string      `json:"name"`
 		Value     string      `json:"value"`
 		ValueFrom interface{} `json:"valueFrom"`
@@ -63,6 +65,19 @@ func (p *pod) container(name string) *podContainer {
 		}
 	}
 	return nil
+}
+
+// anyContainer also finds ephemeral containers (exec and logs reach them).
+func (p *pod) anyContainer(name string) (c *podContainer, ephemeral bool) {
+	if c := p.container(name); c != nil {
+		return c, false
+	}
+	for i := range p.Spec.EphemeralContainers {
+		if p.Spec.EphemeralContainers[i].Name == name {
+			return &p.Spec.EphemeralContainers[i], true
+		}
+	}
+	return nil, false
 }
 
 // testHooks returns the simulated failure reason ("" = healthy) and restart count.

@@ -72,7 +72,7 @@ func (s *kubeletServer) lookupContainer(w http.ResponseWriter, ns, name, uid, co
 		return nil, nil, nil, false
 	}
 	p := rec.snapshot()
-	c := p.container(container)
+	c, _ := p.anyContainer(container)
 	if c == nil {
 		http.Error(w, fmt.Sprintf("container %q not found in pod %q", container, ns+"/"+name), http.StatusNotFound)
 		return nil, nil, nil, false

@@ -20,11 +20,16 @@ type podRecord struct {
 	due      bool          // initial start delay has passed
 	deleting bool          // DELETE already sent
 	gone     chan struct{} // closed on removal: ends follow streams
+	// Ephemeral containers seen and the main processes of their targets
+	// (ephemeral.go).
+	ephemeral map[string]ephemeralState
+	inits     map[string]*containerInit
 }
 
 func newPodRecord(p *pod, ip string, start time.Time, dir string) *podRecord {
 	return &podRecord{key: p.Metadata.Namespace + "/" + p.Metadata.Name, uid: p.Metadata.UID,
-		p: p, ip: ip, start: start, dir: dir, gone: make(chan struct{})}
+		p: p, ip: ip, start: start, dir: dir, gone: make(chan struct{}),
+		ephemeral: map[string]ephemeralState{}, inits: map[string]*containerInit{}}
 }
 
 func (r *podRecord) snapshot() *pod {
@@ -142,14 +147,16 @@ func prepareContainerFiles(podDir string, p *pod, nodeName string, start time.Ti
 	fail, restarts := testHooks(p)
 	extra := p.Metadata.Annotations[annLog]
 	extra = strings.ReplaceAll(extra, `\n`, "\n") // accept a literal backslash-n too
-	for _, c := range p.Spec.Containers {
+	all := append(append([]podContainer{}, p.Spec.Containers...), p.Spec.EphemeralContainers...)
+	for i, c := range all {
+		ephemeral := i >= len(p.Spec.Containers)
 		if err := os.MkdirAll(filepath.Join(podDir, c.Name), 0o755); err != nil {
 			return err
 		}
 		if err := os.MkdirAll(rootfsDir(podDir, p, c.Name), 0o755); err != nil {
 			return err
 		}
-		if restarts > 0 {
+		if restarts > 0 && !ephemeral { // ephemeral containers are never restarted
 			prev := logPath(podDir, c.Name, true)
 			if _, err := os.Stat(prev); os.IsNotExist(err) {
 				if err := appendLogLines(prev, []string{
