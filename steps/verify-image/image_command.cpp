@@ -4,6 +4,7 @@
 // attached as OCI 1.1 referrers when the legacy ones do not reach the
 // threshold. Every signature found is judged on its own; the verdict needs
 // --threshold distinct verified signers.
+#include "gates.hpp"
 #include "ir/core/json.hpp"
 #include "ir/core/log.hpp"
 #include "ir/oci/credentials.hpp"
@@ -222,6 +223,117 @@ std::string join_distinct(const std::vector<Check>& checks, Get get) {
   return text;
 }
 
+// The in-toto statements of verified DSSE bundles whose predicate is an SBOM.
+std::optional<json::value> sbom_attestation(const Checked& checked) {
+  for (const auto& check : checked.checks) {
+    if (!check.verified || check.result.payload_type != "application/vnd.in-toto+json") continue;
+    auto statement = parse_json(check.result.payload, "in-toto statement");
+    if (!statement) continue;
+    const std::string type = string_at(*statement, {"predicateType"});
+    if (!type.starts_with("https://cyclonedx.org/bom") && !type.starts_with("https://spdx.dev/Document"))
+      continue;
+    if (const auto* predicate = find(*statement, {"predicate"}); predicate != nullptr) return *predicate;
+  }
+  return std::nullopt;
+}
+
+Result<json::value> read_json_file(const std::string& path, const std::string& parameter) {
+  auto text = read_file(path);
+  if (!text) return text.error().with("parameter " + parameter);
+  auto doc = parse_json(*text, path);
+  if (!doc) return doc.error().with("parameter " + parameter);
+  return doc;
+}
+
+std::string first_items(const std::vector<std::string>& items, std::size_t limit = 20) {
+  std::string text;
+  for (std::size_t i = 0; i < items.size() && i < limit; ++i) text += (i == 0 ? "" : ", ") + items[i];
+  if (items.size() > limit) text += fmt::format(" and {} more", items.size() - limit);
+  return text;
+}
+
+Result<void> sbom_gate(const Options& options, const Checked& checked, Context& context) {
+  if (options.sbom_baseline_path.empty()) return {};
+  Report& report = context.report();
+  auto baseline_doc = read_json_file(options.sbom_baseline_path, "sbom-baseline");
+  if (!baseline_doc) return baseline_doc.error();
+  auto baseline = parse_sbom(*baseline_doc, "parameter sbom-baseline");
+  if (!baseline) return baseline.error();
+  json::value current_doc;
+  if (!options.sbom_path.empty()) {
+    auto doc = read_json_file(options.sbom_path, "sbom");
+    if (!doc) return doc.error();
+    current_doc = std::move(*doc);
+  } else if (auto attested = sbom_attestation(checked)) {
+    current_doc = std::move(*attested);
+  } else {
+    return Error(Code::rejected,
+                 "no verified SBOM attestation to compare with --sbom-baseline (give --sbom)");
+  }
+  auto current =
+      parse_sbom(current_doc, options.sbom_path.empty() ? "the SBOM attestation" : "parameter sbom");
+  if (!current) return current.error();
+  const auto diff = diff_sboms(*baseline, *current);
+  report.set_output("sbom-packages", std::to_string(current->packages.size()));
+  report.set_output("sbom-added", std::to_string(diff.added.size()));
+  report.set_output("sbom-removed", std::to_string(diff.removed.size()));
+  report.set_output("sbom-changed", std::to_string(diff.changed.size()));
+  std::string lines;
+  for (const auto& a : diff.added) lines += "+ " + a + "\n";
+  for (const auto& r : diff.removed) lines += "- " + r + "\n";
+  for (const auto& c : diff.changed) lines += "~ " + c + "\n";
+  report.set_output("sbom-diff", lines);
+  if (!diff.empty() && options.fail_on_sbom_change) {
+    std::string reason = "the SBOM differs from the baseline:";
+    if (!diff.added.empty()) reason += " added " + first_items(diff.added) + ";";
+    if (!diff.removed.empty()) reason += " removed " + first_items(diff.removed) + ";";
+    if (!diff.changed.empty()) reason += " changed " + first_items(diff.changed) + ";";
+    reason.pop_back();
+    return Error(Code::rejected, reason);
+  }
+  if (!diff.empty())
+    context.warn(fmt::format("the SBOM differs from the baseline: {} added, {} removed, {} changed",
+                             diff.added.size(), diff.removed.size(), diff.changed.size()));
+  return {};
+}
+
+Result<void> vulnerability_gate(const Options& options, const std::string& digest, Context& context) {
+  if (options.vulnerability_report_path.empty()) return {};
+  auto doc = read_json_file(options.vulnerability_report_path, "vulnerability-report");
+  if (!doc) return doc.error();
+  auto parsed = parse_vulnerability_report(*doc, "parameter vulnerability-report");
+  if (!parsed) return parsed.error();
+  GatePolicy policy;
+  policy.max_severity = options.max_severity;
+  policy.ignored = options.ignored_vulnerabilities;
+  policy.max_age = options.max_report_age;
+  auto gate = apply_gate(*parsed, policy, digest, now());
+  if (!gate) return gate.error();
+  Report& report = context.report();
+  for (const auto severity :
+       {Severity::critical, Severity::high, Severity::medium, Severity::low, Severity::unknown}) {
+    std::string name(severity_name(severity));
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    report.set_output("vulnerabilities-" + name, std::to_string(gate->counts[severity]));
+  }
+  report.set_output("vulnerabilities-ignored", std::to_string(gate->ignored));
+  report.set_output("vulnerabilities-blocking", std::to_string(gate->blocking.size()));
+  if (gate->blocking.empty()) return {};
+  std::vector<std::string> listed;
+  for (const auto& f : gate->blocking)
+    listed.push_back(f.id + " (" + std::string(severity_name(f.severity)) + ", " + f.package + " " +
+                     f.installed + (f.fixed.empty() ? ", no fix" : ", fixed in " + f.fixed) + ")");
+  return Error(Code::rejected,
+               fmt::format("{} vulnerabilit{} above {}: {}", listed.size(), listed.size() == 1 ? "y" : "ies",
+                           severity_name(options.max_severity), first_items(listed)));
+}
+
+Result<void> run_gates(const Options& options, const Checked& checked, const std::string& digest,
+                       Context& context) {
+  if (auto ok = sbom_gate(options, checked, context); !ok) return ok;
+  return vulnerability_gate(options, digest, context);
+}
+
 }  // namespace
 
 Result<void> verify_image_signatures(const Options& options, Context& context) {
@@ -251,7 +363,9 @@ Result<void> verify_image_signatures(const Options& options, Context& context) {
   if (auto ok = check_legacy(**registry, reference->repository, *digest, *root, *policy, options, checked);
       !ok)
     return ok.error();
-  if (std::cmp_less(checked.signers.size(), options.threshold)) {
+  // Referrers: when the .sig signatures fall short, or for an SBOM attestation.
+  const bool sbom_from_attestation = !options.sbom_baseline_path.empty() && options.sbom_path.empty();
+  if (std::cmp_less(checked.signers.size(), options.threshold) || sbom_from_attestation) {
     if (auto ok =
             check_referrers(**registry, reference->repository, *digest, *root, *policy, options, checked);
         !ok)
@@ -289,6 +403,10 @@ Result<void> verify_image_signatures(const Options& options, Context& context) {
   for (const auto& check : checked.checks) {
     for (const auto& warning : check.result.warnings) context.warn(check.source + ": " + warning);
     if (!check.verified) context.warn(check.source + " did not verify: " + check.reason);
+  }
+  if (auto gated = run_gates(options, checked, *digest, context); !gated) {
+    report.set_output("verdict", "rejected");
+    return gated.error().with(pinned);
   }
   report.set_output("verdict", "verified");
   log::info("image.verified", {{"image", pinned}, {"signers", std::to_string(checked.signers.size())}});

@@ -33,6 +33,27 @@ Result<Options> options_from(const json::object& params) {
   options.registry_ca_file = param_string(params, "registry-ca-file");
   options.docker_config = param_string(params, "docker-config");
   options.allow_http_registry = param_bool(params, "allow-http-registry");
+  options.sbom_path = param_string(params, "sbom");
+  options.sbom_baseline_path = param_string(params, "sbom-baseline");
+  options.fail_on_sbom_change = param_bool(params, "fail-on-sbom-change");
+  options.vulnerability_report_path = param_string(params, "vulnerability-report");
+  if (const auto severity = param_string(params, "max-severity"); !severity.empty())
+    options.max_severity = *parse_severity(severity);  // the schema allows only the names
+  for (auto& id : param_strings(params, "ignore-cve")) options.ignored_vulnerabilities.insert(id);
+  if (const auto age = param_string(params, "max-report-age"); !age.empty()) {
+    auto parsed = parse_duration(age);
+    if (!parsed) return parsed.error().with("parameter max-report-age");
+    options.max_report_age = *parsed;
+  }
+  if (!options.sbom_path.empty() && options.sbom_baseline_path.empty())
+    return invalid("parameter sbom: give --sbom-baseline to compare it with");
+  if (options.vulnerability_report_path.empty() &&
+      (params.contains("max-severity") || !options.ignored_vulnerabilities.empty() || options.max_report_age))
+    return invalid(
+        "parameters max-severity, ignore-cve and max-report-age: only with --vulnerability-report");
+  if (options.mode == Mode::bundle &&
+      (!options.sbom_baseline_path.empty() || !options.vulnerability_report_path.empty()))
+    return invalid("parameters sbom-baseline and vulnerability-report: only with IMAGE");
   if (options.mode == Mode::bundle &&
       (options.threshold != 1 || !options.annotations.empty() || !options.platform.empty()))
     return invalid("parameters threshold, annotation and platform: only with IMAGE");

@@ -5,11 +5,13 @@
 // file or a digest, the command contract of the Sigstore conformance suite.
 #pragma once
 
+#include "gates.hpp"
 #include "ir/driver/step.hpp"
 #include "ir/sigstore/verify.hpp"
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace ir::steps::verify_image {
@@ -35,6 +37,14 @@ struct Options {
   std::string registry_ca_file;
   std::string docker_config;
   bool allow_http_registry = false;
+  // image, gates (gates.hpp):
+  std::string sbom_path;           // the image's SBOM; empty: its verified attestation
+  std::string sbom_baseline_path;  // empty: no SBOM comparison
+  bool fail_on_sbom_change = false;
+  std::string vulnerability_report_path;
+  Severity max_severity = Severity::critical;
+  std::set<std::string> ignored_vulnerabilities;
+  std::optional<std::chrono::milliseconds> max_report_age;
 };
 
 [[nodiscard]] Result<Options> options_from(const json::object& params);

@@ -9,6 +9,7 @@
 // is attached to its reconstructed subject image and verified too.
 #include "integration/step_runner.hpp"
 #include "ir/core/encoding.hpp"
+#include "ir/core/time.hpp"
 #include "ir/sigstore/cosign.hpp"
 #include "service/registry_fixture.hpp"
 #include "support/catch.hpp"
@@ -444,5 +445,107 @@ TEST_CASE("verify-image IMAGE: registry authentication and TLS, missing images, 
                                          "--allow-http-registry", "--certificate-identity", identity,
                                          "--certificate-oidc-issuer", issuer});
     REQUIRE_EXIT(run, 4);
+  }
+}
+
+namespace {
+
+std::string cyclonedx_of(const std::vector<std::pair<std::string, std::string>>& packages) {
+  boost::json::array components;
+  for (const auto& [purl, version] : packages)
+    components.push_back({{"type", "library"}, {"purl", purl + "@" + version}, {"version", version}});
+  return boost::json::serialize(
+      boost::json::object{{"bomFormat", "CycloneDX"}, {"specVersion", "1.5"}, {"components", components}});
+}
+
+std::string trivy_of(const std::string& digest_reference, const std::string& severity) {
+  return R"({"SchemaVersion":2,"CreatedAt":")" + format_utc(now()) +
+         R"(","ArtifactName":"app","Metadata":{"RepoDigests":[")" + digest_reference +
+         R"("]},"Results":[{"Target":"debian 12","Vulnerabilities":[{"VulnerabilityID":"CVE-2024-4741","PkgName":"openssl","InstalledVersion":"3.0.11","FixedVersion":"3.0.14","Severity":")" +
+         severity + R"("}]}]})";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "verify-image IMAGE: the SBOM against a baseline, from a file or a verified attestation, and the "
+    "vulnerability gate",
+    "[service][verify-image][registry]") {
+  if (!have_docker_registry() || !have_signer()) return;
+  Scene scene;
+  const auto payload = scene.payload();
+  scene.sign_legacy({{payload, scene.sigstore.legacy(payload, keyless())}});
+  const auto& dir = scene.sigstore.dir();
+  const std::string baseline = dir / "baseline.cdx.json";
+  const std::string current = dir / "current.cdx.json";
+  REQUIRE(write_file_atomic(
+      baseline, cyclonedx_of({{"pkg:deb/debian/openssl", "3.0.11"}, {"pkg:npm/json5", "2.2.3"}})));
+  const std::string current_text = cyclonedx_of(
+      {{"pkg:deb/debian/openssl", "3.0.14"}, {"pkg:npm/json5", "2.2.3"}, {"pkg:npm/event-stream", "3.3.6"}});
+  REQUIRE(write_file_atomic(current, current_text));
+  const auto with = [&](std::vector<std::string> extra) {
+    auto args = expect_identity();
+    args.insert(args.end(), extra.begin(), extra.end());
+    return verify(scene, args);
+  };
+
+  SECTION("an SBOM file: the differences are outputs and a warning; --fail-on-sbom-change rejects") {
+    const auto run = with({"--sbom-baseline", baseline, "--sbom", current});
+    REQUIRE_EXIT(run, 0);
+    CHECK(run.output("sbom-added") == "1");
+    CHECK(run.output("sbom-removed") == "0");
+    CHECK(run.output("sbom-changed") == "1");
+    CHECK(run.output("sbom-diff").find("+ pkg:npm/event-stream@3.3.6") != std::string::npos);
+    CHECK(run.output("sbom-diff").find("~ pkg:deb/debian/openssl 3.0.11 -> 3.0.14") != std::string::npos);
+    const auto strict = with({"--sbom-baseline", baseline, "--sbom", current, "--fail-on-sbom-change"});
+    REQUIRE_EXIT(strict, 3);
+    CHECK(strict.err.find("added pkg:npm/event-stream@3.3.6") != std::string::npos);
+    REQUIRE_EXIT(with({"--sbom-baseline", baseline, "--sbom", baseline, "--fail-on-sbom-change"}), 0);
+    REQUIRE_EXIT(with({"--sbom", current}), 2);  // nothing to compare with
+  }
+  SECTION("the SBOM of a verified attestation among the referrers; a foreign signer's is not used") {
+    const std::string predicate = dir / "predicate.json";
+    REQUIRE(write_file_atomic(predicate, current_text));
+    const auto attest = [&](const std::string& who) {
+      auto how = keyless(who);
+      how.insert(how.end(), {"--predicate-type", "https://cyclonedx.org/bom", "--predicate", predicate});
+      push_referrers_tag(*scene.client, "irsteps/app", scene.image.digest,
+                         {push_artifact(*scene.client, "irsteps/app", scene.image,
+                                        std::string(sigstore::cosign::bundle_media_type),
+                                        scene.sigstore.bundle(scene.image.digest, how))});
+    };
+    attest("https://github.com/evil/fork/.github/workflows/x.yml@refs/heads/main");
+    const auto foreign = with({"--sbom-baseline", baseline});
+    REQUIRE_EXIT(foreign, 3);
+    CHECK(foreign.err.find("no verified SBOM attestation") != std::string::npos);
+    attest(identity);
+    const auto run = with({"--sbom-baseline", baseline});
+    REQUIRE_EXIT(run, 0);
+    CHECK(run.output("sbom-added") == "1");
+    CHECK(run.output("sbom-changed") == "1");
+  }
+  SECTION(
+      "a Trivy report: findings above --max-severity reject unless ignored; another image's report is "
+      "refused") {
+    const std::string report = dir / "trivy.json";
+    REQUIRE(write_file_atomic(report, trivy_of("127.0.0.1/irsteps/app@" + scene.image.digest, "HIGH")));
+    const auto tolerated =
+        with({"--vulnerability-report", report, "--max-severity", "HIGH", "--max-report-age", "1h"});
+    REQUIRE_EXIT(tolerated, 0);
+    CHECK(tolerated.output("vulnerabilities-high") == "1");
+    CHECK(tolerated.output("vulnerabilities-blocking") == "0");
+    const auto blocked = with({"--vulnerability-report", report, "--max-severity", "MEDIUM"});
+    REQUIRE_EXIT(blocked, 3);
+    CHECK(blocked.err.find("CVE-2024-4741 (HIGH, openssl 3.0.11, fixed in 3.0.14)") != std::string::npos);
+    CHECK(blocked.output("verdict") == "rejected");
+    REQUIRE_EXIT(
+        with({"--vulnerability-report", report, "--max-severity", "MEDIUM", "--ignore-cve", "CVE-2024-4741"}),
+        0);
+    REQUIRE(
+        write_file_atomic(report, trivy_of("127.0.0.1/irsteps/app@sha256:" + std::string(64, 'f'), "LOW")));
+    const auto other = with({"--vulnerability-report", report});
+    REQUIRE_EXIT(other, 3);
+    CHECK(other.err.find("report is about") != std::string::npos);
+    REQUIRE_EXIT(with({"--max-severity", "HIGH"}), 2);  // no report to gate
   }
 }

@@ -9,8 +9,11 @@ with the `cryptography` package (OpenSSL). It signs the way cosign does:
       a cosign simple-signing signature: prints the layer's annotations
       (signature, certificate, chain, bundle) as a JSON object.
   bundle DIR --digest sha256:HEX (--identity SAN --issuer URL | --key PEM) [--break CHECK]
+         [--predicate-type URI --predicate FILE]
       a v0.3 Sigstore bundle (message signature over the digest, Rekor entry
-      with promise, inclusion proof in a tree of two and a signed checkpoint).
+      with promise, inclusion proof in a tree of two and a signed checkpoint);
+      with a predicate, a DSSE envelope of an in-toto statement about the
+      digest instead (an attestation, as `cosign attest` makes).
   keypair OUT_PRIVATE OUT_PUBLIC
       an ECDSA P-256 key pair in PEM.
 
@@ -187,12 +190,18 @@ class Sigstore:
         builder = builder.add_extension(x509.UnrecognizedExtension(SCT_LIST_OID, octets), critical=False)
         return builder.sign(signer_key, hashes.SHA256())
 
-    def rekor(self, signature, verifier_pem, digest, broken, tree_size=1, index=None):
-        """A hashedrekord entry: body, integrated time, log id, index, SET."""
-        body = {"apiVersion": "0.0.1", "kind": "hashedrekord",
-                "spec": {"data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
-                         "signature": {"content": b64(signature if broken != "body" else signature[::-1]),
-                                       "publicKey": {"content": b64(verifier_pem)}}}}
+    def rekor(self, signature, verifier_pem, digest, broken, tree_size=1, index=None, dsse_payload=None):
+        """A hashedrekord (or dsse) entry: body, integrated time, log id, index, SET."""
+        recorded = signature if broken != "body" else signature[::-1]
+        if dsse_payload is None:
+            body = {"apiVersion": "0.0.1", "kind": "hashedrekord",
+                    "spec": {"data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+                             "signature": {"content": b64(recorded), "publicKey": {"content": b64(verifier_pem)}}}}
+        else:
+            body = {"apiVersion": "0.0.1", "kind": "dsse",
+                    "spec": {"payloadHash": {"algorithm": "sha256",
+                                             "value": hashlib.sha256(dsse_payload).hexdigest()},
+                             "signatures": [{"signature": b64(recorded), "verifier": b64(verifier_pem)}]}}
         body_bytes = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
         log_id = hashlib.sha256(pub_der(self.rekor_key)).digest()
         entry = {"body": b64(body_bytes), "integratedTime": int(time.time()), "logID": log_id.hex(),
@@ -249,11 +258,22 @@ def bundle(args):
     store = Sigstore(args.dir)
     digest = bytes.fromhex(args.digest.split(":", 1)[1])
     key, verifier, cert = store.signer(args, args.broken)
-    # ECDSA over the image manifest's SHA-256, as cosign signs a digest.
-    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-    signature = key.sign(digest if args.broken != "signature" else hashlib.sha256(digest).digest(),
-                         ec.ECDSA(Prehashed(hashes.SHA256())))
-    entry = store.rekor(signature, verifier, digest, args.broken, tree_size=2)
+    statement = None
+    if args.predicate_type:
+        with open(args.predicate, "rb") as f:
+            predicate = json.load(f)
+        statement = json.dumps({"_type": "https://in-toto.io/Statement/v1",
+                                "subject": [{"name": "image", "digest": {"sha256": digest.hex()}}],
+                                "predicateType": args.predicate_type, "predicate": predicate}).encode()
+        payload_type = b"application/vnd.in-toto+json"
+        pae = b"DSSEv1 %d %s %d %s" % (len(payload_type), payload_type, len(statement), statement)
+        signature = sign(key, pae if args.broken != "signature" else pae + b" ")
+    else:
+        # ECDSA over the image manifest's SHA-256, as cosign signs a digest.
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+        signature = key.sign(digest if args.broken != "signature" else hashlib.sha256(digest).digest(),
+                             ec.ECDSA(Prehashed(hashes.SHA256())))
+    entry = store.rekor(signature, verifier, digest, args.broken, tree_size=2, dsse_payload=statement)
     # A tree of two: someone else's entry first, ours second.
     other = leaf_hash(b"another entry")
     ours = leaf_hash(entry["body_bytes"])
@@ -266,7 +286,7 @@ def bundle(args):
     checkpoint = note + "\n\u2014 %s %s\n" % (ORIGIN, b64(hint + note_signature))
     material = {"tlogEntries": [{
         "logIndex": str(entry["logIndex"]), "logId": {"keyId": b64(entry["log_id"])},
-        "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
+        "kindVersion": {"kind": "hashedrekord" if statement is None else "dsse", "version": "0.0.1"},
         "integratedTime": str(entry["integratedTime"]),
         "inclusionPromise": {"signedEntryTimestamp": b64(entry["set"])},
         "inclusionProof": {"logIndex": str(entry["logIndex"]), "rootHash": b64(root), "treeSize": "2",
@@ -276,9 +296,13 @@ def bundle(args):
         material["certificate"] = {"rawBytes": b64(cert.public_bytes(serialization.Encoding.DER))}
     else:
         material["publicKey"] = {"hint": b64(hashlib.sha256(pub_der(key)).digest())}
-    out = {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": material,
-           "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": b64(digest)},
-                                "signature": b64(signature)}}
+    out = {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": material}
+    if statement is None:
+        out["messageSignature"] = {"messageDigest": {"algorithm": "SHA2_256", "digest": b64(digest)},
+                                   "signature": b64(signature)}
+    else:
+        out["dsseEnvelope"] = {"payload": b64(statement), "payloadType": "application/vnd.in-toto+json",
+                               "signatures": [{"sig": b64(signature), "keyid": ""}]}
     json.dump(out, sys.stdout)
 
 
@@ -305,6 +329,8 @@ def main():
             p.add_argument("--payload", required=True)
         else:
             p.add_argument("--digest", required=True)
+            p.add_argument("--predicate-type", default="")
+            p.add_argument("--predicate")
     p = sub.add_parser("keypair")
     p.add_argument("private")
     p.add_argument("public")
