@@ -32,22 +32,15 @@ std::string join_times(const std::vector<TimePoint>& times) {
 Result<void> verify_bundle_file(const Options& options, Context& context) {
   auto artifact = artifact_of(options.artifact);
   if (!artifact) return artifact.error();
-  auto root = trusted_root(options);
-  if (!root) return root.error();
-  auto policy = policy_of(options);
-  if (!policy) return policy.error();
-  if (!options.certificate.identity_regexp.empty()) {
-    if (auto warning = sigstore::identity_pattern_warning(options.certificate.identity_regexp);
-        !warning.empty())
-      context.warn(warning);
-  }
+  auto trust = trust_of(options, context);
+  if (!trust) return trust.error();
   auto text = read_file(options.bundle_path);
   if (!text) return text.error().with("parameter bundle");
   auto bundle = sigstore::parse_bundle(*text);
   if (!bundle) return bundle.error().with("bundle " + options.bundle_path);
   Report& report = context.report();
   report.set_output("digest", artifact->digest_text());
-  auto verified = sigstore::verify_bundle(*bundle, *artifact, *root, *policy);
+  auto verified = sigstore::verify_bundle(*bundle, *artifact, trust->root, trust->policy);
   if (!verified) {
     report.set_output("verdict", "rejected");
     return verified.error().with("bundle " + options.bundle_path);

@@ -93,6 +93,20 @@ void record(Checked& checked, Check check) {
   checked.checks.push_back(std::move(check));
 }
 
+// A signature's verdict into its check: a rejection is its reason, any other
+// error (the registry, bad input) ends the whole verification.
+Result<void> settle(Check check, Result<sigstore::Verified> verdict, Checked& checked) {
+  if (verdict) {
+    check.verified = true;
+    check.result = std::move(*verdict);
+  } else {
+    if (verdict.error().code() != Code::rejected) return verdict.error().with(check.source);
+    check.reason = verdict.error().message();
+  }
+  record(checked, std::move(check));
+  return {};
+}
+
 // The legacy format: every simple-signing layer of the .sig manifest.
 Result<void> check_legacy(oci::Registry& registry, const std::string& repository, const std::string& digest,
                           const sigstore::TrustedRoot& root, const sigstore::Policy& policy,
@@ -135,14 +149,7 @@ Result<void> check_legacy(oci::Registry& registry, const std::string& repository
       if (auto ok = check_annotations(*signing, options); !ok) return ok.error();
       return verified;
     }();
-    if (verdict) {
-      check.verified = true;
-      check.result = std::move(*verdict);
-    } else {
-      if (verdict.error().code() != Code::rejected) return verdict.error().with(check.source);
-      check.reason = verdict.error().message();
-    }
-    record(checked, std::move(check));
+    if (auto ok = settle(std::move(check), std::move(verdict), checked); !ok) return ok;
   }
   return {};
 }
@@ -179,14 +186,7 @@ Result<void> check_referrers(oci::Registry& registry, const std::string& reposit
                        "--annotation: a bundle signs no annotations (only the .sig format does)");
         return verified;
       }();
-      if (verdict) {
-        check.verified = true;
-        check.result = std::move(*verdict);
-      } else {
-        if (verdict.error().code() != Code::rejected) return verdict.error().with(check.source);
-        check.reason = verdict.error().message();
-      }
-      record(checked, std::move(check));
+      if (auto ok = settle(std::move(check), std::move(verdict), checked); !ok) return ok;
     }
   }
   return {};
@@ -339,17 +339,10 @@ Result<void> run_gates(const Options& options, const Checked& checked, const std
 Result<void> verify_image_signatures(const Options& options, Context& context) {
   auto reference = oci::parse_reference(options.image);
   if (!reference) return reference.error().with("command: IMAGE");
-  auto root = trusted_root(options);
-  if (!root) return root.error();
-  auto policy = policy_of(options);
-  if (!policy) return policy.error();
-  if (!options.certificate.identity_regexp.empty()) {
-    if (auto warning = sigstore::identity_pattern_warning(options.certificate.identity_regexp);
-        !warning.empty())
-      context.warn(warning);
-  }
-  if (options.insecure_ignore_tlog)
-    context.warn("--insecure-ignore-tlog: signatures are accepted without a transparency-log entry");
+  auto trust = trust_of(options, context);
+  if (!trust) return trust.error();
+  const auto& root = trust->root;
+  const auto& policy = trust->policy;
   auto registry = open_registry(*reference, options);
   if (!registry) return registry.error();
   auto digest = resolve_digest(**registry, *reference, options);
@@ -360,14 +353,12 @@ Result<void> verify_image_signatures(const Options& options, Context& context) {
   report.set_output("image", pinned);
 
   Checked checked;
-  if (auto ok = check_legacy(**registry, reference->repository, *digest, *root, *policy, options, checked);
-      !ok)
+  if (auto ok = check_legacy(**registry, reference->repository, *digest, root, policy, options, checked); !ok)
     return ok.error();
   // Referrers: when the .sig signatures fall short, or for an SBOM attestation.
   const bool sbom_from_attestation = !options.sbom_baseline_path.empty() && options.sbom_path.empty();
   if (std::cmp_less(checked.signers.size(), options.threshold) || sbom_from_attestation) {
-    if (auto ok =
-            check_referrers(**registry, reference->repository, *digest, *root, *policy, options, checked);
+    if (auto ok = check_referrers(**registry, reference->repository, *digest, root, policy, options, checked);
         !ok)
       return ok.error();
   }

@@ -84,6 +84,8 @@ Result<Options> options_from(const json::object& params) {
   return options;
 }
 
+namespace {
+
 Result<sigstore::TrustedRoot> trusted_root(const Options& options) {
   if (options.trusted_root_path.empty())
     return sigstore::parse_trusted_root(sigstore::public_good_trusted_root(), "built-in trusted root");
@@ -102,6 +104,23 @@ Result<sigstore::Policy> policy_of(const Options& options) {
     policy.public_key_pem = std::move(*key);
   }
   return policy;
+}
+
+}  // namespace
+
+Result<Trust> trust_of(const Options& options, Context& context) {
+  auto root = trusted_root(options);
+  if (!root) return root.error();
+  auto policy = policy_of(options);
+  if (!policy) return policy.error();
+  if (!options.certificate.identity_regexp.empty()) {
+    if (auto warning = sigstore::identity_pattern_warning(options.certificate.identity_regexp);
+        !warning.empty())
+      context.warn(warning);
+  }
+  if (options.insecure_ignore_tlog)
+    context.warn("--insecure-ignore-tlog: signatures are accepted without a transparency-log entry");
+  return Trust{std::move(*root), std::move(*policy)};
 }
 
 Result<void> run(const Options& options, Context& context) {

@@ -51,10 +51,15 @@ struct Options {
 [[nodiscard]] Result<void> run(const Options& options, Context& context);
 [[nodiscard]] const StepDef& step();
 
-// The trusted root of --trusted-root, or the built-in one.
-[[nodiscard]] Result<sigstore::TrustedRoot> trusted_root(const Options& options);
-// --key read into a policy with the certificate checks.
-[[nodiscard]] Result<sigstore::Policy> policy_of(const Options& options);
+// What signatures are verified against: the trusted root of --trusted-root
+// (or the built-in one) and the policy (--key or the certificate checks);
+// warns about identity patterns that could match foreign domains and about
+// --insecure-ignore-tlog.
+struct Trust {
+  sigstore::TrustedRoot root;
+  sigstore::Policy policy;
+};
+[[nodiscard]] Result<Trust> trust_of(const Options& options, Context& context);
 
 // verify-image bundle (bundle_command.cpp).
 [[nodiscard]] Result<void> verify_bundle_file(const Options& options, Context& context);

@@ -251,12 +251,6 @@ TEST_CASE(
     "supply chain: a rejected image's workloads scaled to zero and people told; a verified one left alone",
     "[integration][playbooks]") {
   if (!have_docker_registry()) return;
-  const fs::path fixtures =
-      fs::path(IRSTEPS_SOURCE_DIR) / ".." / "shared" / "testdata" / "sigstore-fixtures" / "cosign";
-  if (!fs::exists(fixtures)) {
-    WARN("skipped: ../shared/testdata/sigstore-fixtures is absent");
-    return;
-  }
   Rig rig;
   LocalRegistry local;
   oci::RegistryOptions options;
@@ -264,17 +258,9 @@ TEST_CASE(
   oci::Registry registry(local.host(), options);
   // An unsigned image, and the image that a real cosign attestation signs.
   const auto unsigned_image = push_image(registry, "shop/api", "1.0");
-  auto manifest = read_file((fixtures / "subject-image-manifest.reconstructed.json").string());
-  auto config = read_file((fixtures / "subject-image-config.reconstructed.json").string());
-  auto bundle = read_file((fixtures / "oci-attestation.sigstore.json").string());
-  REQUIRE((manifest && config && bundle));
-  REQUIRE(registry.push_blob("shop/signed", *config));
-  auto signed_digest = registry.push_manifest("shop/signed", "1.0", oci::media::docker_manifest, *manifest);
-  REQUIRE(signed_digest);
-  PushedImage signed_image{*signed_digest, {}, {}, *manifest};
-  push_referrers_tag(registry, "shop/signed", *signed_digest,
-                     {push_artifact(registry, "shop/signed", signed_image,
-                                    "application/vnd.dev.sigstore.bundle.v0.3+json", *bundle)});
+  const std::string signed_digest = push_cosign_fixture(registry, "shop/signed", "1.0");
+  if (signed_digest.empty()) return;
+  const auto& fixtures = cosign_fixtures;
 
   TestNamespace ns("pbsupply");
   const std::string api_ref = local.host() + "/shop/api:1.0";

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -171,6 +172,34 @@ inline void push_referrers_tag(oci::Registry& registry, const std::string& repos
   for (std::size_t i = 0; i < entries.size(); ++i) index += (i == 0 ? "" : ",") + entries[i];
   index += "]}";
   REQUIRE(registry.push_manifest(repository, "sha256-" + subject.substr(7), oci::media::oci_index, index));
+}
+
+// The real cosign attestation of ../shared/testdata/sigstore-fixtures/cosign
+// (identity cody@soyland.com, issuer https://github.com/login/oauth, trusted
+// root trusted_root_pgi.json) on its reconstructed subject image, pushed as
+// REPOSITORY:TAG with the bundle attached as a referrer. Empty when the
+// folder is absent (a WARN says so); else the subject's digest.
+inline const std::filesystem::path cosign_fixtures =
+    std::filesystem::path(IRSTEPS_SOURCE_DIR) / ".." / "shared" / "testdata" / "sigstore-fixtures" / "cosign";
+inline std::string push_cosign_fixture(oci::Registry& registry, const std::string& repository,
+                                       const std::string& tag) {
+  if (!std::filesystem::exists(cosign_fixtures)) {
+    WARN("skipped: ../shared/testdata/sigstore-fixtures is absent");
+    return {};
+  }
+  auto manifest = read_file((cosign_fixtures / "subject-image-manifest.reconstructed.json").string());
+  auto config = read_file((cosign_fixtures / "subject-image-config.reconstructed.json").string());
+  auto bundle = read_file((cosign_fixtures / "oci-attestation.sigstore.json").string());
+  REQUIRE((manifest && config && bundle));
+  REQUIRE(registry.push_blob(repository, *config));
+  auto digest = registry.push_manifest(repository, tag, oci::media::docker_manifest, *manifest);
+  REQUIRE(digest);
+  REQUIRE(*digest == "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4");
+  const PushedImage subject{*digest, {}, {}, *manifest};
+  push_referrers_tag(registry, repository, *digest,
+                     {push_artifact(registry, repository, subject,
+                                    "application/vnd.dev.sigstore.bundle.v0.3+json", *bundle)});
+  return *digest;
 }
 
 }  // namespace ir::test

@@ -357,30 +357,13 @@ TEST_CASE("verify-image IMAGE: Sigstore bundles attached as OCI referrers",
 TEST_CASE("verify-image IMAGE: the real cosign attestation on its reconstructed image, as a referrer",
           "[service][verify-image][registry]") {
   if (!have_docker_registry()) return;
-  const fs::path fixtures =
-      fs::path(IRSTEPS_SOURCE_DIR) / ".." / "shared" / "testdata" / "sigstore-fixtures" / "cosign";
-  if (!fs::exists(fixtures)) {
-    WARN("skipped: ../shared/testdata/sigstore-fixtures is absent");
-    return;
-  }
   LocalRegistry local;
   oci::RegistryOptions options;
   options.plain_http = true;
   oci::Registry registry(local.host(), options);
-  auto manifest = read_file((fixtures / "subject-image-manifest.reconstructed.json").string());
-  auto config = read_file((fixtures / "subject-image-config.reconstructed.json").string());
-  auto bundle = read_file((fixtures / "oci-attestation.sigstore.json").string());
-  REQUIRE((manifest && config && bundle));
-  REQUIRE(registry.push_blob("repo", *config));
-  auto digest = registry.push_manifest("repo", "v1", oci::media::docker_manifest, *manifest);
-  REQUIRE(digest);
-  REQUIRE(*digest == "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4");
-  PushedImage subject;
-  subject.digest = *digest;
-  subject.manifest = *manifest;
-  push_referrers_tag(
-      registry, "repo", subject.digest,
-      {push_artifact(registry, "repo", subject, std::string(sigstore::cosign::bundle_media_type), *bundle)});
+  const std::string digest = push_cosign_fixture(registry, "repo", "v1");
+  if (digest.empty()) return;
+  const auto& fixtures = cosign_fixtures;
   const std::vector<std::string> base{local.host() + "/repo:v1", "--allow-http-registry", "--trusted-root",
                                       (fixtures / "trusted_root_pgi.json").string()};
   auto args = base;
@@ -389,7 +372,7 @@ TEST_CASE("verify-image IMAGE: the real cosign attestation on its reconstructed 
   const auto run = run_step_binary("verify-image", args);
   REQUIRE_EXIT(run, 0);
   CHECK(run.output("signers") == "cody@soyland.com");
-  CHECK(run.output("digest") == *digest);
+  CHECK(run.output("digest") == digest);
   args = base;
   args.insert(args.end(), {"--certificate-identity", "someone@else.example", "--certificate-oidc-issuer",
                            "https://github.com/login/oauth"});
