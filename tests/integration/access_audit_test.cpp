@@ -393,12 +393,7 @@ TEST_CASE("access-audit: bad input is exit 2, missing rights exit 5, the shipped
                                                 "--resource", "secrets/db", "--namespace", ns.name()}),
                5);
 
-  const std::string rbac_dir = std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/rbac/";
-  for (const char* file : {"namespace.yaml", "access-audit.yaml"}) {
-    auto applied = cluster.kubectl({"apply", "-f", rbac_dir + file});
-    INFO(applied.err);
-    REQUIRE(applied.exit_status == 0);
-  }
+  cluster.apply_shipped_role("access-audit");
   TokenKubeconfig step_identity(service_account_token("irsteps", "irsteps-access-audit"),
                                 "irsteps-access-audit");
   auto run = run_step_binary("access-audit", {"--incident-id", incident, "--kubeconfig", step_identity.path(),

@@ -440,12 +440,7 @@ TEST_CASE("drift refuses bad input with exit 2 and changes nothing", "[integrati
 
 TEST_CASE("the shipped drift Role is enough to diff, apply and patch", "[integration][drift][rbac]") {
   auto& cluster = Cluster::get();
-  for (const char* file : {"namespace.yaml", "drift.yaml"}) {
-    auto applied =
-        cluster.kubectl({"apply", "-f", std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/rbac/" + file});
-    INFO(applied.err);
-    REQUIRE(applied.exit_status == 0);
-  }
+  cluster.apply_shipped_role("drift");
   TokenKubeconfig identity(service_account_token("irsteps", "irsteps-drift"), "irsteps-drift");
   TestNamespace ns("drift-role");
   Scratch scratch(ns.name());

@@ -282,12 +282,7 @@ TEST_CASE("an API server that goes away mid-run gives exit 4, and a re-run compl
 TEST_CASE("the shipped least-privilege Role is enough for every mode of isolate",
           "[integration][isolate][rbac]") {
   auto& cluster = Cluster::get();
-  const std::string rbac_dir = std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/rbac/";
-  for (const char* file : {"namespace.yaml", "isolate.yaml"}) {
-    auto applied = cluster.kubectl({"apply", "-f", rbac_dir + file});
-    INFO(applied.err);
-    REQUIRE(applied.exit_status == 0);
-  }
+  cluster.apply_shipped_role("isolate");
   TokenKubeconfig step_identity(service_account_token("irsteps", "irsteps-isolate"), "irsteps-isolate");
   TestNamespace ns("leastpriv");
   cluster.apply_yaml(ns.name(), deployment_yaml("web", 2));

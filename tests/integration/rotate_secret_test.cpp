@@ -283,12 +283,7 @@ TEST_CASE(
 TEST_CASE("the shipped rotate-secret Role is enough for a rotation with consumers",
           "[integration][rotate-secret][rbac]") {
   auto& cluster = Cluster::get();
-  for (const char* file : {"namespace.yaml", "rotate-secret.yaml"}) {
-    auto applied =
-        cluster.kubectl({"apply", "-f", std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/rbac/" + file});
-    INFO(applied.err);
-    REQUIRE(applied.exit_status == 0);
-  }
+  cluster.apply_shipped_role("rotate-secret");
   TokenKubeconfig identity(service_account_token("irsteps", "irsteps-rotate-secret"),
                            "irsteps-rotate-secret");
   TestNamespace ns("rotate-role");

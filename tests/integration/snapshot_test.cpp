@@ -277,12 +277,7 @@ TEST_CASE("a capture killed during a large item lists only complete items, and a
 
 TEST_CASE("the shipped snapshot Role collects every item", "[integration][snapshot][rbac]") {
   auto& cluster = Cluster::get();
-  for (const char* file : {"namespace.yaml", "snapshot.yaml"}) {
-    auto applied =
-        cluster.kubectl({"apply", "-f", std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/rbac/" + file});
-    INFO(applied.err);
-    REQUIRE(applied.exit_status == 0);
-  }
+  cluster.apply_shipped_role("snapshot");
   TokenKubeconfig identity(service_account_token("irsteps", "irsteps-snapshot"), "irsteps-snapshot");
   TestNamespace ns("snaprole");
   Scratch rootfs("snap-roleroot");
@@ -594,12 +589,7 @@ TEST_CASE("--via-ephemeral: a tag is exit 2 naming the parameter; --dry-run show
 TEST_CASE("--via-ephemeral with the shipped Role works; without pods/ephemeralcontainers it is exit 5",
           "[integration][snapshot][ephemeral][rbac]") {
   auto& cluster = Cluster::get();
-  for (const char* file : {"namespace.yaml", "snapshot.yaml"}) {
-    auto applied =
-        cluster.kubectl({"apply", "-f", std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/rbac/" + file});
-    INFO(applied.err);
-    REQUIRE(applied.exit_status == 0);
-  }
+  cluster.apply_shipped_role("snapshot");
   TokenKubeconfig identity(service_account_token("irsteps", "irsteps-snapshot"), "irsteps-snapshot-eph");
   TestNamespace ns("snapephrole");
   Scratch rootfs("snap-ephroleroot");

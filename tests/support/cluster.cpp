@@ -76,6 +76,14 @@ void Cluster::apply_yaml(const std::string& ns, const std::string& yaml) {
   REQUIRE(output.exit_status == 0);
 }
 
+void Cluster::apply_shipped_role(const std::string& step) {
+  for (const std::string& file : {std::string("namespace.yaml"), step + ".yaml"}) {
+    auto applied = kubectl({"apply", "-f", std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/rbac/" + file});
+    INFO(applied.err);
+    REQUIRE(applied.exit_status == 0);
+  }
+}
+
 void Cluster::control(const std::string& command) {
   REQUIRE_FALSE(state_dir_.empty());
   ProcessOptions options;

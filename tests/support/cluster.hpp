@@ -33,6 +33,9 @@ class Cluster {
   // kubectl against this cluster; stdin optional.
   ProcessOutput kubectl(const std::vector<std::string>& args, const std::string& stdin_data = {});
   void apply_yaml(const std::string& ns, const std::string& yaml);
+  // The namespace irsteps and the Role of `step` as shipped in
+  // workflows/argo/rbac/ (its ServiceAccount irsteps-<step> included).
+  void apply_shipped_role(const std::string& step);
   // ctl.sh of the local control plane (stop-apiserver, start-apiserver...).
   void control(const std::string& command);
 
