@@ -40,6 +40,10 @@ SCT_LIST_OID = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
 ISSUER_V2_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 ISSUER_V1_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 ORIGIN = "rekor.irsteps.test - 1"
+# A signed note's key name has no spaces (it is Rekor's host name, not the
+# checkpoint's origin): readers such as sigstore-js find the signature lines
+# by that rule.
+NOTE_KEY_NAME = "rekor.irsteps.test"
 
 
 def b64(data):
@@ -283,7 +287,7 @@ def bundle(args):
     note_key = new_key() if args.broken == "checkpoint" else store.rekor_key
     note_signature = sign(note_key, note.encode())
     hint = entry["log_id"][:4] if args.broken != "checkpoint" else hashlib.sha256(pub_der(note_key)).digest()[:4]
-    checkpoint = note + "\n\u2014 %s %s\n" % (ORIGIN, b64(hint + note_signature))
+    checkpoint = note + "\n\u2014 %s %s\n" % (NOTE_KEY_NAME, b64(hint + note_signature))
     material = {"tlogEntries": [{
         "logIndex": str(entry["logIndex"]), "logId": {"keyId": b64(entry["log_id"])},
         "kindVersion": {"kind": "hashedrekord" if statement is None else "dsse", "version": "0.0.1"},
