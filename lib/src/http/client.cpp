@@ -62,6 +62,9 @@ struct Outcome {
 struct Client::Pool {
   std::mutex mutex;
   std::multimap<std::string, std::unique_ptr<Connection>> idle;
+  // Made at the first TLS connection: loading the system's CA store costs
+  // about 20 ms, which a plain-HTTP client (a local registry) never needs.
+  std::once_flag tls_once;
   std::unique_ptr<boost::asio::ssl::context> tls;
   std::atomic<int> opened{0};
 };
@@ -70,25 +73,7 @@ Client::Client(Tls tls, RetryPolicy retry)
     : tls_(std::move(tls)),
       retry_(retry),
       pool_(std::make_unique<Pool>()),
-      sleeper_([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }) {
-  namespace ssl = boost::asio::ssl;
-  pool_->tls = std::make_unique<ssl::context>(ssl::context::tls_client);
-  auto& ctx = *pool_->tls;
-  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  boost::system::error_code ec;
-  if (tls_.ca_pem.empty()) {
-    ctx.set_default_verify_paths(ec);
-  } else {
-    ctx.add_certificate_authority(boost::asio::buffer(tls_.ca_pem), ec);
-  }
-  if (!tls_.client_cert_pem.empty()) ctx.use_certificate_chain(boost::asio::buffer(tls_.client_cert_pem), ec);
-  if (!tls_.client_key_pem.empty()) {
-    const auto key = tls_.client_key_pem.reveal();
-    ctx.use_private_key(boost::asio::buffer(key.data(), key.size()), ssl::context::pem, ec);
-  }
-  ctx.set_verify_mode(tls_.insecure_skip_verify ? ssl::verify_none : ssl::verify_peer);
-}
+      sleeper_([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }) {}
 
 Client::~Client() = default;
 
@@ -97,6 +82,26 @@ int Client::connections_opened() const noexcept {
 }
 
 boost::asio::ssl::context* Client::tls_context() {
+  std::call_once(pool_->tls_once, [this] {
+    namespace ssl = boost::asio::ssl;
+    pool_->tls = std::make_unique<ssl::context>(ssl::context::tls_client);
+    auto& ctx = *pool_->tls;
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    boost::system::error_code ec;
+    if (tls_.ca_pem.empty()) {
+      ctx.set_default_verify_paths(ec);
+    } else {
+      ctx.add_certificate_authority(boost::asio::buffer(tls_.ca_pem), ec);
+    }
+    if (!tls_.client_cert_pem.empty())
+      ctx.use_certificate_chain(boost::asio::buffer(tls_.client_cert_pem), ec);
+    if (!tls_.client_key_pem.empty()) {
+      const auto key = tls_.client_key_pem.reveal();
+      ctx.use_private_key(boost::asio::buffer(key.data(), key.size()), ssl::context::pem, ec);
+    }
+    ctx.set_verify_mode(tls_.insecure_skip_verify ? ssl::verify_none : ssl::verify_peer);
+  });
   return pool_->tls.get();
 }
 
@@ -284,7 +289,7 @@ Result<Response> Client::perform(const Request& original, const DataSink* sink,
     Outcome outcome;
     if (!connection) {
       auto opened =
-          Connection::open(*endpoint, proxy, pool_->tls.get(),
+          Connection::open(*endpoint, proxy, endpoint->tls() ? tls_context() : nullptr,
                            std::min(deadline, std::chrono::steady_clock::now() + request.connect_timeout));
       if (opened) {
         connection = std::move(*opened);
