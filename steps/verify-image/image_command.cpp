@@ -36,8 +36,8 @@ struct Checked {
   std::set<std::string> signers;  // distinct verified signers
 };
 
-Result<std::unique_ptr<oci::Registry>> open_registry(const oci::Reference& reference,
-                                                     const Options& options) {
+Result<std::unique_ptr<oci::Registry>> open_registry(const oci::Reference& reference, const Options& options,
+                                                     const Context& context) {
   oci::CredentialRequest request;
   request.username = options.registry_username;
   request.password_file = options.registry_password_file;
@@ -47,6 +47,7 @@ Result<std::unique_ptr<oci::Registry>> open_registry(const oci::Reference& refer
   oci::RegistryOptions registry_options;
   registry_options.credentials = std::move(*credentials);
   registry_options.plain_http = options.allow_http_registry;
+  registry_options.retry = context.retry_policy();
   if (!options.registry_ca_file.empty()) {
     auto ca = read_file(options.registry_ca_file);
     if (!ca) return ca.error().with("parameter registry-ca-file");
@@ -343,7 +344,7 @@ Result<void> verify_image_signatures(const Options& options, Context& context) {
   if (!trust) return trust.error();
   const auto& root = trust->root;
   const auto& policy = trust->policy;
-  auto registry = open_registry(*reference, options);
+  auto registry = open_registry(*reference, options, context);
   if (!registry) return registry.error();
   auto digest = resolve_digest(**registry, *reference, options);
   if (!digest) return digest.error();

@@ -27,15 +27,19 @@ Context::Context(Report& report, json::object params, k8s::ConfigRequest kube_re
   if (kube_request_.context.empty()) kube_request_.context = param_string(params_, "context");
 }
 
+http::RetryPolicy Context::retry_policy() const {
+  http::RetryPolicy retry;
+  retry.max_attempts = static_cast<int>(param_int(params_, "max-attempts", retry.max_attempts));
+  return retry;
+}
+
 Result<k8s::Client*> Context::kube() {
   if (!kube_) {
     auto config = k8s::load_config(kube_request_);
     if (!config) return config.error();
     for (const auto& warning : config->warnings) report_.add_warning(warning);
     config->warnings.clear();
-    http::RetryPolicy retry;
-    retry.max_attempts = static_cast<int>(param_int(params_, "max-attempts", retry.max_attempts));
-    auto client = k8s::Client::connect(std::move(*config), retry);
+    auto client = k8s::Client::connect(std::move(*config), retry_policy());
     if (!client) return client.error();
     kube_ = std::move(*client);
   }

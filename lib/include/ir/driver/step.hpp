@@ -27,6 +27,9 @@ class Context {
   [[nodiscard]] const std::string& incident_id() const { return incident_id_; }
   [[nodiscard]] Report& report() { return report_; }
 
+  // Retries of network requests (the Kubernetes API, registries): the
+  // defaults with --max-attempts.
+  [[nodiscard]] http::RetryPolicy retry_policy() const;
   // Connects on first use, from --kubeconfig/--context or the environment.
   [[nodiscard]] Result<k8s::Client*> kube();
   // Tests hand in a client built their own way.
