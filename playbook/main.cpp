@@ -2,6 +2,7 @@
 // standing for their container images. Exit 0 when the workflow Succeeded,
 // 1 when it Failed, 2 for a bad template or bad parameters (nothing ran),
 // 70 for a bug of ours.
+#include "retry.hpp"
 #include "runner.hpp"
 
 #include <boost/program_options.hpp>
@@ -116,6 +117,22 @@ int run(const po::variables_map& vm, playbook::RunOptions options) {
     return exit_bad_input;
   }
 
+  // spec.activeDeadlineSeconds: when the whole run has taken that long, its
+  // running steps are stopped and the workflow fails, as Argo does.
+  std::optional<std::chrono::steady_clock::time_point> deadline_at;
+  const std::string deadline_text = (*root)->active_deadline_seconds;
+  if (!deadline_text.empty()) {
+    auto limit = playbook::argo_duration(deadline_text);
+    if (!limit) {
+      const auto error = limit.error().with((*root)->where + ": spec.activeDeadlineSeconds");
+      std::cerr << "playbook: " << error.describe() << '\n';
+      print_error_document(error.describe());
+      return exit_bad_input;
+    }
+    deadline_at = std::chrono::steady_clock::now() + *limit;
+  }
+  bool deadline_exceeded = false;
+
   // SIGINT and SIGTERM are taken here, by this thread, and forwarded to the
   // running steps; the worker threads never see them.
   sigset_t signals;
@@ -130,6 +147,12 @@ int run(const po::variables_map& vm, playbook::RunOptions options) {
     finished = true;
   });
   while (!finished) {
+    if (deadline_at && !deadline_exceeded && std::chrono::steady_clock::now() >= *deadline_at) {
+      deadline_exceeded = true;
+      timeline.event("workflow.deadline", "",
+                     "activeDeadlineSeconds " + deadline_text + " exceeded: stopping the running steps");
+      supervisor.cancel(SIGTERM);
+    }
     const timespec tick{0, 100'000'000};
     const int received = sigtimedwait(&signals, nullptr, &tick);
     if (received > 0) {
@@ -140,8 +163,12 @@ int run(const po::variables_map& vm, playbook::RunOptions options) {
     }
   }
   worker.join();
+  if (deadline_exceeded) {
+    document["phase"] = "Failed";
+    document["message"] = "the workflow's activeDeadlineSeconds (" + deadline_text + ") was exceeded";
+  }
   std::cout << ir::to_pretty_json(document) << std::endl;
-  return runner->succeeded() ? 0 : exit_failed;
+  return runner->succeeded() && !deadline_exceeded ? 0 : exit_failed;
 }
 
 }  // namespace

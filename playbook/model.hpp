@@ -120,6 +120,7 @@ class Workflow {
   std::string name;
   std::string file;
   std::string entrypoint;
+  std::string active_deadline_seconds;  // spec.activeDeadlineSeconds: the whole run's limit
   std::vector<Parameter> arguments;
   std::vector<Volume> volumes;
   std::map<std::string, Template> templates;

@@ -519,6 +519,9 @@ Result<std::unique_ptr<Workflow>> parse_workflow(const json::value& document, co
   auto entrypoint = string_field(**spec, "entrypoint", at);
   if (!entrypoint) return entrypoint.error();
   w->entrypoint = *entrypoint;
+  auto deadline = string_field(**spec, "activeDeadlineSeconds", at);
+  if (!deadline) return deadline.error();
+  w->active_deadline_seconds = *deadline;
   auto arguments = parameters_under(**spec, "arguments", at, ParamKind::workflow_argument);
   if (!arguments) return arguments.error();
   w->arguments = std::move(*arguments);

@@ -387,6 +387,25 @@ TEST_CASE("playbook enforces activeDeadlineSeconds by stopping the step", "[play
   CHECK(string_at(run.node("single.only"), {"message"}).find("deadline") != std::string::npos);
 }
 
+TEST_CASE("playbook enforces the workflow's activeDeadlineSeconds over all its steps",
+          "[playbook][service]") {
+  const auto dir = work_dir("workflow-deadline");
+  auto yaml = single_step("        args: [--sleep=120]\n");
+  yaml.replace(yaml.find("  entrypoint: main\n"), 0, "  activeDeadlineSeconds: 1\n");
+  const auto path = write_template(dir, yaml);
+  auto run = run_playbook({path});
+  REQUIRE_PLAYBOOK_EXIT(run, 1);
+  CHECK(string_at(run.document, {"phase"}) == "Failed");
+  CHECK(string_at(run.document, {"message"}).find("activeDeadlineSeconds (1)") != std::string::npos);
+  CHECK(run.phase("single.only") == "Failed");
+  CHECK(run.err.find("activeDeadlineSeconds 1 exceeded") != std::string::npos);
+  // A value that is not a duration is refused before anything runs.
+  auto bad = single_step("");
+  bad.replace(bad.find("  entrypoint: main\n"), 0, "  activeDeadlineSeconds: soon\n");
+  const auto refused = run_playbook({write_template(dir, bad)});
+  REQUIRE_PLAYBOOK_EXIT(refused, 2);
+}
+
 TEST_CASE("playbook stops its running steps on SIGTERM and still reports", "[playbook][service]") {
   const auto dir = work_dir("signal");
   const auto path = write_template(dir, single_step("        args: [--sleep=120]\n"));
