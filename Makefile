@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 GENERATOR ?= Ninja
 CTEST_FLAGS ?= --output-on-failure
 
-.PHONY: all deps build test test-fast test-sanitize control-plane demo bench format format-check clean
+.PHONY: all deps build test test-fast test-sanitize control-plane demo bench fuzz format format-check clean
 
 all: build
 
@@ -41,6 +41,19 @@ demo: build control-plane
 
 bench: build control-plane
 	bench/isolate.sh $(BUILD)
+
+# libFuzzer over the fuzz targets of tests/fuzz/, FUZZ_SECONDS each (clang).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	command -v clang++ >/dev/null && test -n "$$(find /usr/lib/llvm-14 -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null)" || \
+	  apt-get install -y -q clang libclang-rt-14-dev
+	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRSTEPS_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) --target fuzz_reference fuzz_manifest fuzz_bundle fuzz_certificate fuzz_canonical_json fuzz_cosign
+	for t in reference manifest bundle certificate canonical_json cosign; do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
+	  $(FUZZ_BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
