@@ -76,7 +76,7 @@ const json::array& array_at(const json::object& o, std::initializer_list<std::st
 const json::array& array_at(json::value&&, std::initializer_list<std::string_view>) = delete;
 
 // Argo's schema with IntOrString widened to string-or-integer (its README's
-// first known limit).
+// first known limit) and ExecutorPlugin given its type fields.
 const Schema& argo_schema() {
   static const Schema schema = [] {
     const std::string path =
@@ -88,6 +88,12 @@ const Schema& argo_schema() {
     auto& defs = doc->as_object()["definitions"].as_object();
     defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] =
         json::object{{"type", json::array{"string", "integer"}}};
+    // ExecutorPlugin's definition leaves out the apiVersion and kind that
+    // plugin.yaml carries (and `argo executor-plugin build` reads).
+    auto& plugin_properties =
+        defs["io.argoproj.workflow.v1alpha1.ExecutorPlugin"].as_object()["properties"].as_object();
+    plugin_properties["apiVersion"] = json::object{{"type", "string"}};
+    plugin_properties["kind"] = json::object{{"type", "string"}};
     auto compiled = Schema::from_json(std::move(*doc));
     REQUIRE(compiled);
     return std::move(*compiled);

@@ -1,0 +1,158 @@
+#include "jobs.hpp"
+
+#include "ir/core/log.hpp"
+
+#include <algorithm>
+
+namespace ir::plugin {
+
+using steady = std::chrono::steady_clock;
+
+Jobs::Jobs(JobLimits limits) : limits_(limits) {
+  limits_.max_concurrent = std::max<std::size_t>(1, limits_.max_concurrent);
+  workers_.reserve(limits_.max_concurrent);
+  for (std::size_t i = 0; i < limits_.max_concurrent; ++i) workers_.emplace_back([this] { work_loop(); });
+}
+
+Jobs::~Jobs() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    queue_.clear();
+  }
+  wake_.notify_all();
+  for (auto& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+}
+
+Jobs::Submitted Jobs::submit(const std::string& key, std::string label, Work work) {
+  std::lock_guard lock(mutex_);
+  expire_locked(steady::now());
+  if (jobs_.contains(key)) return Submitted::existing;
+  if (stopping_) return Submitted::stopping;
+  if (queue_.size() >= limits_.max_queued) return Submitted::busy;
+  auto job = std::make_shared<Job>();
+  job->key = key;
+  job->label = std::move(label);
+  job->work = std::move(work);
+  jobs_.emplace(key, job);
+  queue_.push_back(std::move(job));
+  wake_.notify_one();
+  return Submitted::started;
+}
+
+void Jobs::when_done(const std::string& key, std::function<void()> done) {
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = jobs_.find(key);
+    if (it != jobs_.end() && it->second->phase != Phase::done) {
+      it->second->watchers.push_back(std::move(done));
+      return;
+    }
+  }
+  done();
+}
+
+std::optional<Jobs::State> Jobs::collect(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  const auto it = jobs_.find(key);
+  if (it == jobs_.end()) return std::nullopt;
+  const auto& job = *it->second;
+  State state{
+      job.phase, {}, std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - job.created)};
+  if (job.phase == Phase::done) {
+    state.node = job.node;
+    jobs_.erase(it);
+  }
+  return state;
+}
+
+json::object Jobs::stats() const {
+  std::lock_guard lock(mutex_);
+  std::size_t kept = 0;
+  for (const auto& entry : jobs_) kept += entry.second->phase == Phase::done ? 1 : 0;
+  return json::object{{"started", started_total_}, {"finished", finished_total_},
+                      {"running", running_},       {"queued", queue_.size()},
+                      {"uncollected", kept},       {"maxConcurrent", limits_.max_concurrent},
+                      {"stopping", stopping_}};
+}
+
+bool Jobs::shutdown(std::chrono::milliseconds grace) {
+  std::vector<std::function<void()>> watchers;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    for (const auto& job : queue_) {
+      jobs_.erase(job->key);
+      for (auto& watcher : job->watchers) watchers.push_back(std::move(watcher));
+    }
+    if (!queue_.empty()) log::warn("jobs.dropped", {{"queued", queue_.size()}});
+    queue_.clear();
+  }
+  wake_.notify_all();
+  // Those waiting for a dropped run answer now (the key is gone).
+  for (auto& watcher : watchers) watcher();
+  std::unique_lock lock(mutex_);
+  return idle_.wait_for(lock, grace, [this] { return running_ == 0; });
+}
+
+void Jobs::expire_locked(steady::time_point now) {
+  std::vector<std::shared_ptr<Job>> done;
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (it->second->phase == Phase::done && now - it->second->finished > limits_.keep_for) {
+      it = jobs_.erase(it);
+    } else {
+      if (it->second->phase == Phase::done) done.push_back(it->second);
+      ++it;
+    }
+  }
+  if (done.size() <= limits_.max_kept) return;
+  std::sort(done.begin(), done.end(), [](const auto& a, const auto& b) { return a->finished < b->finished; });
+  for (std::size_t i = 0; i + limits_.max_kept < done.size(); ++i) jobs_.erase(done[i]->key);
+}
+
+void Jobs::work_loop() {
+  for (;;) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      job->phase = Phase::running;
+      ++running_;
+      ++started_total_;
+    }
+    const auto started = steady::now();
+    log::info("job.started", {{"key", job->key}, {"step", job->label}});
+    json::object node;
+    try {
+      node = job->work();
+    } catch (const std::exception& e) {
+      node = json::object{{"phase", "Failed"}, {"message", std::string("internal error: ") + e.what()}};
+    }
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started);
+    log::info("job.finished", {{"key", job->key},
+                               {"step", job->label},
+                               {"phase", node["phase"]},
+                               {"duration_ms", elapsed.count()}});
+    std::vector<std::function<void()>> watchers;
+    {
+      std::lock_guard lock(mutex_);
+      job->node = std::move(node);
+      job->phase = Phase::done;
+      job->finished = steady::now();
+      job->work = nullptr;
+      watchers.swap(job->watchers);
+      --running_;
+      ++finished_total_;
+      expire_locked(job->finished);
+    }
+    idle_.notify_all();
+    for (auto& watcher : watchers) watcher();
+  }
+}
+
+}  // namespace ir::plugin

@@ -1,0 +1,94 @@
+// Step runs in the background, keyed so that Argo's repeated calls for one
+// node find the run they started instead of starting another. A fixed pool
+// of workers bounds how many steps run at once; more wait in a bounded
+// queue. A finished run's node is handed out once and then forgotten: a
+// later identical call is a retry (Argo's retryStrategy sends exactly the
+// same request) and runs the step again, which every step allows.
+// Finished runs nobody collects are dropped after `keep_for`, or the oldest
+// first beyond `max_kept`.
+#pragma once
+
+#include "ir/core/json.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ir::plugin {
+
+struct JobLimits {
+  std::size_t max_concurrent = 4;
+  std::size_t max_queued = 64;
+  std::chrono::milliseconds keep_for = std::chrono::minutes(10);
+  std::size_t max_kept = 256;
+};
+
+class Jobs {
+ public:
+  using Work = std::function<json::object()>;  // returns the node
+  enum class Phase { queued, running, done };
+  enum class Submitted { started, existing, busy, stopping };
+
+  explicit Jobs(JobLimits limits);
+  ~Jobs();
+  Jobs(const Jobs&) = delete;
+  Jobs& operator=(const Jobs&) = delete;
+
+  // Queues `work` under `key` unless a run with that key is already queued,
+  // running or finished and not yet collected.
+  [[nodiscard]] Submitted submit(const std::string& key, std::string label, Work work);
+  // Calls `done` once when the run finishes, at once if it has (or if the
+  // key is unknown). Called on a worker thread or this one: keep it short.
+  void when_done(const std::string& key, std::function<void()> done);
+
+  struct State {
+    Phase phase = Phase::queued;
+    json::object node;  // when done
+    std::chrono::milliseconds age{0};
+  };
+  // A finished run's node is handed out here once.
+  [[nodiscard]] std::optional<State> collect(const std::string& key);
+
+  [[nodiscard]] json::object stats() const;
+
+  // Takes no more runs and drops the queue; waits up to `grace` for the
+  // running ones. True when none is left running.
+  [[nodiscard]] bool shutdown(std::chrono::milliseconds grace);
+
+ private:
+  struct Job {
+    std::string key;
+    std::string label;
+    Work work;
+    Phase phase = Phase::queued;
+    json::object node;
+    std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point finished;
+    std::vector<std::function<void()>> watchers;
+  };
+  void work_loop();
+  void expire_locked(std::chrono::steady_clock::time_point now);
+
+  JobLimits limits_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::map<std::string, std::shared_ptr<Job>> jobs_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  std::size_t running_ = 0;
+  std::size_t started_total_ = 0;
+  std::size_t finished_total_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace ir::plugin

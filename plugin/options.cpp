@@ -1,0 +1,128 @@
+#include "options.hpp"
+
+#include "ir/core/log.hpp"
+#include "ir/core/time.hpp"
+#include "ir/driver/step.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <sstream>
+
+namespace ir::plugin {
+namespace po = boost::program_options;
+
+namespace {
+
+Result<std::chrono::milliseconds> duration_option(const po::variables_map& vm, const std::string& name,
+                                                  std::chrono::milliseconds fallback) {
+  if (vm.count(name) == 0) return fallback;
+  auto parsed = parse_duration(vm[name].as<std::string>());
+  if (!parsed) return parsed.error().with("--" + name);
+  return *parsed;
+}
+
+}  // namespace
+
+Result<Command> parse_command_line(const std::vector<std::string>& args) {
+  Command command;
+  ServerOptions& o = command.options;
+  po::options_description options("Options");
+  // clang-format off
+  options.add_options()
+    ("help", "print this help and exit")
+    ("version", "print the version and exit")
+    ("address", po::value<std::string>()->default_value(o.address), "address to listen on")
+    ("port", po::value<unsigned short>()->default_value(o.port), "port to listen on (0: any free port)")
+    ("port-file", po::value<std::string>(), "write the bound port to this file")
+    ("token-file", po::value<std::string>()->default_value(o.token_file),
+     "the agent's bearer token, read again when it changes")
+    ("wait", po::value<std::string>()->default_value("2s"), "how long a call waits for its step before replying Running")
+    ("requeue", po::value<std::string>()->default_value("5s"), "when Argo should call again for a running step")
+    ("max-concurrent", po::value<std::size_t>()->default_value(o.jobs.max_concurrent), "steps running at once")
+    ("max-queued", po::value<std::size_t>()->default_value(o.jobs.max_queued),
+     "steps waiting for a worker; beyond, calls reply Running and are not queued")
+    ("keep-results", po::value<std::string>()->default_value("10m"), "how long an uncollected result is kept")
+    ("max-results", po::value<std::size_t>()->default_value(o.jobs.max_kept), "uncollected results kept at most")
+    ("shutdown-grace", po::value<std::string>()->default_value("20s"),
+     "on SIGTERM, how long running steps may take to finish")
+    ("io-threads", po::value<std::size_t>()->default_value(o.io_threads), "threads serving HTTP")
+    ("log-format", po::value<std::string>()->default_value("json"), "stderr log format: json or text")
+    ("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn, error or off");
+  // clang-format on
+  po::variables_map vm;
+  try {
+    const int style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(args).options(options).style(style).run(), vm);
+  } catch (const po::error& e) {
+    return invalid(e.what());
+  }
+  std::ostringstream help;
+  help << "Usage: irsteps-plugin [options]\n\nThe Argo Workflows executor plugin of irsteps: runs any step "
+          "from a\n"
+          "`plugin: {irsteps: {step: NAME, ...parameters}}` template.\n\n"
+       << options;
+  command.help = help.str();
+  if (vm.count("help") != 0) {
+    command.action = Command::Action::help;
+    return command;
+  }
+  if (vm.count("version") != 0) {
+    command.action = Command::Action::version;
+    return command;
+  }
+  o.address = vm["address"].as<std::string>();
+  o.port = vm["port"].as<unsigned short>();
+  if (vm.count("port-file") != 0) o.port_file = vm["port-file"].as<std::string>();
+  o.token_file = vm["token-file"].as<std::string>();
+  o.jobs.max_concurrent = vm["max-concurrent"].as<std::size_t>();
+  o.jobs.max_queued = vm["max-queued"].as<std::size_t>();
+  o.jobs.max_kept = vm["max-results"].as<std::size_t>();
+  o.io_threads = vm["io-threads"].as<std::size_t>();
+  if (o.jobs.max_concurrent == 0) return invalid("--max-concurrent: must be at least 1");
+  if (o.io_threads == 0) return invalid("--io-threads: must be at least 1");
+  for (auto [name, target] :
+       {std::pair{"wait", &o.wait}, std::pair{"requeue", &o.requeue},
+        std::pair{"keep-results", &o.jobs.keep_for}, std::pair{"shutdown-grace", &o.shutdown_grace}}) {
+    auto value = duration_option(vm, name, *target);
+    if (!value) return value.error();
+    *target = *value;
+  }
+  if (o.requeue.count() < 1000) return invalid("--requeue: at least 1s");
+  bool level_ok = true;
+  const auto level = log::level_from_string(vm["log-level"].as<std::string>(), level_ok);
+  if (!level_ok) return invalid("--log-level: one of debug, info, warn, error, off");
+  const std::string format = vm["log-format"].as<std::string>();
+  if (format != "json" && format != "text") return invalid("--log-format: json or text");
+  log::configure(format == "text" ? log::Format::text : log::Format::json, level);
+  return command;
+}
+
+int plugin_main(int argc, char** argv) {
+  log::configure(log::Format::json, log::Level::info);
+  try {
+    std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+    auto command = parse_command_line(args);
+    if (!command) {
+      log::error("plugin.failed",
+                 {{"code", code_name(command.error().code())}, {"message", command.error().describe()}});
+      return exit_code(command.error().code());
+    }
+    if (command->action == Command::Action::help) {
+      std::cout << command->help;
+      return exit_ok;
+    }
+    if (command->action == Command::Action::version) {
+      std::cout << "irsteps-plugin (irsteps) " << irsteps_version() << "\n";
+      return exit_ok;
+    }
+    return serve(command->options);
+  } catch (const std::exception& e) {
+    // The one catch-all: a bug of ours.
+    log::error("plugin.failed",
+               {{"code", "internal"}, {"message", std::string("internal error: ") + e.what()}});
+    return exit_code(Code::internal);
+  }
+}
+
+}  // namespace ir::plugin

@@ -1,0 +1,62 @@
+// Argo's template.execute call: reading the request
+// (schemas/plugin-request.schema.json) into what to run, running it, and
+// writing the reply (schemas/plugin-reply.schema.json).
+#pragma once
+
+#include "ir/core/error.hpp"
+#include "ir/core/json.hpp"
+#include "ir/output/report.hpp"
+#include "steps_table.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace ir::plugin {
+
+// A step to run: schema-valid parameters, and the key under which repeated
+// calls for the same node find the same run.
+struct StepCall {
+  // Workflow uid, template name and a digest of the parameters: Argo sends
+  // no node id, and the same template may run with other arguments in the
+  // same workflow (loops, several calls).
+  std::string key;
+  std::string workflow;  // namespace/name, for logs
+  std::string template_name;
+  const StepEntry* entry = nullptr;
+  json::object params;  // validated, defaults filled in
+};
+
+// A template for another plugin: the reply is `{}`.
+struct NotOurs {};
+
+// Our template, but it cannot run (unknown step, bad parameters): a Failed
+// node, and nothing starts.
+struct Refused {
+  std::string message;
+};
+
+using Call = std::variant<NotOurs, Refused, StepCall>;
+
+// Code::invalid_input (HTTP 400) for malformed JSON or a body that is not a
+// template.execute request.
+[[nodiscard]] Result<Call> read_request(std::string_view body);
+
+// Runs the step in this thread, through the same run_step as the binaries.
+[[nodiscard]] json::object run_call(const StepCall& call);
+
+// What a step's exit code means, for the node's message.
+[[nodiscard]] std::string_view exit_code_meaning(int code);
+
+[[nodiscard]] json::object node_from_run(const Report& report, int exit_code);
+[[nodiscard]] json::object failed_node(const std::string& message);
+[[nodiscard]] json::object running_node(const std::string& message);
+[[nodiscard]] json::object make_reply(json::object node,
+                                      std::optional<std::chrono::milliseconds> requeue = std::nullopt);
+
+// "5s", "1m30s": Argo's metav1.Duration.
+[[nodiscard]] std::string format_duration(std::chrono::milliseconds duration);
+
+}  // namespace ir::plugin

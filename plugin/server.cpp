@@ -1,0 +1,375 @@
+#include "server.hpp"
+
+#include "ir/core/log.hpp"
+#include "request.hpp"
+#include "steps_table.hpp"
+#include "token.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace ir::plugin {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::string_view execute_path = "/api/v1/template.execute";
+constexpr std::string_view state_path = "/api/v1/state";
+constexpr std::chrono::seconds write_timeout{30};
+
+struct Server {
+  explicit Server(const ServerOptions& opts) : options(opts), token(opts.token_file), jobs(opts.jobs) {}
+
+  void accept();
+  void request_stop(int signal) {
+    {
+      std::lock_guard lock(stop_mutex);
+      stop_signal = signal;
+    }
+    stop_cv.notify_all();
+  }
+
+  const ServerOptions& options;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  TokenFile token;
+  Jobs jobs;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> in_flight{0};  // requests read and not yet answered
+  std::mutex stop_mutex;
+  std::condition_variable stop_cv;
+  int stop_signal = 0;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Server& server) : stream_(std::move(socket)), server_(server) {}
+  void start() { read(); }
+
+ private:
+  void read();
+  void on_read(beast::error_code ec);
+  void handle();
+  void execute(std::string_view body);
+  void wait_for(const std::string& key);
+  void answer_execute(const std::string& key);
+  void reply(http::status status, const json::value& body);
+  void on_write(beast::error_code ec, bool keep_alive);
+  void drain();
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  Server& server_;
+  steady::time_point started_;
+  std::string method_;
+  std::string path_;
+  bool keep_alive_ = false;
+  // A refused body is read and dropped after the answer: a client that sends
+  // the whole request before reading would otherwise see a reset, not the 413.
+  bool drain_ = false;
+  std::size_t drained_ = 0;
+  std::array<char, 16384> scratch_{};
+};
+
+void Session::read() {
+  parser_.emplace();
+  parser_->body_limit(server_.options.body_limit);
+  stream_.expires_after(server_.options.idle_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+}
+
+void Session::on_read(beast::error_code ec) {
+  if (ec == http::error::body_limit || ec == http::error::header_limit) {
+    server_.in_flight.fetch_add(1);
+    started_ = steady::now();
+    method_ = parser_->is_header_done() ? std::string(parser_->get().method_string()) : "?";
+    path_ = parser_->is_header_done() ? std::string(parser_->get().target()) : "?";
+    keep_alive_ = false;
+    drain_ = true;
+    reply(http::status::payload_too_large, json::object{{"error", "request too large"}});
+    return;
+  }
+  if (ec) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return;
+  }
+  server_.in_flight.fetch_add(1);
+  started_ = steady::now();
+  handle();
+}
+
+void Session::handle() {
+  const auto& request = parser_->get();
+  method_ = std::string(request.method_string());
+  const std::string_view target = request.target();
+  path_ = std::string(target.substr(0, target.find('?')));
+  keep_alive_ = request.keep_alive();
+  if (path_ == "/healthz") {
+    reply(http::status::ok, json::object{{"status", server_.stopping ? "stopping" : "ok"}});
+    return;
+  }
+  if (path_ != execute_path && path_ != state_path) {
+    // Argo does not call a method again after a 404.
+    reply(http::status::not_found, json::object{{"error", "no such method"}});
+    return;
+  }
+  if (!server_.token.accepts(request[http::field::authorization])) {
+    log::warn("auth.denied", {{"path", path_}});
+    reply(http::status::forbidden, json::object{{"error", "forbidden"}});
+    return;
+  }
+  if (path_ == state_path) {
+    reply(http::status::ok, server_.jobs.stats());
+    return;
+  }
+  if (request.method() != http::verb::post) {
+    reply(http::status::method_not_allowed, json::object{{"error", "use POST"}});
+    return;
+  }
+  execute(request.body());
+}
+
+void Session::execute(std::string_view body) {
+  auto call = read_request(body);
+  if (!call) {
+    log::warn("execute.bad_request", {{"message", call.error().describe()}});
+    reply(http::status::bad_request, json::object{{"error", call.error().describe()}});
+    return;
+  }
+  if (std::holds_alternative<NotOurs>(*call)) {
+    reply(http::status::ok, json::object{});
+    return;
+  }
+  if (const auto* refused = std::get_if<Refused>(&*call)) {
+    log::warn("execute.refused", {{"message", refused->message}});
+    reply(http::status::ok, make_reply(failed_node(refused->message)));
+    return;
+  }
+  auto step_call = std::make_shared<StepCall>(std::move(std::get<StepCall>(*call)));
+  const std::string key = step_call->key;
+  const auto submitted = server_.jobs.submit(key, std::string(step_call->entry->step->name),
+                                             [step_call] { return run_call(*step_call); });
+  switch (submitted) {
+    case Jobs::Submitted::stopping:
+      // 503 is transient for Argo: it calls again, by then another agent.
+      reply(http::status::service_unavailable, json::object{{"error", "shutting down"}});
+      return;
+    case Jobs::Submitted::busy:
+      reply(http::status::ok, make_reply(running_node("waiting: every worker is busy and the queue is full"),
+                                         server_.options.requeue));
+      return;
+    case Jobs::Submitted::started:
+      log::info("execute.accepted", {{"key", key},
+                                     {"step", step_call->entry->step->name},
+                                     {"workflow", step_call->workflow},
+                                     {"template", step_call->template_name},
+                                     {"dry_run", step_call->params.contains("dry-run") &&
+                                                     step_call->params.at("dry-run") == json::value(true)}});
+      break;
+    case Jobs::Submitted::existing:
+      log::debug("execute.existing", {{"key", key}});
+      break;
+  }
+  wait_for(key);
+}
+
+// Answers when the run finishes or after the wait bound, whichever is first.
+void Session::wait_for(const std::string& key) {
+  auto self = shared_from_this();
+  auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), server_.options.wait);
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto finish = [self, timer, answered, key] {
+    if (answered->exchange(true)) return;
+    asio::post(self->stream_.get_executor(), [self, timer, key] {
+      timer->cancel();
+      self->answer_execute(key);
+    });
+  };
+  timer->async_wait([finish](beast::error_code) { finish(); });
+  server_.jobs.when_done(key, finish);
+}
+
+void Session::answer_execute(const std::string& key) {
+  auto state = server_.jobs.collect(key);
+  if (!state) {
+    // Dropped from the queue at shutdown: Argo calls again (503 is transient).
+    reply(http::status::service_unavailable, json::object{{"error", "the run was dropped at shutdown"}});
+    return;
+  }
+  if (state->phase == Jobs::Phase::done) {
+    reply(http::status::ok, make_reply(std::move(state->node)));
+    return;
+  }
+  const std::string message =
+      state->phase == Jobs::Phase::queued
+          ? "queued: waiting for a free worker"
+          : "running for " + format_duration(std::chrono::duration_cast<std::chrono::seconds>(state->age));
+  reply(http::status::ok, make_reply(running_node(message), server_.options.requeue));
+}
+
+void Session::reply(http::status status, const json::value& body) {
+  response_ = {};
+  response_.version(11);
+  response_.result(status);
+  response_.set(http::field::server, "irsteps-plugin");
+  response_.set(http::field::content_type, "application/json");
+  const bool keep_alive = keep_alive_ && !server_.stopping;
+  response_.keep_alive(keep_alive);
+  response_.body() = json::serialize(body);
+  response_.prepare_payload();
+  stream_.expires_after(write_timeout);
+  http::async_write(stream_, response_,
+                    [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                      self->on_write(ec, keep_alive);
+                    });
+}
+
+void Session::on_write(beast::error_code ec, bool keep_alive) {
+  const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started_);
+  log::info("http.request", {{"method", method_},
+                             {"path", path_},
+                             {"status", response_.result_int()},
+                             {"latency_ms", latency.count()}});
+  server_.in_flight.fetch_sub(1);
+  if (!ec && drain_) {
+    drain();
+    return;
+  }
+  if (ec || !keep_alive) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return;
+  }
+  read();
+}
+
+void Session::drain() {
+  constexpr std::size_t most = 64u << 20;
+  stream_.expires_after(std::chrono::seconds(5));
+  stream_.async_read_some(asio::buffer(scratch_),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            self->drained_ += n;
+                            if (ec || self->drained_ > most) {
+                              beast::error_code ignored;
+                              self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+                              return;
+                            }
+                            self->drain();
+                          });
+}
+
+void Server::accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      log::warn("http.accept_failed", {{"message", ec.message()}});
+    } else {
+      std::make_shared<Session>(std::move(socket), *this)->start();
+    }
+    accept();
+  });
+}
+
+Result<unsigned short> listen(Server& server) {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(server.options.address, ec);
+  if (ec) return invalid("--address: '" + server.options.address + "' is not an IP address");
+  const tcp::endpoint endpoint(address, server.options.port);
+  server.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) server.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) server.acceptor.bind(endpoint, ec);
+  if (!ec) server.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error(Code::action_failed, "cannot listen on " + server.options.address + ":" +
+                                          std::to_string(server.options.port) + ": " + ec.message());
+  }
+  return server.acceptor.local_endpoint().port();
+}
+
+// Lets answers already under way go out before the I/O stops.
+void drain_requests(Server& server, steady::time_point deadline) {
+  while (server.in_flight.load() > 0 && steady::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+int serve(const ServerOptions& options) {
+  std::signal(SIGPIPE, SIG_IGN);
+  // The steps' table and schemas load here, not in the first request.
+  json::array steps;
+  for (const auto name : step_names()) steps.emplace_back(name);
+  Server server(options);
+  auto port = listen(server);
+  if (!port) {
+    log::error("plugin.failed",
+               {{"code", code_name(port.error().code())}, {"message", port.error().describe()}});
+    return exit_code(port.error().code());
+  }
+  if (!options.port_file.empty()) {
+    if (auto written = write_file_atomic(options.port_file, std::to_string(*port) + "\n"); !written) {
+      log::error("plugin.failed", {{"message", written.error().with("--port-file").describe()}});
+      return exit_code(written.error().code());
+    }
+  }
+  asio::signal_set signals(server.io, SIGTERM, SIGINT);
+  signals.async_wait([&server](beast::error_code ec, int signal) {
+    if (ec) return;
+    server.stopping = true;
+    beast::error_code ignored;
+    server.acceptor.close(ignored);
+    server.request_stop(signal);
+  });
+  server.accept();
+  log::info("plugin.listening", {{"address", options.address},
+                                 {"port", *port},
+                                 {"steps", std::move(steps)},
+                                 {"max_concurrent", options.jobs.max_concurrent},
+                                 {"wait_ms", options.wait.count()}});
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < options.io_threads; ++i) threads.emplace_back([&server] { server.io.run(); });
+
+  int signal = 0;
+  {
+    std::unique_lock lock(server.stop_mutex);
+    server.stop_cv.wait(lock, [&server] { return server.stop_signal != 0; });
+    signal = server.stop_signal;
+  }
+  const auto deadline = steady::now() + options.shutdown_grace;
+  log::info("plugin.stopping", {{"signal", signal}, {"grace_ms", options.shutdown_grace.count()}});
+  const bool finished = server.jobs.shutdown(options.shutdown_grace);
+  // Calls waiting for a run answer within the wait bound.
+  drain_requests(server, std::min(deadline, steady::now() + options.wait + std::chrono::seconds(1)));
+  server.io.stop();
+  for (auto& thread : threads) thread.join();
+  if (!finished) {
+    // A step cannot be interrupted safely half-way; its run is abandoned and
+    // Argo's next agent runs it again (every step can be re-run).
+    log::warn("plugin.abandoned", {{"running", server.jobs.stats()["running"]}});
+    std::_Exit(exit_ok);
+  }
+  log::info("plugin.stopped", {});
+  return exit_ok;
+}
+
+}  // namespace ir::plugin

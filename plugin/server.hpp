@@ -1,0 +1,35 @@
+// The executor plugin's HTTP/1.1 server (Boost.Beast, asynchronous, a few
+// I/O threads): POST /api/v1/template.execute behind the bearer token,
+// GET /api/v1/state (the same token) for the runs' counters, and GET
+// /healthz for probes. Steps run in the background (jobs.hpp); a call waits
+// up to `wait` for its run, then answers Running with a requeue.
+// SIGTERM or SIGINT: stop accepting, answer 503 (Argo retries it) to new
+// runs, let running steps finish within `shutdown_grace`, exit 0.
+#pragma once
+
+#include "jobs.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace ir::plugin {
+
+struct ServerOptions {
+  std::string address = "0.0.0.0";
+  unsigned short port = 7355;
+  std::string port_file;  // the bound port is written here (tests use port 0)
+  std::string token_file = "/var/run/argo/token";
+  std::chrono::milliseconds wait = std::chrono::seconds(2);
+  std::chrono::milliseconds requeue = std::chrono::seconds(5);
+  std::chrono::milliseconds shutdown_grace = std::chrono::seconds(20);
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+  std::size_t io_threads = 2;
+  std::size_t body_limit = 1 << 20;
+  JobLimits jobs;
+};
+
+// Serves until SIGTERM or SIGINT; the process's exit code.
+[[nodiscard]] int serve(const ServerOptions& options);
+
+}  // namespace ir::plugin

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+# Writes the plugin flavour of the Argo templates from the container flavour:
+# workflows/argo/plugin/steps.yaml from workflows/argo/steps.yaml, and
+# workflows/argo/plugin/playbooks/*.yaml from workflows/argo/playbooks/*.yaml.
+# Run it after changing those; tests/plugin/manifests_test.cpp fails until then.
+import glob
+import os
+import re
+import yaml
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "workflows", "argo")
+src = yaml.safe_load(open(ROOT + '/steps.yaml'))
+# Templates that stay pods: they need volumes an executor plugin's sidecar cannot mount.
+KEEP_POD = {'snapshot': ('its evidence goes to the PersistentVolumeClaim', 'irsteps-evidence, which must outlive the agent pod'),
+            'notify': ('its routing file and channel secrets come from', 'the ConfigMap irsteps-notify-routing and the Secret irsteps-notify'),
+            'drift': ('it clones the git repository of the expected', 'manifests, which needs writable storage the agent pod does not give a plugin')}
+
+def flow(v):
+    return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=1000).strip()
+
+def q(s):
+    return '"' + s.replace('\\', '\\\\').replace('"', '\\"') + '"'
+
+out = []
+out.append('''# The plugin flavour of ../steps.yaml: the same template names, inputs and
+# outputs, so a playbook runs unchanged with templateRef
+# {name: irsteps-plugin-steps, template: <step>} (see playbooks/ here). Each
+# template is a `plugin: {irsteps: ...}` template that the irsteps executor
+# plugin (plugin.yaml) runs in-process in the workflow's agent pod: no pod per
+# step. Every container flag becomes a member of the same name; the plugin
+# validates them with the same schemas and answers with the step's outputs.
+# - Long steps answer Running and Argo calls again (requeue); a repeated call
+#   never starts a second run.
+# - Retries: a failed node's message names the step's exit code
+#   ("... failed with exit code 4 (transient ..."); only 4 is retried.
+# - Three templates stay pods, because the agent pod cannot give a plugin what
+#   they need: snapshot (its evidence PersistentVolumeClaim), notify (routing
+#   ConfigMap, channel Secret) and drift (writable storage for its git clone).
+# - The plugin's root filesystem is read-only and the agent pod has no
+#   writable volume for it: leave case-repo empty in plugin templates (a case
+#   record needs a local clone), or run the step as a pod.
+# Generated from ../steps.yaml by scripts/plugin-workflows.py;
+# tests/plugin/manifests_test.cpp checks that the two stay in step.
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata:
+  name: irsteps-plugin-steps
+  labels: {app.kubernetes.io/part-of: irsteps, app.kubernetes.io/component: executor-plugin}
+spec:
+  templates:''')
+first = True
+for t in src['spec']['templates']:
+    name = t['name']
+    if not first:
+        out.append('')
+    first = False
+    if name in KEEP_POD:
+        out.append(f'    # A pod, as in ../steps.yaml: {KEEP_POD[name][0]}')
+        out.append(f'    # {KEEP_POD[name][1]}.')
+        text = open(ROOT + '/steps.yaml').read()
+        start = text.index(f'    - name: {name}\n')
+        end = text.find('\n    - name: ', start + 1)
+        block = text[start:] if end < 0 else text[start:end]
+        # Drop the comment lines that belong to the next template.
+        lines = block.rstrip().split('\n')
+        while lines and lines[-1].lstrip().startswith('#'):
+            lines.pop()
+        block = '\n'.join(lines).rstrip()
+        block = block.replace('retryStrategy: *retry-transient', """retryStrategy:
+        limit: "3"
+        retryPolicy: OnFailure
+        expression: asInt(lastRetry.exitCode) == 4
+        backoff: {duration: 5s, factor: "2", maxDuration: 2m}""")
+        block = block.replace('securityContext: *step-security', """securityContext:
+          runAsNonRoot: true
+          runAsUser: 65532
+          readOnlyRootFilesystem: true
+          allowPrivilegeEscalation: false
+          capabilities: {drop: [ALL]}
+          seccompProfile: {type: RuntimeDefault}""")
+        block = block.replace('resources: *step-resources', """resources:
+          requests: {cpu: 50m, memory: 32Mi}
+          limits: {cpu: "1", memory: 256Mi}""")
+        block = block.replace('volumes: *step-volumes', """volumes:
+        - {name: tmp, emptyDir: {}}
+        - {name: case-repo, secret: {secretName: irsteps-case-repo, optional: true}}""")
+        block = block.replace('volumeMounts: *step-mounts', """volumeMounts:
+          - {name: tmp, mountPath: /tmp}
+          - {name: case-repo, mountPath: /var/run/secrets/irsteps/case-repo, readOnly: true}""")
+        assert '*' not in block.replace('"*"', ''), block
+        out.append(block)
+        continue
+    out.append(f'    - name: {name}')
+    out.append('      inputs:')
+    out.append('        parameters:')
+    for p in t['inputs']['parameters']:
+        out.append('          - ' + re.sub(r"'([^']*)'", r'"\1"', flow(p)))
+    out.append('      retryStrategy:')
+    out.append('        limit: "3"')
+    out.append('        retryPolicy: OnFailure')
+    out.append("        expression: lastRetry.message contains 'failed with exit code 4 '")
+    out.append('        backoff: {duration: 5s, factor: "2", maxDuration: 2m}')
+    out.append('      plugin:')
+    out.append('        irsteps:')
+    c = t['container']
+    step = c['command'][0].rsplit('/', 1)[1]
+    out.append(f'          step: {step}')
+    for a in c['args']:
+        flag, value = a[2:].split('=', 1)
+        if flag == 'outputs-dir':
+            continue
+        out.append(f'          {flag}: {q(value)}')
+    out.append('      outputs:')
+    out.append('        parameters:')
+    for p in t['outputs']['parameters']:
+        d = p['valueFrom'].get('default', '')
+        out.append('          - ' + f'{{name: {p["name"]}, valueFrom: {{supplied: {{}}, default: {q(d)}}}}}')
+open(ROOT + '/plugin/steps.yaml', 'w').write('\n'.join(out) + '\n')
+
+for path in sorted(glob.glob(ROOT + '/playbooks/*.yaml')):
+    pb = os.path.basename(path)[:-len('.yaml')]
+    text = open(ROOT + f'/playbooks/{pb}.yaml').read()
+    text = text.replace('templateRef: {name: irsteps-steps,', 'templateRef: {name: irsteps-plugin-steps,')
+    text = text.replace(f'  name: irsteps-{pb}\n', f'  name: irsteps-plugin-{pb}\n', 1)
+    text = text.replace(f'workflowtemplate/irsteps-{pb}', f'workflowtemplate/irsteps-plugin-{pb}')
+    header = (f"# The plugin flavour of ../../playbooks/{pb}.yaml, generated from it by\n"
+              "# scripts/plugin-workflows.py: the same playbook with its steps from\n"
+              "# irsteps-plugin-steps, run by the irsteps executor plugin in the agent pod\n"
+              "# instead of a pod per step. Its ServiceAccount also needs the agent Role\n"
+              "# of ../rbac.yaml.\n")
+    open(ROOT + f'/plugin/playbooks/{pb}.yaml', 'w').write(header + text)

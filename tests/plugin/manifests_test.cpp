@@ -1,0 +1,184 @@
+// The manifests of workflows/argo/plugin/ against what they derive from:
+// steps.yaml and the playbooks of the container flavour, plugin.yaml and its
+// ConfigMap, and the step Roles.
+#include "ir/core/json.hpp"
+#include "ir/core/process.hpp"
+#include "support/catch.hpp"
+#include "support/cluster.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <filesystem>
+#include <set>
+
+using namespace ir;
+using namespace ir::test;
+
+namespace {
+
+const std::string argo_dir = std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo";
+
+std::vector<json::object> yaml_documents(const std::string& relative) {
+  auto text = read_file(argo_dir + "/" + relative);
+  REQUIRE(text);
+  auto docs = parse_yaml_documents(*text, relative);
+  REQUIRE(docs);
+  std::vector<json::object> out;
+  for (auto& doc : *docs) out.push_back(doc.as_object());
+  return out;
+}
+
+// The playbooks of the container flavour, by name.
+std::vector<std::string> playbooks() {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(argo_dir + "/playbooks")) {
+    if (entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+json::object without(json::object object, std::string_view key) {
+  object.erase(key);
+  return object;
+}
+
+}  // namespace
+
+TEST_CASE("plugin manifests: steps.yaml mirrors the container templates, flag for flag",
+          "[service][plugin][workflows][no-cluster]") {
+  const auto pods = yaml_documents("steps.yaml").at(0);
+  const auto plugin = yaml_documents("plugin/steps.yaml").at(0);
+  const auto& pod_templates = pods.at("spec").at("templates").as_array();
+  const auto& plugin_templates = plugin.at("spec").at("templates").as_array();
+  REQUIRE(pod_templates.size() == plugin_templates.size());
+  int through_plugin = 0;
+  for (std::size_t i = 0; i < pod_templates.size(); ++i) {
+    const auto& pod = pod_templates[i].as_object();
+    const auto& ours = plugin_templates[i].as_object();
+    INFO("template " << string_at(pod, {"name"}));
+    CHECK(string_at(ours, {"name"}) == string_at(pod, {"name"}));
+    CHECK(ours.at("inputs") == pod.at("inputs"));
+    if (!ours.contains("plugin")) {
+      // Kept as a pod: the very same template.
+      CHECK(without(ours, "retryStrategy") == without(pod, "retryStrategy"));
+      continue;
+    }
+    ++through_plugin;
+    const auto& irsteps = ours.at("plugin").at("irsteps").as_object();
+    const std::string command(pod.at("container").at("command").as_array()[0].as_string());
+    CHECK(string_at(irsteps, {"step"}) == command.substr(command.rfind('/') + 1));
+    json::object flags{{"step", irsteps.at("step")}};
+    for (const auto& arg : pod.at("container").at("args").as_array()) {
+      const std::string text(arg.as_string());
+      const auto eq = text.find('=');
+      const std::string name = text.substr(2, eq - 2);
+      if (name != "outputs-dir") flags[name] = text.substr(eq + 1);
+    }
+    CHECK(irsteps == flags);
+    std::vector<std::string> pod_outputs, plugin_outputs;
+    for (const auto& p : pod.at("outputs").at("parameters").as_array())
+      pod_outputs.push_back(string_at(p, {"name"}));
+    for (const auto& p : ours.at("outputs").at("parameters").as_array()) {
+      plugin_outputs.push_back(string_at(p, {"name"}));
+      CHECK(find(p, {"valueFrom", "supplied"}) != nullptr);
+    }
+    CHECK(plugin_outputs == pod_outputs);
+    CHECK(string_at(ours, {"retryStrategy", "expression"}).find("exit code 4") != std::string::npos);
+  }
+  CHECK(through_plugin >= 4);
+}
+
+TEST_CASE("plugin manifests: the playbooks' plugin flavour differs only in where its steps come from",
+          "[service][plugin][workflows][no-cluster]") {
+  const auto names = playbooks();
+  CHECK(names.size() >= 3);
+  for (const auto& playbook : names) {
+    INFO(playbook);
+    const auto pods = yaml_documents("playbooks/" + playbook + ".yaml").at(0);
+    const auto plugin = yaml_documents("plugin/playbooks/" + playbook + ".yaml").at(0);
+    CHECK(string_at(plugin, {"metadata", "name"}) == "irsteps-plugin-" + playbook);
+    std::string text = json::serialize(plugin);
+    std::string expected = json::serialize(pods);
+    // Only the names differ: put them back and compare the rest.
+    auto replace_all = [](std::string& s, const std::string& from, const std::string& to) {
+      for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+        s.replace(at, from.size(), to);
+      }
+    };
+    replace_all(text, "\"irsteps-plugin-steps\"", "\"irsteps-steps\"");
+    replace_all(text, "\"irsteps-plugin-" + playbook + "\"", "\"irsteps-" + playbook + "\"");
+    CHECK(text == expected);
+    CHECK(json::serialize(plugin).find("\"irsteps-steps\"") == std::string::npos);
+  }
+}
+
+TEST_CASE("plugin manifests: the ConfigMap is plugin.yaml, locked down, and RBAC is what its steps need",
+          "[service][plugin][workflows][no-cluster]") {
+  const auto plugin = yaml_documents("plugin/plugin.yaml").at(0);
+  const auto config_map = yaml_documents("plugin/configmap.yaml").at(0);
+  CHECK(string_at(plugin, {"kind"}) == "ExecutorPlugin");
+  CHECK(string_at(config_map, {"metadata", "name"}) ==
+        string_at(plugin, {"metadata", "name"}) + "-executor-plugin");
+  CHECK(string_at(config_map, {"metadata", "labels", "workflows.argoproj.io/configmap-type"}) ==
+        "ExecutorPlugin");
+  const auto& sidecar = plugin.at("spec").at("sidecar").as_object();
+  auto container = parse_yaml(string_at(config_map, {"data", "sidecar.container"}), "sidecar.container");
+  REQUIRE(container);
+  CHECK(*container == sidecar.at("container"));
+  CHECK(string_at(config_map, {"data", "sidecar.automountServiceAccountToken"}) ==
+        (sidecar.at("automountServiceAccountToken").as_bool() ? "true" : "false"));
+
+  const auto& security = sidecar.at("container").at("securityContext").as_object();
+  CHECK(security.at("runAsNonRoot") == json::value(true));
+  CHECK(security.at("readOnlyRootFilesystem") == json::value(true));
+  CHECK(security.at("allowPrivilegeEscalation") == json::value(false));
+  CHECK(find(sidecar, {"container", "resources", "limits", "memory"}) != nullptr);
+  const auto port = sidecar.at("container").at("ports").as_array()[0].at("containerPort").to_number<int>();
+  const auto& args = sidecar.at("container").at("args").as_array();
+  CHECK(std::find(args.begin(), args.end(), json::value("--port=" + std::to_string(port))) != args.end());
+  // The sidecar's arguments are the plugin's own flags: it starts with them.
+  {
+    std::vector<std::string> argv{binary("irsteps-plugin")};
+    for (const auto& arg : args) argv.emplace_back(arg.as_string());
+    argv.emplace_back("--help");
+    auto run = run_process(argv);
+    REQUIRE(run);
+    CHECK(run->exit_status == 0);
+  }
+
+  // The plugin's ServiceAccount holds exactly the ClusterRoles of the steps
+  // that plugin/steps.yaml runs through the plugin.
+  const std::string account = string_at(plugin, {"metadata", "name"}) + "-executor-plugin";
+  std::set<std::string> expected, bound, agent_bound;
+  const auto steps = yaml_documents("plugin/steps.yaml").at(0);
+  for (const auto& t : steps.at("spec").at("templates").as_array()) {
+    if (find(t, {"plugin"}) == nullptr) continue;
+    const std::string rbac = "rbac/" + string_at(t, {"name"}) + ".yaml";
+    if (!std::filesystem::exists(argo_dir + "/" + rbac)) continue;  // a step that needs no Kubernetes access
+    for (const auto& doc : yaml_documents(rbac)) {
+      if (string_at(doc, {"kind"}) == "ClusterRoleBinding" || string_at(doc, {"kind"}) == "RoleBinding") {
+        expected.insert(string_at(doc, {"roleRef", "kind"}) + "/" + string_at(doc, {"roleRef", "name"}));
+      }
+    }
+  }
+  bool account_defined = false;
+  for (const auto& doc : yaml_documents("plugin/rbac.yaml")) {
+    const std::string kind = string_at(doc, {"kind"});
+    if (kind == "ServiceAccount" && string_at(doc, {"metadata", "name"}) == account) account_defined = true;
+    if (kind != "ClusterRoleBinding" && kind != "RoleBinding") continue;
+    for (const auto& subject : doc.at("subjects").as_array()) {
+      const std::string role =
+          string_at(doc, {"roleRef", "kind"}) + "/" + string_at(doc, {"roleRef", "name"});
+      if (string_at(subject, {"name"}) == account) bound.insert(role);
+      if (role == "Role/irsteps-argo-agent") agent_bound.insert(string_at(subject, {"name"}));
+    }
+  }
+  CHECK(account_defined);
+  CHECK(bound == expected);
+  for (const auto& playbook : playbooks()) {
+    INFO(playbook);
+    const auto doc = yaml_documents("plugin/playbooks/" + playbook + ".yaml").at(0);
+    CHECK(agent_bound.contains(string_at(doc, {"spec", "serviceAccountName"})));
+  }
+}

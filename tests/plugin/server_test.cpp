@@ -1,0 +1,335 @@
+// The executor plugin as Argo's agent meets it: the real irsteps-plugin
+// binary on 127.0.0.1 and real HTTP requests. Auth, every step through the
+// plugin against the same step's command line, requeue and idempotence,
+// foreign templates, bad bodies, concurrent calls, SIGTERM. Steps that need
+// a cluster get a kubeconfig whose API server is a closed port (or a slow
+// test server), so each takes a known failure path without a cluster.
+#include "plugin/plugin_fixture.hpp"
+#include "support/http_server.hpp"
+
+#include <atomic>
+#include <set>
+
+using namespace ir;
+using namespace ir::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("plugin: the bearer token decides, compared with the token file as it is now",
+          "[service][plugin][no-cluster]") {
+  Plugin plugin;
+  const std::string body =
+      R"({"workflow":{"metadata":{"name":"w","uid":"u"}},"template":{"name":"t","plugin":{"slack":{}}}})";
+  CHECK(plugin.post(body, std::nullopt).status == 403);
+  CHECK(plugin.post(body, "wrong-token").status == 403);
+  CHECK(plugin.post(body, agent_token + "x").status == 403);
+  CHECK(plugin.post(body, "").status == 403);
+  CHECK(plugin.send("GET", "/api/v1/state", "", std::nullopt).status == 403);
+  const auto ok = plugin.post(body);
+  CHECK(ok.status == 200);
+  CHECK(ok.body == "{}");
+
+  // A rotated token: the old one stops working, the new one works, no restart.
+  REQUIRE(write_file_atomic(plugin.token_file(), "rotated-token-22\n"));
+  CHECK(plugin.post(body).status == 403);
+  CHECK(plugin.post(body, "rotated-token-22").status == 200);
+  // No token file: nobody gets in.
+  std::filesystem::remove(plugin.token_file());
+  CHECK(plugin.post(body, "rotated-token-22").status == 403);
+  CHECK(plugin.log_count("auth.denied") >= 7);
+
+  const auto finished = plugin.terminate();
+  CHECK(finished.exit_status == 0);
+  // The token never reaches the log.
+  CHECK(finished.err.find(agent_token) == std::string::npos);
+  CHECK(finished.err.find("rotated-token-22") == std::string::npos);
+}
+
+TEST_CASE("plugin: foreign templates, bad bodies, other paths", "[service][plugin][no-cluster]") {
+  Plugin plugin;
+  auto foreign = request_for("notify-slack", {});
+  foreign["template"].as_object()["plugin"] = json::object{{"slack", json::object{{"text", "hi"}}}};
+  CHECK(plugin.execute(foreign).empty());
+  auto container = request_for("c", {});
+  container["template"].as_object().erase("plugin");
+  container["template"].as_object()["container"] = json::object{{"image", "busybox"}};
+  CHECK(plugin.execute(container).empty());
+
+  CHECK(plugin.post("{\"workflow\":").status == 400);
+  CHECK(plugin.post("not json at all").status == 400);
+  CHECK(plugin.post("[1,2,3]").status == 400);
+  CHECK(plugin.post(R"({"workflow":{"metadata":{}}})").status == 400);  // no template
+  CHECK(plugin.post(R"({"workflow":{"metadata":{}},"template":{"plugin":{"irsteps":"isolate"}}})").status ==
+        400);
+  CHECK(plugin.post(std::string(2 << 20, ' ')).status == 413);
+  CHECK(plugin.send("GET", "/api/v1/template.execute", "").status == 405);
+  CHECK(plugin.send("POST", "/api/v1/template.resolve", "{}").status == 404);
+  CHECK(plugin.send("GET", "/healthz", "", std::nullopt).status == 200);
+  CHECK(plugin.terminate().exit_status == 0);
+}
+
+TEST_CASE(
+    "plugin: parameters are validated by the step's schema and errors are Failed nodes naming the field",
+    "[service][plugin][no-cluster]") {
+  Plugin plugin;
+  auto check_failed = [&](json::object irsteps, const std::string& mentions) {
+    const auto reply = plugin.execute(request_for("t-" + mentions, std::move(irsteps)));
+    const std::string message = string_at(reply, {"node", "message"});
+    INFO(message);
+    CHECK(string_at(reply, {"node", "phase"}) == "Failed");
+    CHECK(node_exit_code(reply) == 2);
+    CHECK(message.find(mentions) != std::string::npos);
+    CHECK(!reply.contains("requeue"));
+  };
+  check_failed({{"namespace", "x"}}, "plugin.irsteps.step");
+  check_failed({{"step", "reboot-cluster"}, {"incident-id", incident}}, "unknown step 'reboot-cluster'");
+  check_failed({{"step", "isolate"}, {"namespace", "x"}, {"pod", "p"}}, "incident-id");
+  check_failed({{"step", "isolate"}, {"incident-id", "INC-26"}, {"namespace", "x"}, {"pod", "p"}},
+               "incident-id");
+  check_failed(
+      {{"step", "isolate"}, {"incident-id", incident}, {"namespace", "x"}, {"pod", "p"}, {"scope", "all"}},
+      "scope");
+  check_failed({{"step", "isolate"}, {"incident-id", incident}, {"namespace", "x"}, {"no-such", "1"}},
+               "no-such");
+  check_failed({{"step", "rollout"}, {"incident-id", incident}, {"verb", "scale"}, {"replicas", "many"}},
+               "replicas");
+  check_failed(
+      {{"step", "rotate-secret"}, {"incident-id", incident}, {"namespace", "x"}, {"from-stdin", true}},
+      "from-stdin");
+  // Nothing ran.
+  CHECK(plugin.state().at("started").to_number<int>() == 0);
+  CHECK(plugin.terminate().exit_status == 0);
+}
+
+TEST_CASE("plugin: every step gives the verdict its command line gives", "[service][plugin][no-cluster]") {
+  Plugin plugin({"--wait", "5s"});
+  const TempDir& dir = plugin.dir();
+  const std::string kc = kubeconfig(dir, closed_server());
+  const std::string manifest =
+      dir.file("expected.yaml",
+               "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config, namespace: "
+               "shop}\ndata: {mode: safe}\n");
+  const std::string hook_secret = dir.file("hook-secret", "hook-signing-secret\n");
+  const std::string routing = dir.file(
+      "routing.yaml",
+      "channels:\n  - {name: siem, type: webhook, url: 'https://127.0.0.1:9/irsteps', secret-file: " +
+          hook_secret + "}\n");
+  const std::string bundle = dir.file("bundle.json", "{\"mediaType\": \"not a bundle\"}");
+  const json::object cluster{{"kubeconfig", kc}, {"max-attempts", "1"}};
+  struct Case {
+    std::string step;
+    json::object params;
+  };
+  auto with = [&](json::object params, bool needs_cluster) {
+    params["incident-id"] = incident;
+    if (needs_cluster) {
+      for (const auto& entry : cluster) params[entry.key()] = entry.value();
+    }
+    return params;
+  };
+  const std::vector<Case> cases{
+      {"isolate", with({{"namespace", "shop"}, {"pod", "web-7d4b9"}, {"dry-run", "true"}}, true)},
+      {"snapshot",
+       with({{"namespace", "shop"}, {"pod", "web-7d4b9"}, {"out", dir / "evidence"}, {"dry-run", "true"}},
+            true)},
+      {"rollout", with({{"verb", "restart"},
+                        {"target", json::array{"deployment/web"}},
+                        {"namespace", "shop"},
+                        {"dry-run", true}},
+                       true)},
+      {"rotate-secret",
+       with({{"namespace", "shop"}, {"secret", "db"}, {"key", "password"}, {"dry-run", "true"}}, true)},
+      {"access-audit", with({{"resource", "secrets/db"}, {"namespace", "shop"}}, true)},
+      {"drift", with({{"expected", manifest}, {"namespace", "shop"}, {"dry-run", "true"}}, true)},
+      {"notify", with({{"routing", routing},
+                       {"severity", "critical"},
+                       {"title", "Crypto miner in shop/web"},
+                       {"summary", "A miner ran in web-7d4b9"},
+                       {"impact", "shop web pods"},
+                       {"current-actions", "pod isolated"},
+                       {"contact", "Alice (IC)"},
+                       {"dry-run", "true"}},
+                      false)},
+      {"verify-image", with({{"command", json::array{"bundle", "sha256:" + std::string(64, '0')}},
+                             {"bundle", bundle},
+                             {"certificate-identity", "ci@example.com"},
+                             {"certificate-oidc-issuer", "https://token.actions.githubusercontent.com"}},
+                            false)},
+  };
+  std::set<std::string> steps_seen;
+  std::set<int> verdicts;
+  for (const auto& c : cases) {
+    INFO("step " << c.step);
+    json::object irsteps = c.params;
+    irsteps["step"] = c.step;
+    const auto reply = plugin.until_done(request_for(c.step, irsteps));
+    const auto cli = run_cli(c.step, c.params);
+    INFO("plugin: " << json::serialize(reply) << "\ncli: " << json::serialize(cli.result));
+    CHECK(cli.exit_status != 70);
+    CHECK(node_exit_code(reply) == cli.exit_status);
+    CHECK((string_at(reply, {"node", "phase"}) == "Succeeded") == (cli.exit_status == 0));
+    if (cli.exit_status != 0) {
+      // The same error as the command line's result document.
+      CHECK(string_at(reply, {"node", "message"}).find(string_at(cli.result, {"error", "message"})) !=
+            std::string::npos);
+    }
+    CHECK(outputs_of_reply(reply) == outputs_of_result(cli.result));
+    steps_seen.insert(c.step);
+    verdicts.insert(cli.exit_status);
+  }
+  // Every step of the plugin's table, and more than one kind of verdict.
+  CHECK(steps_seen.size() == 8);
+  CHECK(verdicts.contains(0));
+  CHECK(verdicts.contains(3));
+  CHECK(verdicts.contains(4));
+  CHECK(plugin.terminate().exit_status == 0);
+}
+
+TEST_CASE("plugin: a long step replies Running with a requeue, and repeated calls never start it twice",
+          "[service][plugin][no-cluster]") {
+  // An API server that answers every request slowly with 503: `rollout
+  // status` retries, so the run takes seconds.
+  HttpServer api([](const SeenRequest&) { return Reply{503, {{"Retry-After", "0"}}, "busy", 400ms}; });
+  Plugin plugin({"--wait", "150ms", "--requeue", "3s"});
+  const json::object irsteps{
+      {"step", "rollout"},   {"incident-id", incident}, {"args", json::array{"status", "deployment/web"}},
+      {"namespace", "shop"}, {"timeout", "30s"},        {"kubeconfig", kubeconfig(plugin.dir(), api.url())},
+      {"max-attempts", "4"}};
+  const auto request = request_for("rollout-status", irsteps);
+  const auto first = plugin.execute(request);
+  CHECK(string_at(first, {"node", "phase"}) == "Running");
+  CHECK(string_at(first, {"requeue"}) == "3s");
+  const auto second = plugin.execute(request);
+  CHECK(string_at(second, {"node", "phase"}) == "Running");
+  CHECK(plugin.state().at("started").to_number<int>() == 1);
+
+  const auto done = plugin.until_done(request);
+  INFO(json::serialize(done));
+  CHECK(string_at(done, {"node", "phase"}) == "Failed");
+  CHECK(node_exit_code(done) == 4);
+  CHECK(string_at(done, {"node", "message"}).find("transient") != std::string::npos);
+  const auto state = plugin.state();
+  CHECK(state.at("started").to_number<int>() == 1);
+  CHECK(state.at("finished").to_number<int>() == 1);
+  CHECK(plugin.log_count("job.started") == 1);
+  // One run: the API server saw exactly its attempts.
+  CHECK(api.requests().size() == 4);
+
+  // The result was handed out; the same call again is Argo's retry and runs again.
+  const auto retry = plugin.execute(request);
+  CHECK(string_at(retry, {"node", "phase"}) == "Running");
+  CHECK(plugin.state().at("started").to_number<int>() == 2);
+  // Other arguments in the same workflow are another run.
+  json::object other = irsteps;
+  other["namespace"] = "payments";
+  CHECK(string_at(plugin.execute(request_for("rollout-status", other)), {"node", "phase"}) == "Running");
+  CHECK(plugin.state().at("started").to_number<int>() == 3);
+  const auto finished = plugin.terminate();
+  CHECK(finished.exit_status == 0);
+  CHECK(finished.err.find("\"plugin.stopped\"") != std::string::npos);
+}
+
+TEST_CASE("plugin: 16 calls at once are all answered, at most --max-concurrent steps running",
+          "[service][plugin][no-cluster]") {
+  Plugin plugin({"--max-concurrent", "4", "--wait", "1s"});
+  const std::string kc = kubeconfig(plugin.dir(), closed_server());
+  std::vector<std::thread> callers;
+  std::mutex mutex;
+  std::vector<int> codes;
+  std::vector<std::string> failures;
+  for (int i = 0; i < 16; ++i) {
+    callers.emplace_back([&, i] {
+      try {
+        const auto request = request_for("isolate-" + std::to_string(i), {{"step", "isolate"},
+                                                                          {"incident-id", incident},
+                                                                          {"namespace", "shop"},
+                                                                          {"pod", "web-" + std::to_string(i)},
+                                                                          {"dry-run", "true"},
+                                                                          {"kubeconfig", kc},
+                                                                          {"max-attempts", "1"}});
+        const auto deadline = std::chrono::steady_clock::now() + 60s;
+        for (;;) {
+          const auto response =
+              plugin.try_send("POST", "/api/v1/template.execute", json::serialize(request)).value();
+          if (response.status != 200) throw std::runtime_error("status " + std::to_string(response.status));
+          const auto reply = parse_json(response.body, "reply").value().as_object();
+          if (string_at(reply, {"node", "phase"}) != "Running") {
+            std::lock_guard lock(mutex);
+            codes.push_back(node_exit_code(reply));
+            return;
+          }
+          if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("still running");
+          std::this_thread::sleep_for(50ms);
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mutex);
+        failures.emplace_back(e.what());
+      }
+    });
+  }
+  // Samples how many steps run at once while the calls go on.
+  std::atomic<bool> calling{true};
+  int most_running = 0;
+  std::thread sampler([&] {
+    while (calling) {
+      if (auto response = plugin.try_send("GET", "/api/v1/state", ""); response && response->status == 200) {
+        if (auto state = parse_json(response->body, "state"); state && state->is_object()) {
+          most_running = std::max(most_running, state->at("running").to_number<int>());
+        }
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+  });
+  for (auto& caller : callers) caller.join();
+  calling = false;
+  sampler.join();
+  CHECK(most_running <= 4);
+  for (const auto& f : failures) INFO(f);
+  CHECK(failures.empty());
+  REQUIRE(codes.size() == 16);
+  CHECK(std::all_of(codes.begin(), codes.end(), [](int code) { return code == 4; }));
+  const auto state = plugin.state();
+  CHECK(state.at("started").to_number<int>() == 16);
+  CHECK(state.at("maxConcurrent").to_number<int>() == 4);
+  CHECK(plugin.terminate().exit_status == 0);
+}
+
+TEST_CASE("plugin: SIGTERM lets the running step finish within the grace, then exits 0",
+          "[service][plugin][no-cluster]") {
+  HttpServer api([](const SeenRequest&) { return Reply{503, {{"Retry-After", "0"}}, "busy", 300ms}; });
+  SECTION("the step finishes within the grace") {
+    Plugin plugin({"--wait", "100ms", "--shutdown-grace", "30s"});
+    const auto request = request_for("rollout-status", {{"step", "rollout"},
+                                                        {"incident-id", incident},
+                                                        {"args", json::array{"status", "deployment/web"}},
+                                                        {"namespace", "shop"},
+                                                        {"kubeconfig", kubeconfig(plugin.dir(), api.url())},
+                                                        {"max-attempts", "3"}});
+    CHECK(string_at(plugin.execute(request), {"node", "phase"}) == "Running");
+    const auto finished = plugin.terminate();
+    CHECK(finished.exit_status == 0);
+    CHECK(finished.err.find("\"plugin.stopping\"") != std::string::npos);
+    CHECK(finished.err.find("\"job.finished\"") != std::string::npos);
+    CHECK(finished.err.find("\"plugin.stopped\"") != std::string::npos);
+  }
+  SECTION("a step that outlasts the grace is abandoned") {
+    Plugin plugin({"--wait", "100ms", "--shutdown-grace", "300ms"});
+    const auto request = request_for("rollout-status", {{"step", "rollout"},
+                                                        {"incident-id", incident},
+                                                        {"args", json::array{"status", "deployment/web"}},
+                                                        {"namespace", "shop"},
+                                                        {"kubeconfig", kubeconfig(plugin.dir(), api.url())},
+                                                        {"max-attempts", "10"}});
+    CHECK(string_at(plugin.execute(request), {"node", "phase"}) == "Running");
+    const auto started = std::chrono::steady_clock::now();
+    const auto finished = plugin.terminate();
+    CHECK(finished.exit_status == 0);
+    CHECK(std::chrono::steady_clock::now() - started < 10s);
+    CHECK(finished.err.find("\"plugin.abandoned\"") != std::string::npos);
+  }
+  SECTION("idle") {
+    Plugin plugin;
+    const auto finished = plugin.terminate();
+    CHECK(finished.exit_status == 0);
+    CHECK(finished.err.find("\"plugin.stopped\"") != std::string::npos);
+  }
+}
