@@ -1,0 +1,255 @@
+// The images of containers/ built for real: buildah (chroot isolation, vfs
+// storage, --pull=never --timestamp 0) from the built binaries, pushed to
+// Debian's docker-registry on 127.0.0.1, and run with podman (runtime runc)
+// as Argo would run them: --version, --help, and a --dry-run of each step
+// against the local control plane. Then the project checks its own supply
+// chain: the pushed verify-image image is signed with a private Sigstore
+// (tests/support/sigstore-sign.py) and verified by the verify-image image
+// itself; a second build gives the same digests.
+#include "ir/core/encoding.hpp"
+#include "ir/driver/step.hpp"
+#include "service/registry_fixture.hpp"
+#include "step_runner.hpp"
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+
+using namespace ir;
+using namespace ir::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string source_dir = IRSTEPS_SOURCE_DIR;
+const std::vector<std::string> images = {"isolate", "snapshot",     "rotate-secret",
+                                         "rollout", "access-audit", "verify-image",
+                                         "drift",   "notify",       "irsteps-plugin"};
+
+bool have_container_tools() {
+#if defined(__SANITIZE_ADDRESS__)
+  // Images are made of release binaries: the sanitizer runtime in a FROM
+  // scratch image is not what anyone ships.
+  WARN("skipped: the images are built and tested from the release build");
+  return false;
+#endif
+  auto found = run_process({"sh", "-c", "command -v buildah && command -v podman && command -v runc"});
+  if (found && found->exit_status == 0) return true;
+  WARN("skipped: buildah, podman or runc is not installed (scripts/install-deps.sh)");
+  return false;
+}
+
+// podman's settings for this host: runc (crun fails on its cgroup layout),
+// cgroupfs, no network namespace unless asked, bounded ulimits.
+struct Podman {
+  TempDir dir;
+  Podman() {
+    REQUIRE(
+        write_file_atomic(dir / "containers.conf",
+                          "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n"
+                          "netns = \"none\"\n\n[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\n"
+                          "events_logger = \"none\"\n"));
+  }
+  ProcessOutput run(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"podman", "--storage-driver", "vfs"});
+    ProcessOptions options;
+    options.extra_env = {{"CONTAINERS_CONF", dir / "containers.conf"}};
+    options.timeout = std::chrono::seconds(120);
+    auto out = run_process(args, options);
+    REQUIRE(out);
+    return *out;
+  }
+};
+
+// NAME -> image id, from containers/build.sh.
+std::map<std::string, std::string> build_images(const std::string& prefix) {
+  ProcessOptions options;
+  options.timeout = std::chrono::seconds(900);
+  auto out = run_process(
+      {source_dir + "/containers/build.sh", fs::path(binary("isolate")).parent_path().string(), prefix},
+      options);
+  REQUIRE(out);
+  INFO(out->err);
+  REQUIRE(out->exit_status == 0);
+  std::map<std::string, std::string> built;
+  std::istringstream lines(out->out);
+  for (std::string name, id; lines >> name >> id;) built[name] = id;
+  return built;
+}
+
+std::string run_signer(std::vector<std::string> args) {
+  args.insert(args.begin(), {"/usr/bin/python3", source_dir + "/tests/support/sigstore-sign.py"});
+  auto out = run_process(args);
+  REQUIRE(out);
+  INFO(out->err);
+  REQUIRE(out->exit_status == 0);
+  return out->out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "containers: every image builds offline, is small, runs with podman, and verifies its own signature",
+    "[integration][containers]") {
+  if (!have_container_tools() || !have_docker_registry()) return;
+  const std::string version(irsteps_version());
+  const auto built = build_images("localhost/irsteps");
+  REQUIRE(built.size() == images.size());
+
+  // The same binaries give the same images.
+  const auto again = build_images("localhost/irsteps");
+  CHECK(again == built);
+
+  LocalRegistry local;
+  oci::RegistryOptions registry_options;
+  registry_options.plain_http = true;
+  oci::Registry registry(local.host(), registry_options);
+  std::map<std::string, std::string> digests;
+  for (const auto& name : images) {
+    const std::string target = local.host() + "/irsteps/" + name + ":" + version;
+    ProcessOptions push_options;
+    push_options.timeout = std::chrono::seconds(300);
+    auto pushed = run_process({"buildah", "--storage-driver", "vfs", "push", "--tls-verify=false", "--quiet",
+                               "localhost/irsteps/" + name + ":" + version, "docker://" + target},
+                              push_options);
+    REQUIRE(pushed);
+    INFO(pushed->err);
+    REQUIRE(pushed->exit_status == 0);
+    auto manifest = registry.manifest("irsteps/" + name, version);
+    REQUIRE(manifest);
+    digests[name] = manifest->digest;
+    std::int64_t compressed = 0;
+    for (const auto& layer : manifest->layers()) compressed += layer.size;
+    INFO(name << ": " << compressed << " bytes compressed");
+    CHECK(compressed <= 15 * 1000 * 1000);
+    // OCI labels, and a user that is not root.
+    auto config = registry.blob("irsteps/" + name, manifest->config()->digest);
+    REQUIRE(config);
+    auto doc = parse_json(*config, "image config");
+    REQUIRE(doc);
+    CHECK(string_at(*doc, {"config", "User"}) == "65532:65532");
+    CHECK(string_at(*doc, {"config", "Labels", "org.opencontainers.image.version"}) == version);
+    CHECK(!string_at(*doc, {"config", "Labels", "org.opencontainers.image.revision"}).empty());
+    CHECK(string_at(*doc, {"config", "Labels", "org.opencontainers.image.source"}).starts_with("https://"));
+  }
+
+  Podman podman;
+  for (const auto& name : images) {
+    INFO(name);
+    const std::string image = "localhost/irsteps/" + name + ":" + version;
+    const auto shown = podman.run({"run", "--rm", image, "--version"});
+    CHECK(shown.exit_status == 0);
+    CHECK(shown.out.find(version) != std::string::npos);
+    const auto help = podman.run({"run", "--rm", image, "--help"});
+    CHECK(help.exit_status == 0);
+    CHECK(help.out.find("sage") != std::string::npos);
+    // No shell in the image.
+    CHECK(podman.run({"run", "--rm", "--entrypoint", "/bin/sh", image, "-c", "true"}).exit_status != 0);
+  }
+
+  // A --dry-run of each step in its image, against the control plane.
+  TestNamespace ns("images");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  Cluster::get().apply_yaml(
+      ns.name(), "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: x}\n");
+  running_pods(ns.name(), "app=web", 1);
+  TempDir files;
+  REQUIRE(write_file_atomic(files / "web.yaml", deployment_yaml("web", 1)));
+  REQUIRE(write_file_atomic(
+      files / "routing.yaml",
+      "channels:\n  - {name: siem, type: webhook, url: 'https://siem.invalid/hook', secret-file: "
+      "/files/hook-secret}\n"));
+  REQUIRE(write_file_atomic(files / "hook-secret", "image-test-hook-secret\n"));
+  // The images run as uid 65532: the files they read must be readable by it.
+  auto kubeconfig = read_file(Cluster::get().kubeconfig());
+  REQUIRE(kubeconfig);
+  REQUIRE(write_file_atomic(files / "kubeconfig", *kubeconfig));
+  fs::permissions(files.path(), fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+  for (const auto& entry : fs::directory_iterator(files.path()))
+    fs::permissions(entry.path(), fs::perms::others_read, fs::perm_options::add);
+  const std::string incident = "--incident-id=INC-2026-11-27-901";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> dry_runs = {
+      {"isolate", {incident, "--namespace", ns.name(), "--selector", "app=web"}},
+      {"snapshot", {incident, "--namespace", ns.name(), "--selector", "app=web", "--out", "/tmp/evidence"}},
+      {"rotate-secret", {incident, "--namespace", ns.name(), "--secret", "db", "--key", "password"}},
+      {"rollout", {"restart", "deployment/web", incident, "--namespace", ns.name()}},
+      {"access-audit", {incident, "--resource", "secrets/db", "--namespace", ns.name()}},
+      {"drift", {incident, "--expected", "/files/web.yaml", "--namespace", ns.name()}},
+      {"notify",
+       {incident, "--routing", "/files/routing.yaml", "--severity", "high", "--title", "t", "--summary", "s",
+        "--impact", "i", "--current-actions", "a", "--contact", "c"}},
+  };
+  for (const auto& [name, args] : dry_runs) {
+    INFO(name);
+    std::vector<std::string> argv{"run",
+                                  "--rm",
+                                  "--network",
+                                  "host",
+                                  "--read-only",
+                                  "--tmpfs",
+                                  "/tmp",
+                                  "-v",
+                                  files.path() + ":/files:ro",
+                                  "-e",
+                                  "KUBECONFIG=/files/kubeconfig",
+                                  "localhost/irsteps/" + name + ":" + version};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--dry-run");
+    const auto out = podman.run(argv);
+    INFO("stderr: " << out.err << "\nstdout: " << out.out);
+    CHECK(out.exit_status == 0);
+    auto doc = parse_json(out.out, "result");
+    REQUIRE(doc);
+    CHECK(string_at(*doc, {"status"}) == "succeeded");
+    CHECK(find(*doc, {"dryRun"})->as_bool());
+  }
+
+  // The project checks its own supply chain: the verify-image image, signed,
+  // verifies itself in the registry.
+  TempDir sigstore;
+  run_signer({"init", sigstore.path()});
+  fs::permissions(sigstore.path(), fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+  fs::permissions(sigstore / "trusted_root.json", fs::perms::others_read, fs::perm_options::add);
+  const std::string digest = digests.at("verify-image");
+  const std::string payload = boost::json::serialize(
+      boost::json::object{{"critical",
+                           {{"identity", {{"docker-reference", local.host() + "/irsteps/verify-image"}}},
+                            {"image", {{"docker-manifest-digest", digest}}},
+                            {"type", "cosign container image signature"}}}});
+  REQUIRE(write_file_atomic(sigstore / "payload.json", payload));
+  const std::string identity =
+      "https://github.com/irsteps/irsteps/.github/workflows/release.yml@refs/tags/v" + version;
+  auto annotations =
+      parse_json(run_signer({"legacy", sigstore.path(), "--payload", sigstore / "payload.json", "--identity",
+                             identity, "--issuer", "https://token.actions.githubusercontent.com"}),
+                 "annotations");
+  REQUIRE(annotations);
+  auto payload_digest = registry.push_blob("irsteps/verify-image", payload);
+  const std::string config = R"({"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}})";
+  auto config_digest = registry.push_blob("irsteps/verify-image", config);
+  REQUIRE((payload_digest && config_digest));
+  const boost::json::object signature_manifest{
+      {"schemaVersion", 2},
+      {"mediaType", oci::media::oci_manifest},
+      {"config",
+       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+        {"digest", *config_digest},
+        {"size", config.size()}}},
+      {"layers", boost::json::array{{{"mediaType", "application/vnd.dev.cosign.simplesigning.v1+json"},
+                                     {"digest", *payload_digest},
+                                     {"size", payload.size()},
+                                     {"annotations", annotations->as_object()}}}}};
+  REQUIRE(registry.push_manifest("irsteps/verify-image", "sha256-" + digest.substr(7) + ".sig",
+                                 oci::media::oci_manifest, boost::json::serialize(signature_manifest)));
+  const auto verified = podman.run(
+      {"run", "--rm", "--network", "host", "-v", sigstore.path() + ":/trust:ro",
+       "localhost/irsteps/verify-image:" + version, local.host() + "/irsteps/verify-image:" + version,
+       "--allow-http-registry", "--trusted-root", "/trust/trusted_root.json", "--certificate-identity",
+       identity, "--certificate-oidc-issuer", "https://token.actions.githubusercontent.com"});
+  INFO("stderr: " << verified.err << "\nstdout: " << verified.out);
+  REQUIRE(verified.exit_status == 0);
+  auto result = parse_json(verified.out, "result");
+  REQUIRE(result);
+  CHECK(string_at(*result, {"outputs", "digest"}) == digest);
+  CHECK(string_at(*result, {"outputs", "signers"}) == identity);
+}
