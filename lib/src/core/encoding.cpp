@@ -21,16 +21,25 @@ Result<std::string> base64_decode(std::string_view text) {
     if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
     clean += c;
   }
+  // Padding only at the end, two at most; the alphabet everywhere else.
+  const auto data_end = clean.find_last_not_of('=') + 1;  // 0 when all padding
+  if (clean.size() - data_end > 2) return invalid("not valid base64 (too much padding)");
+  for (std::size_t i = 0; i < data_end; ++i) {
+    const char c = clean[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/'))
+      return invalid("not valid base64");
+  }
+  if (data_end % 4 == 1) return invalid("not valid base64 (truncated)");
+  clean.resize(data_end);
   while (clean.size() % 4 != 0) clean += '=';
   std::string out(clean.size() / 4 * 3, '\0');
   const int written =
       EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                       reinterpret_cast<const unsigned char*>(clean.data()), static_cast<int>(clean.size()));
   if (written < 0) return invalid("not valid base64");
-  std::size_t size = static_cast<std::size_t>(written);
-  // EVP_DecodeBlock counts padding as zero bytes; drop them.
-  for (std::size_t i = clean.size(); i > 0 && clean[i - 1] == '='; --i) --size;
-  out.resize(size);
+  // EVP_DecodeBlock counts padding as zero bytes; drop them (at most two).
+  const std::size_t padding = clean.size() - data_end;
+  out.resize(static_cast<std::size_t>(written) - padding);
   return out;
 }
 
