@@ -58,7 +58,7 @@ TEST_CASE("a step's result is committed to the case record and the output names 
         incident + ": isolate succeeded (dry run)\n");
 }
 
-TEST_CASE("eight step runs append to one case over smart HTTP with a token at once; all land",
+TEST_CASE("eight step runs append to one case over smart HTTP with a token at once, all land",
           "[integration][case]") {
   TempDir tmp;
   make_bare_repo(tmp / "srv/case.git");

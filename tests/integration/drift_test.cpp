@@ -245,7 +245,7 @@ TEST_CASE("drift finds a changed image, replica count and removed runAsNonRoot w
   CHECK(generation_of(ns.name()) == generation);
 }
 
-TEST_CASE("drift --apply puts the expected state back and verifies it; --dry-run and re-runs change nothing",
+TEST_CASE("drift --apply puts the expected state back and verifies it, --dry-run and re-runs change nothing",
           "[integration][drift]") {
   TestNamespace ns("drift-apply");
   Scratch scratch(ns.name());

@@ -105,7 +105,7 @@ TEST_CASE("isolate quarantines exactly the named pod and reads it back", "[integ
   }
 }
 
-TEST_CASE("detach takes the pod out of its ReplicaSet and Service; the controller replaces it",
+TEST_CASE("detach takes the pod out of its ReplicaSet and Service, the controller replaces it",
           "[integration][isolate]") {
   TestNamespace ns("detach");
   auto& cluster = Cluster::get();

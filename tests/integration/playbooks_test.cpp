@@ -248,7 +248,7 @@ int replicas_of(const std::string& ns, const std::string& name) {
 }  // namespace
 
 TEST_CASE(
-    "supply chain: a rejected image's workloads scaled to zero and people told; a verified one left alone",
+    "supply chain: a rejected image's workloads scaled to zero and people told, a verified one left alone",
     "[integration][playbooks]") {
   if (!have_docker_registry()) return;
   Rig rig;

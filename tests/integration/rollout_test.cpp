@@ -31,7 +31,7 @@ json::object deployment(const std::string& ns, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("rollout restart makes new pods and waits for them; status agrees", "[integration][rollout]") {
+TEST_CASE("rollout restart makes new pods and waits for them, status agrees", "[integration][rollout]") {
   TestNamespace ns("rollout-restart");
   Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 2));
   const auto before = running_pods(ns.name(), "app=web", 2);
@@ -104,7 +104,7 @@ TEST_CASE("rollout scale remembers the replica count and restores it", "[integra
   REQUIRE_EXIT(daemonset, 2);
 }
 
-TEST_CASE("rollout delete-pod deletes exactly the pod; the controller replaces it",
+TEST_CASE("rollout delete-pod deletes exactly the pod, the controller replaces it",
           "[integration][rollout]") {
   TestNamespace ns("rollout-delete");
   Cluster::get().apply_yaml(ns.name(), deployment_yaml("cart", 2));

@@ -158,7 +158,7 @@ TEST_CASE("rotate-secret names a consumer that never becomes healthy, with its p
   CHECK(run.all_text().find(secret_value(ns.name(), "db", "password")) == std::string::npos);
 }
 
-TEST_CASE("rotate-secret: a conflicting writer is outlasted; dry-run and unknown Secrets change nothing",
+TEST_CASE("rotate-secret: a conflicting writer is outlasted, dry-run and unknown Secrets change nothing",
           "[integration][rotate-secret]") {
   TestNamespace ns("rotate-conflict");
   auto& cluster = Cluster::get();
@@ -236,7 +236,7 @@ TEST_CASE("rotate-secret from stdin, and revocation of a ServiceAccount's tokens
 }
 
 TEST_CASE(
-    "rotate-secret --keep-previous keeps the old data aside, with a warning; batches restart all consumers",
+    "rotate-secret --keep-previous keeps the old data aside, with a warning, batches restart all consumers",
     "[integration][rotate-secret]") {
   TestNamespace ns("rotate-keep");
   auto& cluster = Cluster::get();

@@ -353,7 +353,7 @@ TEST_CASE("gzip, a size bound that marks the item partial, and an archive of the
   CHECK(listing->out.find("evidence/" + ns.name() + "/victim/filesystem/app.tar.gz") != std::string::npos);
 }
 
-TEST_CASE("an API server that dies while a log streams leaves the log marked partial; a re-run completes it",
+TEST_CASE("an API server that dies while a log streams leaves the log marked partial, a re-run completes it",
           "[integration][snapshot][outage]") {
   auto& cluster = Cluster::get();
   if (cluster.state_dir().empty()) {
@@ -462,7 +462,7 @@ bool warned(const StepRun& run, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("--via-ephemeral tars a container without shell or tar through a debug container, once",
+TEST_CASE("snapshot --via-ephemeral tars a container without shell or tar through a debug container, once",
           "[integration][snapshot][ephemeral]") {
   TestNamespace ns("snapeph");
   Scratch rootfs("snap-ephroot");
@@ -538,8 +538,10 @@ TEST_CASE("--via-ephemeral tars a container without shell or tar through a debug
   REQUIRE_EXIT(reverified, 0);
 }
 
-TEST_CASE("--via-ephemeral: a tag is exit 2 naming the parameter; --dry-run shows the container, adds none",
-          "[integration][snapshot][ephemeral]") {
+TEST_CASE(
+    "snapshot --via-ephemeral: a tag is exit 2 naming the parameter, --dry-run shows the container, adds "
+    "none",
+    "[integration][snapshot][ephemeral]") {
   TestNamespace ns("snapephdry");
   Scratch rootfs("snap-ephdryroot");
   Scratch empty_bin("snap-ephdrybin");
@@ -586,8 +588,9 @@ TEST_CASE("--via-ephemeral: a tag is exit 2 naming the parameter; --dry-run show
   CHECK_FALSE(fs::exists(out.dir / "manifest.json"));
 }
 
-TEST_CASE("--via-ephemeral with the shipped Role works; without pods/ephemeralcontainers it is exit 5",
-          "[integration][snapshot][ephemeral][rbac]") {
+TEST_CASE(
+    "snapshot --via-ephemeral with the shipped Role works, without pods/ephemeralcontainers it is exit 5",
+    "[integration][snapshot][ephemeral][rbac]") {
   auto& cluster = Cluster::get();
   cluster.apply_shipped_role("snapshot");
   TokenKubeconfig identity(service_account_token("irsteps", "irsteps-snapshot"), "irsteps-snapshot-eph");

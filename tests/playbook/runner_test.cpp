@@ -46,7 +46,7 @@ TEST_CASE("a scope resolves workflow, inputs, steps and retries variables and na
   CHECK(scope("item").error().describe() == "unknown variable {{item}}");
 }
 
-TEST_CASE("dag dependencies come from dependencies and depends; cycles and unknown tasks are errors",
+TEST_CASE("dag dependencies come from dependencies and depends, cycles and unknown tasks are errors",
           "[playbook]") {
   auto deps =
       dag_dependencies({task("a"), task("b", {"a"}), task("c", {}, "a && !b.Failed"), task("d", {"b", "c"})});

@@ -128,7 +128,7 @@ TEST_CASE("unsupported fields are errors that name the field and where it is", "
           .ends_with("outputs.parameters[0].valueFrom.jsonPath: not supported by the local playbook runner"));
 }
 
-TEST_CASE("the step comes from command[0], else the image; container paths map to local folders",
+TEST_CASE("the step comes from command[0], else the image, container paths map to local folders",
           "[playbook]") {
   Container c;
   c.image = "ghcr.io/irsteps/rotate-secret:0.1.0";

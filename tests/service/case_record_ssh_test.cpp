@@ -296,7 +296,7 @@ TEST_CASE("the server's host key: unknown or other keys refused, hashed entries 
   }
 }
 
-TEST_CASE("over SSH a refused key is not transient; an unreachable server is", "[case][ssh]") {
+TEST_CASE("over SSH a refused key is not transient, an unreachable server is", "[case][ssh]") {
   SshRig rig;
   SECTION("a key the server does not know") {
     const auto kept = rig.refused(rig.target("cache", rig.stranger, rig.known_hosts), "a");

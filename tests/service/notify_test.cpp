@@ -238,7 +238,7 @@ TEST_CASE("notify: a critical incident reaches all five channels in each provide
   rig.check_no_secret(run);
 }
 
-TEST_CASE("notify: the severity decides the channels; medium skips the critical-only ones",
+TEST_CASE("notify: the severity decides the channels, medium skips the critical-only ones",
           "[integration][notify][no-cluster]") {
   Rig rig;
   auto run = run_step_binary("notify", rig.args({"--severity", "medium"}), rig.env);
@@ -418,7 +418,7 @@ TEST_CASE("notify: a custom template from a file", "[integration][notify][no-clu
   CHECK(string_at(body_of(rig.hook.requests()[0]), {"text"}) == "Owner: platform team");
 }
 
-TEST_CASE("SMTP client: STARTTLS and AUTH LOGIN-or-PLAIN against a real server; dots survive",
+TEST_CASE("SMTP client: STARTTLS and AUTH LOGIN-or-PLAIN against a real server, dots survive",
           "[integration][smtp][no-cluster]") {
   SmtpServer server(true, true);
   notify::SmtpServer where{"127.0.0.1",       server.port(), notify::SmtpSecurity::starttls,

@@ -15,7 +15,7 @@
 using namespace ir;
 using namespace ir::test;
 
-TEST_CASE("oci: a tag resolves to the digest of the manifest's bytes; blobs come back checked",
+TEST_CASE("oci: a tag resolves to the digest of the manifest's bytes, blobs come back checked",
           "[service][oci][registry]") {
   if (!have_docker_registry()) return;
   LocalRegistry local;
@@ -49,7 +49,7 @@ TEST_CASE("oci: a tag resolves to the digest of the manifest's bytes; blobs come
   REQUIRE_FALSE(absent);
 }
 
-TEST_CASE("oci: --platform picks the manifest of an index; referrers come from the sha256-<hex> tag",
+TEST_CASE("oci: --platform picks the manifest of an index, referrers come from the sha256-<hex> tag",
           "[service][oci][registry]") {
   if (!have_docker_registry()) return;
   LocalRegistry local;
@@ -99,7 +99,7 @@ TEST_CASE("oci: --platform picks the manifest of an index; referrers come from t
 }
 
 TEST_CASE(
-    "oci: htpasswd Basic auth with bcrypt; credentials from flags or the docker config; never in errors",
+    "oci: htpasswd Basic auth with bcrypt, credentials from flags or the docker config, never in errors",
     "[service][oci][registry]") {
   if (!have_docker_registry()) return;
   const std::string password = "pa55-w0rd-irsteps-8f3a";
@@ -184,7 +184,7 @@ TEST_CASE("oci: TLS to a registry with the test's own CA, verified", "[service][
 }
 
 TEST_CASE(
-    "oci: Bearer tokens by the WWW-Authenticate realm, service and scope; 429 retried after Retry-After",
+    "oci: Bearer tokens by the WWW-Authenticate realm, service and scope, 429 retried after Retry-After",
     "[service][oci]") {
   std::atomic<int> throttled{0};
   std::unique_ptr<HttpServer> server;

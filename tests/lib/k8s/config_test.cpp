@@ -121,7 +121,7 @@ contexts: [{name: c, context: {cluster: k, user: u}}]
   CHECK(none.error().describe().find("KUBERNETES_SERVICE_HOST") != std::string::npos);
 }
 
-TEST_CASE("in-cluster configuration reads the service-account folder; IPv6 in brackets",
+TEST_CASE("in-cluster configuration reads the service-account folder, IPv6 in brackets",
           "[unit][kubeconfig]") {
   TempDir dir;
   dir.write("ca.crt", "CLUSTER CA");

@@ -75,7 +75,7 @@ TEST_CASE("a >= 1.22 server takes the Pod form in one strategic-merge patch", "[
   CHECK(server.requests().size() == 3);
 }
 
-TEST_CASE("a 1.20 server answers the Pod form unchanged; the EphemeralContainers form follows",
+TEST_CASE("a 1.20 server answers the Pod form unchanged, the EphemeralContainers form follows",
           "[unit][k8s]") {
   HttpServer server([](const SeenRequest& request) {
     if (pod_form(request))  // what 1.20 does: "no change", its own kind

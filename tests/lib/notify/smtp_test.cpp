@@ -16,7 +16,7 @@ TEST_CASE("dot-stuffing doubles a leading dot and ends every line with CRLF", "[
   CHECK(dot_stuff("") == "\r\n");
 }
 
-TEST_CASE("header values cannot start a new header; non-ASCII becomes encoded words", "[unit][smtp]") {
+TEST_CASE("header values cannot start a new header, non-ASCII becomes encoded words", "[unit][smtp]") {
   CHECK(header_value("plain subject") == "plain subject");
   CHECK(header_value("a\r\nBcc: x@y") == "a  Bcc: x@y");
   const std::string encoded =

@@ -80,7 +80,7 @@ TEST_CASE("DSSE PAE is the length-prefixed encoding of the DSSE spec", "[unit][s
         "DSSEv1 29 http://example.com/HelloWorld 11 hello world");
 }
 
-TEST_CASE("the built-in trusted root parses; a root without a validity start is refused",
+TEST_CASE("the built-in trusted root parses, a root without a validity start is refused",
           "[unit][sigstore]") {
   auto root = parse_trusted_root(public_good_trusted_root(), "built-in");
   REQUIRE(root);

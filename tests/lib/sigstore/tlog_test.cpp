@@ -106,7 +106,7 @@ TEST_CASE("inclusion proofs verify for every leaf of trees of every size up to 1
   }
 }
 
-TEST_CASE("checkpoints: the log's line must verify; witness lines of unknown keys are ignored",
+TEST_CASE("checkpoints: the log's line must verify, witness lines of unknown keys are ignored",
           "[unit][sigstore]") {
   Ed25519 log_key;
   Ed25519 witness_key;

@@ -141,7 +141,7 @@ TEST_CASE("manifests drift refuses, with the document named", "[unit][drift]") {
   CHECK(parse_manifest("# nothing\n", "x.yaml").error().code() == Code::invalid_input);
 }
 
-TEST_CASE("a fixed document replaces only its own text; comments elsewhere stay", "[unit][drift]") {
+TEST_CASE("a fixed document replaces only its own text, comments elsewhere stay", "[unit][drift]") {
   auto manifest = parse_manifest(web_manifest, "web.yaml");
   REQUIRE(manifest);
   json::object service = manifest->documents[1];
@@ -180,7 +180,7 @@ TEST_CASE("changed paths: nested keys, list items, quoted keys, absent sides", "
   CHECK(changed_paths(&live, &live).empty());
 }
 
-TEST_CASE("server-managed fields are no drift; a missing object is one change", "[unit][drift]") {
+TEST_CASE("server-managed fields are no drift, a missing object is one change", "[unit][drift]") {
   auto manifest =
       parse_manifest("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '1'}\n", "c.yaml");
   auto targets = targets_of(*manifest, *options({"--expected", "c.yaml"}));
@@ -264,7 +264,7 @@ TEST_CASE("the pod spec of a CronJob and of a Pod", "[unit][drift]") {
   CHECK(security_findings(pod.get_object(), {"host-ipc"}).at(0).path == "spec.hostIPC");
 }
 
-TEST_CASE("strategic merge merges lists by their key; a merge patch replaces them", "[unit][drift]") {
+TEST_CASE("strategic merge merges lists by their key, a merge patch replaces them", "[unit][drift]") {
   const auto target =
       json_of(R"({"spec":{"containers":[{"name":"a","image":"x","ports":[{"containerPort":80}]},
       {"name":"b","image":"y"}],"volumes":[{"name":"v"},{"name":"w"}],"args":["1","2"],"keep":1}})");

@@ -81,7 +81,7 @@ TEST_CASE("utf8_truncate never cuts a character in two", "[unit][notify]") {
   CHECK(utf8_length(utf8_truncate(text, 3)) == 3);
 }
 
-TEST_CASE("PagerDuty: trigger with payload, links and details; acknowledge and resolve by dedup key",
+TEST_CASE("PagerDuty: trigger with payload, links and details, acknowledge and resolve by dedup key",
           "[unit][notify]") {
   auto out = outgoing(std::string(5000, 'b'));
   out.message.subject = std::string(2000, 's');

@@ -71,7 +71,7 @@ struct Waits {
 
 }  // namespace
 
-TEST_CASE("every channel gets its payload; 429 with Retry-After and 503 are retried", "[unit][notify]") {
+TEST_CASE("every channel gets its payload, 429 with Retry-After and 503 are retried", "[unit][notify]") {
   std::atomic<int> slack_calls{0};
   HttpServer slack(
       [&](const SeenRequest&) {

@@ -51,7 +51,7 @@ TEST_CASE("a field the template needs and the incident lacks is an error naming 
   CHECK_FALSE(render("initial-notification", *builtin_template("initial-notification"), fields));
 }
 
-TEST_CASE("the status update knows an unknown ETA; deadlines are appended", "[unit][notify]") {
+TEST_CASE("the status update knows an unknown ETA, deadlines are appended", "[unit][notify]") {
   Fields fields{{"incident-id", "INC-2026-11-26-001"},
                 {"title", "miner"},
                 {"status", "Contained"},

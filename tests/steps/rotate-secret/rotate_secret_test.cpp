@@ -27,7 +27,7 @@ TEST_CASE("generated values have the length and charset asked for, and differ", 
   CHECK(fmt::format("{}", *value) == "<redacted>");
 }
 
-TEST_CASE("values read from stdin drop one trailing newline; empty is refused", "[unit][rotate-secret]") {
+TEST_CASE("values read from stdin drop one trailing newline, empty is refused", "[unit][rotate-secret]") {
   Options options;
   options.source = Source::stdin_stream;
   std::istringstream in("s3cr3t-from-db\n");
