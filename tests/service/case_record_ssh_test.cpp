@@ -5,6 +5,7 @@
 // servers and the exit codes they give, and the private key in no output.
 #include "integration/step_runner.hpp"
 #include "ir/record/case_record.hpp"
+#include "service/case_record_fixture.hpp"
 #include "support/catch.hpp"
 #include "support/git_server.hpp"
 
@@ -43,33 +44,11 @@ std::vector<std::pair<std::string, std::string>> sanitizer_env() {
 #endif
 }
 
-json::object result_document(const std::string& step, const std::string& incident, const std::string& start) {
-  json::object doc;
-  doc["apiVersion"] = "irsteps.io/v1";
-  doc["kind"] = "StepResult";
-  doc["step"] = step;
-  doc["version"] = "0.1.0";
-  doc["incidentId"] = incident;
-  doc["status"] = "succeeded";
-  doc["dryRun"] = false;
-  doc["startTime"] = start;
-  doc["endTime"] = start;
-  doc["actions"] = json::array{};
-  doc["outputs"] = json::object{};
-  doc["evidence"] = json::array{};
-  doc["warnings"] = json::array{};
-  return doc;
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
-}
-
-std::vector<std::string> tree_of(const std::string& bare) {
-  return lines_of(run_git(bare, {"ls-tree", "-r", "--name-only", "main"}, true).out);
 }
 
 // A served bare repository, the client keys the server knows (and one it

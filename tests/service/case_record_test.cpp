@@ -2,6 +2,7 @@
 // path and over smart HTTP, eight writers at once, a remote that is down (the
 // record is kept, then pushed by the next append), and the timeline read back.
 #include "ir/record/case_record.hpp"
+#include "service/case_record_fixture.hpp"
 #include "support/catch.hpp"
 #include "support/git_server.hpp"
 
@@ -14,41 +15,6 @@
 
 using namespace ir;
 using namespace ir::test;
-
-namespace {
-
-json::object result_document(const std::string& step, const std::string& incident, const std::string& start) {
-  json::object doc;
-  doc["apiVersion"] = "irsteps.io/v1";
-  doc["kind"] = "StepResult";
-  doc["step"] = step;
-  doc["version"] = "0.1.0";
-  doc["incidentId"] = incident;
-  doc["status"] = "succeeded";
-  doc["dryRun"] = false;
-  doc["startTime"] = start;
-  doc["endTime"] = start;
-  doc["actions"] =
-      json::array{json::object{{"verb", "apply"},
-                               {"target", json::object{{"kind", "NetworkPolicy"}, {"name", "deny"}}},
-                               {"dryRun", false}}};
-  doc["outputs"] = json::object{};
-  doc["evidence"] = json::array{};
-  doc["warnings"] = json::array{};
-  return doc;
-}
-
-std::vector<std::string> tree_of(const std::string& bare, const std::string& branch = "main") {
-  std::vector<std::string> paths;
-  std::string out = run_git(bare, {"ls-tree", "-r", "--name-only", branch}).out;
-  std::size_t start = 0;
-  for (auto nl = out.find('\n'); nl != std::string::npos; start = nl + 1, nl = out.find('\n', start)) {
-    paths.push_back(out.substr(start, nl - start));
-  }
-  return paths;
-}
-
-}  // namespace
 
 TEST_CASE(
     "a record lands as incidents/<id>/<time>-<step>.json with author and message naming step and incident",
