@@ -54,6 +54,28 @@ std::string hex_encode(std::string_view bytes) {
   return out;
 }
 
+Result<std::string> hex_decode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return invalid("not hexadecimal (an odd number of digits)");
+  std::string bytes;
+  bytes.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int value = 0;
+    for (const char c : hex.substr(i, 2)) {
+      value <<= 4;
+      if (c >= '0' && c <= '9')
+        value |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        value |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        value |= c - 'A' + 10;
+      else
+        return invalid("not hexadecimal");
+    }
+    bytes += static_cast<char>(value);
+  }
+  return bytes;
+}
+
 std::string sha256_hex(std::string_view bytes) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);

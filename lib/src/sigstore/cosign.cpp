@@ -34,28 +34,6 @@ Result<std::vector<std::string>> certificates_of(std::string_view pem, std::stri
   return ders;
 }
 
-Result<std::string> hex_decode(std::string_view hex, std::string_view what) {
-  if (hex.size() % 2 != 0) return rejected(std::string(what) + ": not hexadecimal");
-  std::string bytes;
-  bytes.reserve(hex.size() / 2);
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int value = 0;
-    for (const char c : hex.substr(i, 2)) {
-      value <<= 4;
-      if (c >= '0' && c <= '9')
-        value |= c - '0';
-      else if (c >= 'a' && c <= 'f')
-        value |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F')
-        value |= c - 'A' + 10;
-      else
-        return rejected(std::string(what) + ": not hexadecimal");
-    }
-    bytes += static_cast<char>(value);
-  }
-  return bytes;
-}
-
 // The bundle annotation: {"SignedEntryTimestamp": b64, "Payload": {"body":
 // b64, "integratedTime": n, "logIndex": n, "logID": hex}}.
 Result<TlogEntry> entry_of(std::string_view text) {
@@ -74,8 +52,8 @@ Result<TlogEntry> entry_of(std::string_view text) {
   };
   if (auto ok = number("integratedTime", entry.integrated_time); !ok) return ok.error();
   if (auto ok = number("logIndex", entry.log_index); !ok) return ok.error();
-  auto log_id = hex_decode(string_at(*payload, {"logID"}), where + ": Payload.logID");
-  if (!log_id) return log_id.error();
+  auto log_id = hex_decode(string_at(*payload, {"logID"}));
+  if (!log_id) return rejected(where + ": Payload.logID is " + log_id.error().message());
   if (log_id->empty()) return rejected(where + ": Payload.logID is missing");
   entry.log_id = std::move(*log_id);
   auto body = base64_decode(string_at(*payload, {"body"}));

@@ -219,8 +219,7 @@ Result<Artifact> Artifact::from_digest(std::string_view text) {
     return invalid("'" + std::string(text) + "' is not sha256:<64 lower-case hex digits> (or sha512:<128>)");
   Artifact artifact;
   std::string& digest = text.starts_with("sha256:") ? artifact.sha256 : artifact.sha512;
-  for (std::size_t i = 7; i < text.size(); i += 2)
-    digest += static_cast<char>(std::stoi(std::string(text.substr(i, 2)), nullptr, 16));
+  digest = *hex_decode(text.substr(7));  // the pattern above allows only hex digits
   return artifact;
 }
 

@@ -28,3 +28,10 @@ TEST_CASE("base64 refuses misplaced or excessive padding and foreign characters"
   CHECK(*ir::base64_decode("YQ==") == "a");
   CHECK(*ir::base64_decode("") == "");
 }
+
+TEST_CASE("hex decodes either case and refuses odd lengths and other characters", "[unit][encoding]") {
+  CHECK(*ir::hex_decode("01aB") == std::string("\x01\xab", 2));
+  CHECK(*ir::hex_decode("") == "");
+  CHECK(!ir::hex_decode("abc"));
+  CHECK(!ir::hex_decode("zz"));
+}
