@@ -4,10 +4,12 @@
 // foreign templates, bad bodies, concurrent calls, SIGTERM. Steps that need
 // a cluster get a kubeconfig whose API server is a closed port (or a slow
 // test server), so each takes a known failure path without a cluster.
+#include "ir/core/time.hpp"
 #include "plugin/plugin_fixture.hpp"
 #include "support/http_server.hpp"
 
 #include <atomic>
+#include <regex>
 #include <set>
 
 using namespace ir;
@@ -100,6 +102,31 @@ TEST_CASE(
   CHECK(plugin.terminate().exit_status == 0);
 }
 
+namespace {
+
+// The outputs with each UTC time replaced by a placeholder, and the times
+// themselves in the order they appeared.
+struct Timeless {
+  std::map<std::string, std::string> outputs;
+  std::vector<TimePoint> times;
+};
+
+Timeless with_times_taken_out(std::map<std::string, std::string> outputs) {
+  static const std::regex utc(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z)");
+  Timeless out;
+  for (auto& [name, value] : outputs) {
+    for (std::sregex_iterator it(value.begin(), value.end(), utc), end; it != end; ++it) {
+      auto parsed = parse_utc(it->str());
+      REQUIRE(parsed);
+      out.times.push_back(*parsed);
+    }
+    out.outputs[name] = std::regex_replace(value, utc, "<time>");
+  }
+  return out;
+}
+
+}  // namespace
+
 TEST_CASE("plugin: every step gives the verdict its command line gives", "[service][plugin][no-cluster]") {
   Plugin plugin({"--wait", "5s"});
   const TempDir& dir = plugin.dir();
@@ -172,7 +199,17 @@ TEST_CASE("plugin: every step gives the verdict its command line gives", "[servi
       CHECK(string_at(reply, {"node", "message"}).find(string_at(cli.result, {"error", "message"})) !=
             std::string::npos);
     }
-    CHECK(outputs_of_reply(reply) == outputs_of_result(cli.result));
+    // Outputs are equal but for the times that count from the moment each
+    // run began (notify's next update due, its escalation plan): the command
+    // line ran after the plugin, never before, and not minutes later.
+    auto from_plugin = with_times_taken_out(outputs_of_reply(reply));
+    auto from_cli = with_times_taken_out(outputs_of_result(cli.result));
+    CHECK(from_plugin.outputs == from_cli.outputs);
+    REQUIRE(from_plugin.times.size() == from_cli.times.size());
+    for (std::size_t i = 0; i < from_cli.times.size(); ++i) {
+      CHECK(from_cli.times[i] >= from_plugin.times[i]);
+      CHECK(from_cli.times[i] - from_plugin.times[i] < std::chrono::minutes(2));
+    }
     steps_seen.insert(c.step);
     verdicts.insert(cli.exit_status);
   }
