@@ -542,9 +542,10 @@ Result<Mirror> Mirror::open(std::string url, Credentials credentials, std::strin
   const std::string lock_path = dir.string() + ".lock";
   state->lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (state->lock_fd < 0) return invalid("cannot open lock file " + lock_path);
-  // Other processes on this machine hold the mirror briefly (one fetch and
-  // push); waiting two minutes for them is bounded and generous.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  // Other processes on this machine hold the mirror for one fetch and push,
+  // or for the rounds of a contended push (at most about two minutes each);
+  // waiting five minutes for them is bounded and generous.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (::flock(state->lock_fd, LOCK_EX | LOCK_NB) != 0) {
     if (std::chrono::steady_clock::now() > deadline) {
       return Error(Code::transient, "the local mirror " + dir.string() + " stayed locked by another process");

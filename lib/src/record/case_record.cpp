@@ -7,6 +7,8 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -162,8 +164,15 @@ Result<Appended> append(const Target& target, const json::object& result_documen
     auto mirror = git::Mirror::open(target.url, target.credentials, target.cache_root);
     if (!mirror) return mirror.error();
     std::mt19937 random(std::random_device{}());
-    constexpr int attempts = 12;
+    // Every writer of an incident (a playbook runs several steps at once)
+    // must land. A refused push means another writer was first; each round
+    // lets at least one through, so the rounds are bounded by count and by
+    // time, generously: a record that still cannot land is kept, not lost.
+    constexpr int attempts = 40;
+    constexpr auto give_up_after = std::chrono::minutes(2);
+    const auto started = std::chrono::steady_clock::now();
     for (int attempt = 1;; ++attempt) {
+      const auto round_started = std::chrono::steady_clock::now();
       // Optimistic: a mirror that knows the branch builds on what it saw
       // last and pushes; only a refused push (someone else was first)
       // costs a fetch. Saves a round trip in the common case.
@@ -188,12 +197,22 @@ Result<Appended> append(const Target& target, const json::object& result_documen
       out.commit = tip;
       if (head->has_value() && **head == tip) return {};  // everything was there already
       auto pushed = mirror->push(tip, target.branch);
-      if (pushed || pushed.error().code() != Code::conflict || attempt == attempts) return pushed;
-      // Another writer got in first: build on its head after a short,
-      // random pause so that the writers do not collide again in step.
+      if (pushed || pushed.error().code() != Code::conflict || attempt == attempts ||
+          std::chrono::steady_clock::now() - started > give_up_after) {
+        return pushed;
+      }
+      // Another writer got in first. Wait a random part of a window that
+      // grows with each refusal and with the time a round takes here (a
+      // slow server or machine makes long rounds, and writers that retry
+      // sooner than a round would only collide again), then build on the
+      // new head.
       log::info("case.push_retry", {{"attempt", attempt}, {"message", pushed.error().describe()}});
-      std::uniform_int_distribution<int> pause(20, 40 * attempt + 60);
-      std::this_thread::sleep_for(std::chrono::milliseconds(pause(random)));
+      const auto round = std::max<std::chrono::steady_clock::duration>(
+          std::chrono::steady_clock::now() - round_started, std::chrono::milliseconds(20));
+      const auto window = std::min<std::chrono::steady_clock::duration>(round * (1 << std::min(attempt, 4)),
+                                                                        std::chrono::seconds(5));
+      std::uniform_int_distribution<std::int64_t> pause(0, window.count());
+      std::this_thread::sleep_for(std::chrono::steady_clock::duration(pause(random)));
     }
   };
   auto pushed = try_push();
