@@ -108,6 +108,16 @@ Result<std::optional<json::object>> object_metadata(const Options& options, Cont
   return object.error();
 }
 
+// "secrets/db-password in shop", "deployments.apps/web/scale in shop",
+// "clusterroles.rbac.authorization.k8s.io/admin".
+std::string target_text(const Target& target) {
+  std::string text = target.resource + (target.group.empty() ? "" : "." + target.group);
+  if (!target.name.empty()) text += "/" + target.name;
+  if (!target.subresource.empty()) text += "/" + target.subresource;
+  if (!target.ns.empty()) text += " in " + target.ns;
+  return text;
+}
+
 }  // namespace
 
 Result<Target> parse_target(std::string_view resource, std::string_view ns) {
@@ -196,6 +206,7 @@ Result<void> run(const Options& options, Context& context) {
   if (!options.audit_logs.empty()) {
     if (auto did = report_who_did(options, context, log); !did) return did.error();
   }
+  report.set_output("resource", target_text(options.target));
   report.set_output("timeline", json_text(build_timeline(object ? &*object : nullptr, log)));
   if (object) report.set_output("exposed-since", string_at(*object, {"metadata", "creationTimestamp"}));
   return {};

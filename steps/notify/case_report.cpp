@@ -1,5 +1,9 @@
 #include "case_report.hpp"
 
+#include "ir/core/time.hpp"
+
+#include <algorithm>
+
 namespace ir::steps::notify {
 namespace {
 
@@ -19,10 +23,60 @@ std::string when_of(const record::Entry& entry) {
   return started.empty() ? entry.committed : started;
 }
 
+struct Line {
+  TimePoint time;
+  std::string text;
+};
+
+// A time that cannot be read sorts as `otherwise`.
+TimePoint time_of(const std::string& text, TimePoint otherwise) {
+  auto parsed = parse_utc(text);
+  return parsed ? *parsed : otherwise;
+}
+
+std::string exposure_event_text(const json::value& event) {
+  const std::string kind = string_at(event, {"event"});
+  const std::string user = string_at(event, {"user"});
+  if (kind == "created") return "created";
+  if (kind == "rotated") return "rotated by " + string_at(event, {"by"}, "rotate-secret");
+  if (kind == "first-access") return "first access by " + user;
+  if (kind == "last-access") return "last access by " + user;
+  if (kind == "fields-managed") {
+    return "written by " + string_at(event, {"manager"}, "an unnamed manager") + " (" +
+           string_at(event, {"operation"}) + ")";
+  }
+  if (kind.starts_with("audited-")) {
+    std::string text = kind.substr(8) + " by " + user;
+    if (const auto* code = find(event, {"code"}); code != nullptr && code->is_int64()) {
+      text += " (HTTP " + std::to_string(code->get_int64()) + ")";
+    }
+    return text;
+  }
+  return kind;
+}
+
+// access-audit's exposure timeline (creation, writes, rotation, the first
+// and last access of each user) as lines of the incident's timeline.
+void add_exposure(std::vector<Line>& lines, const record::Entry& entry) {
+  const auto* timeline = find(entry.document, {"outputs", "timeline"});
+  if (timeline == nullptr || !timeline->is_string()) return;
+  auto events = parse_json(std::string(timeline->get_string()), "timeline");
+  if (!events || !events->is_array()) return;
+  const std::string resource = string_at(entry.document, {"outputs", "resource"}, "the audited resource");
+  const TimePoint recorded = time_of(when_of(entry), TimePoint::max());
+  for (const auto& event : events->get_array()) {
+    const std::string when = string_at(event, {"time"});
+    lines.push_back(
+        {time_of(when, recorded), "- " + when + "  " + resource + ": " + exposure_event_text(event) +
+                                      " (exposure timeline of access-audit, record " + entry.path + ")"});
+  }
+}
+
 }  // namespace
 
 CaseSections case_sections(const std::vector<record::Entry>& entries) {
   CaseSections sections;
+  std::vector<Line> timeline;
   for (const auto& entry : entries) {
     const auto& doc = entry.document;
     const std::string step = string_at(doc, {"step"}, "unknown step");
@@ -35,7 +89,8 @@ CaseSections case_sections(const std::vector<record::Entry>& entries) {
                        ", by " + entry.author + " (record " + entry.path + ", commit " +
                        short_commit(entry.commit) + ")";
     if (const std::string error = string_at(doc, {"error", "message"}); !error.empty()) line += ": " + error;
-    sections.timeline += (sections.timeline.empty() ? "" : "\n") + line;
+    timeline.push_back({time_of(when_of(entry), TimePoint::max()), std::move(line)});
+    if (step == "access-audit") add_exposure(timeline, entry);
 
     std::string done;
     if (actions != nullptr && actions->is_array()) {
@@ -62,6 +117,11 @@ CaseSections case_sections(const std::vector<record::Entry>& entries) {
     }
     if (!done.empty()) sections.response_actions += (sections.response_actions.empty() ? "" : "\n") + done;
   }
+  // In the order things happened: the exposure began long before the
+  // response. Lines of the same time keep the order of the records.
+  std::stable_sort(timeline.begin(), timeline.end(),
+                   [](const Line& a, const Line& b) { return a.time < b.time; });
+  for (const auto& line : timeline) sections.timeline += (sections.timeline.empty() ? "" : "\n") + line.text;
   if (sections.timeline.empty()) sections.timeline = "(the case record holds no records of this incident)";
   if (sections.response_actions.empty()) {
     sections.response_actions = "(the case record holds no actions of this incident)";

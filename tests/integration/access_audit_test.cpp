@@ -4,6 +4,7 @@
 // partly corrupted copy of the audit log, bad input, RBAC, and the shipped
 // least-privilege Role.
 #include "step_runner.hpp"
+#include "support/git_server.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -267,9 +268,54 @@ TEST_CASE("access-audit finds exactly the subjects and reads, and the API server
     CHECK(events.count(event) == 1);
   }
   CHECK(!run.output("exposed-since").empty());
+  CHECK(run.output("resource") == "secrets/db in " + ns.name());
   // Secret values never reach any output.
   CHECK(run.all_text().find("hunter2") == std::string::npos);
   CHECK(run.all_text().find("aHVudGVyMg") == std::string::npos);
+
+  // With --case-repo the exposure timeline goes into the case record, and
+  // the post-incident report's timeline shows it among the steps' runs.
+  TempDir tmp;
+  make_bare_repo(tmp / "case.git");
+  const std::vector<std::pair<std::string, std::string>> env{{"IRSTEPS_CACHE_DIR", tmp / "cache"}};
+  args.insert(args.end(), {"--case-repo", tmp / "case.git"});
+  auto recorded = run_step_binary("access-audit", args, env);
+  REQUIRE_EXIT(recorded, 0);
+  CHECK(!recorded.output("case-record").empty());
+  const std::string routing =
+      tmp.file("routing.yaml",
+               "channels:\n  - {name: siem, type: webhook, url: 'https://127.0.0.1:9/h', "
+               "secret-file: " +
+                   tmp.file("hook-secret", "s3cret-hook\n") + "}\n");
+  auto report = run_step_binary("notify", {"--incident-id",     incident,
+                                           "--routing",         routing,
+                                           "--severity",        "high",
+                                           "--status",          "resolved",
+                                           "--template",        "post-incident-report",
+                                           "--title",           "Secret db exposed",
+                                           "--summary",         "db was readable",
+                                           "--impact",          "shop",
+                                           "--current-actions", "rotated",
+                                           "--contact",         "Alice (IC)",
+                                           "--case-repo",       tmp / "case.git",
+                                           "--dry-run"},
+                                env);
+  REQUIRE_EXIT(report, 0);
+  const std::string text = report.out;
+  INFO(text);
+  const std::string resource = "secrets/db in " + ns.name();
+  const auto created = text.find(resource + ": created (exposure timeline of access-audit");
+  const auto first_read =
+      text.find(resource + ": first access by system:serviceaccount:" + ns.name() + ":via-role");
+  const auto rotated = text.find(resource + ": rotated by rotate-secret");
+  const auto audit_run = text.find("access-audit succeeded, by ");
+  CHECK(created != std::string::npos);
+  CHECK(first_read != std::string::npos);
+  CHECK(rotated != std::string::npos);
+  CHECK(audit_run != std::string::npos);
+  // In time order: the Secret was made and read before the audit ran.
+  CHECK(created < first_read);
+  CHECK(first_read < audit_run);
 }
 
 TEST_CASE("access-audit reads a rotated, gzipped and partly corrupted copy of the real audit log",

@@ -2,6 +2,7 @@
 // records built in memory: who did what, when, with which evidence hashes.
 #include "case_report.hpp"
 
+#include "ir/core/text_diff.hpp"
 #include "support/catch.hpp"
 
 using namespace ir;
@@ -48,4 +49,40 @@ TEST_CASE("an incident without records says so instead of leaving the sections e
   const auto sections = case_sections({});
   CHECK(sections.timeline.find("no records") != std::string::npos);
   CHECK(sections.response_actions.find("no actions") != std::string::npos);
+}
+
+TEST_CASE("access-audit's exposure timeline joins the incident's timeline in time order", "[unit][notify]") {
+  // The timeline output as access-audit writes it: a JSON array in a string.
+  const std::string exposure =
+      R"([{"time":"2026-11-20T08:00:00Z","event":"created"},)"
+      R"({"time":"2026-11-21T09:30:00.123456Z","event":"first-access","user":"system:serviceaccount:shop:web"},)"
+      R"({"time":"2026-11-24T12:00:00Z","event":"audited-update","user":"mallory","code":200},)"
+      R"({"time":"2026-11-26T10:02:00Z","event":"rotated","by":"rotate-secret"},)"
+      R"({"time":"not a time","event":"last-access","user":"mallory"}])";
+  json::object audit_doc{
+      {"step", "access-audit"},
+      {"status", "succeeded"},
+      {"startTime", "2026-11-26T10:04:00Z"},
+      {"outputs", json::object{{"resource", "secrets/db in shop"}, {"timeline", exposure}}}};
+  const std::vector<record::Entry> entries = {
+      entry("incidents/INC-2026-11-26-001/20261126T100100Z-rotate-secret.json", "argo <argo@ci>", "aaaa",
+            R"({"step":"rotate-secret","status":"succeeded","startTime":"2026-11-26T10:01:00Z"})"),
+      {"incidents/INC-2026-11-26-001/20261126T100400Z-access-audit.json", "bbbb", "argo <argo@ci>",
+       "2026-11-26T10:05:00Z", audit_doc}};
+  const auto sections = case_sections(entries);
+  const auto lines = split_lines(sections.timeline);
+  const std::string from =
+      " (exposure timeline of access-audit, record "
+      "incidents/INC-2026-11-26-001/20261126T100400Z-access-audit.json)";
+  REQUIRE(lines.size() == 7);
+  CHECK(lines[0] == "- 2026-11-20T08:00:00Z  secrets/db in shop: created" + from);
+  CHECK(lines[1] ==
+        "- 2026-11-21T09:30:00.123456Z  secrets/db in shop: first access by system:serviceaccount:shop:web" +
+            from);
+  CHECK(lines[2] == "- 2026-11-24T12:00:00Z  secrets/db in shop: update by mallory (HTTP 200)" + from);
+  CHECK(lines[3].starts_with("- 2026-11-26T10:01:00Z  rotate-secret succeeded"));
+  CHECK(lines[4] == "- 2026-11-26T10:02:00Z  secrets/db in shop: rotated by rotate-secret" + from);
+  CHECK(lines[5].starts_with("- 2026-11-26T10:04:00Z  access-audit succeeded"));
+  // An event whose time cannot be read stays with its record.
+  CHECK(lines[6] == "- not a time  secrets/db in shop: last access by mallory" + from);
 }
