@@ -22,6 +22,15 @@ std::string type_of_property(const json::value& schema) {
   return "string";
 }
 
+// The one-letter flag a schema gives a property ("x-short": "a" for -a), as
+// cosign spells the options users know from it; "" when there is none.
+std::string short_flag(const json::value& schema) {
+  if (const auto* letter = find(schema, {"x-short"}); letter != nullptr && letter->is_string()) {
+    return std::string(letter->get_string());
+  }
+  return {};
+}
+
 std::string item_type(const json::value& schema) {
   if (const auto* items = find(schema, {"items"})) return type_of_property(*items);
   return "string";
@@ -174,7 +183,8 @@ std::string ParamSpec::help_text() const {
   line("--params FILE", "read parameters from a JSON or YAML file");
   for (const auto& entry : properties()) {
     const std::string type = type_of_property(entry.value());
-    std::string flag = "--" + std::string(entry.key());
+    const std::string short_name = short_flag(entry.value());
+    std::string flag = (short_name.empty() ? "" : "-" + short_name + ", ") + "--" + std::string(entry.key());
     const auto* choices = find(entry.value(), {"enum"});
     if (choices != nullptr && choices->is_array()) {
       std::string names;
@@ -287,13 +297,17 @@ Result<ParsedArgs> parse_args(const ParamSpec& spec, const std::vector<std::stri
   options.add_options()("help", "")("version", "")("params", po::value<std::string>(), "");
   for (const auto& entry : spec.properties()) {
     const std::string name(entry.key());
+    // "annotation,a": Program_options' spelling of a long name with its
+    // short one; the value lands under the long name either way.
+    const std::string spelling =
+        name + (short_flag(entry.value()).empty() ? "" : "," + short_flag(entry.value()));
     const std::string type = type_of_property(entry.value());
     if (type == "array") {
-      options.add_options()(name.c_str(), po::value<std::vector<std::string>>()->composing(), "");
+      options.add_options()(spelling.c_str(), po::value<std::vector<std::string>>()->composing(), "");
     } else if (type == "boolean") {
-      options.add_options()(name.c_str(), po::value<std::string>()->implicit_value("true"), "");
+      options.add_options()(spelling.c_str(), po::value<std::string>()->implicit_value("true"), "");
     } else {
-      options.add_options()(name.c_str(), po::value<std::string>(), "");
+      options.add_options()(spelling.c_str(), po::value<std::string>(), "");
     }
   }
   po::positional_options_description positional;

@@ -2,6 +2,7 @@
 
 #include "support/catch.hpp"
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -136,4 +137,40 @@ TEST_CASE("an empty value is a parameter not given, from flags, environment and 
 
 TEST_CASE("environment names are upper snake case", "[unit][params]") {
   CHECK(ir::env_name("allow-cidr") == "IRSTEPS_ALLOW_CIDR");
+}
+
+TEST_CASE("a schema's short flag is the long option by another name", "[unit][params]") {
+  auto spec = ir::ParamSpec::load("verify-image");
+  REQUIRE(spec);
+  const std::string digest = "registry.example/app@sha256:" + std::string(64, 'a');
+  auto parsed =
+      ir::parse_args(*spec,
+                     {digest, "--certificate-identity", "ci@example.com", "--certificate-oidc-issuer",
+                      "https://issuer.example", "-a", "env=prod", "-ateam=web", "--annotation=tier=1"},
+                     env_of({}));
+  REQUIRE(parsed);
+  CHECK(ir::param_strings(parsed->params, "annotation") ==
+        std::vector<std::string>{"env=prod", "team=web", "tier=1"});
+  CHECK(spec->help_text().find("-a, --annotation string...") != std::string::npos);
+  // A letter no property has is an unknown option, as any other.
+  CHECK_FALSE(ir::parse_args(*spec, {digest, "-z", "x"}, env_of({})));
+}
+
+TEST_CASE("every step's short flags are single letters, none used twice", "[unit][params]") {
+  for (const char* step : {"isolate", "snapshot", "rotate-secret", "rollout", "access-audit", "verify-image",
+                           "drift", "notify"}) {
+    INFO(step);
+    auto spec = ir::ParamSpec::load(step);
+    REQUIRE(spec);
+    std::map<std::string, std::string> seen;
+    for (const auto& entry : spec->properties()) {
+      const auto* letter = ir::find(entry.value(), {"x-short"});
+      if (letter == nullptr) continue;
+      REQUIRE(letter->is_string());
+      const std::string flag(letter->get_string());
+      CHECK(flag.size() == 1);
+      CHECK(std::isalpha(static_cast<unsigned char>(flag[0])) != 0);
+      CHECK(seen.emplace(flag, std::string(entry.key())).second);
+    }
+  }
 }
