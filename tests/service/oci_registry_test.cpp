@@ -6,11 +6,16 @@
 #include "ir/oci/registry.hpp"
 
 #include "ir/core/encoding.hpp"
+#include "ir/http/client.hpp"
 #include "service/registry_fixture.hpp"
 #include "support/catch.hpp"
+#include "support/git_server.hpp"
 #include "support/http_server.hpp"
 
 #include <boost/json.hpp>
+
+#include <atomic>
+#include <cstdlib>
 
 using namespace ir;
 using namespace ir::test;
@@ -223,4 +228,142 @@ TEST_CASE(
   }
   CHECK(asked_for_scope);
   CHECK(throttled.load() == 2);
+}
+
+namespace {
+
+// A registry that takes only Bearer tokens from its realm, and a realm that
+// gives one only for an OAuth2 refresh token: Docker's identity tokens (what
+// `docker login` keeps for Azure, ECR public and others). Scripted, because
+// Debian's docker-registry has no token server.
+struct TokenRegistry {
+  static constexpr const char* identity_token = "id-t0ken/refresh+7c1e";
+  HttpServer server{[this](const SeenRequest& request) { return answer(request); }};
+
+  Reply answer(const SeenRequest& request) const {
+    if (request.target.starts_with("/token")) {
+      const bool refresh =
+          request.method == "POST" && request.header("content-type") == "application/x-www-form-urlencoded" &&
+          request.body.find("grant_type=refresh_token") != std::string::npos &&
+          request.body.find("refresh_token=" + http::url_encode(identity_token)) != std::string::npos &&
+          request.body.find("service=test-registry") != std::string::npos &&
+          request.body.find("scope=" + http::url_encode("repository:shop/web:pull")) != std::string::npos;
+      if (!refresh) return {401, {}, R"({"errors":[{"code":"UNAUTHORIZED"}]})"};
+      return {200, {{"Content-Type", "application/json"}}, R"({"access_token":"registry-token-456"})"};
+    }
+    if (request.header("authorization") != "Bearer registry-token-456") {
+      return {401,
+              {{"WWW-Authenticate", "Bearer realm=\"" + server.url() + "/token\",service=\"test-registry\""}},
+              ""};
+    }
+    if (request.target == "/v2/") return {200, {}, "{}"};
+    return {200, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, manifest()};
+  }
+  static std::string manifest() {
+    return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
+  }
+  [[nodiscard]] std::string host() const { return server.url().substr(7); }
+};
+
+}  // namespace
+
+TEST_CASE("oci: an identity token from the docker config or a credsStore helper is a refresh token",
+          "[service][oci]") {
+  TokenRegistry registry_server;
+  TempDir dir;
+  const std::string host = registry_server.host();
+  std::string config;
+  std::string helper_dir;
+  SECTION("identitytoken in the auths entry") {
+    config = R"({"auths":{")" + host + R"(":{"identitytoken":")" + TokenRegistry::identity_token + R"("}}})";
+  }
+  SECTION("the credsStore helper answering with the user <token>") {
+    helper_dir = dir / "bin";
+    REQUIRE(run_process({"mkdir", "-p", helper_dir}));
+    REQUIRE(write_file_atomic(helper_dir + "/docker-credential-irsteps-store",
+                              "#!/bin/sh\nread server\n[ \"$1\" = get ] || exit 1\n"
+                              "printf '{\"ServerURL\":\"%s\",\"Username\":\"<token>\",\"Secret\":\"" +
+                                  std::string(TokenRegistry::identity_token) + "\"}' \"$server\"\n"));
+    REQUIRE(run_process({"chmod", "+x", helper_dir + "/docker-credential-irsteps-store"}));
+    config = R"({"credsStore":"irsteps-store","auths":{")" + host + R"(":{}}})";
+  }
+  REQUIRE(write_file_atomic(dir / "config.json", config));
+  const std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  if (!helper_dir.empty()) ::setenv("PATH", (helper_dir + ":" + old_path).c_str(), 1);
+  auto credentials = oci::find_credentials(host, {"", "", dir / "config.json"});
+  ::setenv("PATH", old_path.c_str(), 1);
+  REQUIRE(credentials);
+  CHECK(credentials->identity_token);
+
+  oci::RegistryOptions options;
+  options.plain_http = true;
+  options.credentials = *credentials;
+  oci::Registry registry(host, options);
+  auto fetched = registry.manifest("shop/web", "v1");
+  REQUIRE(fetched);
+  CHECK(fetched->digest == "sha256:" + sha256_hex(TokenRegistry::manifest()));
+  // The token went in a POST body to the realm, never as a Basic password
+  // and never to the registry itself.
+  int posts = 0;
+  for (const auto& request : registry_server.server.requests()) {
+    if (request.target.starts_with("/token")) posts += request.method == "POST" ? 1 : 0;
+    CHECK(request.header("authorization").find("Basic") == std::string::npos);
+    if (!request.target.starts_with("/token")) {
+      CHECK(request.target.find("refresh") == std::string::npos);
+      CHECK(request.body.find(TokenRegistry::identity_token) == std::string::npos);
+    }
+  }
+  CHECK(posts == 1);
+
+  // A token the realm refuses: forbidden, and the token is in no error.
+  options.credentials.password = Secret("revoked-identity-t0ken");
+  oci::Registry revoked(host, options);
+  auto refused = revoked.manifest("shop/web", "v1");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code() == Code::forbidden);
+  CHECK(refused.error().describe().find("revoked-identity-t0ken") == std::string::npos);
+}
+
+TEST_CASE("oci: a blob redirected to storage on another host gets no registry credentials, and is checked",
+          "[service][oci]") {
+  // Registries hand blobs to object storage (S3, GCS) with a redirect; a
+  // docker-registry on the filesystem never redirects, so the registry is
+  // scripted here: Basic auth in front, a 307 to a second server for blobs.
+  const std::string blob = "layer bytes of shop/web";
+  const std::string digest = "sha256:" + sha256_hex(blob);
+  std::atomic<bool> tamper{false};
+  HttpServer storage([&](const SeenRequest&) -> Reply {
+    return {200, {}, tamper ? "tampered " + blob : blob};
+  });
+  const std::string basic = "Basic " + base64_encode("alice:s3cret-pass");
+  HttpServer front([&](const SeenRequest& request) -> Reply {
+    if (request.header("authorization") != basic) {
+      return {401, {{"WWW-Authenticate", "Basic realm=\"registry\""}}, ""};
+    }
+    if (request.target == "/v2/") return {200, {}, "{}"};
+    if (request.target == "/v2/shop/web/blobs/" + digest) {
+      return {307, {{"Location", storage.url() + "/bucket/" + digest.substr(7) + "?X-Signature=abc"}}, ""};
+    }
+    return {404, {}, ""};
+  });
+  oci::RegistryOptions options;
+  options.plain_http = true;
+  options.credentials.username = "alice";
+  options.credentials.password = Secret("s3cret-pass");
+  oci::Registry registry(front.url().substr(7), options);
+
+  auto fetched = registry.blob("shop/web", digest);
+  REQUIRE(fetched);
+  CHECK(*fetched == blob);
+  const auto at_storage = storage.requests();
+  REQUIRE(at_storage.size() == 1);
+  CHECK(at_storage[0].target == "/bucket/" + digest.substr(7) + "?X-Signature=abc");
+  CHECK(at_storage[0].header("authorization").empty());
+
+  // Storage that serves other bytes than the digest names: refused.
+  tamper = true;
+  auto tampered = registry.blob("shop/web", digest);
+  REQUIRE_FALSE(tampered);
+  CHECK(tampered.error().describe().find("digest") != std::string::npos);
+  for (const auto& request : storage.requests()) CHECK(request.header("authorization").empty());
 }
