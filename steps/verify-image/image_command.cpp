@@ -224,18 +224,31 @@ std::string join_distinct(const std::vector<Check>& checks, Get get) {
   return text;
 }
 
-// The in-toto statements of verified DSSE bundles whose predicate is an SBOM.
-std::optional<json::value> sbom_attestation(const Checked& checked) {
+// The predicate of the first verified in-toto attestation (a DSSE bundle
+// whose subject the verifier matched to the image) of a wanted type.
+template <class Wanted>
+std::optional<json::value> attested_predicate(const Checked& checked, Wanted wanted) {
   for (const auto& check : checked.checks) {
     if (!check.verified || check.result.payload_type != "application/vnd.in-toto+json") continue;
     auto statement = parse_json(check.result.payload, "in-toto statement");
     if (!statement) continue;
-    const std::string type = string_at(*statement, {"predicateType"});
-    if (!type.starts_with("https://cyclonedx.org/bom") && !type.starts_with("https://spdx.dev/Document"))
-      continue;
+    if (!wanted(string_at(*statement, {"predicateType"}))) continue;
     if (const auto* predicate = find(*statement, {"predicate"}); predicate != nullptr) return *predicate;
   }
   return std::nullopt;
+}
+
+std::optional<json::value> sbom_attestation(const Checked& checked) {
+  return attested_predicate(checked, [](const std::string& type) {
+    return type.starts_with("https://cyclonedx.org/bom") || type.starts_with("https://spdx.dev/Document");
+  });
+}
+
+// cosign attest --type vuln.
+constexpr std::string_view vuln_predicate_type = "https://cosign.sigstore.dev/attestation/vuln/v1";
+
+std::optional<json::value> vulnerability_attestation(const Checked& checked) {
+  return attested_predicate(checked, [](const std::string& type) { return type == vuln_predicate_type; });
 }
 
 Result<json::value> read_json_file(const std::string& path, const std::string& parameter) {
@@ -253,12 +266,13 @@ std::string first_items(const std::vector<std::string>& items, std::size_t limit
   return text;
 }
 
-Result<void> sbom_gate(const Options& options, const Checked& checked, Context& context) {
-  if (options.sbom_baseline_path.empty()) return {};
+Result<void> sbom_gate(const Options& options, const Checked& checked,
+                       const std::optional<json::value>& baseline_doc, Context& context) {
+  if (!baseline_doc) return {};
   Report& report = context.report();
-  auto baseline_doc = read_json_file(options.sbom_baseline_path, "sbom-baseline");
-  if (!baseline_doc) return baseline_doc.error();
-  auto baseline = parse_sbom(*baseline_doc, "parameter sbom-baseline");
+  auto baseline = parse_sbom(*baseline_doc, options.sbom_baseline_image.empty()
+                                                ? "parameter sbom-baseline"
+                                                : "the SBOM attestation of --sbom-baseline-image");
   if (!baseline) return baseline.error();
   json::value current_doc;
   if (!options.sbom_path.empty()) {
@@ -298,11 +312,41 @@ Result<void> sbom_gate(const Options& options, const Checked& checked, Context& 
   return {};
 }
 
-Result<void> vulnerability_gate(const Options& options, const std::string& digest, Context& context) {
-  if (options.vulnerability_report_path.empty()) return {};
-  auto doc = read_json_file(options.vulnerability_report_path, "vulnerability-report");
-  if (!doc) return doc.error();
-  auto parsed = parse_vulnerability_report(*doc, "parameter vulnerability-report");
+// The report of a verified vulnerability attestation: its predicate's
+// scanner.result is the scanner's own JSON; the scan time is the report's,
+// else the attestation's scanFinishedOn.
+Result<VulnerabilityReport> attested_report(const Checked& checked, Context& context) {
+  auto predicate = vulnerability_attestation(checked);
+  if (!predicate)
+    return Error(Code::rejected,
+                 "no verified vulnerability attestation (cosign attest --type vuln) to gate on");
+  const auto* result = find(*predicate, {"scanner", "result"});
+  if (result == nullptr) return Error(Code::rejected, "the vulnerability attestation has no scanner.result");
+  auto parsed = parse_vulnerability_report(*result, "the vulnerability attestation's scanner.result");
+  if (!parsed) return Error(Code::rejected, parsed.error().message());
+  if (!parsed->created) {
+    if (auto finished = parse_utc(string_at(*predicate, {"metadata", "scanFinishedOn"})))
+      parsed->created = *finished;
+  }
+  std::string scanner = string_at(*predicate, {"scanner", "uri"});
+  if (const std::string version = string_at(*predicate, {"scanner", "version"}); !version.empty())
+    scanner += (scanner.empty() ? "" : " ") + version;
+  context.report().set_output("vulnerability-scanner", scanner.empty() ? parsed->scanner : scanner);
+  return parsed;
+}
+
+Result<void> vulnerability_gate(const Options& options, const Checked& checked, const std::string& digest,
+                                Context& context) {
+  Result<VulnerabilityReport> parsed = Error(Code::internal, "no report");
+  if (options.vulnerability_attestation) {
+    parsed = attested_report(checked, context);
+  } else if (!options.vulnerability_report_path.empty()) {
+    auto doc = read_json_file(options.vulnerability_report_path, "vulnerability-report");
+    if (!doc) return doc.error();
+    parsed = parse_vulnerability_report(*doc, "parameter vulnerability-report");
+  } else {
+    return {};
+  }
   if (!parsed) return parsed.error();
   GatePolicy policy;
   policy.max_severity = options.max_severity;
@@ -330,9 +374,43 @@ Result<void> vulnerability_gate(const Options& options, const std::string& diges
 }
 
 Result<void> run_gates(const Options& options, const Checked& checked, const std::string& digest,
-                       Context& context) {
-  if (auto ok = sbom_gate(options, checked, context); !ok) return ok;
-  return vulnerability_gate(options, digest, context);
+                       const std::optional<json::value>& sbom_baseline, Context& context) {
+  if (auto ok = sbom_gate(options, checked, sbom_baseline, context); !ok) return ok;
+  return vulnerability_gate(options, checked, digest, context);
+}
+
+// The SBOM baseline: a file, or the verified SBOM attestation of another
+// image (the last good release), checked under the same trust and identity.
+// Read before the image's verdict, so that a bad baseline is bad input
+// whatever the image is.
+Result<std::optional<json::value>> sbom_baseline(const Options& options, const sigstore::TrustedRoot& root,
+                                                 const sigstore::Policy& policy, Context& context) {
+  if (!options.sbom_baseline_path.empty()) {
+    auto doc = read_json_file(options.sbom_baseline_path, "sbom-baseline");
+    if (!doc) return doc.error();
+    return std::optional<json::value>(std::move(*doc));
+  }
+  if (options.sbom_baseline_image.empty()) return std::optional<json::value>();
+  auto reference = oci::parse_reference(options.sbom_baseline_image);
+  if (!reference) return reference.error().with("parameter sbom-baseline-image");
+  auto registry = open_registry(*reference, options, context);
+  if (!registry) return registry.error();
+  Options baseline_options = options;
+  baseline_options.annotations.clear();  // they are about the image, not its baseline
+  auto digest = resolve_digest(**registry, *reference, baseline_options);
+  if (!digest) return digest.error().with("parameter sbom-baseline-image");
+  const std::string pinned = reference->with_digest(*digest).str();
+  context.report().set_output("sbom-baseline-image", pinned);
+  Checked checked;
+  if (auto ok = check_referrers(**registry, reference->repository, *digest, root, policy, baseline_options,
+                                checked);
+      !ok)
+    return ok.error().with("parameter sbom-baseline-image");
+  auto attested = sbom_attestation(checked);
+  if (!attested)
+    return Error(Code::rejected, "the baseline image " + pinned +
+                                     " has no SBOM attestation verified under this identity and issuer");
+  return std::optional<json::value>(std::move(*attested));
 }
 
 }  // namespace
@@ -353,12 +431,19 @@ Result<void> verify_image_signatures(const Options& options, Context& context) {
   report.set_output("digest", *digest);
   report.set_output("image", pinned);
 
+  auto baseline = sbom_baseline(options, root, policy, context);
+  if (!baseline) {
+    if (baseline.error().code() == Code::rejected) report.set_output("verdict", "rejected");
+    return baseline.error();
+  }
+
   Checked checked;
   if (auto ok = check_legacy(**registry, reference->repository, *digest, root, policy, options, checked); !ok)
     return ok.error();
-  // Referrers: when the .sig signatures fall short, or for an SBOM attestation.
-  const bool sbom_from_attestation = !options.sbom_baseline_path.empty() && options.sbom_path.empty();
-  if (std::cmp_less(checked.signers.size(), options.threshold) || sbom_from_attestation) {
+  // Referrers: when the .sig signatures fall short, or for attestations.
+  const bool sbom_from_attestation = baseline->has_value() && options.sbom_path.empty();
+  if (std::cmp_less(checked.signers.size(), options.threshold) || sbom_from_attestation ||
+      options.vulnerability_attestation) {
     if (auto ok = check_referrers(**registry, reference->repository, *digest, root, policy, options, checked);
         !ok)
       return ok.error();
@@ -396,7 +481,7 @@ Result<void> verify_image_signatures(const Options& options, Context& context) {
     for (const auto& warning : check.result.warnings) context.warn(check.source + ": " + warning);
     if (!check.verified) context.warn(check.source + " did not verify: " + check.reason);
   }
-  if (auto gated = run_gates(options, checked, *digest, context); !gated) {
+  if (auto gated = run_gates(options, checked, *digest, *baseline, context); !gated) {
     report.set_output("verdict", "rejected");
     return gated.error().with(pinned);
   }

@@ -35,8 +35,10 @@ Result<Options> options_from(const json::object& params) {
   options.allow_http_registry = param_bool(params, "allow-http-registry");
   options.sbom_path = param_string(params, "sbom");
   options.sbom_baseline_path = param_string(params, "sbom-baseline");
+  options.sbom_baseline_image = param_string(params, "sbom-baseline-image");
   options.fail_on_sbom_change = param_bool(params, "fail-on-sbom-change");
   options.vulnerability_report_path = param_string(params, "vulnerability-report");
+  options.vulnerability_attestation = param_bool(params, "vulnerability-attestation");
   if (const auto severity = param_string(params, "max-severity"); !severity.empty())
     options.max_severity = *parse_severity(severity);  // the schema allows only the names
   for (auto& id : param_strings(params, "ignore-cve")) options.ignored_vulnerabilities.insert(id);
@@ -45,15 +47,26 @@ Result<Options> options_from(const json::object& params) {
     if (!parsed) return parsed.error().with("parameter max-report-age");
     options.max_report_age = *parsed;
   }
-  if (!options.sbom_path.empty() && options.sbom_baseline_path.empty())
-    return invalid("parameter sbom: give --sbom-baseline to compare it with");
-  if (options.vulnerability_report_path.empty() &&
+  const bool has_baseline = !options.sbom_baseline_path.empty() || !options.sbom_baseline_image.empty();
+  if (!options.sbom_baseline_path.empty() && !options.sbom_baseline_image.empty())
+    return invalid("parameters sbom-baseline and sbom-baseline-image: give one baseline, not both");
+  if (!options.sbom_path.empty() && !has_baseline)
+    return invalid("parameter sbom: give --sbom-baseline or --sbom-baseline-image to compare it with");
+  if (options.fail_on_sbom_change && !has_baseline)
+    return invalid("parameter fail-on-sbom-change: give --sbom-baseline or --sbom-baseline-image");
+  const bool has_report = !options.vulnerability_report_path.empty() || options.vulnerability_attestation;
+  if (!options.vulnerability_report_path.empty() && options.vulnerability_attestation)
+    return invalid(
+        "parameters vulnerability-report and vulnerability-attestation: give one report, not both");
+  if (!has_report &&
       (params.contains("max-severity") || !options.ignored_vulnerabilities.empty() || options.max_report_age))
     return invalid(
-        "parameters max-severity, ignore-cve and max-report-age: only with --vulnerability-report");
-  if (options.mode == Mode::bundle &&
-      (!options.sbom_baseline_path.empty() || !options.vulnerability_report_path.empty()))
-    return invalid("parameters sbom-baseline and vulnerability-report: only with IMAGE");
+        "parameters max-severity, ignore-cve and max-report-age: only with --vulnerability-report or "
+        "--vulnerability-attestation");
+  if (options.mode == Mode::bundle && (has_baseline || has_report))
+    return invalid(
+        "parameters sbom-baseline, sbom-baseline-image, vulnerability-report and vulnerability-attestation: "
+        "only with IMAGE");
   if (options.mode == Mode::bundle &&
       (options.threshold != 1 || !options.annotations.empty() || !options.platform.empty()))
     return invalid("parameters threshold, annotation and platform: only with IMAGE");

@@ -38,10 +38,12 @@ struct Options {
   std::string docker_config;
   bool allow_http_registry = false;
   // image, gates (gates.hpp):
-  std::string sbom_path;           // the image's SBOM; empty: its verified attestation
-  std::string sbom_baseline_path;  // empty: no SBOM comparison
+  std::string sbom_path;            // the image's SBOM; empty: its verified attestation
+  std::string sbom_baseline_path;   // empty: no SBOM comparison with a file
+  std::string sbom_baseline_image;  // or: the SBOM attested on this image (the last good release)
   bool fail_on_sbom_change = false;
   std::string vulnerability_report_path;
+  bool vulnerability_attestation = false;  // the report of a verified cosign vuln attestation
   Severity max_severity = Severity::critical;
   std::set<std::string> ignored_vulnerabilities;
   std::optional<std::chrono::milliseconds> max_report_age;

@@ -532,3 +532,136 @@ TEST_CASE(
     REQUIRE_EXIT(with({"--max-severity", "HIGH"}), 2);  // no report to gate
   }
 }
+
+namespace {
+
+// An in-toto attestation of `predicate_type` over `subject`, signed by `who`
+// in the scene's Sigstore and attached as its only referrer.
+void attest(Scene& scene, const std::string& repository, const PushedImage& subject, const std::string& who,
+            const std::string& predicate_type, const std::string& predicate) {
+  const std::string file =
+      scene.sigstore.dir() / ("predicate-" + sha256_hex(predicate).substr(0, 12) + ".json");
+  REQUIRE(write_file_atomic(file, predicate));
+  auto how = keyless(who);
+  how.insert(how.end(), {"--predicate-type", predicate_type, "--predicate", file});
+  push_referrers_tag(
+      *scene.client, repository, subject.digest,
+      {push_artifact(*scene.client, repository, subject, std::string(sigstore::cosign::bundle_media_type),
+                     scene.sigstore.bundle(subject.digest, how))});
+}
+
+const std::string foreign_identity = "https://github.com/evil/fork/.github/workflows/x.yml@refs/heads/main";
+
+}  // namespace
+
+TEST_CASE("verify-image IMAGE: the SBOM baseline is the verified SBOM attestation of another image",
+          "[service][verify-image][registry]") {
+  if (!have_docker_registry() || !have_signer()) return;
+  Scene scene;
+  const auto payload = scene.payload();
+  scene.sign_legacy({{payload, scene.sigstore.legacy(payload, keyless())}});
+  attest(scene, "irsteps/app", scene.image, identity, "https://cyclonedx.org/bom",
+         cyclonedx_of({{"pkg:deb/debian/openssl", "3.0.14"}, {"pkg:npm/event-stream", "3.3.6"}}));
+  // The last good release, in its own repository of the same registry.
+  const auto release = push_image(*scene.client, "irsteps/app-release", "0.9");
+  const std::string release_ref = scene.local.host() + "/irsteps/app-release:0.9";
+  const auto with = [&](std::vector<std::string> extra) {
+    auto args = expect_identity();
+    args.insert(args.end(), extra.begin(), extra.end());
+    return verify(scene, args);
+  };
+
+  SECTION("the release's attested SBOM is the baseline; the differences are found and can reject") {
+    attest(scene, "irsteps/app-release", release, identity, "https://cyclonedx.org/bom",
+           cyclonedx_of({{"pkg:deb/debian/openssl", "3.0.11"}}));
+    const auto run = with({"--sbom-baseline-image", release_ref});
+    REQUIRE_EXIT(run, 0);
+    CHECK(run.output("sbom-baseline-image") == release_ref + "@" + release.digest);
+    CHECK(run.output("sbom-added") == "1");
+    CHECK(run.output("sbom-changed") == "1");
+    CHECK(run.output("sbom-diff").find("~ pkg:deb/debian/openssl 3.0.11 -> 3.0.14") != std::string::npos);
+    const auto strict = with({"--sbom-baseline-image", release_ref, "--fail-on-sbom-change"});
+    REQUIRE_EXIT(strict, 3);
+    CHECK(strict.err.find("added pkg:npm/event-stream@3.3.6") != std::string::npos);
+  }
+  SECTION("a baseline attested by another signer is no baseline") {
+    attest(scene, "irsteps/app-release", release, foreign_identity, "https://cyclonedx.org/bom",
+           cyclonedx_of({{"pkg:deb/debian/openssl", "3.0.14"}, {"pkg:npm/event-stream", "3.3.6"}}));
+    const auto run = with({"--sbom-baseline-image", release_ref});
+    REQUIRE_EXIT(run, 3);
+    CHECK(run.err.find("has no SBOM attestation verified under this identity") != std::string::npos);
+    CHECK(run.output("verdict") == "rejected");
+  }
+  SECTION("bad input: a baseline image that is not there, two baselines, a malformed reference") {
+    const auto missing = with({"--sbom-baseline-image", scene.local.host() + "/irsteps/app-release:9.9"});
+    REQUIRE_EXIT(missing, 2);
+    CHECK(missing.err.find("sbom-baseline-image") != std::string::npos);
+    const auto both =
+        with({"--sbom-baseline-image", release_ref, "--sbom-baseline", scene.sigstore.trusted_root()});
+    REQUIRE_EXIT(both, 2);
+    CHECK(both.err.find("give one baseline, not both") != std::string::npos);
+    const auto malformed = with({"--sbom-baseline-image", "UPPER/Case:bad tag"});
+    REQUIRE_EXIT(malformed, 2);
+    CHECK(malformed.err.find("sbom-baseline-image") != std::string::npos);
+  }
+}
+
+TEST_CASE("verify-image IMAGE: the vulnerability gate on a verified cosign vulnerability attestation",
+          "[service][verify-image][registry]") {
+  if (!have_docker_registry() || !have_signer()) return;
+  Scene scene;
+  const auto payload = scene.payload();
+  scene.sign_legacy({{payload, scene.sigstore.legacy(payload, keyless())}});
+  const std::string vuln_type = "https://cosign.sigstore.dev/attestation/vuln/v1";
+  // As `cosign attest --type vuln` wraps a scanner's report: the Trivy JSON
+  // in scanner.result, the scan's times in metadata.
+  const auto predicate = [&](const std::string& report, TimePoint finished) {
+    return R"({"invocation":{"parameters":null,"uri":"","event_id":"","builder.id":""},)"
+           R"("scanner":{"uri":"pkg:github/aquasecurity/trivy@v0.50.0","version":"0.50.0",)"
+           R"("db":{"uri":"","version":""},"result":)" +
+           report + R"(},"metadata":{"scanStartedOn":")" + format_utc(finished - std::chrono::minutes(1)) +
+           R"(","scanFinishedOn":")" + format_utc(finished) + R"("}})";
+  };
+  const std::string digest_ref = "127.0.0.1/irsteps/app@" + scene.image.digest;
+  const auto with = [&](std::vector<std::string> extra) {
+    auto args = expect_identity();
+    args.insert(args.end(), extra.begin(), extra.end());
+    return verify(scene, args);
+  };
+
+  SECTION("findings above --max-severity reject, ignored ones do not; the scanner is named") {
+    attest(scene, "irsteps/app", scene.image, identity, vuln_type,
+           predicate(trivy_of(digest_ref, "HIGH"), now()));
+    const auto tolerated = with({"--vulnerability-attestation", "--max-severity", "HIGH"});
+    REQUIRE_EXIT(tolerated, 0);
+    CHECK(tolerated.output("vulnerabilities-high") == "1");
+    CHECK(tolerated.output("vulnerability-scanner") == "pkg:github/aquasecurity/trivy@v0.50.0 0.50.0");
+    const auto blocked = with({"--vulnerability-attestation", "--max-severity", "MEDIUM"});
+    REQUIRE_EXIT(blocked, 3);
+    CHECK(blocked.err.find("CVE-2024-4741 (HIGH, openssl 3.0.11, fixed in 3.0.14)") != std::string::npos);
+    REQUIRE_EXIT(
+        with({"--vulnerability-attestation", "--max-severity", "MEDIUM", "--ignore-cve", "CVE-2024-4741"}),
+        0);
+  }
+  SECTION("without a time of its own the report is as old as the attestation's scanFinishedOn") {
+    const std::string undated =
+        R"({"SchemaVersion":2,"ArtifactName":"app","Results":[{"Target":"debian 12","Vulnerabilities":[]}]})";
+    attest(scene, "irsteps/app", scene.image, identity, vuln_type,
+           predicate(undated, now() - std::chrono::hours(48)));
+    const auto stale = with({"--vulnerability-attestation", "--max-report-age", "24h"});
+    REQUIRE_EXIT(stale, 3);
+    CHECK(stale.err.find("older than --max-report-age") != std::string::npos);
+    REQUIRE_EXIT(with({"--vulnerability-attestation", "--max-report-age", "72h"}), 0);
+  }
+  SECTION("an attestation by another signer, or of another type, is not used") {
+    attest(scene, "irsteps/app", scene.image, foreign_identity, vuln_type,
+           predicate(trivy_of(digest_ref, "LOW"), now()));
+    const auto foreign = with({"--vulnerability-attestation"});
+    REQUIRE_EXIT(foreign, 3);
+    CHECK(foreign.err.find("no verified vulnerability attestation") != std::string::npos);
+    attest(scene, "irsteps/app", scene.image, identity, "https://slsa.dev/provenance/v1", "{}");
+    REQUIRE_EXIT(with({"--vulnerability-attestation"}), 3);
+    REQUIRE_EXIT(
+        with({"--vulnerability-attestation", "--vulnerability-report", scene.sigstore.trusted_root()}), 2);
+  }
+}
