@@ -304,6 +304,20 @@ TEST_CASE(
     CHECK(replicas_of(ns.name(), "signed") == 1);
     CHECK(rig.notifications().empty());
   }
+  SECTION("under a vulnerability gate the signed image without a vulnerability attestation is rejected") {
+    // Its one attestation is not a cosign vuln attestation: no report, no pass.
+    auto params = policy;
+    params.insert(params.end(), {"incident-id=INC-2026-11-26-508", "image=" + signed_ref,
+                                 "vulnerability-attestation=true", "max-severity=HIGH"});
+    const auto result = rig.run("irsteps-supply-chain", params);
+    CHECK(string_at(result, {"phase"}) == "Succeeded");
+    CHECK(phase_of(result, "scale-to-zero") == "Succeeded");
+    CHECK(replicas_of(ns.name(), "signed") == 0);
+    CHECK(replicas_of(ns.name(), "api") == 1);
+    const auto sent = rig.notifications();
+    REQUIRE(sent.size() == 1);
+    CHECK(string_at(sent[0], {"text"}).find("failed verification") != std::string::npos);
+  }
   SECTION("an unreachable registry is no verdict: the workflow fails and touches nothing") {
     auto params = policy;
     params.insert(params.end(), {"incident-id=INC-2026-11-26-507",
