@@ -2,7 +2,8 @@
 // signatures the tests make the way cosign makes them: a private Sigstore
 // (tests/support/sigstore-sign.py: a Fulcio-like CA with an intermediate, a
 // CT log key for embedded SCTs, a Rekor key for Signed Entry Timestamps,
-// inclusion proofs and checkpoints, and the trusted root that trusts them),
+// inclusion proofs and checkpoints, an RFC 3161 timestamp authority run by
+// `openssl ts`, and the trusted root that trusts them),
 // legacy sha256-<hex>.sig manifests and v0.3 bundles attached as referrers.
 // Each rejection test breaks exactly one check and expects that check to be
 // named. The real cosign attestation of ../shared/testdata/sigstore-fixtures
@@ -345,6 +346,52 @@ TEST_CASE("verify-image IMAGE: Sigstore bundles attached as OCI referrers",
     const auto run = verify(scene, expect_identity());
     REQUIRE_EXIT(run, 3);
     CHECK(run.err.find("checkpoint: no signature by the log's key") != std::string::npos);
+  }
+  SECTION("an RFC 3161 timestamp from the trusted root's authority is a signing time of its own") {
+    auto stamped = keyless();
+    stamped.insert(stamped.end(), {"--tsa", "--no-tlog"});
+    attach(scene.sigstore.bundle(scene.image.digest, stamped));
+    auto ignoring_log = expect_identity();
+    ignoring_log.push_back("--insecure-ignore-tlog");
+    // Without a log entry the timestamp is the only proof of when it was
+    // signed, inside the certificate's ten minutes: enough.
+    REQUIRE_EXIT(verify(scene, ignoring_log), 0);
+    // The log is still required unless the user says otherwise.
+    const auto strict = verify(scene, expect_identity());
+    REQUIRE_EXIT(strict, 3);
+    CHECK(strict.err.find("no transparency log entry") != std::string::npos);
+  }
+  SECTION("without a log entry or a timestamp there is no signing time") {
+    auto bare = keyless();
+    bare.push_back("--no-tlog");
+    attach(scene.sigstore.bundle(scene.image.digest, bare));
+    auto ignoring_log = expect_identity();
+    ignoring_log.push_back("--insecure-ignore-tlog");
+    const auto run = verify(scene, ignoring_log);
+    REQUIRE_EXIT(run, 3);
+    CHECK(run.err.find("no verified signing time") != std::string::npos);
+  }
+  SECTION("an attestation stamped by the authority verifies; its imprint is the envelope's signature") {
+    const std::string predicate = scene.sigstore.dir() / "provenance.json";
+    REQUIRE(write_file_atomic(predicate, R"({"buildType":"https://irsteps.io/test"})"));
+    auto how = keyless();
+    how.insert(how.end(),
+               {"--tsa", "--predicate-type", "https://slsa.dev/provenance/v1", "--predicate", predicate});
+    attach(scene.sigstore.bundle(scene.image.digest, how));
+    REQUIRE_EXIT(verify(scene, expect_identity()), 0);
+  }
+  SECTION("a timestamp by an authority the trusted root does not know is rejected") {
+    attach(scene.sigstore.bundle(scene.image.digest, keyless(identity, "tsa")));
+    const auto run = verify(scene, expect_identity());
+    REQUIRE_EXIT(run, 3);
+    CHECK(run.err.find("timestamp: not signed by a timestamp authority of the trusted root") !=
+          std::string::npos);
+  }
+  SECTION("a timestamp over other bytes than the signature is rejected") {
+    attach(scene.sigstore.bundle(scene.image.digest, keyless(identity, "tsa-imprint")));
+    const auto run = verify(scene, expect_identity());
+    REQUIRE_EXIT(run, 3);
+    CHECK(run.err.find("is not over this signature") != std::string::npos);
   }
   SECTION("a bundle over another image does not count") {
     attach(scene.sigstore.bundle("sha256:" + sha256_hex("another image"), keyless()));

@@ -9,16 +9,20 @@ with the `cryptography` package (OpenSSL). It signs the way cosign does:
       a cosign simple-signing signature: prints the layer's annotations
       (signature, certificate, chain, bundle) as a JSON object.
   bundle DIR --digest sha256:HEX (--identity SAN --issuer URL | --key PEM) [--break CHECK]
-         [--predicate-type URI --predicate FILE]
+         [--predicate-type URI --predicate FILE] [--tsa] [--no-tlog]
       a v0.3 Sigstore bundle (message signature over the digest, Rekor entry
       with promise, inclusion proof in a tree of two and a signed checkpoint);
       with a predicate, a DSSE envelope of an in-toto statement about the
-      digest instead (an attestation, as `cosign attest` makes).
+      digest instead (an attestation, as `cosign attest` makes). --tsa adds
+      an RFC 3161 timestamp over the signature from the test's timestamp
+      authority (made by `openssl ts`); --no-tlog leaves out the log entry.
   keypair OUT_PRIVATE OUT_PUBLIC
       an ECDSA P-256 key pair in PEM.
 
 --break names the one check the signature must fail: signature, eku, sct,
-sct-log, set, body, expired, ca, proof, checkpoint.
+sct-log, set, body, expired, ca, proof, checkpoint, tsa (a timestamp by an
+authority the trusted root does not know), tsa-imprint (a timestamp over
+other bytes).
 Nothing here is secret beyond the test; never use it for real signing.
 """
 import argparse
@@ -28,7 +32,9 @@ import hashlib
 import json
 import os
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 
 from cryptography import x509
@@ -98,6 +104,48 @@ def ca_cert(key, subject, issuer_key, issuer_name, path_length):
     return builder.sign(issuer_key, hashes.SHA256())
 
 
+def tsa_cert(key, issuer_key, issuer_name):
+    """A timestamping certificate: the critical timeStamping usage RFC 3161 asks for."""
+    start = now() - datetime.timedelta(hours=1)
+    return (x509.CertificateBuilder().subject_name(name("tsa")).issuer_name(issuer_name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(start + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+                           critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+            .sign(issuer_key, hashes.SHA256()))
+
+
+def timestamp(directory, signature, broken):
+    """A DER TimeStampResp over SHA-256(signature) from the test's authority,
+    made by `openssl ts -reply` (what a timestamp authority runs)."""
+    with tempfile.TemporaryDirectory() as work:
+        key_file, cert_file = os.path.join(directory, "tsa.key"), os.path.join(directory, "tsa.crt")
+        if broken == "tsa":
+            rogue_root_key, rogue_key = new_key(), new_key()
+            rogue_root = ca_cert(rogue_root_key, "tsa root", rogue_root_key, name("tsa root"), 0)
+            key_file, cert_file = os.path.join(work, "rogue.key"), os.path.join(work, "rogue.crt")
+            write(key_file, key_pem(rogue_key))
+            write(cert_file, tsa_cert(rogue_key, rogue_root_key, rogue_root.subject)
+                  .public_bytes(serialization.Encoding.PEM))
+        write(os.path.join(work, "data"), signature if broken != "tsa-imprint" else signature + b"x")
+        write(os.path.join(work, "serial"), b"01\n")
+        config = os.path.join(work, "tsa.cnf")
+        write(config, ("[tsa]\ndefault_tsa = test\n[test]\n"
+                       "serial = %s\nsigner_cert = %s\nsigner_key = %s\nsigner_digest = sha256\n"
+                       "default_policy = 1.3.6.1.4.1.57264.2\ndigests = sha256\naccuracy = secs:1\n"
+                       "ordering = no\ntsa_name = no\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n"
+                       % (os.path.join(work, "serial"), cert_file, key_file)).encode())
+        query, response = os.path.join(work, "query.tsq"), os.path.join(work, "response.tsr")
+        subprocess.run(["openssl", "ts", "-query", "-data", os.path.join(work, "data"), "-sha256", "-cert",
+                        "-no_nonce", "-out", query], check=True, capture_output=True)
+        subprocess.run(["openssl", "ts", "-reply", "-config", config, "-queryfile", query, "-out", response],
+                       check=True, capture_output=True)
+        with open(response, "rb") as f:
+            return f.read()
+
+
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
@@ -106,6 +154,11 @@ def write(path, data):
 def init(directory):
     os.makedirs(directory, exist_ok=True)
     root_key, intermediate_key, ct_key, rekor_key = new_key(), new_key(), new_key(), new_key()
+    tsa_root_key, tsa_key = new_key(), new_key()
+    tsa_root = ca_cert(tsa_root_key, "tsa root", tsa_root_key, name("tsa root"), 0)
+    tsa = tsa_cert(tsa_key, tsa_root_key, tsa_root.subject)
+    write(os.path.join(directory, "tsa.key"), key_pem(tsa_key))
+    write(os.path.join(directory, "tsa.crt"), tsa.public_bytes(serialization.Encoding.PEM))
     root = ca_cert(root_key, "fulcio root", root_key, name("fulcio root"), 1)
     intermediate = ca_cert(intermediate_key, "fulcio intermediate", root_key, root.subject, 0)
     for file, key in (("root.key", root_key), ("intermediate.key", intermediate_key), ("ct.key", ct_key),
@@ -133,7 +186,13 @@ def init(directory):
                 {"rawBytes": b64(root.public_bytes(serialization.Encoding.DER))}]},
             "validFor": {"start": start}}],
         "ctlogs": [log(ct_key, "https://ctfe.irsteps.test")],
-        "timestampAuthorities": []}
+        "timestampAuthorities": [{
+            "subject": {"organization": "irsteps test", "commonName": "tsa"},
+            "uri": "https://tsa.irsteps.test",
+            "certChain": {"certificates": [
+                {"rawBytes": b64(tsa.public_bytes(serialization.Encoding.DER))},
+                {"rawBytes": b64(tsa_root.public_bytes(serialization.Encoding.DER))}]},
+            "validFor": {"start": start}}]}
     write(os.path.join(directory, "trusted_root.json"), json.dumps(trusted_root, indent=2).encode())
 
 
@@ -296,6 +355,11 @@ def bundle(args):
         "inclusionProof": {"logIndex": str(entry["logIndex"]), "rootHash": b64(root), "treeSize": "2",
                            "hashes": [b64(h) for h in proof_hashes], "checkpoint": {"envelope": checkpoint}},
         "canonicalizedBody": b64(entry["body_bytes"])}]}
+    if args.no_tlog:
+        material["tlogEntries"] = []
+    if args.tsa or args.broken in ("tsa", "tsa-imprint"):
+        material["timestampVerificationData"] = {"rfc3161Timestamps": [
+            {"signedTimestamp": b64(timestamp(args.dir, signature, args.broken))}]}
     if cert is not None:
         material["certificate"] = {"rawBytes": b64(cert.public_bytes(serialization.Encoding.DER))}
     else:
@@ -335,6 +399,7 @@ def main():
             p.add_argument("--digest", required=True)
             p.add_argument("--predicate-type", default="")
             p.add_argument("--predicate")
+            p.add_argument("--tsa", action="store_true")
     p = sub.add_parser("keypair")
     p.add_argument("private")
     p.add_argument("public")
