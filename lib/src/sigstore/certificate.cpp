@@ -113,15 +113,15 @@ Result<Cert> verify_chain(X509* leaf, const TrustedRoot& root, TimePoint at) {
     if (!ca.valid_for.contains(at)) continue;
     std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
     std::unique_ptr<STACK_OF(X509), StackFree> untrusted(sk_X509_new_null());
-    for (std::size_t i = 0; i < ca.chain_der.size(); ++i) {
-      auto cert = cert_from_der(ca.chain_der[i]);
-      if (!cert) return cert.error();
+    auto certs = chain_of(ca);
+    if (!certs) return certs.error();
+    for (std::size_t i = 0; i < certs->size(); ++i) {
       // The last certificate is the authority's root; the others are
       // intermediates that may be used to reach it.
-      if (i + 1 == ca.chain_der.size()) {
-        X509_STORE_add_cert(store.get(), cert->get());
+      if (i + 1 == certs->size()) {
+        X509_STORE_add_cert(store.get(), (*certs)[i].get());
       } else {
-        sk_X509_push(untrusted.get(), cert->release());
+        sk_X509_push(untrusted.get(), (*certs)[i].release());
       }
     }
     std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
@@ -181,7 +181,7 @@ Result<void> verify_embedded_sct(X509* leaf, X509* issuer, const TrustedRoot& ro
     signed_data += *tbs;
     put_uint(signed_data, extensions_length, 2);
     signed_data.append(reinterpret_cast<char*>(extensions), extensions_length);
-    auto key = public_key_from_der(log->public_key_der);
+    auto key = key_of(*log);
     if (!key) return key.error();
     if (verify_message(key->get(), signed_data,
                        std::string_view(reinterpret_cast<char*>(signature), signature_length)))

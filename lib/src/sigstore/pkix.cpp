@@ -93,6 +93,30 @@ Result<Cert> cert_from_der(std::string_view der) {
   return cert;
 }
 
+Result<KeyRef> key_of(const LogKey& log) {
+  if (log.key) return KeyRef(log.key.get());
+  auto key = public_key_from_der(log.public_key_der);
+  if (!key) return key.error();
+  return KeyRef(std::move(*key));
+}
+
+Result<std::vector<Cert>> chain_of(const Authority& authority) {
+  std::vector<Cert> chain;
+  if (authority.chain.size() == authority.chain_der.size()) {
+    for (const auto& cert : authority.chain) {
+      X509_up_ref(cert.get());
+      chain.emplace_back(cert.get());
+    }
+    return chain;
+  }
+  for (const auto& der : authority.chain_der) {
+    auto cert = cert_from_der(der);
+    if (!cert) return cert.error();
+    chain.push_back(std::move(*cert));
+  }
+  return chain;
+}
+
 Result<Cert> cert_from_pem(std::string_view pem) {
   auto bio = memory_bio(pem);
   Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));

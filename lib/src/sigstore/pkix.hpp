@@ -4,6 +4,7 @@
 
 #include "ir/core/error.hpp"
 #include "ir/core/time.hpp"
+#include "ir/sigstore/trusted_root.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -31,6 +32,23 @@ using Cert = std::unique_ptr<X509, X509Free>;
 [[nodiscard]] std::string public_key_der(EVP_PKEY* key);
 
 [[nodiscard]] Result<Cert> cert_from_der(std::string_view der);
+
+// A log's key: the one decoded with the trusted root, or, for a LogKey made
+// by hand, decoded now from its DER.
+class KeyRef {
+ public:
+  explicit KeyRef(EVP_PKEY* shared) : key_(shared) {}
+  explicit KeyRef(Pkey owned) : owned_(std::move(owned)), key_(owned_.get()) {}
+  [[nodiscard]] EVP_PKEY* get() const { return key_; }
+
+ private:
+  Pkey owned_;
+  EVP_PKEY* key_;
+};
+[[nodiscard]] Result<KeyRef> key_of(const LogKey& log);
+// An authority's certificates, leaf (or intermediate) first, root last: the
+// ones decoded with the trusted root, else decoded now.
+[[nodiscard]] Result<std::vector<Cert>> chain_of(const Authority& authority);
 [[nodiscard]] Result<Cert> cert_from_pem(std::string_view pem);
 [[nodiscard]] std::string cert_der(X509* cert);
 

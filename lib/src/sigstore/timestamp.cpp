@@ -43,13 +43,13 @@ std::string problem_with(TS_RESP* response, const Authority& tsa, TimePoint at) 
   // The context owns the store and the certificates from here on.
   TS_VERIFY_CTX_set_store(ctx.get(), store);
   TS_VERIFY_CTX_set_certs(ctx.get(), certs);
-  for (std::size_t i = 0; i < tsa.chain_der.size(); ++i) {
-    auto cert = cert_from_der(tsa.chain_der[i]);
-    if (!cert) return "unreadable authority certificate";
-    if (i + 1 == tsa.chain_der.size()) {
-      X509_STORE_add_cert(store, cert->get());
+  auto chain = chain_of(tsa);
+  if (!chain) return "unreadable authority certificate";
+  for (std::size_t i = 0; i < chain->size(); ++i) {
+    if (i + 1 == chain->size()) {
+      X509_STORE_add_cert(store, (*chain)[i].get());
     } else {
-      sk_X509_push(certs, cert->release());
+      sk_X509_push(certs, (*chain)[i].release());
     }
   }
   X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), Clock::to_time_t(at));

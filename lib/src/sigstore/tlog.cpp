@@ -106,7 +106,7 @@ Result<Checkpoint> parse_checkpoint(std::string_view note) {
 }
 
 Result<void> verify_checkpoint(const Checkpoint& checkpoint, const LogKey& log) {
-  auto key = detail::public_key_from_der(log.public_key_der);
+  auto key = detail::key_of(log);
   if (!key) return key.error();
   const std::string hint = log.key_id.substr(0, 4);
   for (const auto& signature : checkpoint.signatures) {
@@ -130,7 +130,7 @@ Result<LogCheck> verify_log_entry(const TlogEntry& entry, const TrustedRoot& roo
   const LogKey* log = root.tlog(entry.log_id);
   if (log == nullptr)
     return rejected("the entry's log (id " + base64_encode(entry.log_id) + ") is not in the trusted root");
-  auto key = detail::public_key_from_der(log->public_key_der);
+  auto key = detail::key_of(*log);
   if (!key) return key.error();
   LogCheck check;
   if (!entry.signed_entry_timestamp.empty()) {

@@ -52,7 +52,9 @@ Result<std::vector<LogKey>> log_keys(const json::value& root, std::string_view f
     key.key_id = std::move(*id);
     auto der = base64_field(entry, {"publicKey", "rawBytes"}, where + ".publicKey.rawBytes");
     if (!der) return der.error();
-    if (!detail::public_key_from_der(*der)) return invalid(where + ".publicKey.rawBytes: not a public key");
+    auto decoded = detail::public_key_from_der(*der);
+    if (!decoded) return invalid(where + ".publicKey.rawBytes: not a public key");
+    key.key = std::shared_ptr<EVP_PKEY>(decoded->release(), detail::PkeyFree{});
     key.public_key_der = std::move(*der);
     key.key_details = string_at(entry, {"publicKey", "keyDetails"});
     const auto* valid_for = find(entry, {"publicKey", "validFor"});
@@ -81,7 +83,9 @@ Result<std::vector<Authority>> authorities(const json::value& root, std::string_
     for (const auto& cert : certs->get_array()) {
       auto der = base64_field(cert, {"rawBytes"}, where + ".certChain.certificates[].rawBytes");
       if (!der) return der.error();
-      if (!detail::cert_from_der(*der)) return invalid(where + ".certChain: not a DER certificate");
+      auto decoded = detail::cert_from_der(*der);
+      if (!decoded) return invalid(where + ".certChain: not a DER certificate");
+      authority.chain.emplace_back(decoded->release(), detail::X509Free{});
       authority.chain_der.push_back(std::move(*der));
     }
     const auto* valid_for = find(entry, {"validFor"});

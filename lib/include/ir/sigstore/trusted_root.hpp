@@ -7,10 +7,15 @@
 #include "ir/core/error.hpp"
 #include "ir/core/time.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+// OpenSSL's EVP_PKEY and X509, without its headers.
+struct evp_pkey_st;
+struct x509_st;
 
 namespace ir::sigstore {
 
@@ -27,11 +32,15 @@ struct LogKey {
   std::string public_key_der;  // SubjectPublicKeyInfo (or PKCS#1 for old RSA CT keys)
   std::string key_details;     // PKIX_ECDSA_P256_SHA_256, PKIX_ED25519, ...
   TimeRange valid_for;
+  // The key decoded once, when the root is read: decoding is most of what
+  // verification costs with OpenSSL 3.0, and a root verifies many bundles.
+  std::shared_ptr<evp_pkey_st> key;
 };
 
 struct Authority {
   std::string uri;
-  std::vector<std::string> chain_der;  // leaf (or intermediate) first, root last
+  std::vector<std::string> chain_der;           // leaf (or intermediate) first, root last
+  std::vector<std::shared_ptr<x509_st>> chain;  // the same, decoded once
   TimeRange valid_for;
 };
 
