@@ -6,6 +6,9 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <optional>
+#include <string_view>
+
 namespace ir::sigstore::detail {
 namespace {
 
@@ -50,8 +53,111 @@ void put_uint(std::string& out, std::uint64_t value, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((value >> (8 * i)) & 0xFF);
 }
 
+// A DER element at `at`: where its content starts and how long it is.
+struct Element {
+  unsigned char tag = 0;
+  std::size_t content = 0;
+  std::size_t length = 0;
+  [[nodiscard]] std::size_t end() const { return content + length; }
+};
+
+std::optional<Element> element_at(std::string_view der, std::size_t at) {
+  if (at + 2 > der.size()) return std::nullopt;
+  Element e;
+  e.tag = static_cast<unsigned char>(der[at]);
+  if ((e.tag & 0x1F) == 0x1F) return std::nullopt;  // multi-byte tags: not in a TBSCertificate
+  const auto first = static_cast<unsigned char>(der[at + 1]);
+  std::size_t pos = at + 2;
+  if (first < 0x80) {
+    e.length = first;
+  } else {
+    const std::size_t count = first & 0x7F;
+    if (count == 0 || count > 4 || pos + count > der.size()) return std::nullopt;
+    for (std::size_t i = 0; i < count; ++i)
+      e.length = (e.length << 8) | static_cast<unsigned char>(der[pos + i]);
+    pos += count;
+  }
+  e.content = pos;
+  if (e.length > der.size() - pos) return std::nullopt;
+  return e;
+}
+
+std::string der_wrap(unsigned char tag, std::string_view content) {
+  std::string out(1, static_cast<char>(tag));
+  const std::size_t n = content.size();
+  if (n < 0x80) {
+    out += static_cast<char>(n);
+  } else {
+    std::string length;
+    for (std::size_t v = n; v > 0; v >>= 8) length.insert(length.begin(), static_cast<char>(v & 0xFF));
+    out += static_cast<char>(0x80 | length.size());
+    out += length;
+  }
+  out += content;
+  return out;
+}
+
+// The precertificate TBS cut out of the certificate's own TBS bytes: the
+// Extensions ([3]) without the SCT list, the lengths around it written anew.
+// Empty when the bytes are not laid out as expected; the caller then takes
+// the slow road.
+std::string tbs_without_sct(std::string_view tbs) {
+  // 1.3.6.1.4.1.11129.2.4.2, as a DER OBJECT IDENTIFIER.
+  static constexpr std::string_view sct_oid("\x06\x0a\x2b\x06\x01\x04\x01\xd6\x79\x02\x04\x02", 12);
+  const auto outer = element_at(tbs, 0);
+  if (!outer || outer->tag != 0x30 || outer->end() != tbs.size()) return {};
+  std::string fields;
+  bool removed = false;
+  for (std::size_t at = outer->content; at < outer->end();) {
+    const auto field = element_at(tbs, at);
+    if (!field || field->end() > outer->end()) return {};
+    if (field->tag != 0xA3) {
+      fields += tbs.substr(at, field->end() - at);
+      at = field->end();
+      continue;
+    }
+    const auto list = element_at(tbs, field->content);
+    if (!list || list->tag != 0x30 || list->end() != field->end()) return {};
+    std::string kept;
+    for (std::size_t e = list->content; e < list->end();) {
+      const auto extension = element_at(tbs, e);
+      if (!extension || extension->tag != 0x30 || extension->end() > list->end()) return {};
+      if (tbs.substr(extension->content, sct_oid.size()) == sct_oid) {
+        if (removed) return {};  // two SCT lists: let OpenSSL decide
+        removed = true;
+      } else {
+        kept += tbs.substr(e, extension->end() - e);
+      }
+      e = extension->end();
+    }
+    // No extensions left: the field goes, as OpenSSL writes it.
+    if (!kept.empty()) fields += der_wrap(0xA3, der_wrap(0x30, kept));
+    at = field->end();
+  }
+  if (!removed) return {};
+  return der_wrap(0x30, fields);
+}
+
 // The TBSCertificate the CT log signed: the leaf's, without its SCT list.
+// Cut from the leaf's own bytes; copying the certificate through OpenSSL
+// (which decodes its key again) only when they are laid out otherwise.
 Result<std::string> precert_tbs(X509* leaf) {
+  // i2d_X509 of a certificate as read gives back the bytes it was read from;
+  // their first element is the TBSCertificate.
+  unsigned char* original = nullptr;
+  const int original_length = i2d_X509(leaf, &original);
+  if (original_length > 0) {
+    const std::string_view der(reinterpret_cast<char*>(original), static_cast<std::size_t>(original_length));
+    std::string cut;
+    if (const auto certificate = element_at(der, 0); certificate && certificate->tag == 0x30) {
+      if (const auto tbs = element_at(der, certificate->content); tbs && tbs->tag == 0x30) {
+        cut = tbs_without_sct(der.substr(certificate->content, tbs->end() - certificate->content));
+      }
+    }
+    OPENSSL_free(original);
+    if (!cut.empty()) return cut;
+  }
+  ERR_clear_error();
   Cert copy(X509_dup(leaf));
   if (!copy) return internal_error("copying the certificate failed");
   const int index = X509_get_ext_by_NID(copy.get(), NID_ct_precert_scts, -1);
