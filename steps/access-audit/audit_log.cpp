@@ -1,12 +1,18 @@
 #include "audit_log.hpp"
 
+#include "scan.hpp"
+
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
+#include <cassert>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -48,67 +54,86 @@ std::vector<std::string> strings_at(const json::value& root, std::initializer_li
 // The cheap test that decides whether a line is worth parsing: every event
 // of the target names its resource, and either the object's name or is a
 // list/watch of the collection. Plain substring tests, whatever the spacing;
-// false positives are fine (the parse decides), misses are not. The needles
-// start with a rare character and the rarest test comes first: this runs on
-// every line of a multi-gigabyte log.
+// false positives are fine (the parse decides), misses are not.
 class Prefilter {
  public:
   explicit Prefilter(const AuditFilter& filter)
       : resource_(filter.target.resource + "\""),
         name_(filter.target.name),
-        collections_(contains(filter.verbs, "list") || contains(filter.verbs, "watch")),
-        resource_search_(resource_.begin(), resource_.end()),
-        name_search_(name_.begin(), name_.end()) {}
-
-  // Where the next line that could be a candidate starts to show: every
-  // candidate contains the resource needle, so a search over the whole
-  // buffer lets the lines before the next hit through untested.
-  [[nodiscard]] std::size_t next_trigger(std::string_view buffer) const {
-    const auto it = std::search(buffer.begin(), buffer.end(), resource_search_);
-    return static_cast<std::size_t>(it - buffer.begin());
-  }
+        collections_(contains(filter.verbs, "list") || contains(filter.verbs, "watch")) {}
 
   [[nodiscard]] bool candidate(std::string_view line) const {
-    if (!name_.empty() && found(line, name_search_)) return found(line, resource_search_);
+    if (!name_.empty() && has(line, name_)) return has(line, resource_);
     if (!name_.empty() && !collections_) return false;
-    if (!found(line, resource_search_)) return false;
+    if (!has(line, resource_)) return false;
     return name_.empty() || (collections_ && (has(line, "list\"") || has(line, "watch\"")));
   }
 
- private:
-  // Boyer-Moore-Horspool, built once: it skips ahead by the needle's length
-  // where memmem's two-way search walks nearly every byte.
-  using Searcher = std::boyer_moore_horspool_searcher<std::string::const_iterator>;
-  static bool found(std::string_view line, const Searcher& searcher) {
-    return std::search(line.begin(), line.end(), searcher) != line.end();
+  // Needles of which every candidate contains at least one, so that the
+  // lines without any are only checked for their framing: the resource, or
+  // the name with the verbs of a collection read. When both would do, the
+  // rarer in `sample` (the first chunk read).
+  [[nodiscard]] std::vector<std::string> triggers(std::string_view sample) const {
+    std::vector<std::string> by_resource{resource_};
+    if (name_.empty()) return by_resource;
+    std::vector<std::string> by_name{name_};
+    if (collections_) {
+      by_name.emplace_back("list\"");
+      by_name.emplace_back("watch\"");
+    }
+    std::size_t name_hits = 0;
+    for (const auto& needle : by_name) name_hits += occurrences(sample, needle);
+    if (!collections_ || name_hits <= occurrences(sample, resource_)) return by_name;
+    return by_resource;
   }
 
+ private:
   std::string resource_;
   std::string name_;
   bool collections_;
-  Searcher resource_search_;
-  Searcher name_search_;
 };
+
+// The next trigger in a chunk, searched for again only once passed.
+class Triggers {
+ public:
+  void set(std::vector<std::string> needles, std::string_view sample) {
+    needles_.emplace(std::move(needles), sample);
+  }
+  [[nodiscard]] bool empty() const { return !needles_.has_value(); }
+  void new_chunk() { next_ = unknown; }
+  std::size_t next(std::string_view chunk, std::size_t from) {
+    if (next_ == unknown || next_ < from) next_ = needles_->find(chunk, from);
+    return next_;
+  }
+
+ private:
+  static constexpr std::size_t unknown = npos - 1;
+  std::optional<Needles> needles_;
+  std::size_t next_ = unknown;
+};
+
+// Plain files are read with read(), not through zlib (which would copy them
+// once more), in chunks that stay in the cache for the scans above. Every
+// line of a chunk is shorter than the limit unless carried over.
+constexpr std::size_t chunk_bytes = 256 * 1024;
+static_assert(chunk_bytes <= max_line_bytes);
+
+bool is_gzip(int fd) {
+  unsigned char magic[2] = {0, 0};
+  return ::pread(fd, magic, sizeof magic, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+}
 
 class LineReader {
  public:
   LineReader(const AuditFilter& filter, const std::function<void(const AuditEvent&)>& on_event,
              ReadStats& stats)
-      : filter_(filter), prefilter_(filter), on_event_(on_event), stats_(stats) {}
+      : filter_(filter), prefilter_(filter), on_event_(on_event), stats_(stats), buffer_(chunk_bytes) {}
 
-  void read_file(const std::string& file, gzFile gz) {
-    file_ = file == "-" ? "<stdin>" : file;
-    line_no_ = 0;
-    carry_.clear();
-    overflow_ = false;
-    ++stats_.files;
-    std::vector<char> buffer(256 * 1024);
+  void read_gzip(const std::string& file, gzFile gz) {
+    start(file);
     for (;;) {
-      const int n = gzread(gz, buffer.data(), static_cast<unsigned>(buffer.size()));
-      if (n > 0) {
-        stats_.bytes += static_cast<std::uint64_t>(n);
-        feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
-      }
+      const int n = gzread(gz, buffer_.data(), static_cast<unsigned>(buffer_.size()));
+      if (n > 0) feed(std::string_view(buffer_.data(), static_cast<std::size_t>(n)));
       int errnum = Z_OK;
       const char* message = gzerror(gz, &errnum);
       if (n < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
@@ -118,9 +143,38 @@ class LineReader {
       }
       if (n == 0) break;
     }
+    finish();
+  }
+
+  // Up to the end seen while reading, as zlib did: a live log may grow.
+  void read_plain(const std::string& file, int fd) {
+    start(file);
+    for (;;) {
+      const ssize_t n = ::read(fd, buffer_.data(), buffer_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        problem(file_ + ": cannot be read after line " + std::to_string(line_no_) + " (" +
+                std::strerror(errno) + "); the rest of this file is skipped");
+        break;
+      }
+      if (n == 0) break;
+      feed(std::string_view(buffer_.data(), static_cast<std::size_t>(n)));
+    }
+    finish();
+  }
+
+ private:
+  void start(const std::string& file) {
+    file_ = file == "-" ? "<stdin>" : file;
+    line_no_ = 0;
+    carry_.clear();
+    overflow_ = false;
+    ++stats_.files;
+  }
+
+  void finish() {
     if (overflow_) {
-      ++line_no_;
-      ++stats_.lines;
+      count_line();
       malformed("longer than " + std::to_string(max_line_bytes) + " bytes");
     } else if (!carry_.empty()) {
       const std::string last = std::move(carry_);
@@ -129,41 +183,64 @@ class LineReader {
     }
   }
 
- private:
+  void count_line() {
+    ++line_no_;
+    ++stats_.lines;
+  }
+
   void feed(std::string_view chunk) {
-    std::size_t trigger = prefilter_.next_trigger(chunk);  // offset into what is left of chunk
-    while (!chunk.empty()) {
+    stats_.bytes += chunk.size();
+    if (triggers_.empty()) triggers_.set(prefilter_.triggers(chunk), chunk);
+    if (!carry_.empty() || overflow_) {
       const auto* newline = static_cast<const char*>(std::memchr(chunk.data(), '\n', chunk.size()));
       if (newline == nullptr) {
-        if (!overflow_ && carry_.size() + chunk.size() > max_line_bytes) {
-          overflow_ = true;
-          carry_.clear();
-        }
-        if (!overflow_) carry_.append(chunk);
+        carry(chunk);
         return;
       }
       const auto length = static_cast<std::size_t>(newline - chunk.data());
       if (overflow_ || carry_.size() + length > max_line_bytes) {
-        carry_.clear();
-        ++line_no_;
-        ++stats_.lines;
+        count_line();
         malformed("longer than " + std::to_string(max_line_bytes) + " bytes");
-        overflow_ = false;
-      } else if (!carry_.empty()) {
+      } else {
         carry_.append(chunk.substr(0, length));
         line(carry_);
-        carry_.clear();
-      } else {
-        // No trigger inside this line: it is only checked for its framing.
-        line(chunk.substr(0, length), trigger < length);
       }
+      carry_.clear();
+      overflow_ = false;
       chunk.remove_prefix(length + 1);
-      if (trigger <= length) {
-        trigger = prefilter_.next_trigger(chunk);
-      } else {
-        trigger -= length + 1;
-      }
     }
+    triggers_.new_chunk();
+    const char* data = chunk.data();
+    const auto* last_newline = static_cast<const char*>(::memrchr(data, '\n', chunk.size()));
+    const std::size_t whole = last_newline == nullptr ? 0 : static_cast<std::size_t>(last_newline - data) + 1;
+    std::size_t pos = 0;
+    while (pos < whole) {
+      const std::size_t trigger = triggers_.next(chunk, pos);
+      std::size_t limit = whole;
+      if (trigger < whole) {
+        const auto* before = static_cast<const char*>(::memrchr(data + pos, '\n', trigger - pos));
+        limit = before == nullptr ? pos : static_cast<std::size_t>(before - data) + 1;
+      }
+      std::uint64_t framed = 0;
+      pos = framed_lines(chunk, pos, limit, framed);
+      line_no_ += framed;
+      stats_.lines += framed;
+      if (pos == whole) break;
+      // The trigger's line, or one the run check stopped at: on its own.
+      const auto end = static_cast<std::size_t>(
+          static_cast<const char*>(std::memchr(data + pos, '\n', whole - pos)) - data);
+      line(chunk.substr(pos, end - pos), trigger < end);
+      pos = end + 1;
+    }
+    carry(chunk.substr(whole));
+  }
+
+  void carry(std::string_view rest) {
+    if (!overflow_ && carry_.size() + rest.size() > max_line_bytes) {
+      overflow_ = true;
+      carry_.clear();
+    }
+    if (!overflow_) carry_.append(rest);
   }
 
   void line(std::string_view text, bool maybe_candidate = true) {
@@ -217,6 +294,8 @@ class LineReader {
   std::uint64_t line_no_ = 0;
   std::string carry_;
   bool overflow_ = false;
+  Triggers triggers_;
+  std::vector<char> buffer_;
   std::set<std::string> open_watches_;
 };
 
@@ -343,10 +422,21 @@ Result<ReadStats> read_audit_logs(const std::vector<std::string>& files, const A
   ReadStats stats;
   LineReader reader(filter, on_event, stats);
   for (const auto& file : files) {
-    gzFile gz = file == "-" ? gzdopen(::dup(STDIN_FILENO), "rb") : gzopen(file.c_str(), "rb");
-    if (gz == nullptr) return invalid("cannot open audit log " + file + ": " + std::strerror(errno));
+    const int fd = file == "-" ? ::dup(STDIN_FILENO) : ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return invalid("cannot open audit log " + file + ": " + std::strerror(errno));
+    if (file != "-" && !is_gzip(fd)) {
+      ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+      reader.read_plain(file, fd);
+      ::close(fd);
+      continue;
+    }
+    gzFile gz = gzdopen(fd, "rb");
+    if (gz == nullptr) {
+      ::close(fd);
+      return invalid("cannot open audit log " + file + ": out of memory");
+    }
     gzbuffer(gz, 256 * 1024);
-    reader.read_file(file, gz);
+    reader.read_gzip(file, gz);
     gzclose(gz);
   }
   return stats;

@@ -1,8 +1,9 @@
 // Who did: Kubernetes audit events (audit.k8s.io/v1 Event, one JSON object a
-// line) streamed from files, folders of rotated files (gzip or plain, both
-// through zlib) or standard input, in constant memory. Only lines that can
-// concern the target are parsed; every other line is checked for framing, so
-// that a malformed line is always counted and never fatal.
+// line) streamed from files, folders of rotated files (gzip through zlib,
+// plain files read as they are) or standard input, in constant memory. Only
+// lines that can concern the target are parsed; every other line is checked
+// for framing, whole runs of lines at once, so that a malformed line is
+// always counted and never fatal.
 #pragma once
 
 #include "rbac.hpp"

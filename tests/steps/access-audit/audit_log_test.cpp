@@ -6,9 +6,11 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 
 using namespace ir;
 using namespace ir::steps::access_audit;
@@ -250,4 +252,280 @@ TEST_CASE("targets: kinds, groups, subresources and namespaces", "[unit][access-
   CHECK(*parse_time_bound("2h", reference) == *parse_utc("2026-11-26T10:00:00Z"));
   CHECK(*parse_time_bound("2026-11-26T01:00:00Z", reference) == *parse_utc("2026-11-26T01:00:00Z"));
   CHECK_FALSE(parse_time_bound("yesterday", reference));
+}
+
+namespace {
+
+// A line that never mentions the target, well framed or not.
+std::string other_event(int i) {
+  return fmt::format(
+      R"({{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"other-{}","stage":"ResponseComplete",)"
+      R"("verb":"get","user":{{"username":"app-{}"}},"objectRef":{{"resource":"pods","namespace":"shop",)"
+      R"("name":"pod-{}","apiVersion":"v1"}},"stageTimestamp":"2026-11-26T10:00:00Z"}})",
+      i, i % 7, i);
+}
+
+// What the reader must report for lines that are not parsed: a line is
+// malformed unless, without surrounding spaces, tabs and carriage returns,
+// it is empty or starts with '{' and ends with '}'.
+std::vector<std::uint64_t> badly_framed_lines(const std::string& text) {
+  std::vector<std::uint64_t> bad;
+  std::uint64_t number = 0;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    ++number;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+      line.pop_back();
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.erase(0, 1);
+    if (!line.empty() && (line.front() != '{' || line.back() != '}')) bad.push_back(number);
+    start = end + 1;
+  }
+  return bad;
+}
+
+std::vector<std::string> problems_without_file(const ReadStats& stats, const std::string& file) {
+  std::vector<std::string> problems;
+  for (auto problem : stats.problems) {
+    if (problem.starts_with(file)) problem.erase(0, file.size());
+    problems.push_back(problem);
+  }
+  return problems;
+}
+
+}  // namespace
+
+TEST_CASE("a plain file and its gzip give the same result, across chunk boundaries", "[unit][access-audit]") {
+  TempDir dir;
+  std::string text;
+  int expected_events = 0;
+  for (int i = 0; text.size() < 3 * 1024 * 1024; ++i) {
+    if (i % 500 == 0) {
+      text += event(fmt::format("2026-11-26T10:{:02}:00Z", i % 60), "u" + std::to_string(i), "get", "db");
+      ++expected_events;
+    } else if (i % 1700 == 0) {
+      text += "{garbage";
+    } else if (i % 900 == 0) {
+      text += "  " + other_event(i) + " \r";  // fine: spaces and a carriage return around it
+    } else if (i % 1100 == 0) {
+      text += "";  // a blank line
+    } else {
+      text += other_event(i);
+    }
+    text += '\n';
+  }
+  write_plain(dir.file("audit.log"), text);
+  write_gzip(dir.file("audit.log.gz"), text);
+  const auto plain = collect({dir.file("audit.log")});
+  const auto gzip = collect({dir.file("audit.log.gz")});
+  CHECK(plain.events.size() == static_cast<std::size_t>(expected_events));
+  CHECK(gzip.events.size() == plain.events.size());
+  CHECK(plain.stats.bytes == text.size());
+  CHECK(gzip.stats.bytes == text.size());
+  const auto bad = badly_framed_lines(text);
+  CHECK(plain.stats.malformed == bad.size());
+  CHECK(gzip.stats.malformed == bad.size());
+  CHECK(plain.stats.lines == static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n')));
+  CHECK(gzip.stats.lines == plain.stats.lines);
+  CHECK(gzip.stats.parsed == plain.stats.parsed);
+  CHECK(problems_without_file(plain.stats, dir.file("audit.log")) ==
+        problems_without_file(gzip.stats, dir.file("audit.log.gz")));
+  REQUIRE_FALSE(plain.stats.problems.empty());
+  CHECK(plain.stats.problems[0] ==
+        dir.file("audit.log") + ":" + std::to_string(bad[0]) + ": not a JSON object");
+}
+
+TEST_CASE("malformed lines and events of the target that straddle a chunk boundary", "[unit][access-audit]") {
+  TempDir dir;
+  const std::string target = event("2026-11-26T10:00:00Z", "alice", "get", "db");
+  // A malformed line, then an event of the target, beginning a few bytes
+  // before or after every multiple of 16 KiB: every read size that is a
+  // power of two from 16 KiB up puts a boundary inside, before or after one.
+  for (const int shift : {-700, -3, -1, 0, 1, 2}) {
+    std::string text;
+    std::vector<std::uint64_t> bad;
+    std::uint64_t lines = 0;
+    int targets = 0;
+    for (std::size_t boundary = 16 * 1024; boundary <= 1024 * 1024; boundary += 16 * 1024) {
+      const auto at = static_cast<std::size_t>(static_cast<long>(boundary) + shift);
+      for (int i = 0; text.size() + other_event(i).size() + 1 < at; ++i) {
+        text += other_event(i) + '\n';
+        ++lines;
+      }
+      text += std::string(at - text.size(), ' ') + "not json}\n";  // spaces, then the bad part from `at`
+      bad.push_back(++lines);
+      text += target + "\n";
+      ++lines;
+      ++targets;
+    }
+    text += "{last line, no newline";
+    bad.push_back(++lines);
+    INFO("shift " << shift);
+    for (const auto& name : {std::string("audit.log"), std::string("audit.log.gz")}) {
+      if (name.ends_with(".gz")) {
+        write_gzip(dir.file(name), text);
+      } else {
+        write_plain(dir.file(name), text);
+      }
+      const auto got = collect({dir.file(name)});
+      CHECK(got.events.size() == static_cast<std::size_t>(targets));
+      CHECK(got.stats.lines == lines);
+      CHECK(got.stats.malformed == bad.size());
+      REQUIRE(got.stats.problems.size() == 10);
+      for (std::size_t k = 0; k < got.stats.problems.size(); ++k)
+        CHECK(got.stats.problems[k] == dir.file(name) + ":" + std::to_string(bad[k]) + ": not a JSON object");
+    }
+  }
+}
+
+TEST_CASE("the framing check of runs of lines agrees with the check of each line", "[unit][access-audit]") {
+  TempDir dir;
+  std::mt19937 random(20261127);
+  // Lines of braces, quotes, spaces, tabs and carriage returns: none can
+  // concern the target, so only their framing decides.
+  const std::string alphabet = "{{{}}} \t\r\"a:,";
+  for (int round = 0; round < 20; ++round) {
+    std::string text;
+    const std::size_t size = 1000 + random() % 600000;
+    while (text.size() < size) {
+      switch (random() % 8) {
+        case 0:
+          for (std::size_t n = random() % 12; n > 0; --n) text += alphabet[random() % alphabet.size()];
+          break;
+        case 1:
+          text += "{" + std::string(random() % 3000, 'a') + "}";
+          break;
+        default:
+          text += "{\"a\":" + std::string(random() % 40, ' ') + "1}";
+      }
+      if (random() % 50 != 0) text += '\n';
+    }
+    write_plain(dir.file("audit.log"), text);
+    const auto got = collect({dir.file("audit.log")});
+    const auto bad = badly_framed_lines(text);
+    INFO("round " << round << ", " << text.size() << " bytes");
+    CHECK(got.stats.malformed == bad.size());
+    CHECK(got.stats.lines == static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n')) +
+                                 (text.ends_with('\n') ? 0 : 1));
+    REQUIRE(got.stats.problems.size() == std::min<std::size_t>(bad.size(), 10));
+    for (std::size_t k = 0; k < got.stats.problems.size(); ++k)
+      CHECK(got.stats.problems[k] ==
+            dir.file("audit.log") + ":" + std::to_string(bad[k]) + ": not a JSON object");
+  }
+}
+
+TEST_CASE("empty files, and files without a trailing newline", "[unit][access-audit]") {
+  TempDir dir;
+  write_plain(dir.file("empty.log"), "");
+  write_gzip(dir.file("empty.log.gz"), "");
+  auto got = collect({dir.file("empty.log"), dir.file("empty.log.gz")});
+  CHECK(got.stats.files == 2);
+  CHECK(got.stats.lines == 0);
+  CHECK(got.stats.bytes == 0);
+  CHECK(got.stats.problems.empty());
+
+  write_plain(dir.file("framed.log"), other_event(1) + "\n" + other_event(2));
+  got = collect({dir.file("framed.log")});
+  CHECK(got.stats.lines == 2);
+  CHECK(got.stats.malformed == 0);
+
+  write_plain(dir.file("cut.log"), other_event(1) + "\n" + other_event(2).substr(0, 50));
+  got = collect({dir.file("cut.log")});
+  CHECK(got.stats.lines == 2);
+  CHECK(got.stats.malformed == 1);
+  REQUIRE(got.stats.problems.size() == 1);
+  CHECK(got.stats.problems[0] == dir.file("cut.log") + ":2: not a JSON object");
+}
+
+TEST_CASE("a plain file with lines longer than the limit", "[unit][access-audit]") {
+  TempDir dir;
+  const std::string huge = R"({"kind":"Event","x":")" + std::string(max_line_bytes + 10, 'a') + "\"}";
+  write_plain(dir.file("audit.log"), huge + "\n" + event("2026-11-26T10:00:00Z", "alice", "get", "db") +
+                                         "\n" + other_event(1) + "\n" + huge);
+  const auto got = collect({dir.file("audit.log")});
+  CHECK(got.events.size() == 1);
+  CHECK(got.stats.lines == 4);
+  CHECK(got.stats.malformed == 2);
+  REQUIRE(got.stats.problems.size() == 2);
+  CHECK(got.stats.problems[0].find("audit.log:1: longer than") != std::string::npos);
+  CHECK(got.stats.problems[1].find("audit.log:4: longer than") != std::string::npos);
+}
+
+TEST_CASE("lists and watches everywhere or nowhere: the events found are the same", "[unit][access-audit]") {
+  // Which needles mark the lines worth parsing is chosen from the first
+  // chunk (the name and the collection verbs, or the resource): both ways
+  // must find the same events.
+  TempDir dir;
+  std::string few_lists;
+  std::string many_lists;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string other = other_event(i);
+    few_lists += other + "\n";
+    many_lists +=
+        (i % 2 == 0 ? other : std::regex_replace(other, std::regex(R"("get")"), R"("list")")) + "\n";
+    if (i % 100 == 0) {
+      const std::string line = event("2026-11-26T10:00:00Z", "u" + std::to_string(i),
+                                     i % 200 == 0 ? "get" : "list", i % 200 == 0 ? "db" : "") +
+                               "\n";
+      few_lists += line;
+      many_lists += line;
+    }
+  }
+  write_plain(dir.file("few.log"), few_lists);
+  write_plain(dir.file("many.log"), many_lists);
+  const auto few = collect({dir.file("few.log")});
+  const auto many = collect({dir.file("many.log")});
+  CHECK(few.events.size() == 30);
+  CHECK(many.events.size() == 30);
+  CHECK(few.stats.malformed == 0);
+  CHECK(many.stats.malformed == 0);
+
+  auto every_secret = secret_filter();
+  every_secret.target.name.clear();
+  CHECK(collect({dir.file("many.log")}, every_secret).events.size() == 30);
+  auto one_letter = secret_filter();
+  one_letter.target.name = "d";
+  CHECK(collect({dir.file("few.log")}, one_letter).events.size() == 15);  // the lists of the collection
+}
+
+TEST_CASE("an event of the target at the very end of a chunk, among near misses", "[unit][access-audit]") {
+  // Near misses of the name (one byte changed) make the search stop and go
+  // on many times per line. Each event of the target ends with its name and
+  // ends 0 to 70 bytes before a multiple of 16 KiB, a different distance each
+  // time, so that every power-of-two read size up to 256 KiB sees all of them.
+  TempDir dir;
+  const std::string name = "db-password";
+  auto filter = secret_filter();
+  filter.target.name = name;
+  const std::string target =
+      R"("kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","stage":"ResponseComplete","verb":"get",)"
+      R"("user":{"username":"alice"},"stageTimestamp":"2026-11-26T10:00:00Z",)"
+      R"("objectRef":{"resource":"secrets","namespace":"shop","name":")" +
+      name + "\"}}\n";
+  std::string text;
+  std::size_t expected = 0;
+  for (std::size_t k = 1; k <= 71 * 16; ++k) {
+    const std::size_t line_end = k * 16 * 1024 - k % 71;
+    for (int i = 0;; ++i) {
+      std::string miss = name;
+      miss[static_cast<std::size_t>(i) % name.size()] = 'X';
+      const std::string filler =
+          R"({"kind":"Event","note":")" + miss + R"(","n":)" + std::to_string(i) + "}\n";
+      if (text.size() + filler.size() + target.size() + 60 > line_end) break;
+      text += filler;
+    }
+    // Spaces after the brace put the end of the line where wanted.
+    text += "{" + std::string(line_end - text.size() - target.size() - 1, ' ') + target;
+    ++expected;
+  }
+  write_plain(dir.file("audit.log"), text);
+  write_gzip(dir.file("audit.log.gz"), text);
+  for (const auto& file : {dir.file("audit.log"), dir.file("audit.log.gz")}) {
+    const auto got = collect({file}, filter);
+    INFO(file);
+    CHECK(got.events.size() == expected);
+    CHECK(got.stats.malformed == 0);
+  }
 }
