@@ -165,6 +165,13 @@ std::vector<std::string> expect_identity(const std::string& who = identity) {
   return {"--certificate-identity", who, "--certificate-oidc-issuer", issuer};
 }
 
+// verify-image against the signer's identity and issuer, and `extra`.
+StepRun verify_as_signed(const Scene& scene, const std::vector<std::string>& extra) {
+  auto args = expect_identity();
+  args.insert(args.end(), extra.begin(), extra.end());
+  return verify(scene, args);
+}
+
 }  // namespace
 
 TEST_CASE("verify-image IMAGE: a keyless cosign signature found by the .sig tag verifies, in four requests",
@@ -513,11 +520,7 @@ TEST_CASE(
   const std::string current_text = cyclonedx_of(
       {{"pkg:deb/debian/openssl", "3.0.14"}, {"pkg:npm/json5", "2.2.3"}, {"pkg:npm/event-stream", "3.3.6"}});
   REQUIRE(write_file_atomic(current, current_text));
-  const auto with = [&](std::vector<std::string> extra) {
-    auto args = expect_identity();
-    args.insert(args.end(), extra.begin(), extra.end());
-    return verify(scene, args);
-  };
+  const auto with = [&](const std::vector<std::string>& extra) { return verify_as_signed(scene, extra); };
 
   SECTION("an SBOM file: the differences are outputs and a warning; --fail-on-sbom-change rejects") {
     const auto run = with({"--sbom-baseline", baseline, "--sbom", current});
@@ -612,11 +615,7 @@ TEST_CASE("verify-image IMAGE: the SBOM baseline is the verified SBOM attestatio
   // The last good release, in its own repository of the same registry.
   const auto release = push_image(*scene.client, "irsteps/app-release", "0.9");
   const std::string release_ref = scene.local.host() + "/irsteps/app-release:0.9";
-  const auto with = [&](std::vector<std::string> extra) {
-    auto args = expect_identity();
-    args.insert(args.end(), extra.begin(), extra.end());
-    return verify(scene, args);
-  };
+  const auto with = [&](const std::vector<std::string>& extra) { return verify_as_signed(scene, extra); };
 
   SECTION("the release's attested SBOM is the baseline; the differences are found and can reject") {
     attest(scene, "irsteps/app-release", release, identity, "https://cyclonedx.org/bom",
@@ -670,11 +669,7 @@ TEST_CASE("verify-image IMAGE: the vulnerability gate on a verified cosign vulne
            R"(","scanFinishedOn":")" + format_utc(finished) + R"("}})";
   };
   const std::string digest_ref = "127.0.0.1/irsteps/app@" + scene.image.digest;
-  const auto with = [&](std::vector<std::string> extra) {
-    auto args = expect_identity();
-    args.insert(args.end(), extra.begin(), extra.end());
-    return verify(scene, args);
-  };
+  const auto with = [&](const std::vector<std::string>& extra) { return verify_as_signed(scene, extra); };
 
   SECTION("findings above --max-severity reject, ignored ones do not; the scanner is named") {
     attest(scene, "irsteps/app", scene.image, identity, vuln_type,
