@@ -12,8 +12,10 @@ all: build
 deps:
 	scripts/install-deps.sh
 
+# The release build links its dependencies statically (IRSTEPS_STATIC_DEPS):
+# its binaries are what the images are made of (containers/).
 build: deps
-	cmake -S . -B $(BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRSTEPS_WERROR=ON
+	cmake -S . -B $(BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRSTEPS_WERROR=ON -DIRSTEPS_STATIC_DEPS=ON
 	cmake --build $(BUILD)
 
 # kube-apiserver, controller-manager and scheduler for the tests, built once
