@@ -55,6 +55,12 @@ std::string exposure_event_text(const json::value& event) {
   return kind;
 }
 
+// At most this many lines of one access-audit record's exposure timeline go
+// into the report: the earliest and the latest half each, with a line that
+// says how many are left out and where they are. A Secret read by thousands
+// of users would otherwise crowd out the rest of the report.
+constexpr std::size_t max_exposure_lines = 40;
+
 // access-audit's exposure timeline (creation, writes, rotation, the first
 // and last access of each user) as lines of the incident's timeline.
 void add_exposure(std::vector<Line>& lines, const record::Entry& entry) {
@@ -64,12 +70,25 @@ void add_exposure(std::vector<Line>& lines, const record::Entry& entry) {
   if (!events || !events->is_array()) return;
   const std::string resource = string_at(entry.document, {"outputs", "resource"}, "the audited resource");
   const TimePoint recorded = time_of(when_of(entry), TimePoint::max());
+  const std::string source = " (exposure timeline of access-audit, record " + entry.path + ")";
+  std::vector<Line> exposure;
   for (const auto& event : events->get_array()) {
     const std::string when = string_at(event, {"time"});
-    lines.push_back(
-        {time_of(when, recorded), "- " + when + "  " + resource + ": " + exposure_event_text(event) +
-                                      " (exposure timeline of access-audit, record " + entry.path + ")"});
+    exposure.push_back({time_of(when, recorded),
+                        "- " + when + "  " + resource + ": " + exposure_event_text(event) + source});
   }
+  std::stable_sort(exposure.begin(), exposure.end(),
+                   [](const Line& a, const Line& b) { return a.time < b.time; });
+  if (exposure.size() > max_exposure_lines) {
+    const std::size_t half = max_exposure_lines / 2;
+    const std::size_t left_out = exposure.size() - 2 * half;
+    Line marker{exposure[half - 1].time, "- ...  " + resource + ": " + std::to_string(left_out) +
+                                             " more events left out here; all are in record " + entry.path};
+    exposure.erase(exposure.begin() + static_cast<std::ptrdiff_t>(half),
+                   exposure.end() - static_cast<std::ptrdiff_t>(half));
+    exposure.insert(exposure.begin() + static_cast<std::ptrdiff_t>(half), std::move(marker));
+  }
+  for (auto& line : exposure) lines.push_back(std::move(line));
 }
 
 }  // namespace

@@ -5,6 +5,10 @@
 #include "ir/core/text_diff.hpp"
 #include "support/catch.hpp"
 
+#include <boost/json/serialize.hpp>
+
+#include <cstdio>
+
 using namespace ir;
 using namespace ir::steps::notify;
 
@@ -85,4 +89,33 @@ TEST_CASE("access-audit's exposure timeline joins the incident's timeline in tim
   CHECK(lines[5].starts_with("- 2026-11-26T10:04:00Z  access-audit succeeded"));
   // An event whose time cannot be read stays with its record.
   CHECK(lines[6] == "- not a time  secrets/db in shop: last access by mallory" + from);
+}
+
+TEST_CASE("a long exposure timeline keeps its earliest and latest events and says how many are left out",
+          "[unit][notify]") {
+  json::array events;
+  for (int i = 0; i < 100; ++i) {
+    char when[32];
+    std::snprintf(when, sizeof when, "2026-11-20T%02d:%02d:00Z", i / 60, i % 60);
+    events.push_back(
+        json::object{{"time", when}, {"event", "first-access"}, {"user", "user-" + std::to_string(i)}});
+  }
+  json::object audit_doc{
+      {"step", "access-audit"},
+      {"status", "succeeded"},
+      {"startTime", "2026-11-26T10:04:00Z"},
+      {"outputs", json::object{{"resource", "secrets/db in shop"}, {"timeline", json::serialize(events)}}}};
+  const std::vector<record::Entry> entries = {
+      {"incidents/INC-2026-11-26-001/a.json", "bbbb", "argo <argo@ci>", "2026-11-26T10:05:00Z", audit_doc}};
+  const auto sections = case_sections(entries);
+  const auto lines = split_lines(sections.timeline);
+  REQUIRE(lines.size() == 42);  // 20 earliest, the marker, 20 latest, the run itself
+  CHECK(lines[0].find("first access by user-0 ") != std::string_view::npos);
+  CHECK(lines[19].find("first access by user-19 ") != std::string_view::npos);
+  CHECK(lines[20] ==
+        "- ...  secrets/db in shop: 60 more events left out here; all are in record "
+        "incidents/INC-2026-11-26-001/a.json");
+  CHECK(lines[21].find("first access by user-80 ") != std::string_view::npos);
+  CHECK(lines[40].find("first access by user-99 ") != std::string_view::npos);
+  CHECK(lines[41].find("access-audit succeeded") != std::string_view::npos);
 }
