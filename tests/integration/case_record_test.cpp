@@ -90,6 +90,7 @@ TEST_CASE("eight step runs append to one case over smart HTTP with a token at on
   }
   for (auto& t : threads) t.join();
   std::set<std::string> paths;
+  std::string runs_seen;  // each run's record, commit and times, for a failure
   for (const auto& out : outputs) {
     REQUIRE(out);
     INFO(out->err);
@@ -98,7 +99,11 @@ TEST_CASE("eight step runs append to one case over smart HTTP with a token at on
     auto doc = parse_json(out->out, "stdout");
     REQUIRE(doc);
     paths.insert(string_at(*doc, {"outputs", "case-record"}));
+    runs_seen += string_at(*doc, {"outputs", "case-record"}) + " " +
+                 string_at(*doc, {"outputs", "case-record-commit"}) + " " + string_at(*doc, {"startTime"}) +
+                 " " + string_at(*doc, {"endTime"}) + "\n";
   }
+  INFO(runs_seen);
   CHECK(paths.size() == runs);
   const auto tree = lines(run_git(tmp / "srv/case.git", {"ls-tree", "-r", "--name-only", "main"}).out);
   CHECK(std::set<std::string>(tree.begin(), tree.end()) == paths);

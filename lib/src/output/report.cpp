@@ -3,6 +3,7 @@
 #include "ir/core/encoding.hpp"
 
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -40,12 +41,23 @@ void Report::finish(Status status, const std::optional<Error>& error) {
   finished_ = now();
 }
 
+std::string random_run_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    // No randomness from OpenSSL: the clock and the process still tell runs apart.
+    const auto stamp = std::to_string(now().time_since_epoch().count()) + "-" + std::to_string(::getpid());
+    return sha256_hex(stamp).substr(0, 32);
+  }
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+}
+
 json::object Report::to_json() const {
   json::object doc;
   doc["apiVersion"] = "irsteps.io/v1";
   doc["kind"] = "StepResult";
   doc["step"] = step_;
   doc["version"] = version_;
+  doc["runId"] = run_id_;
   if (!incident_.empty()) doc["incidentId"] = incident_;
   doc["status"] = status_name(status_);
   doc["dryRun"] = dry_run_;

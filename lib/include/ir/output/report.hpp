@@ -34,6 +34,9 @@ struct EvidenceItem {
 
 enum class Status { succeeded, failed, rejected, partial };
 
+// 128 random bits as 32 hex digits: a run's id.
+[[nodiscard]] std::string random_run_id();
+
 class Report {
  public:
   Report(std::string step, std::string version) : step_(std::move(step)), version_(std::move(version)) {}
@@ -55,11 +58,15 @@ class Report {
   [[nodiscard]] Status status() const { return status_; }
   [[nodiscard]] const std::string& step() const { return step_; }
   [[nodiscard]] json::object to_json() const;
+  [[nodiscard]] const std::string& run_id() const { return run_id_; }
 
  private:
   std::string step_;
   std::string version_;
   std::string incident_;
+  // Tells this run apart from any other, even one with the same step,
+  // incident, times to the millisecond and result (two case records).
+  std::string run_id_ = random_run_id();
   bool dry_run_ = false;
   TimePoint started_ = now();
   TimePoint finished_ = started_;
