@@ -5,9 +5,8 @@
 # IRSTEPS_STATIC_DEPS (the release build of the Makefile, hence the images)
 # also links OpenSSL, libgit2 with its closure (mbedTLS, libssh2, http_parser,
 # PCRE2), yaml-cpp, zlib, libstdc++ and libgcc from their archives, and drops
-# unreferenced functions (--gc-sections): an image is then the binary, glibc
-# and the Kerberos libraries that libgit2's Negotiate authentication needs
-# (Debian ships no static Kerberos). glibc stays shared (NSS, getaddrinfo).
+# unreferenced functions (--gc-sections): an image is then the binary and
+# glibc, which stays shared (NSS, getaddrinfo).
 if(IRSTEPS_STATIC_DEPS AND (IRSTEPS_SANITIZE OR IRSTEPS_FUZZ))
   message(FATAL_ERROR "IRSTEPS_STATIC_DEPS is for release binaries: not with IRSTEPS_SANITIZE or IRSTEPS_FUZZ")
 endif()
@@ -67,10 +66,14 @@ else()
   irsteps_archive(irsteps::pcre2 pcre2-8)
   irsteps_archive(irsteps::ssh2 ssh2 OpenSSL::Crypto ZLIB::ZLIB)
   # libgit2's pkg-config file leaves out Kerberos (GSSAPI, for the Negotiate
-  # HTTP authentication): Debian has no archive of it, it stays shared.
-  find_library(IRSTEPS_GSSAPI_LIBRARY NAMES gssapi_krb5 libgssapi_krb5.so.2 REQUIRED)
+  # HTTP authentication), which Debian has no archive of. irsteps never
+  # authenticates with it (lib/src/git/gssapi_absent.cpp says why): the
+  # functions libgit2 calls come from a stand-in that fails as a GSSAPI
+  # without mechanisms would, and the images carry no Kerberos.
+  add_library(irsteps_gssapi_absent STATIC ${PROJECT_SOURCE_DIR}/lib/src/git/gssapi_absent.cpp)
+  target_link_libraries(irsteps_gssapi_absent PRIVATE irsteps_warnings)
   irsteps_archive(irsteps::git2 git2 irsteps::mbedtls irsteps::http_parser irsteps::ssh2 irsteps::pcre2 ZLIB::ZLIB
-                  ${IRSTEPS_GSSAPI_LIBRARY} Threads::Threads rt)
+                  irsteps_gssapi_absent Threads::Threads rt)
   irsteps_archive(irsteps::yaml-cpp-archive yaml-cpp)
   target_link_libraries(irsteps_libgit2 INTERFACE irsteps::git2)
   target_include_directories(irsteps_libgit2 INTERFACE ${LIBGIT2_INCLUDE_DIRS})

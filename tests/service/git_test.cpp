@@ -209,6 +209,44 @@ TEST_CASE("fetch and push over git's smart HTTP protocol, with a token required"
   CHECK(server.request_log().find("git-receive-pack") != std::string::npos);
 }
 
+TEST_CASE("a server that offers Kerberos (Negotiate) gets the token over Basic, or a clear refusal",
+          "[git]") {
+  // irsteps never logs in with Kerberos: the release build has no GSSAPI
+  // (lib/src/git/gssapi_absent.cpp), so both answers must come from the
+  // credential callback, in every build.
+  TempDir tmp;
+  make_bare_repo(tmp / "srv/config.git", config_files);
+  const std::string token = "ghp_negotiate_5e1d93";
+  REQUIRE(write_file_atomic(tmp / "token", token + "\n"));
+  auto credentials = git::credentials_from_files("test-repo", "", tmp / "token", "", "", "");
+  REQUIRE(credentials);
+
+  SECTION("Negotiate offered first, Basic beside it: the token goes over Basic") {
+    GitHttpOptions options{tmp / "token"};
+    options.negotiate = "also";
+    GitHttpServer server(tmp / "srv", options);
+    auto mirror = open_mirror(server.url("config.git"), tmp / "cache", *credentials);
+    REQUIRE(mirror.fetch());
+    auto head = mirror.resolve("main");
+    REQUIRE(head);
+    auto next = mirror.commit(*head, {{"negotiated", "no\n"}}, {"t", "t@t"}, "basic\n");
+    REQUIRE(next);
+    REQUIRE(mirror.push(*next, "main"));
+    CHECK(run_git(tmp / "srv/config.git", {"show", "main:negotiated"}).out == "no\n");
+  }
+  SECTION("Negotiate alone: refused as forbidden, saying so, without the token") {
+    GitHttpOptions options{tmp / "token"};
+    options.negotiate = "only";
+    GitHttpServer server(tmp / "srv", options);
+    auto mirror = open_mirror(server.url("config.git"), tmp / "cache", *credentials);
+    auto refused = mirror.fetch();
+    REQUIRE(!refused);
+    CHECK(refused.error().code() == Code::forbidden);
+    CHECK(refused.error().describe().find("Negotiate") != std::string::npos);
+    CHECK(refused.error().describe().find(token) == std::string::npos);
+  }
+}
+
 TEST_CASE("fetch over HTTPS checks the server certificate against the given CA", "[git]") {
   TempDir tmp;
   make_bare_repo(tmp / "srv/config.git", config_files);

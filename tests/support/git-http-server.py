@@ -3,11 +3,15 @@
 handed to the real `git http-backend` as a CGI program, so fetches and pushes
 meet git's own receive-pack (with its ref locking), not an imitation.
 
-Usage: git-http-server.py ROOT [--port N] [--token-file F] [--cert F --key F] [--log F]
+Usage: git-http-server.py ROOT [--port N] [--token-file F] [--negotiate also|only]
+                          [--cert F --key F] [--log F]
 Prints "listening on PORT" on stderr once it accepts connections.
 With --token-file, every request needs HTTP Basic auth whose password is the
 token (any user name); without it, pushes are still allowed (REMOTE_USER is
 set to "anonymous" so that http-backend enables receive-pack).
+--negotiate also: a refusal offers Negotiate (Kerberos) before Basic, as a
+server with single sign-on does; --negotiate only: Negotiate alone. Nothing
+here speaks Kerberos: a Negotiate answer is refused like a wrong token.
 """
 import argparse
 import base64
@@ -23,6 +27,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("root")
     parser.add_argument("--token-file")
+    parser.add_argument("--negotiate", choices=["also", "only"])
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--log")
@@ -72,7 +77,10 @@ def main():
             user = self.authorized()
             if user is None:
                 self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                if args.negotiate:
+                    self.send_header("WWW-Authenticate", "Negotiate")
+                if args.negotiate != "only":
+                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return

@@ -82,6 +82,7 @@ GitHttpServer::GitHttpServer(std::string root, GitHttpOptions options)
                                 std::string(IRSTEPS_SOURCE_DIR) + "/tests/support/git-http-server.py", root_,
                                 "--log", log_file_};
   if (!options_.token_file.empty()) argv.insert(argv.end(), {"--token-file", options_.token_file});
+  if (!options_.negotiate.empty()) argv.insert(argv.end(), {"--negotiate", options_.negotiate});
   if (options_.port != 0) argv.insert(argv.end(), {"--port", std::to_string(options_.port)});
   if (!options_.cert_file.empty())
     argv.insert(argv.end(), {"--cert", options_.cert_file, "--key", options_.key_file});

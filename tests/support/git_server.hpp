@@ -49,7 +49,8 @@ struct GitHttpOptions {
   std::string token_file;  // require HTTP Basic auth with this token
   std::string cert_file;   // serve HTTPS
   std::string key_file;
-  int port = 0;  // 0: any free port
+  int port = 0;           // 0: any free port
+  std::string negotiate;  // "also" or "only": offer Negotiate beside Basic, or alone
 };
 
 class GitHttpServer {

@@ -320,6 +320,14 @@ int credentials_cb(git_credential** out, const char* /*url*/, const char* userna
     int rc = git_credential_userpass_plaintext_new(out, user.c_str(), token.c_str());
     return rc;
   }
+  if (allowed_types == GIT_CREDENTIAL_DEFAULT) {
+    // Only Negotiate offered: libgit2 would log in with the Kerberos ticket
+    // of the process, which a step has no business holding.
+    cb.failure = Error(Code::forbidden,
+                       "the server offers only Kerberos (Negotiate) authentication, which irsteps does not "
+                       "use; let it take a token over HTTP Basic authentication");
+    return GIT_EAUTH;
+  }
   cb.failure = Error(Code::forbidden, "the server asks for credentials and none were given");
   return GIT_EAUTH;
 }

@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
@@ -93,18 +92,19 @@ void double_into(double d, std::string& out) {
     out += "null";  // RFC 8785 forbids them; Boost.JSON never produces them
     return;
   }
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, d, std::chars_format::scientific);
-  std::string sci(buffer, result.ptr);
+  // Boost.JSON writes the shortest round-trip digits as "D.DDDE[-]X" (its
+  // own Ryu). std::to_chars(double) would do too, but its object in
+  // libstdc++ needs libm, which nothing else here does.
+  std::string sci = json::serialize(json::value(d));
   std::string sign;
   if (sci[0] == '-') {
     sign = "-";
     sci.erase(0, 1);
   }
-  const auto e = sci.find('e');
+  const auto e = sci.find_first_of("eE");
   std::string digits = sci.substr(0, e);
   digits.erase(std::remove(digits.begin(), digits.end(), '.'), digits.end());
-  const int exponent = std::atoi(sci.c_str() + e + 1);
+  const int exponent = e == std::string::npos ? 0 : std::atoi(sci.c_str() + e + 1);
   const int k = static_cast<int>(digits.size());
   const int n = exponent + 1;
   out += sign;
