@@ -165,7 +165,7 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
     message.chunked(true);
     http::request_serializer<http::buffer_body> serializer{message};
     ec = connection.run(
-        [&](auto h) { connection.with_stream([&](auto& s) { http::async_write_header(s, serializer, h); }); },
+        [&](Connection::Completion done) { http::async_write_header(connection.stream(), serializer, done); },
         deadline);
     if (ec) return fail(ec, false);
     std::array<char, chunk_size> chunk;
@@ -175,7 +175,7 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
       message.body().size = n;
       message.body().more = n != 0;
       ec = connection.run(
-          [&](auto h) { connection.with_stream([&](auto& s) { http::async_write(s, serializer, h); }); },
+          [&](Connection::Completion done) { http::async_write(connection.stream(), serializer, done); },
           deadline);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) return fail(ec, true);
@@ -190,7 +190,7 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
       message.prepare_payload();
     }
     ec = connection.run(
-        [&](auto h) { connection.with_stream([&](auto& s) { http::async_write(s, message, h); }); },
+        [&](Connection::Completion done) { http::async_write(connection.stream(), message, done); },
         deadline);
     // Wiping the serialized token is not possible here: Beast keeps it in the
     // message, which goes out of scope now.
@@ -204,8 +204,8 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
     return sink != nullptr ? std::chrono::steady_clock::now() + idle_timeout : deadline;
   };
   ec = connection.run(
-      [&](auto h) {
-        connection.with_stream([&](auto& s) { http::async_read_header(s, connection.buffer(), parser, h); });
+      [&](Connection::Completion done) {
+        http::async_read_header(connection.stream(), connection.buffer(), parser, done);
       },
       read_deadline());
   if (ec) {
@@ -226,10 +226,10 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
     ec = connection.run(
-        [&](auto h) {
+        [&](Connection::Completion done) {
           // read_some: hand over what has arrived (a watch event, a log
           // line) at once instead of waiting for the buffer to fill.
-          connection.with_stream([&](auto& s) { http::async_read_some(s, connection.buffer(), parser, h); });
+          http::async_read_some(connection.stream(), connection.buffer(), parser, done);
         },
         read_deadline());
     if (ec == http::error::need_buffer) ec = {};

@@ -5,10 +5,12 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/teardown.hpp>
 #include <boost/url/parse.hpp>
 
 namespace ir::http::detail {
@@ -45,19 +47,50 @@ void Connection::finish(bool& done, Deadline deadline) {
   if (left > std::chrono::steady_clock::duration::zero()) io_.run_for(left);
   if (!done) {
     // Out of time: cancel, and let the cancelled handlers run.
-    if (plain_ || secure_) {
-      beast::error_code ignored;
-      lowest().socket().cancel(ignored);
-      lowest().socket().close(ignored);
-    }
+    beast::error_code ignored;
+    socket_.cancel(ignored);
+    socket_.close(ignored);
     io_.restart();
     io_.run_for(std::chrono::seconds(1));
     done = false;
   }
 }
 
-beast::tcp_stream& Connection::lowest() {
-  return secure_ ? beast::get_lowest_layer(*secure_) : *plain_;
+Stream::executor_type Stream::get_executor() const {
+  return connection_.io_.get_executor();
+}
+
+void Stream::read_some(const Buffers<asio::mutable_buffer>& buffers, ReadHandler handler) {
+  if (connection_.secure_) {
+    connection_.secure_->async_read_some(buffers, std::move(handler));
+  } else {
+    connection_.socket_.async_read_some(buffers, std::move(handler));
+  }
+}
+
+void Stream::write_some(const Buffers<asio::const_buffer>& buffers, WriteHandler handler) {
+  if (connection_.secure_) {
+    connection_.secure_->async_write_some(buffers, std::move(handler));
+  } else {
+    connection_.socket_.async_write_some(buffers, std::move(handler));
+  }
+}
+
+void Stream::close() {
+  beast::error_code ignored;
+  connection_.socket_.close(ignored);
+}
+
+void Stream::teardown(beast::role_type role, TeardownHandler handler) {
+  // Beast posts the end of a plain teardown to the handler's executor with
+  // blocking.never, which Boost 1.81's erased executor does not offer: the
+  // connection's own executor is the one that runs it anyway.
+  auto bound = asio::bind_executor(connection_.io_.get_executor(), std::move(handler));
+  if (connection_.secure_) {
+    beast::async_teardown(role, *connection_.secure_, std::move(bound));
+  } else {
+    beast::websocket::async_teardown(role, connection_.socket_, std::move(bound));
+  }
 }
 
 namespace {
@@ -102,7 +135,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, c
   const Endpoint& first_hop = proxy_url ? proxy_url->endpoint : endpoint;
   const std::string where = proxy_url ? "proxy " + first_hop.host_port() : first_hop.host_port();
 
-  tcp::resolver resolver(c.io_);
+  asio::ip::basic_resolver<tcp, asio::io_context::executor_type> resolver(c.io_);
   tcp::resolver::results_type addresses;
   bool resolved = false;
   beast::error_code ec = asio::error::would_block;
@@ -116,28 +149,22 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, c
   if (!resolved) return Error(Code::transient, "timed out resolving " + first_hop.host);
   if (ec) return Error(Code::transient, "cannot resolve " + first_hop.host + ": " + ec.message());
 
-  c.plain_.emplace(c.io_);
-  ec = c.run(
-      [&](auto handler) {
-        c.plain_->async_connect(addresses,
-                                [handler](beast::error_code e, const tcp::endpoint&) mutable { handler(e); });
-      },
-      deadline);
+  ec = c.run([&](Completion done) { asio::async_connect(c.socket_, addresses, done); }, deadline);
   if (ec) return Error(Code::transient, "cannot connect to " + where + ": " + describe_network_error(ec));
-  c.plain_->socket().set_option(tcp::no_delay(true), ec);
+  c.socket_.set_option(tcp::no_delay(true), ec);
 
   if (proxy_url && endpoint.tls()) {
     http::request<http::empty_body> connect{http::verb::connect, endpoint.host_port(), 11};
     connect.set(http::field::host, endpoint.host_port());
     if (proxy_url->authorization)
       connect.set(http::field::proxy_authorization, std::string(proxy_url->authorization->reveal()));
-    ec = c.run([&](auto handler) { http::async_write(*c.plain_, connect, handler); }, deadline);
+    ec = c.run([&](Completion done) { http::async_write(c.stream_, connect, done); }, deadline);
     if (ec)
       return Error(Code::transient, "proxy " + first_hop.host_port() + ": " + describe_network_error(ec));
     http::response_parser<http::empty_body> reply;
     reply.skip(true);  // a 2xx answer to CONNECT has no body
     ec =
-        c.run([&](auto handler) { http::async_read_header(*c.plain_, c.buffer_, reply, handler); }, deadline);
+        c.run([&](Completion done) { http::async_read_header(c.stream_, c.buffer_, reply, done); }, deadline);
     if (ec)
       return Error(Code::transient, "proxy " + first_hop.host_port() + ": " + describe_network_error(ec));
     if (reply.get().result_int() != 200) {
@@ -148,8 +175,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, c
   }
 
   if (endpoint.tls()) {
-    c.secure_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*c.plain_), *tls);
-    c.plain_.reset();
+    c.secure_ = std::make_unique<TlsStream>(c.socket_, *tls);
     SSL* ssl = c.secure_->native_handle();
     beast::error_code address_ec;
     asio::ip::make_address(endpoint.host, address_ec);
@@ -162,7 +188,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, c
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), endpoint.host.c_str());
     }
     ec =
-        c.run([&](auto handler) { c.secure_->async_handshake(ssl::stream_base::client, handler); }, deadline);
+        c.run([&](Completion done) { c.secure_->async_handshake(ssl::stream_base::client, done); }, deadline);
     if (ec) {
       const long verify = SSL_get_verify_result(ssl);
       if (verify != X509_V_OK) {

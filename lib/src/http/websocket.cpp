@@ -12,11 +12,10 @@ using detail::Connection;
 
 namespace {
 
-template <class Stream>
 class SocketOver final : public WebSocket {
  public:
-  SocketOver(std::unique_ptr<Connection> connection, Stream& stream)
-      : connection_(std::move(connection)), socket_(stream) {
+  explicit SocketOver(std::unique_ptr<Connection> connection)
+      : connection_(std::move(connection)), socket_(connection_->stream()) {
     socket_.binary(true);
     socket_.read_message_max(64 << 20);
   }
@@ -37,8 +36,8 @@ class SocketOver final : public WebSocket {
     websocket::response_type response;
     const auto deadline = std::chrono::steady_clock::now() + request.timeout;
     auto ec = connection_->run(
-        [&](auto handler) {
-          socket_.async_handshake(response, endpoint.host_port(), endpoint.target, handler);
+        [&](Connection::Completion done) {
+          socket_.async_handshake(response, endpoint.host_port(), endpoint.target, done);
         },
         deadline);
     if (ec == websocket::error::upgrade_declined) {
@@ -58,7 +57,7 @@ class SocketOver final : public WebSocket {
 
   Result<std::optional<std::string>> read(std::chrono::milliseconds timeout) override {
     boost::beast::flat_buffer buffer;
-    auto ec = connection_->run([&](auto handler) { socket_.async_read(buffer, handler); },
+    auto ec = connection_->run([&](Connection::Completion done) { socket_.async_read(buffer, done); },
                                std::chrono::steady_clock::now() + timeout);
     if (ec == websocket::error::closed) return std::optional<std::string>();
     if (ec) return Error(Code::transient, "WebSocket read failed: " + detail::describe_network_error(ec));
@@ -67,8 +66,8 @@ class SocketOver final : public WebSocket {
 
   Result<void> write(std::string_view message, std::chrono::milliseconds timeout) override {
     auto ec = connection_->run(
-        [&](auto handler) {
-          socket_.async_write(boost::asio::buffer(message.data(), message.size()), handler);
+        [&](Connection::Completion done) {
+          socket_.async_write(boost::asio::buffer(message.data(), message.size()), done);
         },
         std::chrono::steady_clock::now() + timeout);
     if (ec) return Error(Code::transient, "WebSocket write failed: " + detail::describe_network_error(ec));
@@ -77,13 +76,14 @@ class SocketOver final : public WebSocket {
 
   void close() override {
     if (!socket_.is_open()) return;
-    (void)connection_->run([&](auto handler) { socket_.async_close(websocket::close_code::normal, handler); },
-                           std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    (void)connection_->run(
+        [&](Connection::Completion done) { socket_.async_close(websocket::close_code::normal, done); },
+        std::chrono::steady_clock::now() + std::chrono::seconds(2));
   }
 
  private:
   std::unique_ptr<Connection> connection_;
-  websocket::stream<Stream&> socket_;
+  websocket::stream<detail::Stream&> socket_;
   std::string protocol_;
 };
 
@@ -101,15 +101,9 @@ Result<Client::Upgrade> Client::websocket(const Request& request,
   attempts_.fetch_add(1);
   if (!connection) return connection.error().with(what);
   Upgrade upgrade;
-  Connection& c = **connection;
-  auto result = c.with_stream([&](auto& stream) -> Result<void> {
-    using Stream = std::remove_reference_t<decltype(stream)>;
-    auto socket = std::make_unique<SocketOver<Stream>>(std::move(*connection), stream);
-    auto shaken = socket->handshake(*endpoint, request, subprotocols, upgrade.refused);
-    if (!shaken) return shaken.error();
-    if (upgrade.refused.status == 0) upgrade.socket = std::move(socket);
-    return {};
-  });
+  auto socket = std::make_unique<SocketOver>(std::move(*connection));
+  auto result = socket->handshake(*endpoint, request, subprotocols, upgrade.refused);
+  if (result && upgrade.refused.status == 0) upgrade.socket = std::move(socket);
   if (!result) return result.error().with(what);
   return upgrade;
 }
