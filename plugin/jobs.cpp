@@ -29,7 +29,13 @@ Jobs::~Jobs() {
 Jobs::Submitted Jobs::submit(const std::string& key, std::string label, Work work) {
   std::lock_guard lock(mutex_);
   expire_locked(steady::now());
-  if (jobs_.contains(key)) return Submitted::existing;
+  if (const auto it = jobs_.find(key); it != jobs_.end()) {
+    const Job& known = *it->second;
+    const bool handed_out_failure =
+        known.phase == Phase::done && known.collected && string_at(known.node, {"phase"}) != "Succeeded";
+    if (!handed_out_failure) return Submitted::existing;
+    jobs_.erase(it);  // a retry: run again
+  }
   if (stopping_) return Submitted::stopping;
   if (queue_.size() >= limits_.max_queued) return Submitted::busy;
   auto job = std::make_shared<Job>();
@@ -58,12 +64,12 @@ std::optional<Jobs::State> Jobs::collect(const std::string& key) {
   std::lock_guard lock(mutex_);
   const auto it = jobs_.find(key);
   if (it == jobs_.end()) return std::nullopt;
-  const auto& job = *it->second;
+  auto& job = *it->second;
   State state{
       job.phase, {}, std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - job.created)};
   if (job.phase == Phase::done) {
     state.node = job.node;
-    jobs_.erase(it);
+    job.collected = true;
   }
   return state;
 }
@@ -71,7 +77,8 @@ std::optional<Jobs::State> Jobs::collect(const std::string& key) {
 json::object Jobs::stats() const {
   std::lock_guard lock(mutex_);
   std::size_t kept = 0;
-  for (const auto& entry : jobs_) kept += entry.second->phase == Phase::done ? 1 : 0;
+  for (const auto& entry : jobs_)
+    kept += entry.second->phase == Phase::done && !entry.second->collected ? 1 : 0;
   return json::object{{"started", started_total_}, {"finished", finished_total_},
                       {"running", running_},       {"queued", queue_.size()},
                       {"uncollected", kept},       {"maxConcurrent", limits_.max_concurrent},

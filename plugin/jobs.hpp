@@ -1,11 +1,17 @@
 // Step runs in the background, keyed so that Argo's repeated calls for one
 // node find the run they started instead of starting another. A fixed pool
 // of workers bounds how many steps run at once; more wait in a bounded
-// queue. A finished run's node is handed out once and then forgotten: a
-// later identical call is a retry (Argo's retryStrategy sends exactly the
-// same request) and runs the step again, which every step allows.
-// Finished runs nobody collects are dropped after `keep_for`, or the oldest
-// first beyond `max_kept`.
+// queue.
+//
+// A finished run is kept for `keep_for` (the oldest dropped first beyond
+// `max_kept`), and what happens to the same call after its node was handed
+// out depends on the node:
+// - Succeeded: the call gets the same node again, and nothing runs. Argo
+//   asks again when its agent restarts before it recorded the result; a
+//   second rotation of a Secret, or a second restart of its consumers,
+//   would be a new incident.
+// - Failed: the call is a retry (Argo's retryStrategy sends exactly the
+//   same request, and it sends no node id) and runs the step again.
 #pragma once
 
 #include "ir/core/json.hpp"
@@ -44,7 +50,7 @@ class Jobs {
   Jobs& operator=(const Jobs&) = delete;
 
   // Queues `work` under `key` unless a run with that key is already queued,
-  // running or finished and not yet collected.
+  // running, or finished and either not collected yet or Succeeded.
   [[nodiscard]] Submitted submit(const std::string& key, std::string label, Work work);
   // Calls `done` once when the run finishes, at once if it has (or if the
   // key is unknown). Called on a worker thread or this one: keep it short.
@@ -55,7 +61,7 @@ class Jobs {
     json::object node;  // when done
     std::chrono::milliseconds age{0};
   };
-  // A finished run's node is handed out here once.
+  // The run's phase, and its node once finished.
   [[nodiscard]] std::optional<State> collect(const std::string& key);
 
   [[nodiscard]] json::object stats() const;
@@ -74,6 +80,7 @@ class Jobs {
     std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point finished;
     std::vector<std::function<void()>> watchers;
+    bool collected = false;
   };
   void work_loop();
   void expire_locked(std::chrono::steady_clock::time_point now);

@@ -42,8 +42,8 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
     ("max-concurrent", po::value<std::size_t>()->default_value(o.jobs.max_concurrent), "steps running at once")
     ("max-queued", po::value<std::size_t>()->default_value(o.jobs.max_queued),
      "steps waiting for a worker; beyond, calls reply Running and are not queued")
-    ("keep-results", po::value<std::string>()->default_value("10m"), "how long an uncollected result is kept")
-    ("max-results", po::value<std::size_t>()->default_value(o.jobs.max_kept), "uncollected results kept at most")
+    ("keep-results", po::value<std::string>()->default_value("10m"), "how long a finished run's result is kept (a Succeeded one answers the same call again)")
+    ("max-results", po::value<std::size_t>()->default_value(o.jobs.max_kept), "finished runs' results kept at most")
     ("shutdown-grace", po::value<std::string>()->default_value("20s"),
      "on SIGTERM, how long running steps may take to finish")
     ("io-threads", po::value<std::size_t>()->default_value(o.io_threads), "threads serving HTTP")

@@ -8,6 +8,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace ir::plugin {
@@ -72,6 +73,17 @@ Call read_irsteps(const json::object& request, const json::object& irsteps) {
   const std::string ns = string_at(request, {"workflow", "metadata", "namespace"});
   const std::string name = string_at(request, {"workflow", "metadata", "name"});
   call.workflow = ns.empty() ? name : ns + "/" + name;
+  if (const auto* outputs = find(request, {"template", "outputs", "parameters"});
+      outputs != nullptr && outputs->is_array()) {
+    for (const auto& parameter : outputs->get_array()) {
+      const std::string output = string_at(parameter, {"name"});
+      const auto* fallback = find(parameter, {"valueFrom", "default"});
+      if (output.empty() || fallback == nullptr) continue;
+      // Argo's default is a string (an IntOrString in older manifests).
+      call.output_defaults.emplace_back(
+          output, fallback->is_string() ? std::string(fallback->get_string()) : json::serialize(*fallback));
+    }
+  }
   const std::string digest = sha256_hex(to_sorted_json(json::value(irsteps))).substr(0, 16);
   call.key = (uid.empty() ? call.workflow : uid) + "/" + call.template_name + "/" + digest;
   return call;
@@ -147,12 +159,29 @@ json::object node_from_run(const Report& report, int exit_code) {
   return node;
 }
 
+void add_output_defaults(json::object& node,
+                         const std::vector<std::pair<std::string, std::string>>& defaults) {
+  if (defaults.empty()) return;
+  json::array parameters;
+  if (const auto* given = find(node, {"outputs", "parameters"}); given != nullptr && given->is_array()) {
+    parameters = given->get_array();
+  }
+  for (const auto& [name, value] : defaults) {
+    const bool set = std::any_of(parameters.begin(), parameters.end(),
+                                 [&](const json::value& p) { return string_at(p, {"name"}) == name; });
+    if (!set) parameters.push_back(json::object{{"name", name}, {"value", value}});
+  }
+  if (!parameters.empty()) node["outputs"] = json::object{{"parameters", std::move(parameters)}};
+}
+
 json::object run_call(const StepCall& call) {
   Report report(std::string(call.entry->step->name), std::string(irsteps_version()));
   try {
     Context context(report, call.params);
     const int code = run_step(*call.entry->step, context);
-    return node_from_run(report, code);
+    auto node = node_from_run(report, code);
+    add_output_defaults(node, call.output_defaults);
+    return node;
   } catch (const std::exception& e) {
     // run_step catches the step's own exceptions; this is the set-up around it.
     log::error("job.internal_error", {{"key", call.key}, {"message", e.what()}});

@@ -12,7 +12,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
+#include <vector>
 
 namespace ir::plugin {
 
@@ -27,6 +29,11 @@ struct StepCall {
   std::string template_name;
   const StepEntry* entry = nullptr;
   json::object params;  // validated, defaults filled in
+  // The template's output parameters with a default
+  // (outputs.parameters[].valueFrom.default): Argo takes a plugin node's
+  // outputs from the reply as they are, so the reply carries the default of
+  // each one the step did not set, as Argo itself does for a pod.
+  std::vector<std::pair<std::string, std::string>> output_defaults;
 };
 
 // A template for another plugin: the reply is `{}`.
@@ -51,6 +58,9 @@ using Call = std::variant<NotOurs, Refused, StepCall>;
 [[nodiscard]] std::string_view exit_code_meaning(int code);
 
 [[nodiscard]] json::object node_from_run(const Report& report, int exit_code);
+// Adds each default whose output the node does not have.
+void add_output_defaults(json::object& node,
+                         const std::vector<std::pair<std::string, std::string>>& defaults);
 [[nodiscard]] json::object failed_node(const std::string& message);
 [[nodiscard]] json::object running_node(const std::string& message);
 [[nodiscard]] json::object make_reply(json::object node,

@@ -211,8 +211,10 @@ void Session::wait_for(const std::string& key) {
 void Session::answer_execute(const std::string& key) {
   auto state = server_.jobs.collect(key);
   if (!state) {
-    // Dropped from the queue at shutdown: Argo calls again (503 is transient).
-    reply(http::status::service_unavailable, json::object{{"error", "the run was dropped at shutdown"}});
+    // Dropped from the queue at shutdown, or a finished run dropped as the
+    // oldest of too many: Argo calls again (503 is transient).
+    reply(http::status::service_unavailable,
+          json::object{{"error", "the run is no longer known here (dropped at shutdown or expired)"}});
     return;
   }
   if (state->phase == Jobs::Phase::done) {

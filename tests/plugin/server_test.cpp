@@ -251,7 +251,8 @@ TEST_CASE("plugin: a long step replies Running with a requeue, and repeated call
   // One run: the API server saw exactly its attempts.
   CHECK(api.requests().size() == 4);
 
-  // The result was handed out; the same call again is Argo's retry and runs again.
+  // The Failed node was handed out; the same call again is Argo's retry and
+  // runs again.
   const auto retry = plugin.execute(request);
   CHECK(string_at(retry, {"node", "phase"}) == "Running");
   CHECK(plugin.state().at("started").to_number<int>() == 2);
@@ -263,6 +264,54 @@ TEST_CASE("plugin: a long step replies Running with a requeue, and repeated call
   const auto finished = plugin.terminate();
   CHECK(finished.exit_status == 0);
   CHECK(finished.err.find("\"plugin.stopped\"") != std::string::npos);
+}
+
+TEST_CASE(
+    "plugin: a Succeeded node answers the same call again without a second run, with the outputs' defaults",
+    "[service][plugin][no-cluster]") {
+  Plugin plugin({"--wait", "5s"});
+  const TempDir& dir = plugin.dir();
+  const std::string hook_secret = dir.file("hook-secret", "hook-signing-secret\n");
+  const std::string routing = dir.file(
+      "routing.yaml",
+      "channels:\n  - {name: siem, type: webhook, url: 'https://127.0.0.1:9/irsteps', secret-file: " +
+          hook_secret + "}\n");
+  auto request = request_for("notify-stakeholders", {{"step", "notify"},
+                                                     {"incident-id", incident},
+                                                     {"routing", routing},
+                                                     {"severity", "high"},
+                                                     {"title", "Secret read by an unknown client"},
+                                                     {"summary", "db-password was read"},
+                                                     {"impact", "payments database"},
+                                                     {"current-actions", "Secret rotated"},
+                                                     {"contact", "Alice (IC)"},
+                                                     {"dry-run", "true"}});
+  // As the playbooks declare them: a default for outputs a run may leave unset.
+  request["template"].as_object()["outputs"] = json::object{
+      {"parameters",
+       json::array{
+           json::object{{"name", "dedup-key"}, {"valueFrom", json::object{{"default", "unset"}}}},
+           json::object{{"name", "signatures-verified"},
+                        {"valueFrom", json::object{{"supplied", json::object{}}, {"default", "0"}}}},
+           json::object{{"name", "no-default"}, {"valueFrom", json::object{{"supplied", json::object{}}}}}}}};
+  const auto first = plugin.until_done(request);
+  INFO(json::serialize(first));
+  REQUIRE(string_at(first, {"node", "phase"}) == "Succeeded");
+  const auto outputs = outputs_of_reply(first);
+  REQUIRE(outputs.contains("dedup-key"));
+  CHECK(outputs.at("dedup-key") != "unset");  // set by the step: its value, not the default
+  CHECK(outputs.at("signatures-verified") == "0");
+  CHECK(!outputs.contains("no-default"));
+
+  // Argo asks again (its agent restarted before it recorded the node): the
+  // same node, and the step does not run again.
+  const auto again = plugin.execute(request);
+  CHECK(again == first);
+  const auto state = plugin.state();
+  CHECK(state.at("started").to_number<int>() == 1);
+  CHECK(state.at("uncollected").to_number<int>() == 0);
+  CHECK(plugin.log_count("job.started") == 1);
+  CHECK(plugin.terminate().exit_status == 0);
 }
 
 TEST_CASE("plugin: 16 calls at once are all answered, at most --max-concurrent steps running",
