@@ -3,12 +3,18 @@
 #include "ir/core/encoding.hpp"
 #include "ir/core/log.hpp"
 #include "ir/driver/step.hpp"
+#include "ir/git/repository.hpp"
 #include "ir/params/params.hpp"
 #include "ir/params/schema.hpp"
 
 #include <boost/json/serialize.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 namespace ir::plugin {
@@ -42,6 +48,17 @@ std::string known_steps() {
   return names;
 }
 
+// Where a case record's clone and spool go (git::default_cache_root), if it
+// cannot be written: the plugin's root filesystem is read-only.
+std::optional<std::string> unwritable_cache() {
+  const std::filesystem::path root = git::default_cache_root();
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) return root.string() + ": " + ec.message();
+  if (::access(root.c_str(), W_OK) != 0) return root.string() + ": " + std::strerror(errno);
+  return std::nullopt;
+}
+
 Call read_irsteps(const json::object& request, const json::object& irsteps) {
   const auto* step_value = irsteps.if_contains("step");
   if (step_value == nullptr || !step_value->is_string()) {
@@ -64,6 +81,18 @@ Call read_irsteps(const json::object& request, const json::object& irsteps) {
   }
   auto finalized = finalize_params(*entry->spec, std::move(params));
   if (!finalized) return refuse(step_name, finalized.error().describe());
+  if (const auto* repo = finalized->if_contains("case-repo");
+      repo != nullptr && repo->is_string() && !repo->get_string().empty()) {
+    // Refused before the step acts: a step that isolated a pod and then
+    // could not record it would fail after the fact.
+    if (auto problem = unwritable_cache()) {
+      return refuse(step_name,
+                    "case-repo: the plugin has no writable directory for the case record's clone (" +
+                        *problem +
+                        "); give its container a writable volume in IRSTEPS_CACHE_DIR, leave "
+                        "case-repo empty, or run this step as a pod");
+    }
+  }
 
   StepCall call;
   call.entry = entry;

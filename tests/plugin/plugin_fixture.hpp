@@ -44,13 +44,14 @@ inline const Schema& reply_schema() {
 // The real binary, its stderr read all along (a full pipe would stall it).
 class Plugin {
  public:
-  explicit Plugin(std::vector<std::string> extra = {}) {
+  explicit Plugin(std::vector<std::string> extra = {},
+                  const std::vector<std::pair<std::string, std::string>>& env = {}) {
     token_file_ = dir_.file("token", agent_token + "\n");
     std::vector<std::string> argv{
         binary("irsteps-plugin"), "--address", "127.0.0.1", "--port", "0", "--port-file", dir_ / "port",
         "--token-file",           token_file_};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<Spawned>(argv);
+    process_ = std::make_unique<Spawned>(argv, env);
     REQUIRE(process_->wait_for_line(
         [](const std::string& line) { return line.find("\"plugin.listening\"") != std::string::npos; }));
     port_ = std::stoi(read_file(dir_ / "port").value());

@@ -102,6 +102,29 @@ TEST_CASE(
   CHECK(plugin.terminate().exit_status == 0);
 }
 
+TEST_CASE("plugin: a case record with nowhere to clone it is refused before the step acts",
+          "[service][plugin][no-cluster]") {
+  // As in Argo's agent pod: the root filesystem is read-only. A path under a
+  // regular file cannot be made even by root, which CI runs as.
+  TempDir tmp;
+  const std::string blocker = tmp.file("blocker", "a file, not a directory\n");
+  Plugin plugin({}, {{"IRSTEPS_CACHE_DIR", blocker + "/cache"}});
+  const auto reply = plugin.execute(request_for("isolate", {{"step", "isolate"},
+                                                            {"incident-id", incident},
+                                                            {"namespace", "shop"},
+                                                            {"pod", "web-7d4b9"},
+                                                            {"case-repo", "https://git.example/ir/cases.git"},
+                                                            {"dry-run", "true"}}));
+  const std::string message = string_at(reply, {"node", "message"});
+  INFO(message);
+  CHECK(string_at(reply, {"node", "phase"}) == "Failed");
+  CHECK(node_exit_code(reply) == 2);
+  CHECK(message.find("case-repo") != std::string::npos);
+  CHECK(message.find(blocker) != std::string::npos);
+  CHECK(plugin.state().at("started").to_number<int>() == 0);
+  CHECK(plugin.terminate().exit_status == 0);
+}
+
 namespace {
 
 // The outputs with each UTC time replaced by a placeholder, and the times
