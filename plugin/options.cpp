@@ -4,6 +4,7 @@
 #include "ir/core/time.hpp"
 #include "ir/driver/step.hpp"
 
+#include <boost/json/serialize.hpp>
 #include <boost/program_options.hpp>
 
 #include <iostream>
@@ -32,6 +33,8 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
   options.add_options()
     ("help", "print this help and exit")
     ("version", "print the version and exit")
+    ("dry-run", "check the options, the address, the token file and the case records' directory, print what "
+                "would be served, and exit without serving")
     ("address", po::value<std::string>()->default_value(o.address), "address to listen on")
     ("port", po::value<unsigned short>()->default_value(o.port), "port to listen on (0: any free port)")
     ("port-file", po::value<std::string>(), "write the bound port to this file")
@@ -89,6 +92,7 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
     *target = *value;
   }
   if (o.requeue.count() < 1000) return invalid("--requeue: at least 1s");
+  if (vm.count("dry-run") != 0) command.action = Command::Action::check;
   bool level_ok = true;
   const auto level = log::level_from_string(vm["log-level"].as<std::string>(), level_ok);
   if (!level_ok) return invalid("--log-level: one of debug, info, warn, error, off");
@@ -114,6 +118,16 @@ int plugin_main(int argc, char** argv) {
     }
     if (command->action == Command::Action::version) {
       std::cout << "irsteps-plugin (irsteps) " << irsteps_version() << "\n";
+      return exit_ok;
+    }
+    if (command->action == Command::Action::check) {
+      auto checked = check(command->options);
+      if (!checked) {
+        log::error("plugin.failed",
+                   {{"code", code_name(checked.error().code())}, {"message", checked.error().describe()}});
+        return exit_code(checked.error().code());
+      }
+      std::cout << json::serialize(*checked) << "\n";
       return exit_ok;
     }
     return serve(command->options);

@@ -48,17 +48,6 @@ std::string known_steps() {
   return names;
 }
 
-// Where a case record's clone and spool go (git::default_cache_root), if it
-// cannot be written: the plugin's root filesystem is read-only.
-std::optional<std::string> unwritable_cache() {
-  const std::filesystem::path root = git::default_cache_root();
-  std::error_code ec;
-  std::filesystem::create_directories(root, ec);
-  if (ec) return root.string() + ": " + ec.message();
-  if (::access(root.c_str(), W_OK) != 0) return root.string() + ": " + std::strerror(errno);
-  return std::nullopt;
-}
-
 Call read_irsteps(const json::object& request, const json::object& irsteps) {
   const auto* step_value = irsteps.if_contains("step");
   if (step_value == nullptr || !step_value->is_string()) {
@@ -119,6 +108,15 @@ Call read_irsteps(const json::object& request, const json::object& irsteps) {
 }
 
 }  // namespace
+
+std::optional<std::string> unwritable_cache() {
+  const std::filesystem::path root = git::default_cache_root();
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) return root.string() + ": " + ec.message();
+  if (::access(root.c_str(), W_OK) != 0) return root.string() + ": " + std::strerror(errno);
+  return std::nullopt;
+}
 
 Result<Call> read_request(std::string_view body) {
   auto document = parse_json(body, "request body");

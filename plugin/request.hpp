@@ -66,6 +66,11 @@ void add_output_defaults(json::object& node,
 [[nodiscard]] json::object make_reply(json::object node,
                                       std::optional<std::chrono::milliseconds> requeue = std::nullopt);
 
+// Why the directory of case records' clones (git::default_cache_root)
+// cannot be written, if it cannot: the plugin's root filesystem is
+// read-only in the agent pod.
+[[nodiscard]] std::optional<std::string> unwritable_cache();
+
 // "5s", "1m30s": Argo's metav1.Duration.
 [[nodiscard]] std::string format_duration(std::chrono::milliseconds duration);
 

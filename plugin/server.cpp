@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include "ir/core/log.hpp"
+#include "ir/git/repository.hpp"
 #include "request.hpp"
 #include "steps_table.hpp"
 #include "token.hpp"
@@ -315,6 +316,36 @@ void drain_requests(Server& server, steady::time_point deadline) {
 }
 
 }  // namespace
+
+Result<json::object> check(const ServerOptions& options) {
+  auto token = read_file(options.token_file);
+  if (!token) return token.error().with("--token-file");
+  if (token->find_first_not_of(" \t\r\n") == std::string::npos) {
+    return invalid("--token-file: " + options.token_file + " is empty");
+  }
+  Server server(options);
+  auto port = listen(server);
+  if (!port) return port.error();
+  beast::error_code ignored;
+  server.acceptor.close(ignored);
+  json::array steps;
+  for (const auto name : step_names()) steps.emplace_back(name);
+  json::object cache{{"directory", git::default_cache_root()}};
+  if (auto problem = unwritable_cache()) {
+    cache["writable"] = false;
+    cache["problem"] = *problem;
+  } else {
+    cache["writable"] = true;
+  }
+  return json::object{{"dryRun", true},
+                      {"status", "ready"},
+                      {"address", options.address},
+                      {"port", options.port},
+                      {"tokenFile", options.token_file},
+                      {"steps", std::move(steps)},
+                      {"maxConcurrent", options.jobs.max_concurrent},
+                      {"caseRecordCache", std::move(cache)}};
+}
 
 int serve(const ServerOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);

@@ -7,6 +7,8 @@
 // runs, let running steps finish within `shutdown_grace`, exit 0.
 #pragma once
 
+#include "ir/core/error.hpp"
+#include "ir/core/json.hpp"
 #include "jobs.hpp"
 
 #include <chrono>
@@ -31,5 +33,12 @@ struct ServerOptions {
 
 // Serves until SIGTERM or SIGINT; the process's exit code.
 [[nodiscard]] int serve(const ServerOptions& options);
+
+// --dry-run: checks what serve() needs without serving (the address and
+// port can be bound, the token file can be read and is not empty) and
+// describes it, with whether case records have a writable directory. An
+// unreadable token file is Code::invalid_input naming --token-file: inside
+// Argo's agent pod every call would be answered 403.
+[[nodiscard]] Result<json::object> check(const ServerOptions& options);
 
 }  // namespace ir::plugin

@@ -30,7 +30,9 @@ out.append('''# The plugin flavour of ../steps.yaml: the same template names, in
 # step. Every container flag becomes a member of the same name; the plugin
 # validates them with the same schemas and answers with the step's outputs.
 # - Long steps answer Running and Argo calls again (requeue); a repeated call
-#   never starts a second run.
+#   never starts a second run. A Succeeded node is given again to the same
+#   call for --keep-results (10m): Argo asks again when its agent restarted
+#   before it recorded the node. A Failed one, once handed out, is a retry.
 # - Retries: a failed node's message names the step's exit code
 #   ("... failed with exit code 4 (transient ..."); only 4 is retried.
 # - Three templates stay pods, because the agent pod cannot give a plugin what
@@ -38,7 +40,8 @@ out.append('''# The plugin flavour of ../steps.yaml: the same template names, in
 #   ConfigMap, channel Secret) and drift (writable storage for its git clone).
 # - The plugin's root filesystem is read-only and the agent pod has no
 #   writable volume for it: leave case-repo empty in plugin templates (a case
-#   record needs a local clone), or run the step as a pod.
+#   record needs a local clone), or run the step as a pod. A call with
+#   case-repo and nowhere to clone it is refused before the step acts.
 # Generated from ../steps.yaml by scripts/plugin-workflows.py;
 # tests/plugin/manifests_test.cpp checks that the two stay in step.
 apiVersion: argoproj.io/v1alpha1

@@ -239,6 +239,29 @@ TEST_CASE(
     CHECK(find(*doc, {"dryRun"})->as_bool());
   }
 
+  // The plugin's --dry-run, run as Argo's agent pod runs it (plugin.yaml):
+  // read-only root, uid 65532 with group 0, and the token file as the
+  // agent writes it, mode 0440, owned by group 0. With the image's own group
+  // (65532) the token cannot be read, and the dry run says so.
+  REQUIRE(write_file_atomic(files / "token", "image-test-agent-token\n"));
+  fs::permissions(files / "token", fs::perms::owner_read | fs::perms::group_read, fs::perm_options::replace);
+  auto plugin_dry_run = [&](const std::string& user) {
+    return podman.run({"run", "--rm", "--read-only", "--user", user, "-v",
+                       files.path() + "/token:/var/run/argo/token:ro",
+                       "localhost/irsteps/irsteps-plugin:" + version, "--dry-run"});
+  };
+  const auto plugin_ready = plugin_dry_run("65532:0");
+  INFO("stderr: " << plugin_ready.err << "\nstdout: " << plugin_ready.out);
+  CHECK(plugin_ready.exit_status == 0);
+  auto plugin_report = parse_json(plugin_ready.out, "plugin dry-run");
+  REQUIRE(plugin_report);
+  CHECK(string_at(*plugin_report, {"status"}) == "ready");
+  CHECK(find(*plugin_report, {"steps"})->as_array().size() == 8);
+  CHECK(plugin_ready.out.find("image-test-agent-token") == std::string::npos);
+  const auto plugin_refused = plugin_dry_run("65532:65532");
+  CHECK(plugin_refused.exit_status == 2);
+  CHECK(plugin_refused.err.find("--token-file") != std::string::npos);
+
   // The project checks its own supply chain: the verify-image image, signed,
   // verifies itself in the registry.
   TempDir sigstore;

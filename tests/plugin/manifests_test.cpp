@@ -133,6 +133,10 @@ TEST_CASE("plugin manifests: the ConfigMap is plugin.yaml, locked down, and RBAC
   CHECK(security.at("runAsNonRoot") == json::value(true));
   CHECK(security.at("readOnlyRootFilesystem") == json::value(true));
   CHECK(security.at("allowPrivilegeEscalation") == json::value(false));
+  // Argo's agent writes the token file 0440, group 0: the plugin reads it as
+  // group 0 (the containers test runs the image both ways).
+  CHECK(security.at("runAsGroup") == json::value(0));
+  CHECK(security.at("runAsUser") != json::value(0));
   CHECK(find(sidecar, {"container", "resources", "limits", "memory"}) != nullptr);
   const auto port = sidecar.at("container").at("ports").as_array()[0].at("containerPort").to_number<int>();
   const auto& args = sidecar.at("container").at("args").as_array();
@@ -163,9 +167,19 @@ TEST_CASE("plugin manifests: the ConfigMap is plugin.yaml, locked down, and RBAC
     }
   }
   bool account_defined = false;
+  // Argo mounts <ServiceAccount>.service-account-token into the agent pod
+  // (the workflow's account) and the sidecar (the plugin's); since
+  // Kubernetes 1.24 nothing creates them.
+  std::set<std::string> token_secrets;
   for (const auto& doc : yaml_documents("plugin/rbac.yaml")) {
     const std::string kind = string_at(doc, {"kind"});
     if (kind == "ServiceAccount" && string_at(doc, {"metadata", "name"}) == account) account_defined = true;
+    if (kind == "Secret" && string_at(doc, {"type"}) == "kubernetes.io/service-account-token") {
+      const std::string owner =
+          string_at(doc, {"metadata", "annotations", "kubernetes.io/service-account.name"});
+      CHECK(string_at(doc, {"metadata", "name"}) == owner + ".service-account-token");
+      token_secrets.insert(owner);
+    }
     if (kind != "ClusterRoleBinding" && kind != "RoleBinding") continue;
     for (const auto& subject : doc.at("subjects").as_array()) {
       const std::string role =
@@ -176,9 +190,11 @@ TEST_CASE("plugin manifests: the ConfigMap is plugin.yaml, locked down, and RBAC
   }
   CHECK(account_defined);
   CHECK(bound == expected);
+  CHECK(token_secrets.contains(account));
   for (const auto& playbook : playbooks()) {
     INFO(playbook);
     const auto doc = yaml_documents("plugin/playbooks/" + playbook + ".yaml").at(0);
     CHECK(agent_bound.contains(string_at(doc, {"spec", "serviceAccountName"})));
+    CHECK(token_secrets.contains(string_at(doc, {"spec", "serviceAccountName"})));
   }
 }

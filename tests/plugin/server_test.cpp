@@ -102,6 +102,52 @@ TEST_CASE(
   CHECK(plugin.terminate().exit_status == 0);
 }
 
+TEST_CASE("plugin: --dry-run checks the token file, the port and the case records' directory without serving",
+          "[service][plugin][no-cluster]") {
+  TempDir tmp;
+  const std::string token = tmp.file("token", agent_token + "\n");
+  const std::string blocker = tmp.file("blocker", "a file, not a directory\n");
+  auto dry_run = [&](std::vector<std::string> args, const std::string& cache) {
+    std::vector<std::string> argv{
+        binary("irsteps-plugin"), "--dry-run", "--address", "127.0.0.1", "--port", "0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessOptions options;
+    options.extra_env = {{"IRSTEPS_CACHE_DIR", cache}};
+    auto out = run_process(argv, options);
+    REQUIRE(out);
+    return *out;
+  };
+
+  const auto ready = dry_run({"--token-file", token}, tmp / "cache");
+  INFO(ready.err);
+  REQUIRE(ready.exit_status == 0);
+  auto report = parse_json(ready.out, "dry-run report");
+  REQUIRE(report);
+  CHECK(string_at(*report, {"status"}) == "ready");
+  CHECK(find(*report, {"steps"})->as_array().size() == 8);
+  CHECK(find(*report, {"caseRecordCache", "writable"})->as_bool());
+  CHECK(ready.out.find(agent_token) == std::string::npos);
+  CHECK(ready.err.find(agent_token) == std::string::npos);
+
+  // No writable directory for case records: reported, still ready.
+  const auto no_cache = dry_run({"--token-file", token}, blocker + "/cache");
+  REQUIRE(no_cache.exit_status == 0);
+  report = parse_json(no_cache.out, "dry-run report");
+  REQUIRE(report);
+  CHECK(!find(*report, {"caseRecordCache", "writable"})->as_bool());
+  CHECK(string_at(*report, {"caseRecordCache", "problem"}).find(blocker) != std::string::npos);
+
+  // A token file it cannot read: every call would be refused, so exit 2
+  // naming the option; an empty one too.
+  const auto missing = dry_run({"--token-file", tmp / "absent"}, tmp / "cache");
+  CHECK(missing.exit_status == 2);
+  CHECK(missing.err.find("--token-file") != std::string::npos);
+  CHECK(missing.out.empty());
+  const auto empty = dry_run({"--token-file", tmp.file("empty", "\n")}, tmp / "cache");
+  CHECK(empty.exit_status == 2);
+  CHECK(empty.err.find("is empty") != std::string::npos);
+}
+
 TEST_CASE("plugin: a case record with nowhere to clone it is refused before the step acts",
           "[service][plugin][no-cluster]") {
   // As in Argo's agent pod: the root filesystem is read-only. A path under a
