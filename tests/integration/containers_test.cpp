@@ -15,7 +15,11 @@
 #include <zlib.h>
 #include <boost/json.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <regex>
+#include <tuple>
 
 using namespace ir;
 using namespace ir::test;
@@ -269,36 +273,41 @@ TEST_CASE(
   fs::permissions(sigstore.path(), fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
   fs::permissions(sigstore / "trusted_root.json", fs::perms::others_read, fs::perm_options::add);
   const std::string digest = digests.at("verify-image");
-  const std::string payload = boost::json::serialize(
-      boost::json::object{{"critical",
-                           {{"identity", {{"docker-reference", local.host() + "/irsteps/verify-image"}}},
-                            {"image", {{"docker-manifest-digest", digest}}},
-                            {"type", "cosign container image signature"}}}});
-  REQUIRE(write_file_atomic(sigstore / "payload.json", payload));
   const std::string identity =
       "https://github.com/irsteps/irsteps/.github/workflows/release.yml@refs/tags/v" + version;
-  auto annotations =
-      parse_json(run_signer({"legacy", sigstore.path(), "--payload", sigstore / "payload.json", "--identity",
-                             identity, "--issuer", "https://token.actions.githubusercontent.com"}),
-                 "annotations");
-  REQUIRE(annotations);
-  auto payload_digest = registry.push_blob("irsteps/verify-image", payload);
-  const std::string config = R"({"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}})";
-  auto config_digest = registry.push_blob("irsteps/verify-image", config);
-  REQUIRE((payload_digest && config_digest));
-  const boost::json::object signature_manifest{
-      {"schemaVersion", 2},
-      {"mediaType", oci::media::oci_manifest},
-      {"config",
-       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-        {"digest", *config_digest},
-        {"size", config.size()}}},
-      {"layers", boost::json::array{{{"mediaType", "application/vnd.dev.cosign.simplesigning.v1+json"},
-                                     {"digest", *payload_digest},
-                                     {"size", payload.size()},
-                                     {"annotations", annotations->as_object()}}}}};
-  REQUIRE(registry.push_manifest("irsteps/verify-image", "sha256-" + digest.substr(7) + ".sig",
-                                 oci::media::oci_manifest, boost::json::serialize(signature_manifest)));
+  // A cosign signature of the image in `in` (at `host`), as release.yml
+  // makes one: a simple-signing payload naming the repository, keyless.
+  auto sign_in = [&](oci::Registry& in, const std::string& host) {
+    const std::string payload = boost::json::serialize(
+        boost::json::object{{"critical",
+                             {{"identity", {{"docker-reference", host + "/irsteps/verify-image"}}},
+                              {"image", {{"docker-manifest-digest", digest}}},
+                              {"type", "cosign container image signature"}}}});
+    REQUIRE(write_file_atomic(sigstore / "payload.json", payload));
+    auto annotations = parse_json(
+        run_signer({"legacy", sigstore.path(), "--payload", sigstore / "payload.json", "--identity", identity,
+                    "--issuer", "https://token.actions.githubusercontent.com"}),
+        "annotations");
+    REQUIRE(annotations);
+    auto payload_digest = in.push_blob("irsteps/verify-image", payload);
+    const std::string config = R"({"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}})";
+    auto config_digest = in.push_blob("irsteps/verify-image", config);
+    REQUIRE((payload_digest && config_digest));
+    const boost::json::object signature_manifest{
+        {"schemaVersion", 2},
+        {"mediaType", oci::media::oci_manifest},
+        {"config",
+         {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+          {"digest", *config_digest},
+          {"size", config.size()}}},
+        {"layers", boost::json::array{{{"mediaType", "application/vnd.dev.cosign.simplesigning.v1+json"},
+                                       {"digest", *payload_digest},
+                                       {"size", payload.size()},
+                                       {"annotations", annotations->as_object()}}}}};
+    REQUIRE(in.push_manifest("irsteps/verify-image", "sha256-" + digest.substr(7) + ".sig",
+                             oci::media::oci_manifest, boost::json::serialize(signature_manifest)));
+  };
+  sign_in(registry, local.host());
   const auto verified = podman.run(
       {"run", "--rm", "--network", "host", "-v", sigstore.path() + ":/trust:ro",
        "localhost/irsteps/verify-image:" + version, local.host() + "/irsteps/verify-image:" + version,
@@ -310,4 +319,124 @@ TEST_CASE(
   REQUIRE(result);
   CHECK(string_at(*result, {"outputs", "digest"}) == digest);
   CHECK(string_at(*result, {"outputs", "signers"}) == identity);
+
+  // The GitHub action (workflows/github/verify-image): its Dockerfile, FROM
+  // the published image with USER 0, built as GitHub builds it, and run as
+  // GitHub runs a Docker action: as root, in /github/workspace, with the
+  // runner's GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files (owned by the
+  // runner's user) mounted, and the arguments of action.yml with the inputs
+  // filled in. The image is verified in a registry with TLS, as ghcr.io.
+  LocalRegistry secure(RegistrySetup{"", "", true});
+  TempDir certs;
+  REQUIRE(write_file_atomic(certs / "ca.crt", secure.ca_pem()));
+  ProcessOptions copy_options;
+  copy_options.timeout = std::chrono::seconds(300);
+  auto copied = run_process(
+      {"skopeo", "copy", "--quiet", "--preserve-digests", "--src-tls-verify=false", "--dest-cert-dir",
+       certs.path(), "docker://" + local.host() + "/irsteps/verify-image:" + version,
+       "docker://" + secure.host() + "/irsteps/verify-image:" + version},
+      copy_options);
+  REQUIRE(copied);
+  INFO(copied->err);
+  REQUIRE(copied->exit_status == 0);
+  oci::RegistryOptions secure_options;
+  secure_options.ca_pem = secure.ca_pem();
+  oci::Registry secure_registry(secure.host(), secure_options);
+  sign_in(secure_registry, secure.host());
+
+  const std::string action_dir = source_dir + "/workflows/github/verify-image";
+  const auto dockerfile = read_file(action_dir + "/Dockerfile");
+  REQUIRE(dockerfile);
+  static const std::regex from_line(R"(\nFROM (\S+)\n)");
+  std::smatch from;
+  REQUIRE(std::regex_search(*dockerfile, from, from_line));
+  auto buildah = [](std::vector<std::string> args) {
+    args.insert(args.begin(), {"buildah", "--storage-driver", "vfs"});
+    ProcessOptions options;
+    options.timeout = std::chrono::seconds(300);
+    auto out = run_process(args, options);
+    REQUIRE(out);
+    INFO(out->err);
+    REQUIRE(out->exit_status == 0);
+  };
+  // The published image is this build's: tag it with the name the action
+  // pulls, so that the build needs no network.
+  buildah({"tag", "localhost/irsteps/verify-image:" + version, from[1].str()});
+  buildah({"bud", "--quiet", "--isolation", "chroot", "--pull=never", "--timestamp", "0", "-t",
+           "localhost/irsteps/action-verify-image:" + version, "-f", action_dir + "/Dockerfile", action_dir});
+
+  auto action = parse_yaml(*read_file(action_dir + "/action.yml"), "action.yml");
+  REQUIRE(action);
+  TempDir workspace;
+  REQUIRE(write_file_atomic(workspace / "trusted_root.json", *read_file(sigstore / "trusted_root.json")));
+  REQUIRE(write_file_atomic(workspace / "registry-ca.pem", secure.ca_pem()));
+  auto run_action = [&](const std::map<std::string, std::string>& inputs) {
+    static const std::regex expression(R"(\$\{\{ inputs\.([A-Za-z0-9_-]+) \}\})");
+    std::vector<std::string> args;
+    for (const auto& arg : find(*action, {"runs", "args"})->as_array()) {
+      const std::string text(arg.as_string());
+      std::smatch m;
+      REQUIRE(std::regex_search(text, m, expression));
+      const std::string input = m[1].str();
+      const auto given = inputs.find(input);
+      const std::string value =
+          given != inputs.end() ? given->second : string_at(*action, {"inputs", input, "default"});
+      args.push_back(m.prefix().str() + value + m.suffix().str());
+    }
+    // The runner's files, as its (non-root) user made them.
+    TempDir commands;
+    REQUIRE(write_file_atomic(commands / "set_output", ""));
+    REQUIRE(write_file_atomic(commands / "step_summary", ""));
+    for (const auto* name : {"", "/set_output", "/step_summary"}) {
+      REQUIRE(::chown((commands.path() + name).c_str(), 1001, 1001) == 0);
+    }
+    fs::permissions(commands.path(), fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+    std::vector<std::string> argv{"run",
+                                  "--rm",
+                                  "--network",
+                                  "host",
+                                  "--workdir",
+                                  "/github/workspace",
+                                  "-v",
+                                  workspace.path() + ":/github/workspace",
+                                  "-v",
+                                  commands.path() + ":/github/file_commands",
+                                  "-e",
+                                  "GITHUB_ACTIONS=true",
+                                  "-e",
+                                  "GITHUB_OUTPUT=/github/file_commands/set_output",
+                                  "-e",
+                                  "GITHUB_STEP_SUMMARY=/github/file_commands/step_summary",
+                                  "--entrypoint",
+                                  string_at(*action, {"runs", "entrypoint"}),
+                                  "localhost/irsteps/action-verify-image:" + version};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto out = podman.run(argv);
+    return std::tuple{out, *read_file(commands / "set_output"), *read_file(commands / "step_summary")};
+  };
+  const std::map<std::string, std::string> inputs{
+      {"image", secure.host() + "/irsteps/verify-image:" + version},
+      {"certificate-identity", identity},
+      {"certificate-oidc-issuer", "https://token.actions.githubusercontent.com"},
+      {"trusted-root", "trusted_root.json"},
+      {"registry-ca-file", "registry-ca.pem"}};
+  const auto [passed, output_file, summary] = run_action(inputs);
+  INFO("stderr: " << passed.err << "\nGITHUB_OUTPUT: " << output_file);
+  CHECK(passed.exit_status == 0);
+  CHECK(output_file.find(digest) != std::string::npos);
+  CHECK(output_file.find(identity) != std::string::npos);
+  CHECK(output_file.find("verdict") != std::string::npos);
+  CHECK(summary.find(digest) != std::string::npos);
+
+  // Another signer expected: rejected (exit 3), with an ::error annotation,
+  // and the verdict still in the outputs.
+  auto other = inputs;
+  other["certificate-identity"] =
+      "https://github.com/irsteps/irsteps/.github/workflows/other.yml@refs/heads/main";
+  const auto [rejected, rejected_output, rejected_summary] = run_action(other);
+  INFO("stderr: " << rejected.err);
+  CHECK(rejected.exit_status == 3);
+  CHECK((rejected.err + rejected.out).find("::error") != std::string::npos);
+  CHECK(rejected_output.find("verdict") != std::string::npos);
+  CHECK(!rejected_summary.empty());
 }
