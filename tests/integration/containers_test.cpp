@@ -67,6 +67,91 @@ struct Podman {
   }
 };
 
+void buildah(std::vector<std::string> args) {
+  args.insert(args.begin(), {"buildah", "--storage-driver", "vfs"});
+  ProcessOptions options;
+  options.timeout = std::chrono::seconds(300);
+  auto out = run_process(args, options);
+  REQUIRE(out);
+  INFO(out->err);
+  REQUIRE(out->exit_status == 0);
+}
+
+// The GitHub action workflows/github/STEP built as GitHub builds it, from its
+// Dockerfile, FROM the published image, which is this build's (tagged with
+// that name, so that the build needs no network). The image's name.
+std::string build_action(const std::string& step, const std::string& version) {
+  const std::string dir = source_dir + "/workflows/github/" + step;
+  const auto dockerfile = read_file(dir + "/Dockerfile");
+  REQUIRE(dockerfile);
+  static const std::regex from_line(R"(\nFROM (\S+)\n)");
+  std::smatch from;
+  REQUIRE(std::regex_search(*dockerfile, from, from_line));
+  buildah({"tag", "localhost/irsteps/" + step + ":" + version, from[1].str()});
+  const std::string image = "localhost/irsteps/action-" + step + ":" + version;
+  buildah({"bud", "--quiet", "--isolation", "chroot", "--pull=never", "--timestamp", "0", "-t", image, "-f",
+           dir + "/Dockerfile", dir});
+  return image;
+}
+
+struct ActionRun {
+  ProcessOutput process;
+  std::string output;   // what the step appended to GITHUB_OUTPUT
+  std::string summary;  // and to GITHUB_STEP_SUMMARY
+};
+
+// Runs `image` as GitHub runs a Docker action: as root (no --user), in
+// /github/workspace (`workspace`), with the runner's GITHUB_OUTPUT and job
+// summary files, made by the runner's own (non-root) user, mounted; the
+// arguments and environment of action.yml with `inputs` filled in and the
+// other inputs at their defaults.
+ActionRun run_docker_action(const Podman& podman, const std::string& step, const std::string& image,
+                            const TempDir& workspace, const std::map<std::string, std::string>& inputs) {
+  auto action =
+      parse_yaml(*read_file(source_dir + "/workflows/github/" + step + "/action.yml"), "action.yml");
+  REQUIRE(action);
+  static const std::regex expression(R"(\$\{\{ inputs\.([A-Za-z0-9_-]+) \}\})");
+  auto fill = [&](const std::string& text) {
+    std::smatch m;
+    REQUIRE(std::regex_search(text, m, expression));
+    const std::string input = m[1].str();
+    for (const auto& [name, value] : inputs) {
+      INFO(name);
+      REQUIRE(find(*action, {"inputs", name}) != nullptr);  // a misspelt input
+    }
+    const auto given = inputs.find(input);
+    const std::string value =
+        given != inputs.end() ? given->second : string_at(*action, {"inputs", input, "default"});
+    return m.prefix().str() + value + m.suffix().str();
+  };
+  TempDir commands;
+  REQUIRE(write_file_atomic(commands / "set_output", ""));
+  REQUIRE(write_file_atomic(commands / "step_summary", ""));
+  for (const auto* name : {"", "/set_output", "/step_summary"}) {
+    REQUIRE(::chown((commands.path() + name).c_str(), 1001, 1001) == 0);
+  }
+  fs::permissions(commands.path(), fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+  std::vector<std::string> argv{"run",       "--rm",
+                                "--network", "host",
+                                "--workdir", "/github/workspace",
+                                "-v",        workspace.path() + ":/github/workspace",
+                                "-v",        commands.path() + ":/github/file_commands",
+                                "-e",        "GITHUB_ACTIONS=true",
+                                "-e",        "GITHUB_OUTPUT=/github/file_commands/set_output",
+                                "-e",        "GITHUB_STEP_SUMMARY=/github/file_commands/step_summary"};
+  if (const auto* env = find(*action, {"runs", "env"}); env != nullptr) {
+    for (const auto& entry : env->as_object()) {
+      argv.insert(argv.end(),
+                  {"-e", std::string(entry.key()) + "=" + fill(std::string(entry.value().as_string()))});
+    }
+  }
+  argv.insert(argv.end(), {"--entrypoint", string_at(*action, {"runs", "entrypoint"}), image});
+  for (const auto& arg : find(*action, {"runs", "args"})->as_array())
+    argv.push_back(fill(std::string(arg.as_string())));
+  ActionRun run{podman.run(argv), *read_file(commands / "set_output"), *read_file(commands / "step_summary")};
+  return run;
+}
+
 // NAME -> image id, from containers/build.sh.
 std::map<std::string, std::string> build_images(const std::string& prefix) {
   ProcessOptions options;
@@ -344,75 +429,12 @@ TEST_CASE(
   oci::Registry secure_registry(secure.host(), secure_options);
   sign_in(secure_registry, secure.host());
 
-  const std::string action_dir = source_dir + "/workflows/github/verify-image";
-  const auto dockerfile = read_file(action_dir + "/Dockerfile");
-  REQUIRE(dockerfile);
-  static const std::regex from_line(R"(\nFROM (\S+)\n)");
-  std::smatch from;
-  REQUIRE(std::regex_search(*dockerfile, from, from_line));
-  auto buildah = [](std::vector<std::string> args) {
-    args.insert(args.begin(), {"buildah", "--storage-driver", "vfs"});
-    ProcessOptions options;
-    options.timeout = std::chrono::seconds(300);
-    auto out = run_process(args, options);
-    REQUIRE(out);
-    INFO(out->err);
-    REQUIRE(out->exit_status == 0);
-  };
-  // The published image is this build's: tag it with the name the action
-  // pulls, so that the build needs no network.
-  buildah({"tag", "localhost/irsteps/verify-image:" + version, from[1].str()});
-  buildah({"bud", "--quiet", "--isolation", "chroot", "--pull=never", "--timestamp", "0", "-t",
-           "localhost/irsteps/action-verify-image:" + version, "-f", action_dir + "/Dockerfile", action_dir});
-
-  auto action = parse_yaml(*read_file(action_dir + "/action.yml"), "action.yml");
-  REQUIRE(action);
+  const std::string action = build_action("verify-image", version);
   TempDir workspace;
   REQUIRE(write_file_atomic(workspace / "trusted_root.json", *read_file(sigstore / "trusted_root.json")));
   REQUIRE(write_file_atomic(workspace / "registry-ca.pem", secure.ca_pem()));
   auto run_action = [&](const std::map<std::string, std::string>& inputs) {
-    static const std::regex expression(R"(\$\{\{ inputs\.([A-Za-z0-9_-]+) \}\})");
-    std::vector<std::string> args;
-    for (const auto& arg : find(*action, {"runs", "args"})->as_array()) {
-      const std::string text(arg.as_string());
-      std::smatch m;
-      REQUIRE(std::regex_search(text, m, expression));
-      const std::string input = m[1].str();
-      const auto given = inputs.find(input);
-      const std::string value =
-          given != inputs.end() ? given->second : string_at(*action, {"inputs", input, "default"});
-      args.push_back(m.prefix().str() + value + m.suffix().str());
-    }
-    // The runner's files, as its (non-root) user made them.
-    TempDir commands;
-    REQUIRE(write_file_atomic(commands / "set_output", ""));
-    REQUIRE(write_file_atomic(commands / "step_summary", ""));
-    for (const auto* name : {"", "/set_output", "/step_summary"}) {
-      REQUIRE(::chown((commands.path() + name).c_str(), 1001, 1001) == 0);
-    }
-    fs::permissions(commands.path(), fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
-    std::vector<std::string> argv{"run",
-                                  "--rm",
-                                  "--network",
-                                  "host",
-                                  "--workdir",
-                                  "/github/workspace",
-                                  "-v",
-                                  workspace.path() + ":/github/workspace",
-                                  "-v",
-                                  commands.path() + ":/github/file_commands",
-                                  "-e",
-                                  "GITHUB_ACTIONS=true",
-                                  "-e",
-                                  "GITHUB_OUTPUT=/github/file_commands/set_output",
-                                  "-e",
-                                  "GITHUB_STEP_SUMMARY=/github/file_commands/step_summary",
-                                  "--entrypoint",
-                                  string_at(*action, {"runs", "entrypoint"}),
-                                  "localhost/irsteps/action-verify-image:" + version};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto out = podman.run(argv);
-    return std::tuple{out, *read_file(commands / "set_output"), *read_file(commands / "step_summary")};
+    return run_docker_action(podman, "verify-image", action, workspace, inputs);
   };
   const std::map<std::string, std::string> inputs{
       {"image", secure.host() + "/irsteps/verify-image:" + version},
@@ -420,23 +442,54 @@ TEST_CASE(
       {"certificate-oidc-issuer", "https://token.actions.githubusercontent.com"},
       {"trusted-root", "trusted_root.json"},
       {"registry-ca-file", "registry-ca.pem"}};
-  const auto [passed, output_file, summary] = run_action(inputs);
-  INFO("stderr: " << passed.err << "\nGITHUB_OUTPUT: " << output_file);
-  CHECK(passed.exit_status == 0);
-  CHECK(output_file.find(digest) != std::string::npos);
-  CHECK(output_file.find(identity) != std::string::npos);
-  CHECK(output_file.find("verdict") != std::string::npos);
-  CHECK(summary.find(digest) != std::string::npos);
+  const auto passed = run_action(inputs);
+  INFO("stderr: " << passed.process.err << "\nGITHUB_OUTPUT: " << passed.output);
+  CHECK(passed.process.exit_status == 0);
+  CHECK(passed.output.find(digest) != std::string::npos);
+  CHECK(passed.output.find(identity) != std::string::npos);
+  CHECK(passed.output.find("verdict") != std::string::npos);
+  CHECK(passed.summary.find(digest) != std::string::npos);
 
   // Another signer expected: rejected (exit 3), with an ::error annotation,
   // and the verdict still in the outputs.
   auto other = inputs;
   other["certificate-identity"] =
       "https://github.com/irsteps/irsteps/.github/workflows/other.yml@refs/heads/main";
-  const auto [rejected, rejected_output, rejected_summary] = run_action(other);
-  INFO("stderr: " << rejected.err);
-  CHECK(rejected.exit_status == 3);
-  CHECK((rejected.err + rejected.out).find("::error") != std::string::npos);
-  CHECK(rejected_output.find("verdict") != std::string::npos);
-  CHECK(!rejected_summary.empty());
+  const auto rejected = run_action(other);
+  INFO("stderr: " << rejected.process.err);
+  CHECK(rejected.process.exit_status == 3);
+  CHECK((rejected.process.err + rejected.process.out).find("::error") != std::string::npos);
+  CHECK(rejected.output.find("verdict") != std::string::npos);
+  CHECK(!rejected.summary.empty());
+
+  // The notify action the same way: a dry run of the initial notification,
+  // its outputs and summary in the runner's files, the channel's secret in
+  // none of what it wrote.
+  const std::string notify_action = build_action("notify", version);
+  TempDir notify_workspace;
+  const std::string hook_secret = "action-hook-secret-5d2e81";
+  REQUIRE(write_file_atomic(notify_workspace / "hook-secret", hook_secret + "\n"));
+  REQUIRE(write_file_atomic(notify_workspace / "routing.yaml",
+                            "channels:\n  - {name: siem, type: webhook, url: 'https://siem.invalid/hook', "
+                            "secret-file: hook-secret}\n"));
+  const auto notified = run_docker_action(podman, "notify", notify_action, notify_workspace,
+                                          {{"incident-id", "INC-2026-11-27-902"},
+                                           {"routing", "routing.yaml"},
+                                           {"severity", "high"},
+                                           {"title", "Unsigned image in shop/web"},
+                                           {"summary", "verify-image rejected the image"},
+                                           {"impact", "shop web pods"},
+                                           {"current-actions", "deployment scaled to zero"},
+                                           {"contact", "Alice (IC)"},
+                                           {"roles", "security-lead,on-call-engineer"},
+                                           {"dry-run", "true"}});
+  INFO("stderr: " << notified.process.err << "\nGITHUB_OUTPUT: " << notified.output);
+  CHECK(notified.process.exit_status == 0);
+  CHECK(notified.output.find("Unsigned image in shop/web") != std::string::npos);
+  CHECK(notified.output.find("dedup-key") != std::string::npos);
+  CHECK(!notified.summary.empty());
+  for (const auto* text :
+       {&notified.output, &notified.summary, &notified.process.out, &notified.process.err}) {
+    CHECK(text->find(hook_secret) == std::string::npos);
+  }
 }
