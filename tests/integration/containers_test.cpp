@@ -39,9 +39,10 @@ bool have_container_tools() {
   WARN("skipped: the images are built and tested from the release build");
   return false;
 #endif
-  auto found = run_process({"sh", "-c", "command -v buildah && command -v podman && command -v runc"});
+  auto found = run_process(
+      {"sh", "-c", "command -v buildah && command -v podman && command -v runc && command -v skopeo"});
   if (found && found->exit_status == 0) return true;
-  WARN("skipped: buildah, podman or runc is not installed (scripts/install-deps.sh)");
+  WARN("skipped: buildah, podman, runc or skopeo is not installed (scripts/install-deps.sh)");
   return false;
 }
 
