@@ -102,16 +102,21 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
   return command;
 }
 
+namespace {
+
+int failed(const Error& error) {
+  log::error("plugin.failed", {{"code", code_name(error.code())}, {"message", error.describe()}});
+  return exit_code(error.code());
+}
+
+}  // namespace
+
 int plugin_main(int argc, char** argv) {
   log::configure(log::Format::json, log::Level::info);
   try {
     std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
     auto command = parse_command_line(args);
-    if (!command) {
-      log::error("plugin.failed",
-                 {{"code", code_name(command.error().code())}, {"message", command.error().describe()}});
-      return exit_code(command.error().code());
-    }
+    if (!command) return failed(command.error());
     if (command->action == Command::Action::help) {
       std::cout << command->help;
       return exit_ok;
@@ -122,11 +127,7 @@ int plugin_main(int argc, char** argv) {
     }
     if (command->action == Command::Action::check) {
       auto checked = check(command->options);
-      if (!checked) {
-        log::error("plugin.failed",
-                   {{"code", code_name(checked.error().code())}, {"message", checked.error().describe()}});
-        return exit_code(checked.error().code());
-      }
+      if (!checked) return failed(checked.error());
       std::cout << json::serialize(*checked) << "\n";
       return exit_ok;
     }

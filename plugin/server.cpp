@@ -308,6 +308,12 @@ Result<unsigned short> listen(Server& server) {
   return server.acceptor.local_endpoint().port();
 }
 
+json::array step_list() {
+  json::array steps;
+  for (const auto name : step_names()) steps.emplace_back(name);
+  return steps;
+}
+
 // Lets answers already under way go out before the I/O stops.
 void drain_requests(Server& server, steady::time_point deadline) {
   while (server.in_flight.load() > 0 && steady::now() < deadline) {
@@ -318,18 +324,12 @@ void drain_requests(Server& server, steady::time_point deadline) {
 }  // namespace
 
 Result<json::object> check(const ServerOptions& options) {
-  auto token = read_file(options.token_file);
-  if (!token) return token.error().with("--token-file");
-  if (token->find_first_not_of(" \t\r\n") == std::string::npos) {
-    return invalid("--token-file: " + options.token_file + " is empty");
-  }
   Server server(options);
+  if (auto token = server.token.check(); !token) return token.error().with("--token-file");
   auto port = listen(server);
   if (!port) return port.error();
   beast::error_code ignored;
   server.acceptor.close(ignored);
-  json::array steps;
-  for (const auto name : step_names()) steps.emplace_back(name);
   json::object cache{{"directory", git::default_cache_root()}};
   if (auto problem = unwritable_cache()) {
     cache["writable"] = false;
@@ -342,7 +342,7 @@ Result<json::object> check(const ServerOptions& options) {
                       {"address", options.address},
                       {"port", options.port},
                       {"tokenFile", options.token_file},
-                      {"steps", std::move(steps)},
+                      {"steps", step_list()},
                       {"maxConcurrent", options.jobs.max_concurrent},
                       {"caseRecordCache", std::move(cache)}};
 }
@@ -350,8 +350,7 @@ Result<json::object> check(const ServerOptions& options) {
 int serve(const ServerOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
   // The steps' table and schemas load here, not in the first request.
-  json::array steps;
-  for (const auto name : step_names()) steps.emplace_back(name);
+  json::array steps = step_list();
   Server server(options);
   auto port = listen(server);
   if (!port) {

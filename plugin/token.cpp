@@ -9,6 +9,30 @@
 
 namespace ir::plugin {
 
+namespace {
+
+// The SHA-256 of the token in `path` (trailing white space left out), or why
+// there is none: the file is missing, unreadable or empty.
+Result<std::string> token_digest(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return text.error();
+  Secret token(std::move(*text));
+  std::string_view value = token.reveal();
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) {
+    value.remove_suffix(1);
+  }
+  if (value.empty()) return invalid(path + " is empty");
+  return sha256_hex(value);
+}
+
+}  // namespace
+
+Result<void> TokenFile::check() const {
+  auto digest = token_digest(path_);
+  if (!digest) return digest.error();
+  return {};
+}
+
 void TokenFile::refresh_locked() {
   struct stat info {};
   std::string stamp = "missing";
@@ -19,21 +43,12 @@ void TokenFile::refresh_locked() {
   if (stamp == stamp_) return;
   stamp_ = stamp;
   digest_.clear();
-  auto text = read_file(path_);
-  if (!text) {
-    log::warn("auth.token_unreadable", {{"path", path_}, {"message", text.error().describe()}});
+  auto digest = token_digest(path_);
+  if (!digest) {
+    log::warn("auth.token_unreadable", {{"path", path_}, {"message", digest.error().describe()}});
     return;
   }
-  Secret token(std::move(*text));
-  std::string_view value = token.reveal();
-  while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) {
-    value.remove_suffix(1);
-  }
-  if (value.empty()) {
-    log::warn("auth.token_empty", {{"path", path_}});
-    return;
-  }
-  digest_ = sha256_hex(value);
+  digest_ = std::move(*digest);
   log::info("auth.token_loaded", {{"path", path_}});
 }
 

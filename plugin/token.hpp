@@ -4,6 +4,7 @@
 // without a restart; the comparison takes the same time whatever the input.
 #pragma once
 
+#include "ir/core/error.hpp"
 #include "ir/core/secret.hpp"
 
 #include <mutex>
@@ -19,6 +20,9 @@ class TokenFile {
   // `authorization` is the whole header value ("Bearer <token>"). False when
   // the file is missing, unreadable or empty.
   [[nodiscard]] bool accepts(std::string_view authorization);
+  // Whether the file holds a token now: why not, if not (missing,
+  // unreadable, empty). For --dry-run.
+  [[nodiscard]] Result<void> check() const;
 
  private:
   void refresh_locked();
