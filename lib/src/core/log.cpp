@@ -63,6 +63,37 @@ Level level_from_string(std::string_view text, bool& ok) {
   return Level::info;
 }
 
+namespace {
+
+// A text line is one line whatever the value holds: a registry's error text
+// or an object name with "\n::error::" would otherwise become a line of its
+// own, which GitHub's runner reads as a workflow command (security review
+// finding 13). Backslash, CR, LF and every other control character are
+// written as escapes.
+void append_escaped(std::string& text, std::string_view value) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\\') {
+      text += "\\\\";
+    } else if (c == '\n') {
+      text += "\\n";
+    } else if (c == '\r') {
+      text += "\\r";
+    } else if (c == '\t') {
+      text += "\\t";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      text += "\\x";
+      text += hex[byte >> 4];
+      text += hex[byte & 0xf];
+    } else {
+      text += c;
+    }
+  }
+}
+
+}  // namespace
+
 std::string format_line(Format format, Level level, std::string_view event,
                         std::initializer_list<Field> fields) {
   if (format == Format::json) {
@@ -83,7 +114,7 @@ std::string format_line(Format format, Level level, std::string_view event,
     text += field.key;
     text += '=';
     if (field.value.is_string()) {
-      text += field.value.get_string();
+      append_escaped(text, field.value.get_string());
     } else {
       text += boost::json::serialize(field.value);
     }

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -102,29 +103,73 @@ Result<void> write_outputs_dir(const Report& report, const std::string& dir) {
   return {};
 }
 
+namespace {
+
+// The job summary is Markdown that GitHub renders: a value from a registry,
+// an object name or an error message must stay text in its place
+// (security review finding 13). One line: CR and LF become spaces.
+std::string markdown_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) out += (c == '\r' || c == '\n') ? ' ' : c;
+  return out;
+}
+
+// A table cell: one line, and a "|" would end the cell (GFM tables split on
+// it even inside a code span unless it is escaped).
+std::string markdown_cell(std::string_view text) {
+  std::string out;
+  for (const char c : markdown_line(text)) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// A code span that holds any backticks of the value: CommonMark ends a span
+// at a run of backticks as long as the one that opened it, so the fence is
+// one longer than the longest run inside, padded with spaces.
+std::string markdown_code(std::string_view text) {
+  std::size_t longest = 0;
+  std::size_t run = 0;
+  for (const char c : text) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  const std::string fence(longest + 1, '`');
+  const std::string pad = longest > 0 ? " " : "";
+  return fence + pad + markdown_cell(text) + pad + fence;
+}
+
+}  // namespace
+
 std::string github_summary_markdown(const Report& report) {
   const auto doc = report.to_json();
   std::string md = "### irsteps " + report.step() + ": " + std::string(status_name(report.status())) + "\n\n";
   if (const auto* incident = doc.if_contains("incidentId")) {
-    md += "Incident `" + std::string(incident->get_string()) + "`\n\n";
+    md += "Incident " + markdown_code(incident->get_string()) + "\n\n";
   }
   if (!report.actions().empty()) {
     md += "| action | kind | namespace | name |\n|---|---|---|---|\n";
     for (const auto& action : report.actions()) {
       const json::value target(action.target);
-      md += "| " + action.verb + (action.dry_run ? " (dry run)" : "") + " | " + string_at(target, {"kind"}) +
-            " | " + string_at(target, {"namespace"}) + " | " + string_at(target, {"name"}) + " |\n";
+      md += "| " + markdown_cell(action.verb) + (action.dry_run ? " (dry run)" : "") + " | " +
+            markdown_cell(string_at(target, {"kind"})) + " | " +
+            markdown_cell(string_at(target, {"namespace"})) + " | " +
+            markdown_cell(string_at(target, {"name"})) + " |\n";
     }
     md += "\n";
   }
   if (!report.outputs().empty()) {
     md += "| output | value |\n|---|---|\n";
-    for (const auto& [name, value] : report.outputs()) md += "| " + name + " | `" + value + "` |\n";
+    for (const auto& [name, value] : report.outputs()) {
+      md += "| " + markdown_cell(name) + " | " + markdown_code(value) + " |\n";
+    }
     md += "\n";
   }
-  for (const auto& warning : report.warnings()) md += "> **Warning:** " + warning + "\n";
+  for (const auto& warning : report.warnings()) md += "> **Warning:** " + markdown_line(warning) + "\n";
   if (const auto* error = doc.if_contains("error")) {
-    md += "\n**Error:** " + string_at(*error, {"message"}) + "\n";
+    md += "\n**Error:** " + markdown_line(string_at(*error, {"message"})) + "\n";
   }
   return md;
 }

@@ -31,3 +31,15 @@ TEST_CASE("levels are read by name", "[unit][log]") {
   (void)ir::log::level_from_string("loud", ok);
   CHECK_FALSE(ok);
 }
+
+// Security review finding 13: a text log line stays one line, so a value
+// holding "\n::error::" cannot become a GitHub workflow command of its own.
+TEST_CASE("a text log line escapes line breaks and control characters", "[unit][log]") {
+  const auto line =
+      ir::log::format_line(ir::log::Format::text, ir::log::Level::warn, "registry.error",
+                           {{"message", "denied\n::error::forged\r\x1b[31m\\"}, {"status", 401}});
+  CHECK(line.find('\n') == std::string::npos);
+  CHECK(line.find('\r') == std::string::npos);
+  CHECK(line.find('\x1b') == std::string::npos);
+  CHECK(line.find(" message=denied\\n::error::forged\\r\\x1b[31m\\\\ status=401") != std::string::npos);
+}

@@ -81,3 +81,23 @@ TEST_CASE("annotations escape what the runner would misread", "[unit][report]") 
   CHECK(ir::github_annotation("error", "irsteps: isolate, 1", "50% done\nnext: line") ==
         "::error title=irsteps%3A isolate%2C 1::50%25 done%0Anext: line");
 }
+
+// Security review finding 13: a value a registry or an attacker controls
+// must not become Markdown structure (a new row, a heading, a closed code
+// span) in the job summary.
+TEST_CASE("the job summary keeps hostile values inside their cells", "[unit][report]") {
+  ir::Report report("verify-image", "0.1.0");
+  report.add_action(
+      {"label", {{"kind", "Pod"}, {"name", "a|b"}, {"namespace", "shop\n# owned"}}, "", false, std::nullopt});
+  report.set_output("digest", "x` | injected | `y");
+  report.add_warning("first\n::error::forged");
+  report.finish(ir::Status::failed, ir::Error(ir::Code::invalid, "bad\r\n## heading"));
+  const std::string md = ir::github_summary_markdown(report);
+  CHECK(md.find("| a\\|b |") != std::string::npos);
+  CHECK(md.find("shop # owned") != std::string::npos);
+  CHECK(md.find("| digest | `` x` \\| injected \\| `y `` |") != std::string::npos);
+  CHECK(md.find("> **Warning:** first ::error::forged") != std::string::npos);
+  CHECK(md.find("\n## heading") == std::string::npos);
+  CHECK(md.find("\n::error") == std::string::npos);
+  CHECK(md.find("\n# owned") == std::string::npos);
+}
