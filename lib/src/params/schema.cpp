@@ -42,6 +42,13 @@ class SchemaWalker {
 
 namespace {
 
+// Bounds on strings whatever the schema says (security review finding 10):
+// a value matched against a pattern is at most kLongestPatterned characters
+// (names, references, times: a few hundred at most), any other string at
+// most kLongestString (a notification's text is the longest we take).
+constexpr std::size_t kLongestPatterned = 4096;
+constexpr std::size_t kLongestString = 4 * 1024 * 1024;
+
 bool is_integer(const json::value& v) {
   if (v.is_int64() || v.is_uint64()) return true;
   if (v.is_double()) {
@@ -268,6 +275,10 @@ void SchemaWalker::check_object(const json::object& schema, const json::object& 
         check(p->value(), entry.value(), child, depth + 1);
       }
     }
+    if (pattern_properties != nullptr && entry.key().size() > kLongestPatterned) {
+      add(child, "has a name longer than " + std::to_string(kLongestPatterned) + " characters");
+      continue;
+    }
     if (pattern_properties != nullptr) {
       for (const auto& pp : *pattern_properties) {
         if (std::regex_search(std::string(entry.key()), *pattern(std::string(pp.key())))) {
@@ -345,12 +356,26 @@ void SchemaWalker::check_string(const json::object& schema, const json::string& 
                             : "must be at least " + json::serialize(it->value()) + " characters");
     }
   }
+  // The length is checked before the pattern, and a patterned string is
+  // never longer than kLongestPatterned when it reaches std::regex, which
+  // recurses once per character matched: a parameter of a few hundred
+  // thousand characters would otherwise overflow the stack (security review
+  // finding 10); the plugin runs this on every call.
   if (const auto it = schema.find("maxLength"); it != schema.end() && it->value().is_number()) {
     if (static_cast<double>(length) > as_number(it->value())) {
       add(path, "must be at most " + json::serialize(it->value()) + " characters");
+      return;
     }
   }
+  if (length > kLongestString) {
+    add(path, "must be at most " + std::to_string(kLongestString) + " characters");
+    return;
+  }
   if (const auto it = schema.find("pattern"); it != schema.end() && it->value().is_string()) {
+    if (length > kLongestPatterned) {
+      add(path, "must be at most " + std::to_string(kLongestPatterned) + " characters");
+      return;
+    }
     const std::string expression(it->value().get_string());
     if (!std::regex_search(std::string(text), *pattern(expression))) {
       std::string hint = "does not match the pattern " + expression;

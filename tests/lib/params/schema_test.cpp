@@ -3,6 +3,7 @@
 #include "support/catch.hpp"
 
 #include <filesystem>
+#include <map>
 
 namespace {
 
@@ -119,4 +120,33 @@ spec:
   REQUIRE(bad);
   REQUIRE_FALSE(bad->empty());
   CHECK(bad->front().path == "/spec/templates");
+}
+
+// Security review finding 10: std::regex recurses once per character, so a
+// long value checked against a pattern overflowed the stack (a crash of the
+// plugin on one call). The length is checked first and bounded for every
+// patterned string.
+TEST_CASE("a long value is refused by length before its pattern runs", "[unit][schema]") {
+  const auto schema = schema_of(R"({"type": "object", "properties": {
+    "bounded": {"type": "string", "maxLength": 63, "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$"},
+    "unbounded": {"type": "string", "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$"},
+    "text": {"type": "string"}},
+    "patternProperties": {"^x-([a-z]*)$": {"type": "string"}}})");
+  const std::string huge(2'000'000, 'a');
+  ir::json::object instance;
+  instance["bounded"] = huge;
+  instance["unbounded"] = huge;
+  instance["text"] = std::string(5 * 1024 * 1024, 'a');
+  instance["x-" + huge] = "v";
+  const auto p = schema.validate(ir::json::value(instance));
+  REQUIRE(p.size() == 4);
+  std::map<std::string, std::string> by_path;
+  for (const auto& problem : p) by_path[problem.path.substr(0, 12)] = problem.message;
+  CHECK(by_path["/bounded"] == "must be at most 63 characters");
+  CHECK(by_path["/unbounded"] == "must be at most 4096 characters");
+  CHECK(by_path["/text"] == "must be at most 4194304 characters");
+  CHECK(by_path["/x-aaaaaaaaa"] == "has a name longer than 4096 characters");
+  ir::json::object fine;
+  fine["unbounded"] = std::string(4096, 'a');
+  CHECK(schema.validate(ir::json::value(fine)).empty());
 }
