@@ -41,17 +41,42 @@ json::value scalar_to_json(const YAML::Node& node) {
   return json::value(text);
 }
 
-Result<json::value> yaml_to_json(const YAML::Node& node, std::string_view what) {
+// YAML aliases share one node however often they are used, so a few lines
+// of anchors can stand for billions of values once converted ("billion
+// laughs", security review finding 20): the conversion counts what it makes
+// and stops at a bound no real manifest, parameter file or alert comes near.
+struct Budget {
+  static constexpr int max_depth = 200;
+  static constexpr std::size_t max_nodes = 2'000'000;
+  static constexpr std::size_t max_bytes = 256 * 1024 * 1024;
+  std::size_t nodes = 0;
+  std::size_t bytes = 0;
+};
+
+Result<json::value> yaml_to_json(const YAML::Node& node, std::string_view what, Budget& budget, int depth) {
+  if (depth > Budget::max_depth) {
+    return invalid(std::string(what) + ": nested deeper than " + std::to_string(Budget::max_depth) +
+                   " levels");
+  }
+  if (++budget.nodes > Budget::max_nodes) {
+    return invalid(std::string(what) + ": more than " + std::to_string(Budget::max_nodes) +
+                   " values once its aliases are expanded");
+  }
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
       return json::value(nullptr);
     case YAML::NodeType::Scalar:
+      budget.bytes += node.Scalar().size();
+      if (budget.bytes > Budget::max_bytes) {
+        return invalid(std::string(what) + ": more than " + std::to_string(Budget::max_bytes >> 20) +
+                       " MiB of text once its aliases are expanded");
+      }
       return scalar_to_json(node);
     case YAML::NodeType::Sequence: {
       json::array array;
       for (const auto& item : node) {
-        auto converted = yaml_to_json(item, what);
+        auto converted = yaml_to_json(item, what, budget, depth + 1);
         if (!converted) return converted.error();
         array.push_back(std::move(*converted));
       }
@@ -63,7 +88,8 @@ Result<json::value> yaml_to_json(const YAML::Node& node, std::string_view what) 
         if (!entry.first.IsScalar()) {
           return invalid(std::string(what) + ": only scalar mapping keys are supported");
         }
-        auto converted = yaml_to_json(entry.second, what);
+        budget.bytes += entry.first.Scalar().size();
+        auto converted = yaml_to_json(entry.second, what, budget, depth + 1);
         if (!converted) return converted.error();
         object[entry.first.Scalar()] = std::move(*converted);
       }
@@ -84,10 +110,11 @@ Result<json::value> parse_json(std::string_view text, std::string_view what) {
 
 Result<std::vector<json::value>> parse_yaml_documents(std::string_view text, std::string_view what) {
   std::vector<json::value> documents;
+  Budget budget;  // one for the whole text: many documents share it
   try {
     for (const auto& node : YAML::LoadAll(std::string(text))) {
       if (node.IsNull()) continue;
-      auto converted = yaml_to_json(node, what);
+      auto converted = yaml_to_json(node, what, budget, 0);
       if (!converted) return converted.error();
       documents.push_back(std::move(*converted));
     }

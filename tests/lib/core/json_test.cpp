@@ -56,3 +56,32 @@ TEST_CASE("atomic writes replace the whole file and leave no temporary", "[unit]
   CHECK_FALSE(missing);
   std::filesystem::remove_all(dir);
 }
+
+// Security review finding 20: aliases are shared by yaml-cpp but expanded
+// by the conversion; nine levels of ten aliases are a billion values.
+TEST_CASE("YAML aliases that expand past the bound are refused, not expanded", "[unit][json]") {
+  std::string laughs =
+      "a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n";
+  for (char level = 'b'; level <= 'j'; ++level) {
+    const char previous = static_cast<char>(level - 1);
+    laughs += std::string(1, level) + ": &" + level + " [";
+    for (int i = 0; i < 10; ++i) laughs += std::string(i ? ", *" : "*") + previous;
+    laughs += "]\n";
+  }
+  auto parsed = ir::parse_yaml(laughs, "params file");
+  REQUIRE_FALSE(parsed);
+  CHECK(parsed.error().code() == ir::Code::invalid_input);
+  CHECK(parsed.error().message() == "params file: more than 2000000 values once its aliases are expanded");
+
+  // Aliases within the bound still work, as YAML means them.
+  auto small = ir::parse_yaml("base: &b {x: 1}\nfirst: *b\nsecond: *b\n", "params file");
+  REQUIRE(small);
+  CHECK(small->at("second").at("x").as_int64() == 1);
+
+  std::string deep;
+  for (int i = 0; i < 300; ++i) deep += "[";
+  for (int i = 0; i < 300; ++i) deep += "]";
+  auto nested = ir::parse_yaml("a: " + deep, "params file");
+  REQUIRE_FALSE(nested);
+  CHECK(nested.error().message() == "params file: nested deeper than 200 levels");
+}
