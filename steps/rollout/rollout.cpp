@@ -1,5 +1,6 @@
 #include "rollout.hpp"
 
+#include "ir/k8s/names.hpp"
 #include "ir/params/params.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -109,6 +110,9 @@ Result<void> scale(const Options& options, Context& context, k8s::Client& client
 Result<void> delete_pods(const Options& options, Context& context, k8s::Client& client) {
   if (options.targets.empty()) return invalid("name at least one pod to delete");
   if (options.ns.empty()) return invalid("--namespace is required for delete-pod");
+  for (const auto& name : options.targets) {
+    if (auto valid = k8s::check_object_name(name, "target"); !valid) return valid.error();
+  }
   k8s::Writer writer(client, context.report(), options.dry_run);
   std::vector<std::string> deleted;
   for (const auto& name : options.targets) {

@@ -2,6 +2,7 @@
 
 #include "ir/core/log.hpp"
 #include "ir/core/time.hpp"
+#include "ir/k8s/names.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -136,7 +137,10 @@ Result<Workload> parse_workload(std::string_view target, std::string_view ns) {
                    " does not roll out: use a Deployment, StatefulSet or DaemonSet");
   }
   if (ns.empty()) return invalid("--namespace is required for " + std::string(target));
-  return Workload{*resource, std::string(ns), std::string(target.substr(slash + 1))};
+  if (auto valid = k8s::check_namespace_name(ns, "target"); !valid) return valid.error();
+  const std::string_view name = target.substr(slash + 1);
+  if (auto valid = k8s::check_object_name(name, "target"); !valid) return valid.error();
+  return Workload{*resource, std::string(ns), std::string(name)};
 }
 
 json::object restart_patch(std::string_view restarted_at, std::string_view incident_id) {

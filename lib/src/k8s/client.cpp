@@ -1,9 +1,11 @@
 #include "ir/k8s/client.hpp"
 
 #include "ir/core/log.hpp"
+#include "ir/k8s/names.hpp"
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 
@@ -94,6 +96,34 @@ Result<Resource> resource_for(std::string_view kind_or_plural) {
     if (resource->plural == wanted || lower(resource->kind) == wanted) return *resource;
   }
   return invalid("unknown kind '" + std::string(kind_or_plural) + "'");
+}
+
+bool selector_matches(const json::object& label_selector, const json::object& labels) {
+  if (const auto* match = label_selector.if_contains("matchLabels"); match != nullptr && match->is_object()) {
+    for (const auto& entry : match->get_object()) {
+      const auto* value = labels.if_contains(entry.key());
+      if (value == nullptr || *value != entry.value()) return false;
+    }
+  }
+  const auto* expressions = label_selector.if_contains("matchExpressions");
+  if (expressions == nullptr || !expressions->is_array()) return true;
+  for (const auto& expression : expressions->get_array()) {
+    const auto* value = labels.if_contains(string_at(expression, {"key"}));
+    const std::string op = string_at(expression, {"operator"});
+    bool in = false;
+    if (const auto* values = find(expression, {"values"}); values != nullptr && values->is_array() && value) {
+      in = std::find(values->get_array().begin(), values->get_array().end(), *value) !=
+           values->get_array().end();
+    }
+    if (op == "In"             ? !in
+        : op == "NotIn"        ? in
+        : op == "Exists"       ? value == nullptr
+        : op == "DoesNotExist" ? value != nullptr
+                               : true) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string selector_string(const json::object& label_selector) {
@@ -214,6 +244,7 @@ Result<void> Client::build_transport() {
 Result<http::Response> Client::send(http::Request request, const http::DataSink* sink,
                                     std::chrono::milliseconds idle_timeout) {
   const std::string path = request.url;
+  if (auto plain = check_request_path(path); !plain) return plain.error();
   request.url = config().server + request.url;
   if (request.headers.empty() || request.headers.front().first != "Accept") {
     request.headers.insert(request.headers.begin(), {"Accept", "application/json"});

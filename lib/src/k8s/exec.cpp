@@ -1,6 +1,7 @@
 // exec and logs: the two node-proxied subresources every forensic step needs.
 #include "ir/core/log.hpp"
 #include "ir/k8s/client.hpp"
+#include "ir/k8s/names.hpp"
 
 namespace ir::k8s {
 namespace {
@@ -41,6 +42,7 @@ Result<ExecResult> Client::exec(std::string_view ns, std::string_view pod, const
   const std::string what = "exec in pod " + std::string(pod) +
                            (options.container.empty() ? "" : " container " + options.container);
   http::Request request;
+  if (auto plain = check_request_path(path(resources::pods, ns, pod, "exec")); !plain) return plain.error();
   request.url = config().server + path(resources::pods, ns, pod, "exec") + "?" + query;
   std::unique_ptr<http::WebSocket> socket;
   for (int pass = 0; pass < 2 && !socket; ++pass) {

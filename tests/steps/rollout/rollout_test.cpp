@@ -111,3 +111,20 @@ TEST_CASE("check-persistence covers a selector or a whole namespace, never the w
   params["selector"] = "app=web";
   CHECK(options_from(params));
 }
+
+// Security review finding 22: a target reaches an API path, so its name and
+// namespace must be names, not path or query text.
+TEST_CASE("targets whose name or namespace is not a Kubernetes name are refused", "[unit][rollout]") {
+  for (const char* target :
+       {"deployment/web?dryRun=All", "deployment/web%2F..%2Fsecrets", "deployment/Web", "deployment/web#x",
+        "deployment/-web", "Shop/deployment/web", "../deployment/web", "deployment/web\n"}) {
+    INFO(target);
+    auto parsed = parse_workload(target, "");
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().code() == Code::invalid_input);
+  }
+  const auto named = parse_workload("deployment/web?x", "shop");
+  REQUIRE_FALSE(named);
+  CHECK(named.error().message().find("target: 'web?x' is not a Kubernetes object name") == 0);
+  CHECK(parse_workload("deployment/web-1.v2", "shop"));
+}

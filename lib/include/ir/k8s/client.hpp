@@ -157,6 +157,11 @@ class Client {
 
 // "app=web,tier in (a,b),!canary" from a LabelSelector object.
 [[nodiscard]] std::string selector_string(const json::object& label_selector);
+// Whether a LabelSelector selects an object with these labels, as the API
+// server decides it: every matchLabels entry and every matchExpressions
+// term must hold; an empty selector selects everything; an unknown
+// operator selects nothing.
+[[nodiscard]] bool selector_matches(const json::object& label_selector, const json::object& labels);
 
 // Decodes a non-2xx response (a Kubernetes Status, or anything else).
 [[nodiscard]] Error error_from_response(const http::Response& response, std::string_view what);
