@@ -277,33 +277,6 @@ json::object access_review(const Identity& identity, const Target& target, std::
       {"apiVersion", "authorization.k8s.io/v1"}, {"kind", "SubjectAccessReview"}, {"spec", std::move(spec)}};
 }
 
-bool selector_matches(const json::object& label_selector, const json::object& labels) {
-  auto label = [&](const std::string& key) -> const json::value* { return labels.if_contains(key); };
-  if (const auto* match = label_selector.if_contains("matchLabels"); match != nullptr && match->is_object()) {
-    for (const auto& entry : match->get_object()) {
-      const auto* value = label(entry.key());
-      if (value == nullptr || *value != entry.value()) return false;
-    }
-  }
-  if (const auto* exprs = label_selector.if_contains("matchExpressions");
-      exprs != nullptr && exprs->is_array()) {
-    for (const auto& expr : exprs->get_array()) {
-      if (!expr.is_object()) return false;
-      const std::string key = string_at(expr, {"key"});
-      const std::string op = string_at(expr, {"operator"});
-      const auto values = strings_of(expr.get_object(), "values");
-      const auto* value = label(key);
-      const bool in = value != nullptr && value->is_string() && contains(values, value->get_string());
-      if ((op == "In" && !in) || (op == "NotIn" && in) || (op == "Exists" && value == nullptr) ||
-          (op == "DoesNotExist" && value != nullptr)) {
-        return false;
-      }
-      if (op != "In" && op != "NotIn" && op != "Exists" && op != "DoesNotExist") return false;
-    }
-  }
-  return true;
-}
-
 json::object to_json(const SubjectAccess& access) {
   json::object subject{{"kind", access.subject.kind}, {"name", access.subject.name}};
   if (!access.subject.ns.empty()) subject["namespace"] = access.subject.ns;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "ir/core/json.hpp"
+#include "ir/k8s/client.hpp"
 
 #include <compare>
 #include <string>
@@ -92,7 +93,7 @@ struct Identity {
 [[nodiscard]] json::object access_review(const Identity& identity, const Target& target,
                                          std::string_view verb);
 
-[[nodiscard]] bool selector_matches(const json::object& label_selector, const json::object& labels);
+using k8s::selector_matches;
 [[nodiscard]] json::object to_json(const SubjectAccess& access);
 
 }  // namespace ir::steps::access_audit

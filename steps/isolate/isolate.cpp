@@ -149,6 +149,42 @@ void warn_about_enforcement(Context& context, k8s::Client& client, const std::ve
   context.warn("connections established before isolation may survive, depending on the network plugin");
 }
 
+// The quarantine holds only when nothing else lets traffic through: every
+// other policy that selects a quarantined pod and allows a direction, and
+// with --detach every Service that still selects one, is a finding; the
+// pods are then only partly isolated (--strict: exit 3).
+Result<void> check_exposure(const Options& options, Context& context, k8s::Client& client,
+                            const std::vector<json::object>& policies, const std::vector<json::object>& pods,
+                            const json::array& services) {
+  auto listed = client.list(k8s::resources::networkpolicies, options.ns);
+  if (!listed) return listed.error().with("check the namespace's other NetworkPolicies");
+  std::vector<std::string> ours;
+  for (const auto& policy : policies) ours.push_back(name_of(policy));
+  std::vector<std::string> findings;
+  std::string open_policies;
+  for (const auto& path : open_paths(listed->at("items").as_array(), ours, pods)) {
+    findings.push_back("NetworkPolicy " + path.policy + " still allows " +
+                       (path.direction == "Ingress" ? "ingress from " : "egress to ") + path.peers +
+                       " for pods " + path.pods);
+    if (("," + open_policies + ",").find("," + path.policy + ",") == std::string::npos) {
+      open_policies += (open_policies.empty() ? "" : ",") + path.policy;
+    }
+  }
+  // A dry run relabels nothing, so every Service would still select the pods.
+  if (options.detach && !options.dry_run) {
+    for (auto& service : services_still_selecting(services, pods)) findings.push_back(std::move(service));
+  }
+  for (const auto& finding : findings) context.warn(finding);
+  context.report().set_output("isolated", findings.empty() ? "full" : "partial");
+  context.report().set_output("open-policies", open_policies);
+  if (!findings.empty() && options.strict) {
+    return Error(Code::rejected, "the pods are only partly isolated (" + std::to_string(findings.size()) +
+                                     " finding" + (findings.size() == 1 ? "" : "s") +
+                                     "; first: " + findings.front() + "); the quarantine stays in place");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Options> options_from(const json::object& params) {
@@ -164,6 +200,7 @@ Result<Options> options_from(const json::object& params) {
   options.deny_cidrs = param_strings(params, "deny-cidr");
   options.detach = param_bool(params, "detach");
   options.release = param_bool(params, "release");
+  options.strict = param_bool(params, "strict");
   options.dry_run = param_bool(params, "dry-run");
   return options;
 }
@@ -263,7 +300,7 @@ Result<void> run(const Options& options, Context& context) {
   context.report().set_output("pods", pod_names);
   context.report().set_output("pod-count", std::to_string(pods.size()));
   context.report().set_output("quarantine-label", std::string(quarantine_label) + "=" + options.incident_id);
-  return {};
+  return check_exposure(options, context, client, policies, pods, services);
 }
 
 const StepDef& step() {

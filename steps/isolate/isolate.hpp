@@ -31,6 +31,7 @@ struct Options {
   std::vector<std::string> deny_cidrs;
   bool detach = false;
   bool release = false;
+  bool strict = false;
   bool dry_run = false;
 };
 
@@ -60,5 +61,21 @@ struct Workload {
 [[nodiscard]] Result<Workload> top_workload(k8s::Client& client, const json::object& pod);
 
 [[nodiscard]] Result<void> release(const Options& options, Context& context, k8s::Client& client);
+
+// A NetworkPolicy other than the quarantine's that still allows traffic to
+// or from quarantined pods: its name, "Ingress" or "Egress", the peers and
+// ports it allows, and the pods it selects.
+struct OpenPath {
+  std::string policy;
+  std::string direction;
+  std::string peers;
+  std::string pods;
+};
+[[nodiscard]] std::vector<OpenPath> open_paths(const json::array& policies,
+                                               const std::vector<std::string>& ours,
+                                               const std::vector<json::object>& pods);
+// "Service S still selects pod P" for each Service whose selector picks a pod.
+[[nodiscard]] std::vector<std::string> services_still_selecting(const json::array& services,
+                                                                const std::vector<json::object>& pods);
 
 }  // namespace ir::steps::isolate

@@ -59,6 +59,7 @@ TEST_CASE("isolate quarantines exactly the named pod and reads it back", "[integ
   REQUIRE_EXIT(run, 0);
   CHECK(run.output("policy") == policy);
   CHECK(run.output("pods") == pods[0]);
+  CHECK(run.output("isolated") == "full");
   CHECK(*read_file((outputs_dir / "policy").string()) == policy);
   std::filesystem::remove_all(outputs_dir);
 
@@ -103,6 +104,71 @@ TEST_CASE("isolate quarantines exactly the named pod and reads it back", "[integ
     REQUIRE_EXIT(again, 0);
     CHECK(again.output("released-pods").empty());
   }
+}
+
+// Security review finding 3: NetworkPolicies add up, so an allow policy
+// beside the quarantine's deny-all still lets traffic reach the pod. isolate
+// reads the namespace's other policies and says the pod is only partly
+// isolated; --strict makes that exit 3, the quarantine staying in place.
+TEST_CASE("another policy that still allows traffic makes the isolation partial", "[integration][isolate]") {
+  TestNamespace ns("isolate-open");
+  auto& cluster = Cluster::get();
+  cluster.apply_yaml(ns.name(), deployment_yaml("shop", 1));
+  cluster.apply_yaml(ns.name(), R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-all-ingress}
+spec:
+  podSelector: {}
+  ingress: [{}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-from-ingress}
+spec:
+  podSelector: {matchLabels: {tier: web}}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - from: [{namespaceSelector: {matchLabels: {name: ingress}}}]
+      ports: [{port: 8080, protocol: TCP}]
+  egress: []
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: other-app}
+spec:
+  podSelector: {matchLabels: {app: other}}
+  ingress: [{}]
+)");
+  const auto pods = running_pods(ns.name(), "app=shop", 1);
+
+  auto run = run_step_binary("isolate", args(ns.name(), "--pod", pods[0]));
+  REQUIRE_EXIT(run, 0);
+  CHECK(run.output("isolated") == "partial");
+  CHECK(run.output("open-policies") == "allow-all-ingress,allow-from-ingress");
+  const std::string warnings = boost::json::serialize(run.result.at("warnings"));
+  CHECK(warnings.find(
+            "NetworkPolicy allow-all-ingress still allows ingress from any peer on all ports for pods " +
+            pods[0]) != std::string::npos);
+  CHECK(
+      warnings.find("NetworkPolicy allow-from-ingress still allows ingress from namespaces(name=ingress) on "
+                    "8080/TCP") != std::string::npos);
+  CHECK(warnings.find("other-app") == std::string::npos);  // selects no quarantined pod
+  CHECK(warnings.find("egress") == std::string::npos);     // an empty egress list allows nothing
+
+  auto strict = run_step_binary("isolate", args(ns.name(), "--pod", pods[0], "--strict"));
+  REQUIRE_EXIT(strict, 3);
+  CHECK(strict.err.find("only partly isolated") != std::string::npos);
+  CHECK(exists(k8s::resources::networkpolicies, ns.name(), policy));
+  CHECK(label_of(get_or_fail(k8s::resources::pods, ns.name(), pods[0]), "irsteps.io/quarantine") == incident);
+
+  // With the allowing policies gone the same pod is fully isolated.
+  REQUIRE(cluster.client().remove(k8s::resources::networkpolicies, ns.name(), "allow-all-ingress"));
+  REQUIRE(cluster.client().remove(k8s::resources::networkpolicies, ns.name(), "allow-from-ingress"));
+  auto full = run_step_binary("isolate", args(ns.name(), "--pod", pods[0], "--strict"));
+  REQUIRE_EXIT(full, 0);
+  CHECK(full.output("isolated") == "full");
+  CHECK(full.output("open-policies").empty());
 }
 
 TEST_CASE("detach takes the pod out of its ReplicaSet and Service, the controller replaces it",

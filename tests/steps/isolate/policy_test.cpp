@@ -80,3 +80,65 @@ TEST_CASE("the event names the pod, the incident and the reason", "[unit][isolat
   CHECK(ir::string_at(v, {"reason"}) == "Isolated");
   CHECK(ir::string_at(v, {"type"}) == "Warning");
 }
+
+namespace {
+ir::json::array objects_of(std::string_view yaml) {
+  auto parsed = ir::parse_yaml(yaml, "test");
+  REQUIRE(parsed);
+  return parsed->as_array();
+}
+}  // namespace
+
+// Security review finding 3: which other policies still open a direction for
+// a quarantined pod, read as the API defines policyTypes and empty rules.
+TEST_CASE("open paths: the policies beside the quarantine that still allow traffic", "[unit][isolate]") {
+  using ir::steps::isolate::open_paths;
+  const auto policies = objects_of(R"(
+- metadata: {name: quarantine}
+  spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+- metadata: {name: types-from-rules}
+  spec: {podSelector: {}, egress: [{}]}
+- metadata: {name: types-absent}
+  spec: {podSelector: {matchExpressions: [{key: app, operator: In, values: [web]}]}, ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8}}]}]}
+- metadata: {name: deny-only}
+  spec: {podSelector: {}, policyTypes: [Ingress], ingress: []}
+- metadata: {name: egress-only}
+  spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Egress], ingress: [{}], egress: [{to: [{podSelector: {}}], ports: [{port: 53, protocol: UDP}]}]}
+- metadata: {name: not-this-pod}
+  spec: {podSelector: {matchLabels: {app: db}}, ingress: [{}]}
+)");
+  const auto pods = objects_of(R"(
+- metadata: {name: web-1, labels: {app: web}}
+)");
+  const std::vector<ir::json::object> pod_objects{pods[0].as_object()};
+  const auto paths = open_paths(policies, {"quarantine"}, pod_objects);
+  REQUIRE(paths.size() == 3);
+  CHECK(paths[0].policy == "types-from-rules");  // policyTypes absent, egress rules: both directions
+  CHECK(paths[0].direction == "Egress");         // no ingress rules: ingress denied, only egress open
+  CHECK(paths[0].peers == "any peer on all ports");
+  CHECK(paths[1].policy == "types-absent");
+  CHECK(paths[1].direction == "Ingress");
+  CHECK(paths[1].peers == "ipBlock 10.0.0.0/8 on all ports");
+  CHECK(paths[1].pods == "web-1");
+  CHECK(paths[2].policy == "egress-only");  // its ingress rules do not apply: Egress only
+  CHECK(paths[2].direction == "Egress");
+  CHECK(paths[2].peers == "pods(all) on 53/UDP");
+}
+
+TEST_CASE("services that still select a detached pod", "[unit][isolate]") {
+  const auto services = objects_of(R"(
+- metadata: {name: web}
+  spec: {selector: {app: web}}
+- metadata: {name: trap}
+  spec: {selector: {irsteps.io/quarantine: INC-2026-11-26-101}}
+- metadata: {name: headless}
+  spec: {}
+)");
+  const auto pods = objects_of(R"(
+- metadata: {name: web-1, labels: {tier: web, irsteps.io/quarantine: INC-2026-11-26-101}}
+)");
+  const std::vector<ir::json::object> pod_objects{pods[0].as_object()};
+  const auto found = ir::steps::isolate::services_still_selecting(services, pod_objects);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0] == "Service trap still selects pod web-1");
+}
