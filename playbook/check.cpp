@@ -274,8 +274,8 @@ Result<void> Runner::check_container(const Template& t, const Scope& scope) {
     if (e.value) {
       if (auto r = check_text(*e.value, scope, at + ".value"); !r) return r.error();
     } else if (!options_.env.contains(e.name)) {
-      return invalid(at + ".valueFrom: " + e.name + " comes from the cluster in Argo: pass --env " + e.name +
-                     "=VALUE");
+      return invalid(at + ".valueFrom: " + e.name + " comes from the cluster in Argo: set " + e.name +
+                     " in this environment and pass --env " + e.name);
     }
   }
   for (std::size_t i = 0; i < c.mounts.size(); ++i) {

@@ -63,6 +63,27 @@ Result<std::pair<std::string, std::string>> split_pair(const std::string& text, 
   return std::make_pair(text.substr(0, equals), text.substr(equals + 1));
 }
 
+// A value given as NAME=VALUE on the command line would be in this
+// process's argv, which every user of the machine reads (ps,
+// /proc/PID/cmdline): values come from the runner's own environment instead
+// (security review finding 14).
+Result<std::vector<std::pair<std::string, std::string>>> env_values(const std::vector<std::string>& names) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& name : names) {
+    if (name.empty()) return ir::invalid("--env: expected the NAME of a variable");
+    if (name.find('=') != std::string::npos) {
+      return ir::invalid(
+          "--env " + name.substr(0, name.find('=')) +
+          "=...: a value on the command line is visible to every user of this machine; export " +
+          name.substr(0, name.find('=')) + " and pass --env " + name.substr(0, name.find('=')));
+    }
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return ir::invalid("--env " + name + ": the variable " + name + " is not set");
+    out.emplace_back(name, value);
+  }
+  return out;
+}
+
 void print_error_document(const std::string& message) {
   ir::json::object document{
       {"apiVersion", "irsteps.io/v1"}, {"kind", "PlaybookRun"}, {"phase", "Error"}, {"message", message}};
@@ -191,7 +212,7 @@ int main(int argc, char** argv) {
        "folder of WorkflowTemplates for NAME and templateRef (default IRSTEPS_TEMPLATES, else workflows/argo)")
       ("mount", po::value<std::vector<std::string>>()->composing(), "MOUNT_PATH=LOCAL_PATH for a volumeMount")
       ("env", po::value<std::vector<std::string>>()->composing(),
-       "NAME=VALUE for a container env entry with valueFrom (never printed)")
+       "NAME: a container env entry with valueFrom takes the value of this process's variable NAME (never printed)")
       ("kubeconfig", po::value<std::string>(), "kubeconfig the steps use (default KUBECONFIG, ~/.kube/config)")
       ("namespace", po::value<std::string>()->default_value("default"), "{{workflow.namespace}}")
       ("work-dir", po::value<std::string>(), "folder for the nodes' /tmp and emptyDir volumes (kept)")
@@ -249,7 +270,8 @@ int main(int argc, char** argv) {
     };
     auto parameters = pairs("parameter");
     auto mounts = pairs("mount");
-    auto env = pairs("env");
+    auto env =
+        env_values(vm.count("env") ? vm["env"].as<std::vector<std::string>>() : std::vector<std::string>{});
     for (auto* r : {&parameters, &mounts, &env}) {
       if (!*r) {
         std::cerr << "playbook: " << r->error().describe() << '\n';

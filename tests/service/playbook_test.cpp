@@ -65,8 +65,10 @@ std::vector<std::string> command(std::vector<std::string> args) {
   return argv;
 }
 
-PlaybookRun run_playbook(std::vector<std::string> args) {
+PlaybookRun run_playbook(std::vector<std::string> args,
+                         std::vector<std::pair<std::string, std::string>> env = {}) {
   ProcessOptions options;
+  options.extra_env = std::move(env);
   options.timeout = std::chrono::seconds(300);
   auto output = run_process(command(std::move(args)), options);
   if (!output) FAIL(output.error().describe());
@@ -325,12 +327,22 @@ spec:
 )");
   auto missing = run_playbook({path});
   REQUIRE_PLAYBOOK_EXIT(missing, 2);
-  CHECK(missing.err.find("--env TOKEN=VALUE") != std::string::npos);
-  auto unmapped = run_playbook({path, "--env", "TOKEN=s3cr3t-value"});
+  CHECK(missing.err.find("set TOKEN in this environment and pass --env TOKEN") != std::string::npos);
+  // Security review finding 14: a value in argv is readable by every user of
+  // the machine; the runner takes it from its environment, never from argv.
+  auto in_argv = run_playbook({path, "--env", "TOKEN=s3cr3t-value"});
+  REQUIRE_PLAYBOOK_EXIT(in_argv, 2);
+  CHECK(in_argv.err.find("visible to every user of this machine") != std::string::npos);
+  CHECK((in_argv.out + in_argv.err).find("s3cr3t-value") == std::string::npos);
+  auto unset = run_playbook({path, "--env", "TOKEN"});
+  REQUIRE_PLAYBOOK_EXIT(unset, 2);
+  CHECK(unset.err.find("the variable TOKEN is not set") != std::string::npos);
+  const std::vector<std::pair<std::string, std::string>> token{{"TOKEN", "s3cr3t-value"}};
+  auto unmapped = run_playbook({path, "--env", "TOKEN"}, token);
   REQUIRE_PLAYBOOK_EXIT(unmapped, 2);
   CHECK(unmapped.err.find("--mount /evidence=LOCAL_PATH") != std::string::npos);
 
-  auto run = run_playbook({path, "--env", "TOKEN=s3cr3t-value", "--mount", "/evidence=" + dir + "/evidence"});
+  auto run = run_playbook({path, "--env", "TOKEN", "--mount", "/evidence=" + dir + "/evidence"}, token);
   REQUIRE_PLAYBOOK_EXIT(run, 0);
   // The emptyDir is shared between the nodes; each node's /tmp is its own folder.
   CHECK(run.output("mounts.read", "word") == "shared-hello");

@@ -30,8 +30,13 @@ Secret::~Secret() {
   wipe();
 }
 
+// The whole buffer, not only the current value: a moved-from short string
+// (held in the string object itself) has size 0 but keeps the bytes it
+// copied out (security review finding 14). Growing to the capacity never
+// reallocates and zeroes the tail; the cleanse covers the rest.
 void Secret::wipe() noexcept {
-  if (!value_.empty()) OPENSSL_cleanse(value_.data(), value_.size());
+  value_.resize(value_.capacity());
+  OPENSSL_cleanse(value_.data(), value_.size());
   value_.clear();
 }
 

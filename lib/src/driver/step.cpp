@@ -1,6 +1,7 @@
 #include "ir/driver/step.hpp"
 
 #include "ir/core/log.hpp"
+#include "ir/core/process.hpp"
 #include "ir/params/params.hpp"
 #include "ir/record/case_record.hpp"
 
@@ -156,6 +157,7 @@ int run_step(const StepDef& step, Context& context) {
 }
 
 int run_step_main(const StepDef& step, int argc, char** argv) {
+  disable_core_dumps();
   // Logs go to stderr as JSON lines until parameters say otherwise.
   log::configure(log::Format::json, log::Level::info);
   try {

@@ -166,7 +166,10 @@ class Session {
   }
 
   Result<Reply> command(const Secret& line, const std::string& what) {
-    if (auto sent = write(std::string(line.reveal()) + "\r\n"); !sent) return sent.error().with(what);
+    // The line on the wire is a Secret too, so an AUTH line's copy is wiped
+    // when it goes (security review finding 14).
+    const Secret wire(std::string(line.reveal()) + "\r\n");
+    if (auto sent = write(wire.reveal()); !sent) return sent.error().with(what);
     auto reply = read_reply();
     if (!reply) return reply.error().with(what);
     return reply;

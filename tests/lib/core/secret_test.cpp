@@ -22,3 +22,27 @@ TEST_CASE("secrets compare by value and moving empties the source", "[unit][secr
   CHECK(moved.reveal() == "abc");
   CHECK(a.empty());  // NOLINT(bugprone-use-after-move): the point of the test
 }
+
+// Security review finding 14: a short value lives inside the string object
+// itself; moving it out left its bytes there, only the length set to 0.
+TEST_CASE("a moved-from short secret keeps none of its bytes", "[unit][secret]") {
+  auto representation = [](const ir::Secret& secret) {
+    return std::string(reinterpret_cast<const char*>(&secret), sizeof secret);
+  };
+  ir::Secret source(std::string("pw-9f3kQ"));
+  REQUIRE(representation(source).find("pw-9f3kQ") != std::string::npos);
+  ir::Secret moved(std::move(source));
+  CHECK(moved.reveal() == "pw-9f3kQ");
+  // The first byte is overwritten by the terminator either way: look for the rest.
+  CHECK(representation(source).find("9f3kQ") == std::string::npos);
+
+  ir::Secret other(std::string("tk-77aZ"));
+  ir::Secret target;
+  target = std::move(other);
+  CHECK(target.reveal() == "tk-77aZ");
+  CHECK(representation(other).find("77aZ") == std::string::npos);
+
+  ir::Secret replaced(std::string("old-51x"));
+  replaced = ir::Secret(std::string("new"));
+  CHECK(representation(replaced).find("old-51x") == std::string::npos);
+}

@@ -29,4 +29,11 @@ struct ProcessOptions {
 [[nodiscard]] Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
                                                 const ProcessOptions& options = {});
 
+// No core dump of this process, and no other process of the same user may
+// attach to it or read its memory (PR_SET_DUMPABLE 0, RLIMIT_CORE 0): every
+// step and the plugin hold tokens, keys or generated credentials (security
+// review finding 14). Children started later start dumpable again (exec
+// resets the flag), but keep the core limit.
+void disable_core_dumps() noexcept;
+
 }  // namespace ir
