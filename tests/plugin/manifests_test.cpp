@@ -141,6 +141,14 @@ TEST_CASE("plugin manifests: the ConfigMap is plugin.yaml, locked down, and RBAC
   const auto port = sidecar.at("container").at("ports").as_array()[0].at("containerPort").to_number<int>();
   const auto& args = sidecar.at("container").at("args").as_array();
   CHECK(std::find(args.begin(), args.end(), json::value("--port=" + std::to_string(port))) != args.end());
+  // Security review finding 8: loopback only, where the agent calls it; the
+  // liveness probe runs in the container, since the kubelet's httpGet would
+  // go to the pod's IP.
+  CHECK(std::find(args.begin(), args.end(), json::value("--address=127.0.0.1")) != args.end());
+  CHECK(find(sidecar, {"container", "livenessProbe", "httpGet"}) == nullptr);
+  const auto& probe = find(sidecar, {"container", "livenessProbe", "exec", "command"})->as_array();
+  CHECK(std::find(probe.begin(), probe.end(), json::value("--probe")) != probe.end());
+  CHECK(std::find(probe.begin(), probe.end(), json::value("--port=" + std::to_string(port))) != probe.end());
   // The sidecar's arguments are the plugin's own flags: it starts with them.
   {
     std::vector<std::string> argv{binary("irsteps-plugin")};

@@ -76,6 +76,7 @@ class Plugin {
   [[nodiscard]] const TempDir& dir() const { return dir_; }
   [[nodiscard]] const std::string& token_file() const { return token_file_; }
   [[nodiscard]] pid_t pid() const { return process_->pid(); }
+  [[nodiscard]] int port() const { return port_; }
 
   // No Catch2 macros here: the concurrent callers use it from their threads.
   [[nodiscard]] Result<http::Response> try_send(
