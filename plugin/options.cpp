@@ -8,7 +8,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/program_options.hpp>
 
+#include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 namespace ir::plugin {
@@ -22,6 +24,29 @@ Result<std::chrono::milliseconds> duration_option(const po::variables_map& vm, c
   auto parsed = parse_duration(vm[name].as<std::string>());
   if (!parsed) return parsed.error().with("--" + name);
   return *parsed;
+}
+
+// A policy that cannot be read or is not valid stops the plugin (exit 2):
+// serving without the policy the cluster's administrator wrote would allow
+// more than they meant.
+Result<std::shared_ptr<const Policy>> policy_option(const po::variables_map& vm) {
+  if (vm.count("policy") != 0 && vm.count("policy-env") != 0) {
+    return invalid("--policy and --policy-env: give one of them");
+  }
+  if (vm.count("policy") != 0) {
+    auto loaded = Policy::load(vm["policy"].as<std::string>());
+    if (!loaded) return loaded.error().with("--policy");
+    return std::make_shared<const Policy>(std::move(*loaded));
+  }
+  if (vm.count("policy-env") != 0) {
+    const std::string name = vm["policy-env"].as<std::string>();
+    const char* text = std::getenv(name.c_str());
+    if (text == nullptr || *text == '\0') return invalid("--policy-env: " + name + " is not set or empty");
+    auto parsed = Policy::parse(text, "$" + name);
+    if (!parsed) return parsed.error().with("--policy-env");
+    return std::make_shared<const Policy>(std::move(*parsed));
+  }
+  return std::make_shared<const Policy>();
 }
 
 }  // namespace
@@ -42,6 +67,10 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
      "address to listen on (Argo's agent calls localhost in its own pod)")
     ("port", po::value<unsigned short>()->default_value(o.port), "port to listen on (0: any free port)")
     ("port-file", po::value<std::string>(), "write the bound port to this file")
+    ("policy", po::value<std::string>(), "the policy file (YAML or JSON, schemas/plugin-policy.schema.json): the "
+                                         "steps, namespaces, parameters and local files templates may use")
+    ("policy-env", po::value<std::string>(), "the policy's text in this environment variable instead (a "
+                                             "ConfigMap key given to the sidecar with configMapKeyRef)")
     ("token-file", po::value<std::string>()->default_value(o.token_file),
      "the agent's bearer token, read again when it changes")
     ("wait", po::value<std::string>()->default_value("2s"), "how long a call waits for its step before replying Running")
@@ -100,6 +129,11 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
     *target = *value;
   }
   if (o.requeue.count() < 1000) return invalid("--requeue: at least 1s");
+  if (auto policy = policy_option(vm); !policy) {
+    return policy.error();
+  } else {
+    o.policy = std::move(*policy);
+  }
   if (vm.count("dry-run") != 0) command.action = Command::Action::check;
   if (vm.count("probe") != 0) command.action = Command::Action::probe;
   bool level_ok = true;

@@ -48,7 +48,7 @@ std::string known_steps() {
   return names;
 }
 
-Call read_irsteps(const json::object& request, const json::object& irsteps) {
+Call read_irsteps(const json::object& request, const json::object& irsteps, const Policy& policy) {
   const auto* step_value = irsteps.if_contains("step");
   if (step_value == nullptr || !step_value->is_string()) {
     return refuse("irsteps",
@@ -60,6 +60,7 @@ Call read_irsteps(const json::object& request, const json::object& irsteps) {
     return refuse("irsteps",
                   "plugin.irsteps.step: unknown step '" + step_name + "' (one of " + known_steps() + ")");
   }
+  if (auto refused = policy.refuse_step(step_name)) return refuse(step_name, *refused);
   json::object params = irsteps;
   params.erase("step");
   for (const auto name : process_only) {
@@ -68,8 +69,9 @@ Call read_irsteps(const json::object& request, const json::object& irsteps) {
                                    " is for the step's own process and cannot be used in a plugin template");
     }
   }
-  auto finalized = finalize_params(*entry->spec, std::move(params));
+  auto finalized = finalize_params(*entry->spec, params);
   if (!finalized) return refuse(step_name, finalized.error().describe());
+  if (auto refused = policy.refuse(*entry, params, *finalized)) return refuse(step_name, *refused);
   if (const auto* repo = finalized->if_contains("case-repo");
       repo != nullptr && repo->is_string() && !repo->get_string().empty()) {
     // Refused before the step acts: a step that isolated a pod and then
@@ -118,7 +120,7 @@ std::optional<std::string> unwritable_cache() {
   return std::nullopt;
 }
 
-Result<Call> read_request(std::string_view body) {
+Result<Call> read_request(std::string_view body, const Policy& policy) {
   auto document = parse_json(body, "request body");
   if (!document) return document.error();
   const auto problems = request_schema().validate(*document);
@@ -130,7 +132,7 @@ Result<Call> read_request(std::string_view body) {
   const json::object& request = document->get_object();
   const auto* irsteps = find(request, {"template", "plugin", "irsteps"});
   if (irsteps == nullptr) return Call{NotOurs{}};
-  return read_irsteps(request, irsteps->get_object());
+  return read_irsteps(request, irsteps->get_object(), policy);
 }
 
 std::string_view exit_code_meaning(int code) {

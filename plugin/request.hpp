@@ -6,6 +6,7 @@
 #include "ir/core/error.hpp"
 #include "ir/core/json.hpp"
 #include "ir/output/report.hpp"
+#include "policy.hpp"
 #include "steps_table.hpp"
 
 #include <chrono>
@@ -39,8 +40,8 @@ struct StepCall {
 // A template for another plugin: the reply is `{}`.
 struct NotOurs {};
 
-// Our template, but it cannot run (unknown step, bad parameters): a Failed
-// node, and nothing starts.
+// Our template, but it cannot run (unknown step, bad parameters, not
+// allowed by the policy): a Failed node, and nothing starts.
 struct Refused {
   std::string message;
 };
@@ -48,8 +49,8 @@ struct Refused {
 using Call = std::variant<NotOurs, Refused, StepCall>;
 
 // Code::invalid_input (HTTP 400) for malformed JSON or a body that is not a
-// template.execute request.
-[[nodiscard]] Result<Call> read_request(std::string_view body);
+// template.execute request. A call the policy does not allow is Refused.
+[[nodiscard]] Result<Call> read_request(std::string_view body, const Policy& policy);
 
 // Runs the step in this thread, through the same run_step as the binaries.
 [[nodiscard]] json::object run_call(const StepCall& call);

@@ -232,7 +232,7 @@ void Session::handle() {
 }
 
 void Session::execute(std::string_view body) {
-  auto call = read_request(body);
+  auto call = read_request(body, *server_.options.policy);
   if (!call) {
     log::warn("execute.bad_request", {{"message", call.error().describe()}});
     reply(http::status::bad_request, json::object{{"error", call.error().describe()}});
@@ -431,6 +431,7 @@ Result<json::object> check(const ServerOptions& options) {
                       {"tokenFile", options.token_file},
                       {"steps", step_list()},
                       {"maxConcurrent", options.jobs.max_concurrent},
+                      {"policy", options.policy->describe()},
                       {"caseRecordCache", std::move(cache)}};
 }
 
@@ -460,6 +461,13 @@ int serve(const ServerOptions& options) {
     server.request_stop(signal);
   });
   server.accept();
+  if (options.policy->loaded()) {
+    log::info("policy.loaded", {{"policy", options.policy->describe()}});
+  } else {
+    log::warn("policy.none", {{"message",
+                               "no policy loaded (--policy): every step and namespace is allowed, and every "
+                               "parameter naming a local file is refused"}});
+  }
   log::info("plugin.listening", {{"address", options.address},
                                  {"port", *port},
                                  {"steps", std::move(steps)},

@@ -10,9 +10,11 @@
 #include "ir/core/error.hpp"
 #include "ir/core/json.hpp"
 #include "jobs.hpp"
+#include "policy.hpp"
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 
 namespace ir::plugin {
@@ -37,6 +39,8 @@ struct ServerOptions {
   std::size_t max_connections = 32;
   std::size_t body_limit = 1 << 20;
   JobLimits jobs;
+  // What workflows may ask (policy.hpp); no policy file by default.
+  std::shared_ptr<const Policy> policy = std::make_shared<const Policy>();
 };
 
 // Serves until SIGTERM or SIGINT; the process's exit code.
