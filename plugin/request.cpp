@@ -24,6 +24,14 @@ namespace {
 // stdin, stdout files and log settings are not the step's.
 constexpr std::string_view process_only[] = {"from-stdin", "outputs-dir", "log-format", "log-level"};
 
+// Parameters that change the whole process, not the one run (security review
+// finding 16): the git CA files go to git_libgit2_opts
+// (GIT_OPT_SET_SSL_CERT_LOCATIONS), which adds to libgit2's one OpenSSL
+// context for every later connection of every run, so one workflow's CA
+// would be trusted for another's case record. libgit2 1.5 has no per-remote
+// CA; its certificate_check callback sees only the leaf certificate.
+constexpr std::string_view process_global[] = {"case-repo-ca-file", "expected-ca-file"};
+
 const Schema& request_schema() {
   static const Schema schema = [] {
     const auto text = embedded_schema("plugin-request");
@@ -67,6 +75,16 @@ Call read_irsteps(const json::object& request, const json::object& irsteps, cons
     if (params.contains(name)) {
       return refuse(step_name, "parameter " + std::string(name) +
                                    " is for the step's own process and cannot be used in a plugin template");
+    }
+  }
+  for (const auto name : process_global) {
+    if (const auto* value = params.if_contains(name);
+        value != nullptr && !(value->is_string() && value->get_string().empty())) {
+      return refuse(step_name,
+                    "parameter " + std::string(name) +
+                        " sets the CA of every git connection in the plugin's process, not of this "
+                        "run's: it cannot be used in a plugin template (run the step as a pod, or "
+                        "give the plugin's image the CA in its system store)");
     }
   }
   auto finalized = finalize_params(*entry->spec, params);

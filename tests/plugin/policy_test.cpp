@@ -1,6 +1,6 @@
 // The executor plugin's policy (plugin/policy.hpp): what a workflow may ask
 // of the plugin, which acts with a ServiceAccount of its own. Security
-// review finding 4. The real binary on 127.0.0.1; "the attacker's
+// review findings 4 and 16. The real binary on 127.0.0.1; "the attacker's
 // registry" is a listening socket on 127.0.0.1 that only counts who
 // connects.
 #include "ir/params/params.hpp"
@@ -226,4 +226,26 @@ TEST_CASE(
       want.insert(it->second.begin(), it->second.end());
     CHECK(marked == want);
   }
+}
+
+TEST_CASE("plugin: security review finding 16: a git CA file is refused, whatever the policy lists",
+          "[service][plugin][no-cluster]") {
+  Plugin plugin({}, {}, [](const TempDir& dir) {
+    return "steps:\n  isolate:\n    namespaces: ['*']\n    files: {case-repo-ca-file: ['" + dir / "ca.pem" +
+           "']}\n";
+  });
+  const std::string ca = plugin.dir().file("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  const auto reply = plugin.execute(request_for("isolate", {{"step", "isolate"},
+                                                            {"incident-id", incident},
+                                                            {"namespace", "shop"},
+                                                            {"pod", "web-7d4b9"},
+                                                            {"dry-run", "true"},
+                                                            {"case-repo", "https://127.0.0.1:1/cases.git"},
+                                                            {"case-repo-ca-file", ca}}));
+  const std::string message = failed_message(reply);
+  INFO(message);
+  CHECK(message.find("case-repo-ca-file") != std::string::npos);
+  CHECK(message.find("every git connection") != std::string::npos);
+  CHECK(plugin.state().at("started").to_number<int>() == 0);
+  CHECK(plugin.terminate().exit_status == 0);
 }
