@@ -71,6 +71,9 @@ Call read_irsteps(const json::object& request, const json::object& irsteps, cons
   if (auto refused = policy.refuse_step(step_name)) return refuse(step_name, *refused);
   json::object params = irsteps;
   params.erase("step");
+  // A string: the request's schema says so.
+  const std::string node = string_at(params, {"node"});
+  params.erase("node");
   for (const auto name : process_only) {
     if (params.contains(name)) {
       return refuse(step_name, "parameter " + std::string(name) +
@@ -122,8 +125,18 @@ Call read_irsteps(const json::object& request, const json::object& irsteps, cons
           output, fallback->is_string() ? std::string(fallback->get_string()) : json::serialize(*fallback));
     }
   }
+  // Argo sends no node id (ExecuteTemplateArgs is the workflow's name,
+  // namespace and uid, and the template: pkg/plugins/executor/ and
+  // executePluginTemplate in workflow/executor/agent.go of
+  // argoproj/argo-workflows), but it substitutes {{node.name}} in the
+  // template (executeTemplate in workflow/controller/operator.go): the
+  // templates of workflows/argo/plugin/steps.yaml send it as `node`, so that
+  // two nodes with the same arguments are two runs (security review finding
+  // 19). Without it, such nodes share one run (plugin/README.md).
   const std::string digest = sha256_hex(to_sorted_json(json::value(irsteps))).substr(0, 16);
-  call.key = (uid.empty() ? call.workflow : uid) + "/" + call.template_name + "/" + digest;
+  call.node = node;
+  call.key = (uid.empty() ? call.workflow : uid) + "/" +
+             (node.empty() ? "template:" + call.template_name : "node:" + node) + "/" + digest;
   return call;
 }
 

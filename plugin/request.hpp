@@ -22,12 +22,13 @@ namespace ir::plugin {
 // A step to run: schema-valid parameters, and the key under which repeated
 // calls for the same node find the same run.
 struct StepCall {
-  // Workflow uid, template name and a digest of the parameters: Argo sends
-  // no node id, and the same template may run with other arguments in the
-  // same workflow (loops, several calls).
+  // Workflow uid, the node's name (the template's `node` member, from
+  // {{node.name}}; the template name without it) and a digest of the
+  // parameters: Argo sends no node id of its own.
   std::string key;
   std::string workflow;  // namespace/name, for logs
   std::string template_name;
+  std::string node;  // empty when the template sends none
   const StepEntry* entry = nullptr;
   json::object params;  // validated, defaults filled in
   // The template's output parameters with a default

@@ -265,6 +265,7 @@ void Session::execute(std::string_view body) {
                                      {"step", step_call->entry->step->name},
                                      {"workflow", step_call->workflow},
                                      {"template", step_call->template_name},
+                                     {"node", step_call->node},
                                      {"dry_run", step_call->params.contains("dry-run") &&
                                                      step_call->params.at("dry-run") == json::value(true)}});
       break;

@@ -1,7 +1,8 @@
 // How the executor plugin takes calls: the token checked on the header, a
-// bound on connections, loopback by default (security review finding 8).
-// The real binary on 127.0.0.1, spoken to over raw sockets where the point
-// is what happens before a request is complete.
+// bound on connections, loopback by default (security review finding 8),
+// and one run per Argo node (finding 19). The real binary on 127.0.0.1,
+// spoken to over raw sockets where the point is what happens before a
+// request is complete.
 #include "plugin/plugin_fixture.hpp"
 
 #include <arpa/inet.h>
@@ -150,4 +151,52 @@ TEST_CASE("plugin: security review finding 8: loopback is the default address, a
   REQUIRE(zero);
   CHECK(zero->exit_status == 2);
   CHECK(zero->err.find("--max-connections") != std::string::npos);
+}
+
+TEST_CASE(
+    "plugin: security review finding 19: two nodes with the same arguments are two runs, one node asked "
+    "again is one",
+    "[service][plugin][no-cluster]") {
+  Plugin plugin({"--wait", "5s"}, {}, [](const TempDir& dir) {
+    return policy_allowing({{"notify", {{"routing", {dir / "routing.yaml"}}}}});
+  });
+  const std::string hook_secret = plugin.dir().file("hook-secret", "hook-signing-secret\n");
+  const std::string routing = plugin.dir().file(
+      "routing.yaml",
+      "channels:\n  - {name: siem, type: webhook, url: 'https://127.0.0.1:9/irsteps', secret-file: " +
+          hook_secret + "}\n");
+  // The same template called twice with the same arguments, as a playbook
+  // does for the same status update at two points: Argo's two nodes.
+  auto call = [&](const std::string& node) {
+    return request_for("notify", {{"step", "notify"},
+                                  {"node", node},
+                                  {"incident-id", incident},
+                                  {"routing", routing},
+                                  {"severity", "high"},
+                                  {"title", "Secret read by an unknown client"},
+                                  {"summary", "db-password was read"},
+                                  {"impact", "payments database"},
+                                  {"current-actions", "Secret rotated"},
+                                  {"contact", "Alice (IC)"},
+                                  {"dry-run", "true"}});
+  };
+  const auto first = plugin.until_done(call("ir-x7k2p[0].notify"));
+  INFO(json::serialize(first));
+  REQUIRE(string_at(first, {"node", "phase"}) == "Succeeded");
+  const auto second = plugin.until_done(call("ir-x7k2p[3].notify"));
+  CHECK(string_at(second, {"node", "phase"}) == "Succeeded");
+  CHECK(plugin.state().at("started").to_number<int>() == 2);
+
+  // The first node asked again (its agent restarted): its node, no run.
+  CHECK(plugin.execute(call("ir-x7k2p[0].notify")) == first);
+  CHECK(plugin.state().at("started").to_number<int>() == 2);
+  CHECK(plugin.log_count("job.started") == 2);
+
+  // node must be a string (schemas/plugin-request.schema.json).
+  auto bad = call("n");
+  bad["template"].as_object()["plugin"].as_object()["irsteps"].as_object()["node"] = 7;
+  const auto refused = plugin.post(json::serialize(bad));
+  CHECK(refused.status == 400);
+  CHECK(refused.body.find("/template/plugin/irsteps/node") != std::string::npos);
+  CHECK(plugin.terminate().exit_status == 0);
 }
