@@ -3,11 +3,14 @@
 #include "ir/core/log.hpp"
 #include "ir/core/time.hpp"
 #include "ir/driver/step.hpp"
+#include "ir/http/client.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/program_options.hpp>
 
+#include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 namespace ir::plugin {
@@ -23,6 +26,29 @@ Result<std::chrono::milliseconds> duration_option(const po::variables_map& vm, c
   return *parsed;
 }
 
+// A policy that cannot be read or is not valid stops the plugin (exit 2):
+// serving without the policy the cluster's administrator wrote would allow
+// more than they meant.
+Result<std::shared_ptr<const Policy>> policy_option(const po::variables_map& vm) {
+  if (vm.count("policy") != 0 && vm.count("policy-env") != 0) {
+    return invalid("--policy and --policy-env: give one of them");
+  }
+  if (vm.count("policy") != 0) {
+    auto loaded = Policy::load(vm["policy"].as<std::string>());
+    if (!loaded) return loaded.error().with("--policy");
+    return std::make_shared<const Policy>(std::move(*loaded));
+  }
+  if (vm.count("policy-env") != 0) {
+    const std::string name = vm["policy-env"].as<std::string>();
+    const char* text = std::getenv(name.c_str());
+    if (text == nullptr || *text == '\0') return invalid("--policy-env: " + name + " is not set or empty");
+    auto parsed = Policy::parse(text, "$" + name);
+    if (!parsed) return parsed.error().with("--policy-env");
+    return std::make_shared<const Policy>(std::move(*parsed));
+  }
+  return std::make_shared<const Policy>();
+}
+
 }  // namespace
 
 Result<Command> parse_command_line(const std::vector<std::string>& args) {
@@ -35,9 +61,16 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
     ("version", "print the version and exit")
     ("dry-run", "check the options, the address, the token file and the case records' directory, print what "
                 "would be served, and exit without serving")
-    ("address", po::value<std::string>()->default_value(o.address), "address to listen on")
+    ("probe", "ask the plugin at --address and --port for /healthz and exit 0 if it is serving (an exec "
+              "livenessProbe: the kubelet's httpGet goes to the pod's IP, where the plugin does not listen)")
+    ("address", po::value<std::string>()->default_value(o.address),
+     "address to listen on (Argo's agent calls localhost in its own pod)")
     ("port", po::value<unsigned short>()->default_value(o.port), "port to listen on (0: any free port)")
     ("port-file", po::value<std::string>(), "write the bound port to this file")
+    ("policy", po::value<std::string>(), "the policy file (YAML or JSON, schemas/plugin-policy.schema.json): the "
+                                         "steps, namespaces, parameters and local files templates may use")
+    ("policy-env", po::value<std::string>(), "the policy's text in this environment variable instead (a "
+                                             "ConfigMap key given to the sidecar with configMapKeyRef)")
     ("token-file", po::value<std::string>()->default_value(o.token_file),
      "the agent's bearer token, read again when it changes")
     ("wait", po::value<std::string>()->default_value("2s"), "how long a call waits for its step before replying Running")
@@ -50,6 +83,8 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
     ("shutdown-grace", po::value<std::string>()->default_value("20s"),
      "on SIGTERM, how long running steps may take to finish")
     ("io-threads", po::value<std::size_t>()->default_value(o.io_threads), "threads serving HTTP")
+    ("max-connections", po::value<std::size_t>()->default_value(o.max_connections),
+     "connections open at once; beyond, a connection is answered 503 (Argo retries it) and closed")
     ("log-format", po::value<std::string>()->default_value("json"), "stderr log format: json or text")
     ("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn, error or off");
   // clang-format on
@@ -82,6 +117,8 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
   o.jobs.max_queued = vm["max-queued"].as<std::size_t>();
   o.jobs.max_kept = vm["max-results"].as<std::size_t>();
   o.io_threads = vm["io-threads"].as<std::size_t>();
+  o.max_connections = vm["max-connections"].as<std::size_t>();
+  if (o.max_connections == 0) return invalid("--max-connections: must be at least 1");
   if (o.jobs.max_concurrent == 0) return invalid("--max-concurrent: must be at least 1");
   if (o.io_threads == 0) return invalid("--io-threads: must be at least 1");
   for (auto [name, target] :
@@ -92,7 +129,13 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
     *target = *value;
   }
   if (o.requeue.count() < 1000) return invalid("--requeue: at least 1s");
+  if (auto policy = policy_option(vm); !policy) {
+    return policy.error();
+  } else {
+    o.policy = std::move(*policy);
+  }
   if (vm.count("dry-run") != 0) command.action = Command::Action::check;
+  if (vm.count("probe") != 0) command.action = Command::Action::probe;
   bool level_ok = true;
   const auto level = log::level_from_string(vm["log-level"].as<std::string>(), level_ok);
   if (!level_ok) return invalid("--log-level: one of debug, info, warn, error, off");
@@ -107,6 +150,24 @@ namespace {
 int failed(const Error& error) {
   log::error("plugin.failed", {{"code", code_name(error.code())}, {"message", error.describe()}});
   return exit_code(error.code());
+}
+
+// --probe: healthy when /healthz answers 200 within a few seconds.
+int probe(const ServerOptions& options) {
+  http::Client client({}, http::RetryPolicy{1});
+  http::Request request;
+  request.method = "GET";
+  request.url = "http://" + options.address + ":" + std::to_string(options.port) + "/healthz";
+  request.retry = false;
+  request.timeout = std::chrono::seconds(3);
+  request.connect_timeout = std::chrono::seconds(3);
+  auto response = client.send(request);
+  if (!response) return failed(response.error().with("--probe " + request.url));
+  if (response->status != 200) {
+    return failed(Error(Code::action_failed,
+                        "--probe " + request.url + ": status " + std::to_string(response->status)));
+  }
+  return exit_ok;
 }
 
 }  // namespace
@@ -125,6 +186,7 @@ int plugin_main(int argc, char** argv) {
       std::cout << "irsteps-plugin (irsteps) " << irsteps_version() << "\n";
       return exit_ok;
     }
+    if (command->action == Command::Action::probe) return probe(command->options);
     if (command->action == Command::Action::check) {
       auto checked = check(command->options);
       if (!checked) return failed(checked.error());

@@ -11,7 +11,7 @@
 namespace ir::plugin {
 
 struct Command {
-  enum class Action { serve, check, help, version };
+  enum class Action { serve, check, probe, help, version };
   Action action = Action::serve;
   ServerOptions options;
   std::string help;

@@ -24,6 +24,14 @@ namespace {
 // stdin, stdout files and log settings are not the step's.
 constexpr std::string_view process_only[] = {"from-stdin", "outputs-dir", "log-format", "log-level"};
 
+// Parameters that change the whole process, not the one run (security review
+// finding 16): the git CA files go to git_libgit2_opts
+// (GIT_OPT_SET_SSL_CERT_LOCATIONS), which adds to libgit2's one OpenSSL
+// context for every later connection of every run, so one workflow's CA
+// would be trusted for another's case record. libgit2 1.5 has no per-remote
+// CA; its certificate_check callback sees only the leaf certificate.
+constexpr std::string_view process_global[] = {"case-repo-ca-file", "expected-ca-file"};
+
 const Schema& request_schema() {
   static const Schema schema = [] {
     const auto text = embedded_schema("plugin-request");
@@ -48,7 +56,7 @@ std::string known_steps() {
   return names;
 }
 
-Call read_irsteps(const json::object& request, const json::object& irsteps) {
+Call read_irsteps(const json::object& request, const json::object& irsteps, const Policy& policy) {
   const auto* step_value = irsteps.if_contains("step");
   if (step_value == nullptr || !step_value->is_string()) {
     return refuse("irsteps",
@@ -60,16 +68,31 @@ Call read_irsteps(const json::object& request, const json::object& irsteps) {
     return refuse("irsteps",
                   "plugin.irsteps.step: unknown step '" + step_name + "' (one of " + known_steps() + ")");
   }
+  if (auto refused = policy.refuse_step(step_name)) return refuse(step_name, *refused);
   json::object params = irsteps;
   params.erase("step");
+  // A string: the request's schema says so.
+  const std::string node = string_at(params, {"node"});
+  params.erase("node");
   for (const auto name : process_only) {
     if (params.contains(name)) {
       return refuse(step_name, "parameter " + std::string(name) +
                                    " is for the step's own process and cannot be used in a plugin template");
     }
   }
-  auto finalized = finalize_params(*entry->spec, std::move(params));
+  for (const auto name : process_global) {
+    if (const auto* value = params.if_contains(name);
+        value != nullptr && !(value->is_string() && value->get_string().empty())) {
+      return refuse(step_name,
+                    "parameter " + std::string(name) +
+                        " sets the CA of every git connection in the plugin's process, not of this "
+                        "run's: it cannot be used in a plugin template (run the step as a pod, or "
+                        "give the plugin's image the CA in its system store)");
+    }
+  }
+  auto finalized = finalize_params(*entry->spec, params);
   if (!finalized) return refuse(step_name, finalized.error().describe());
+  if (auto refused = policy.refuse(*entry, params, *finalized)) return refuse(step_name, *refused);
   if (const auto* repo = finalized->if_contains("case-repo");
       repo != nullptr && repo->is_string() && !repo->get_string().empty()) {
     // Refused before the step acts: a step that isolated a pod and then
@@ -102,8 +125,18 @@ Call read_irsteps(const json::object& request, const json::object& irsteps) {
           output, fallback->is_string() ? std::string(fallback->get_string()) : json::serialize(*fallback));
     }
   }
+  // Argo sends no node id (ExecuteTemplateArgs is the workflow's name,
+  // namespace and uid, and the template: pkg/plugins/executor/ and
+  // executePluginTemplate in workflow/executor/agent.go of
+  // argoproj/argo-workflows), but it substitutes {{node.name}} in the
+  // template (executeTemplate in workflow/controller/operator.go): the
+  // templates of workflows/argo/plugin/steps.yaml send it as `node`, so that
+  // two nodes with the same arguments are two runs (security review finding
+  // 19). Without it, such nodes share one run (plugin/README.md).
   const std::string digest = sha256_hex(to_sorted_json(json::value(irsteps))).substr(0, 16);
-  call.key = (uid.empty() ? call.workflow : uid) + "/" + call.template_name + "/" + digest;
+  call.node = node;
+  call.key = (uid.empty() ? call.workflow : uid) + "/" +
+             (node.empty() ? "template:" + call.template_name : "node:" + node) + "/" + digest;
   return call;
 }
 
@@ -118,7 +151,7 @@ std::optional<std::string> unwritable_cache() {
   return std::nullopt;
 }
 
-Result<Call> read_request(std::string_view body) {
+Result<Call> read_request(std::string_view body, const Policy& policy) {
   auto document = parse_json(body, "request body");
   if (!document) return document.error();
   const auto problems = request_schema().validate(*document);
@@ -130,7 +163,7 @@ Result<Call> read_request(std::string_view body) {
   const json::object& request = document->get_object();
   const auto* irsteps = find(request, {"template", "plugin", "irsteps"});
   if (irsteps == nullptr) return Call{NotOurs{}};
-  return read_irsteps(request, irsteps->get_object());
+  return read_irsteps(request, irsteps->get_object(), policy);
 }
 
 std::string_view exit_code_meaning(int code) {

@@ -6,6 +6,7 @@
 #include "ir/core/error.hpp"
 #include "ir/core/json.hpp"
 #include "ir/output/report.hpp"
+#include "policy.hpp"
 #include "steps_table.hpp"
 
 #include <chrono>
@@ -21,12 +22,13 @@ namespace ir::plugin {
 // A step to run: schema-valid parameters, and the key under which repeated
 // calls for the same node find the same run.
 struct StepCall {
-  // Workflow uid, template name and a digest of the parameters: Argo sends
-  // no node id, and the same template may run with other arguments in the
-  // same workflow (loops, several calls).
+  // Workflow uid, the node's name (the template's `node` member, from
+  // {{node.name}}; the template name without it) and a digest of the
+  // parameters: Argo sends no node id of its own.
   std::string key;
   std::string workflow;  // namespace/name, for logs
   std::string template_name;
+  std::string node;  // empty when the template sends none
   const StepEntry* entry = nullptr;
   json::object params;  // validated, defaults filled in
   // The template's output parameters with a default
@@ -39,8 +41,8 @@ struct StepCall {
 // A template for another plugin: the reply is `{}`.
 struct NotOurs {};
 
-// Our template, but it cannot run (unknown step, bad parameters): a Failed
-// node, and nothing starts.
+// Our template, but it cannot run (unknown step, bad parameters, not
+// allowed by the policy): a Failed node, and nothing starts.
 struct Refused {
   std::string message;
 };
@@ -48,8 +50,8 @@ struct Refused {
 using Call = std::variant<NotOurs, Refused, StepCall>;
 
 // Code::invalid_input (HTTP 400) for malformed JSON or a body that is not a
-// template.execute request.
-[[nodiscard]] Result<Call> read_request(std::string_view body);
+// template.execute request. A call the policy does not allow is Refused.
+[[nodiscard]] Result<Call> read_request(std::string_view body, const Policy& policy);
 
 // Runs the step in this thread, through the same run_step as the binaries.
 [[nodiscard]] json::object run_call(const StepCall& call);

@@ -51,7 +51,8 @@ struct Server {
   TokenFile token;
   Jobs jobs;
   std::atomic<bool> stopping{false};
-  std::atomic<int> in_flight{0};  // requests read and not yet answered
+  std::atomic<int> in_flight{0};            // requests read and not yet answered
+  std::atomic<std::size_t> connections{0};  // sessions admitted and still open
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
   int stop_signal = 0;
@@ -59,16 +60,26 @@ struct Server {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Server& server) : stream_(std::move(socket)), server_(server) {}
-  void start() { read(); }
+  // `admitted` false: over --max-connections, answered 503 and closed.
+  Session(tcp::socket socket, Server& server, bool admitted)
+      : stream_(std::move(socket)), server_(server), admitted_(admitted) {}
+  ~Session() {
+    if (admitted_) server_.connections.fetch_sub(1);
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  void start();
 
  private:
   void read();
+  void on_header(beast::error_code ec);
   void on_read(beast::error_code ec);
+  void too_large();
   void handle();
   void execute(std::string_view body);
   void wait_for(const std::string& key);
   void answer_execute(const std::string& key);
+  void answer_early(http::status status, const json::value& body);
   void reply(http::status status, const json::value& body);
   void on_write(beast::error_code ec, bool keep_alive);
   void drain();
@@ -78,34 +89,88 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   Server& server_;
+  bool admitted_;
   steady::time_point started_;
   std::string method_;
   std::string path_;
   bool keep_alive_ = false;
-  // A refused body is read and dropped after the answer: a client that sends
-  // the whole request before reading would otherwise see a reset, not the 413.
+  // A body that will not be used (refused before it was read, or too large)
+  // is read and dropped after the answer, up to a bound: a client that sends
+  // the whole request before reading would otherwise see a reset, not the
+  // answer.
   bool drain_ = false;
   std::size_t drained_ = 0;
+  std::size_t drain_limit_ = 0;
   std::array<char, 16384> scratch_{};
 };
 
+void Session::start() {
+  if (admitted_) {
+    read();
+    return;
+  }
+  // Over the cap: 503 is transient for Argo's plugin client, which calls
+  // again with backoff (workflow/util/plugin/plugin.go in
+  // argoproj/argo-workflows).
+  server_.in_flight.fetch_add(1);
+  started_ = steady::now();
+  method_ = "?";
+  path_ = "?";
+  log::warn("http.refused",
+            {{"reason", "too many connections"}, {"max_connections", server_.options.max_connections}});
+  answer_early(http::status::service_unavailable, json::object{{"error", "too many connections"}});
+}
+
+// The header first: the token is checked before a byte of the body is
+// read (security review finding 8), so a caller without it cannot make the
+// plugin buffer a body.
 void Session::read() {
   parser_.emplace();
   parser_->body_limit(server_.options.body_limit);
   stream_.expires_after(server_.options.idle_timeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+}
+
+void Session::on_header(beast::error_code ec) {
+  // A Content-Length over the limit fails the header read once every field
+  // is parsed (finish_header in Beast's basic_parser.ipp): still the token
+  // first, so that only the agent learns about sizes.
+  const bool too_big = ec == http::error::body_limit;
+  if (ec == http::error::header_limit) {
+    too_large();
+    return;
+  }
+  if (ec && !too_big) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return;
+  }
+  const auto& request = parser_->get();
+  const std::string_view target = request.target();
+  const std::string path(target.substr(0, target.find('?')));
+  if (path != "/healthz" && !server_.token.accepts(request[http::field::authorization])) {
+    server_.in_flight.fetch_add(1);
+    started_ = steady::now();
+    method_ = std::string(request.method_string());
+    path_ = path;
+    log::warn("auth.denied", {{"path", path_}});
+    answer_early(http::status::forbidden, json::object{{"error", "forbidden"}});
+    return;
+  }
+  if (too_big) {
+    too_large();
+    return;
+  }
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code error, std::size_t) { self->on_read(error); });
 }
 
 void Session::on_read(beast::error_code ec) {
   if (ec == http::error::body_limit || ec == http::error::header_limit) {
-    server_.in_flight.fetch_add(1);
-    started_ = steady::now();
-    method_ = parser_->is_header_done() ? std::string(parser_->get().method_string()) : "?";
-    path_ = parser_->is_header_done() ? std::string(parser_->get().target()) : "?";
-    keep_alive_ = false;
-    drain_ = true;
-    reply(http::status::payload_too_large, json::object{{"error", "request too large"}});
+    too_large();
     return;
   }
   if (ec) {
@@ -116,6 +181,27 @@ void Session::on_read(beast::error_code ec) {
   server_.in_flight.fetch_add(1);
   started_ = steady::now();
   handle();
+}
+
+void Session::too_large() {
+  server_.in_flight.fetch_add(1);
+  started_ = steady::now();
+  method_ = parser_->is_header_done() ? std::string(parser_->get().method_string()) : "?";
+  path_ = parser_->is_header_done() ? std::string(parser_->get().target()) : "?";
+  keep_alive_ = false;
+  drain_ = true;
+  drain_limit_ = 64u << 20;
+  reply(http::status::payload_too_large, json::object{{"error", "request too large"}});
+}
+
+// Answered before the body is read; the connection closes after it, and
+// what the client already sent is dropped (a small bound: the caller is not
+// known to be the agent).
+void Session::answer_early(http::status status, const json::value& body) {
+  keep_alive_ = false;
+  drain_ = true;
+  drain_limit_ = 1u << 20;
+  reply(status, body);
 }
 
 void Session::handle() {
@@ -133,11 +219,7 @@ void Session::handle() {
     reply(http::status::not_found, json::object{{"error", "no such method"}});
     return;
   }
-  if (!server_.token.accepts(request[http::field::authorization])) {
-    log::warn("auth.denied", {{"path", path_}});
-    reply(http::status::forbidden, json::object{{"error", "forbidden"}});
-    return;
-  }
+  // The token was checked on the header (on_header).
   if (path_ == state_path) {
     reply(http::status::ok, server_.jobs.stats());
     return;
@@ -150,7 +232,7 @@ void Session::handle() {
 }
 
 void Session::execute(std::string_view body) {
-  auto call = read_request(body);
+  auto call = read_request(body, *server_.options.policy);
   if (!call) {
     log::warn("execute.bad_request", {{"message", call.error().describe()}});
     reply(http::status::bad_request, json::object{{"error", call.error().describe()}});
@@ -183,6 +265,7 @@ void Session::execute(std::string_view body) {
                                      {"step", step_call->entry->step->name},
                                      {"workflow", step_call->workflow},
                                      {"template", step_call->template_name},
+                                     {"node", step_call->node},
                                      {"dry_run", step_call->params.contains("dry-run") &&
                                                      step_call->params.at("dry-run") == json::value(true)}});
       break;
@@ -266,10 +349,10 @@ void Session::on_write(beast::error_code ec, bool keep_alive) {
 }
 
 void Session::drain() {
-  constexpr std::size_t most = 64u << 20;
-  stream_.expires_after(std::chrono::seconds(5));
+  const std::size_t most = drain_limit_;
+  stream_.expires_after(std::chrono::seconds(admitted_ ? 5 : 1));
   stream_.async_read_some(asio::buffer(scratch_),
-                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                          [self = shared_from_this(), most](beast::error_code ec, std::size_t n) {
                             self->drained_ += n;
                             if (ec || self->drained_ > most) {
                               beast::error_code ignored;
@@ -286,7 +369,11 @@ void Server::accept() {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       log::warn("http.accept_failed", {{"message", ec.message()}});
     } else {
-      std::make_shared<Session>(std::move(socket), *this)->start();
+      // At most --max-connections at once: each holds buffers and may hold
+      // a body, and nothing but Argo's agent should be calling.
+      const bool admitted = connections.fetch_add(1) < options.max_connections;
+      if (!admitted) connections.fetch_sub(1);
+      std::make_shared<Session>(std::move(socket), *this, admitted)->start();
     }
     accept();
   });
@@ -340,10 +427,12 @@ Result<json::object> check(const ServerOptions& options) {
   return json::object{{"dryRun", true},
                       {"status", "ready"},
                       {"address", options.address},
+                      {"maxConnections", options.max_connections},
                       {"port", options.port},
                       {"tokenFile", options.token_file},
                       {"steps", step_list()},
                       {"maxConcurrent", options.jobs.max_concurrent},
+                      {"policy", options.policy->describe()},
                       {"caseRecordCache", std::move(cache)}};
 }
 
@@ -373,10 +462,18 @@ int serve(const ServerOptions& options) {
     server.request_stop(signal);
   });
   server.accept();
+  if (options.policy->loaded()) {
+    log::info("policy.loaded", {{"policy", options.policy->describe()}});
+  } else {
+    log::warn("policy.none", {{"message",
+                               "no policy loaded (--policy): every step and namespace is allowed, and every "
+                               "parameter naming a local file is refused"}});
+  }
   log::info("plugin.listening", {{"address", options.address},
                                  {"port", *port},
                                  {"steps", std::move(steps)},
                                  {"max_concurrent", options.jobs.max_concurrent},
+                                 {"max_connections", options.max_connections},
                                  {"wait_ms", options.wait.count()}});
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < options.io_threads; ++i) threads.emplace_back([&server] { server.io.run(); });

@@ -10,15 +10,21 @@
 #include "ir/core/error.hpp"
 #include "ir/core/json.hpp"
 #include "jobs.hpp"
+#include "policy.hpp"
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 
 namespace ir::plugin {
 
 struct ServerOptions {
-  std::string address = "0.0.0.0";
+  // Argo's agent calls http://localhost:<port> (addresses() in
+  // workflow/controller/agent.go of argoproj/argo-workflows), and the
+  // sidecar shares the agent pod's network namespace: loopback is enough,
+  // and nothing outside the pod reaches the plugin (finding 8).
+  std::string address = "127.0.0.1";
   unsigned short port = 7355;
   std::string port_file;  // the bound port is written here (tests use port 0)
   std::string token_file = "/var/run/argo/token";
@@ -27,8 +33,14 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(20);
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
   std::size_t io_threads = 2;
+  // Connections open at once; beyond, a connection is answered 503 (which
+  // Argo's agent retries with backoff) and closed. The agent makes at most
+  // ARGO_AGENT_TASK_WORKERS (16) calls at once.
+  std::size_t max_connections = 32;
   std::size_t body_limit = 1 << 20;
   JobLimits jobs;
+  // What workflows may ask (policy.hpp); no policy file by default.
+  std::shared_ptr<const Policy> policy = std::make_shared<const Policy>();
 };
 
 // Serves until SIGTERM or SIGINT; the process's exit code.

@@ -108,6 +108,9 @@ for t in src['spec']['templates']:
     c = t['container']
     step = c['command'][0].rsplit('/', 1)[1]
     out.append(f'          step: {step}')
+    # Argo sends no node id to a plugin: the node's name tells two calls of
+    # this template with the same arguments apart (plugin/README.md).
+    out.append('          node: "{{node.name}}"')
     for a in c['args']:
         flag, value = a[2:].split('=', 1)
         if flag == 'outputs-dir':

@@ -5,10 +5,12 @@
 #include "ir/core/process.hpp"
 #include "support/catch.hpp"
 #include "support/cluster.hpp"
+#include "support/git_server.hpp"
 
 #include <boost/json/serialize.hpp>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 using namespace ir;
@@ -36,6 +38,41 @@ std::vector<std::string> playbooks() {
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// The policy the sidecar is given (policy.yaml, through the environment
+// variable that --policy-env names), checked by the plugin itself.
+json::value policy_of(const json::object& sidecar) {
+  std::string variable;
+  for (const auto& arg : sidecar.at("container").at("args").as_array()) {
+    const std::string text(arg.as_string());
+    if (text.starts_with("--policy-env=")) variable = text.substr(13);
+  }
+  REQUIRE(!variable.empty());
+  std::string config_map, key;
+  for (const auto& env : sidecar.at("container").at("env").as_array()) {
+    if (string_at(env, {"name"}) != variable) continue;
+    config_map = string_at(env, {"valueFrom", "configMapKeyRef", "name"});
+    key = string_at(env, {"valueFrom", "configMapKeyRef", "key"});
+    CHECK(find(env, {"valueFrom", "configMapKeyRef", "optional"})->as_bool() == false);
+  }
+  const auto doc = yaml_documents("plugin/policy.yaml").at(0);
+  REQUIRE(string_at(doc, {"metadata", "name"}) == config_map);
+  const std::string text = string_at(doc, {"data", key});
+  REQUIRE(!text.empty());
+  TempDir tmp;
+  ProcessOptions options;
+  options.extra_env = {{variable, text}};
+  auto run = run_process({binary("irsteps-plugin"), "--dry-run", "--port", "0", "--token-file",
+                          tmp.file("token", "t\n"), "--policy-env", variable},
+                         options);
+  REQUIRE(run);
+  INFO(run->err);
+  CHECK(run->exit_status == 0);
+  CHECK(string_at(parse_json(run->out, "dry-run").value(), {"policy", "source"}) == "$" + variable);
+  auto policy = parse_yaml(text, "policy.yaml");
+  REQUIRE(policy);
+  return *policy;
 }
 
 json::object without(json::object object, std::string_view key) {
@@ -68,7 +105,10 @@ TEST_CASE("plugin manifests: steps.yaml mirrors the container templates, flag fo
     const auto& irsteps = ours.at("plugin").at("irsteps").as_object();
     const std::string command(pod.at("container").at("command").as_array()[0].as_string());
     CHECK(string_at(irsteps, {"step"}) == command.substr(command.rfind('/') + 1));
-    json::object flags{{"step", irsteps.at("step")}};
+    // Argo sends no node id: the node's name tells two calls apart
+    // (security review finding 19).
+    CHECK(string_at(irsteps, {"node"}) == "{{node.name}}");
+    json::object flags{{"step", irsteps.at("step")}, {"node", irsteps.at("node")}};
     for (const auto& arg : pod.at("container").at("args").as_array()) {
       const std::string text(arg.as_string());
       const auto eq = text.find('=');
@@ -141,6 +181,20 @@ TEST_CASE("plugin manifests: the ConfigMap is plugin.yaml, locked down, and RBAC
   const auto port = sidecar.at("container").at("ports").as_array()[0].at("containerPort").to_number<int>();
   const auto& args = sidecar.at("container").at("args").as_array();
   CHECK(std::find(args.begin(), args.end(), json::value("--port=" + std::to_string(port))) != args.end());
+  // Security review finding 8: loopback only, where the agent calls it; the
+  // liveness probe runs in the container, since the kubelet's httpGet would
+  // go to the pod's IP.
+  CHECK(std::find(args.begin(), args.end(), json::value("--address=127.0.0.1")) != args.end());
+  CHECK(find(sidecar, {"container", "livenessProbe", "httpGet"}) == nullptr);
+  const auto& probe = find(sidecar, {"container", "livenessProbe", "exec", "command"})->as_array();
+  CHECK(std::find(probe.begin(), probe.end(), json::value("--probe")) != probe.end());
+  CHECK(std::find(probe.begin(), probe.end(), json::value("--port=" + std::to_string(port))) != probe.end());
+  // The workflows of the plugin's namespace cannot patch its sidecar.
+  for (const auto& doc : yaml_documents("plugin/admission.yaml")) {
+    if (string_at(doc, {"kind"}) != "ValidatingAdmissionPolicyBinding") continue;
+    CHECK(string_at(doc, {"spec", "matchResources", "namespaceSelector", "matchLabels",
+                          "kubernetes.io/metadata.name"}) == string_at(plugin, {"metadata", "namespace"}));
+  }
   // The sidecar's arguments are the plugin's own flags: it starts with them.
   {
     std::vector<std::string> argv{binary("irsteps-plugin")};
@@ -190,6 +244,27 @@ TEST_CASE("plugin manifests: the ConfigMap is plugin.yaml, locked down, and RBAC
   }
   CHECK(account_defined);
   CHECK(bound == expected);
+  // Security review finding 4: the steps that act in one namespace are bound
+  // there only, in the namespaces the policy allows them.
+  const auto policy = policy_of(sidecar);
+  for (const auto& [role, step] :
+       std::map<std::string, std::string>{{"irsteps-isolate", "isolate"},
+                                          {"irsteps-rollout", "rollout"},
+                                          {"irsteps-rotate-secret", "rotate-secret"},
+                                          {"irsteps-access-audit-object-history", "access-audit"}}) {
+    INFO(role);
+    std::set<std::string> namespaces;
+    for (const auto& doc : yaml_documents("plugin/rbac.yaml")) {
+      if (string_at(doc, {"roleRef", "name"}) != role) continue;
+      CHECK(string_at(doc, {"kind"}) == "RoleBinding");
+      namespaces.insert(string_at(doc, {"metadata", "namespace"}));
+    }
+    std::set<std::string> allowed;
+    for (const auto& ns : find(policy, {"steps", step, "namespaces"})->as_array())
+      allowed.emplace(ns.as_string());
+    CHECK(!allowed.contains("*"));
+    CHECK(namespaces == allowed);
+  }
   CHECK(token_secrets.contains(account));
   for (const auto& playbook : playbooks()) {
     INFO(playbook);

@@ -16,6 +16,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <csignal>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,12 +45,19 @@ inline const Schema& reply_schema() {
 // The real binary, its stderr read all along (a full pipe would stall it).
 class Plugin {
  public:
+  // `policy`, given this plugin's folder (where kubeconfig() and the tests
+  // put their files), returns the text of its --policy file.
   explicit Plugin(std::vector<std::string> extra = {},
-                  const std::vector<std::pair<std::string, std::string>>& env = {}) {
+                  const std::vector<std::pair<std::string, std::string>>& env = {},
+                  const std::function<std::string(const TempDir&)>& policy = {}) {
     token_file_ = dir_.file("token", agent_token + "\n");
     std::vector<std::string> argv{
         binary("irsteps-plugin"), "--address", "127.0.0.1", "--port", "0", "--port-file", dir_ / "port",
         "--token-file",           token_file_};
+    if (policy) {
+      argv.emplace_back("--policy");
+      argv.push_back(dir_.file("policy.yaml", policy(dir_)));
+    }
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<Spawned>(argv, env);
     REQUIRE(process_->wait_for_line(
@@ -76,6 +84,7 @@ class Plugin {
   [[nodiscard]] const TempDir& dir() const { return dir_; }
   [[nodiscard]] const std::string& token_file() const { return token_file_; }
   [[nodiscard]] pid_t pid() const { return process_->pid(); }
+  [[nodiscard]] int port() const { return port_; }
 
   // No Catch2 macros here: the concurrent callers use it from their threads.
   [[nodiscard]] Result<http::Response> try_send(
@@ -175,6 +184,28 @@ inline json::object request_for(const std::string& template_name, json::object i
                                 {"plugin", json::object{{"irsteps", std::move(irsteps)}}}}}};
 }
 
+// A policy (plugin/policy.hpp) that allows every step in every namespace,
+// and the given local files: {step, {parameter, {paths}}}.
+using PolicyFiles = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
+inline std::string policy_allowing(const PolicyFiles& files) {
+  json::object steps;
+  for (const char* step : {"isolate", "snapshot", "rollout", "rotate-secret", "access-audit", "drift",
+                           "notify", "verify-image"}) {
+    json::object rule{{"namespaces", json::array{"*"}}};
+    if (const auto it = files.find(step); it != files.end()) {
+      json::object allowed;
+      for (const auto& [parameter, paths] : it->second) {
+        json::array list;
+        for (const auto& path : paths) list.emplace_back(path);
+        allowed[parameter] = std::move(list);
+      }
+      rule["files"] = std::move(allowed);
+    }
+    steps[step] = std::move(rule);
+  }
+  return json::serialize(json::object{{"steps", std::move(steps)}});
+}
+
 // The exit code a node stands for: 0 when it succeeded, else the one its
 // message names.
 inline int node_exit_code(const json::object& reply) {
@@ -187,8 +218,17 @@ inline int node_exit_code(const json::object& reply) {
   return std::stoi(m[1]);
 }
 
+inline std::string kubeconfig_name(const std::string& server) {
+  return "kubeconfig-" + std::to_string(std::hash<std::string>{}(server));
+}
+
+// Where kubeconfig(dir, server) writes, for a policy written before it.
+inline std::string kubeconfig_path(const TempDir& dir, const std::string& server) {
+  return dir / kubeconfig_name(server);
+}
+
 inline std::string kubeconfig(const TempDir& dir, const std::string& server) {
-  return dir.file("kubeconfig-" + std::to_string(std::hash<std::string>{}(server)),
+  return dir.file(kubeconfig_name(server),
                   "apiVersion: v1\nkind: Config\n"
                   "clusters: [{name: c, cluster: {server: '" +
                       server +

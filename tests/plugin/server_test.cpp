@@ -197,7 +197,18 @@ Timeless with_times_taken_out(std::map<std::string, std::string> outputs) {
 }  // namespace
 
 TEST_CASE("plugin: every step gives the verdict its command line gives", "[service][plugin][no-cluster]") {
-  Plugin plugin({"--wait", "5s"});
+  // The local files these calls name, allowed by the plugin's policy.
+  Plugin plugin({"--wait", "5s"}, {}, [](const TempDir& dir) {
+    const std::vector<std::string> kc{kubeconfig_path(dir, closed_server())};
+    return policy_allowing({{"isolate", {{"kubeconfig", kc}}},
+                            {"snapshot", {{"kubeconfig", kc}, {"out", {dir / "evidence"}}}},
+                            {"rollout", {{"kubeconfig", kc}}},
+                            {"rotate-secret", {{"kubeconfig", kc}}},
+                            {"access-audit", {{"kubeconfig", kc}}},
+                            {"drift", {{"kubeconfig", kc}, {"expected", {dir / "expected.yaml"}}}},
+                            {"notify", {{"routing", {dir / "routing.yaml"}}}},
+                            {"verify-image", {{"bundle", {dir / "bundle.json"}}}}});
+  });
   const TempDir& dir = plugin.dir();
   const std::string kc = kubeconfig(dir, closed_server());
   const std::string manifest =
@@ -295,7 +306,9 @@ TEST_CASE("plugin: a long step replies Running with a requeue, and repeated call
   // An API server that answers every request slowly with 503: `rollout
   // status` retries, so the run takes seconds.
   HttpServer api([](const SeenRequest&) { return Reply{503, {{"Retry-After", "0"}}, "busy", 400ms}; });
-  Plugin plugin({"--wait", "150ms", "--requeue", "3s"});
+  Plugin plugin({"--wait", "150ms", "--requeue", "3s"}, {}, [&api](const TempDir& dir) {
+    return policy_allowing({{"rollout", {{"kubeconfig", {kubeconfig_path(dir, api.url())}}}}});
+  });
   const json::object irsteps{
       {"step", "rollout"},   {"incident-id", incident}, {"args", json::array{"status", "deployment/web"}},
       {"namespace", "shop"}, {"timeout", "30s"},        {"kubeconfig", kubeconfig(plugin.dir(), api.url())},
@@ -338,7 +351,9 @@ TEST_CASE("plugin: a long step replies Running with a requeue, and repeated call
 TEST_CASE(
     "plugin: a Succeeded node answers the same call again without a second run, with the outputs' defaults",
     "[service][plugin][no-cluster]") {
-  Plugin plugin({"--wait", "5s"});
+  Plugin plugin({"--wait", "5s"}, {}, [](const TempDir& dir) {
+    return policy_allowing({{"notify", {{"routing", {dir / "routing.yaml"}}}}});
+  });
   const TempDir& dir = plugin.dir();
   const std::string hook_secret = dir.file("hook-secret", "hook-signing-secret\n");
   const std::string routing = dir.file(
@@ -385,7 +400,9 @@ TEST_CASE(
 
 TEST_CASE("plugin: 16 calls at once are all answered, at most --max-concurrent steps running",
           "[service][plugin][no-cluster]") {
-  Plugin plugin({"--max-concurrent", "4", "--wait", "1s"});
+  Plugin plugin({"--max-concurrent", "4", "--wait", "1s"}, {}, [](const TempDir& dir) {
+    return policy_allowing({{"isolate", {{"kubeconfig", {kubeconfig_path(dir, closed_server())}}}}});
+  });
   const std::string kc = kubeconfig(plugin.dir(), closed_server());
   std::vector<std::thread> callers;
   std::mutex mutex;
@@ -451,8 +468,11 @@ TEST_CASE("plugin: 16 calls at once are all answered, at most --max-concurrent s
 TEST_CASE("plugin: SIGTERM lets the running step finish within the grace, then exits 0",
           "[service][plugin][no-cluster]") {
   HttpServer api([](const SeenRequest&) { return Reply{503, {{"Retry-After", "0"}}, "busy", 300ms}; });
+  const auto allow_kubeconfig = [&api](const TempDir& dir) {
+    return policy_allowing({{"rollout", {{"kubeconfig", {kubeconfig_path(dir, api.url())}}}}});
+  };
   SECTION("the step finishes within the grace") {
-    Plugin plugin({"--wait", "100ms", "--shutdown-grace", "30s"});
+    Plugin plugin({"--wait", "100ms", "--shutdown-grace", "30s"}, {}, allow_kubeconfig);
     const auto request = request_for("rollout-status", {{"step", "rollout"},
                                                         {"incident-id", incident},
                                                         {"args", json::array{"status", "deployment/web"}},
@@ -467,7 +487,7 @@ TEST_CASE("plugin: SIGTERM lets the running step finish within the grace, then e
     CHECK(finished.err.find("\"plugin.stopped\"") != std::string::npos);
   }
   SECTION("a step that outlasts the grace is abandoned") {
-    Plugin plugin({"--wait", "100ms", "--shutdown-grace", "300ms"});
+    Plugin plugin({"--wait", "100ms", "--shutdown-grace", "300ms"}, {}, allow_kubeconfig);
     const auto request = request_for("rollout-status", {{"step", "rollout"},
                                                         {"incident-id", incident},
                                                         {"args", json::array{"status", "deployment/web"}},

@@ -253,7 +253,9 @@ std::vector<std::string> project_problems(const Doc& doc) {
         } else if (!names_in(array_at(*it->second, {"outputs", "parameters"})).contains(m[3])) {
           problems.push_back(at + ": {{" + r + "}} is not an output of that step");
         }
-      } else if (!(r.starts_with("workflow.") || r == "retries")) {
+      } else if (!(r.starts_with("workflow.") || r == "retries" || r == "node.name")) {
+        // node.name: Argo substitutes it in every template (executeTemplate
+        // in workflow/controller/operator.go); the plugin templates send it.
         problems.push_back(at + ": unknown variable {{" + r + "}}");
       }
     }

@@ -1,0 +1,202 @@
+// How the executor plugin takes calls: the token checked on the header, a
+// bound on connections, loopback by default (security review finding 8),
+// and one run per Argo node (finding 19). The real binary on 127.0.0.1,
+// spoken to over raw sockets where the point is what happens before a
+// request is complete.
+#include "plugin/plugin_fixture.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace ir;
+using namespace ir::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+class RawConnection {
+ public:
+  explicit RawConnection(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  }
+  ~RawConnection() { ::close(fd_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  void send(const std::string& bytes) const {
+    REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  }
+  // What arrives within `wait` (until the peer closes or nothing more comes).
+  [[nodiscard]] std::string receive(std::chrono::milliseconds wait) const {
+    std::string got;
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return got;
+      pollfd entry{fd_, POLLIN, 0};
+      if (::poll(&entry, 1, static_cast<int>(left.count())) <= 0) return got;
+      char chunk[4096];
+      const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n <= 0) return got;
+      got.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string execute_header(const std::string& token, std::size_t content_length) {
+  return "POST /api/v1/template.execute HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+         "Authorization: Bearer " +
+         token + "\r\nContent-Length: " + std::to_string(content_length) + "\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("plugin: security review finding 8: the token is checked on the header, before the body is read",
+          "[service][plugin][no-cluster]") {
+  Plugin plugin;
+  {
+    // A wrong token and a body announced but never sent: 403 at once, not
+    // after waiting for the body.
+    RawConnection connection(plugin.port());
+    connection.send(execute_header("wrong-token", 1000000));
+    const std::string answer = connection.receive(3s);
+    INFO(answer);
+    CHECK(answer.rfind("HTTP/1.1 403", 0) == 0);
+  }
+  {
+    // Over the body limit without the token: 403 as well, the size is the
+    // agent's business.
+    RawConnection connection(plugin.port());
+    connection.send(execute_header("wrong-token", 64u << 20));
+    CHECK(connection.receive(3s).rfind("HTTP/1.1 403", 0) == 0);
+  }
+  {
+    // The right token: the plugin waits for the body, then answers it.
+    RawConnection connection(plugin.port());
+    const std::string body =
+        R"({"workflow":{"metadata":{"name":"w"}},"template":{"name":"t","plugin":{"x":{}}}})";
+    connection.send(execute_header(agent_token, body.size()));
+    CHECK(connection.receive(500ms).empty());
+    connection.send(body);
+    const std::string answer = connection.receive(3s);
+    INFO(answer);
+    CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+  }
+  CHECK(plugin.log_count("auth.denied") == 2);
+  CHECK(plugin.terminate().exit_status == 0);
+}
+
+TEST_CASE(
+    "plugin: security review finding 8: connections beyond --max-connections are answered 503 and closed",
+    "[service][plugin][no-cluster]") {
+  Plugin plugin({"--max-connections", "2"});
+  auto first = std::make_unique<RawConnection>(plugin.port());
+  const RawConnection second(plugin.port());
+  first->send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  CHECK(first->receive(1s).rfind("HTTP/1.1 200", 0) == 0);  // admitted, kept alive
+  {
+    const RawConnection third(plugin.port());
+    const std::string answer = third.receive(3s);
+    INFO(answer);
+    CHECK(answer.rfind("HTTP/1.1 503", 0) == 0);
+    CHECK(answer.find("too many connections") != std::string::npos);
+  }
+  // One closes: the next connection is served.
+  first.reset();
+  std::this_thread::sleep_for(200ms);
+  CHECK(plugin.send("GET", "/healthz", "", std::nullopt).status == 200);
+  CHECK(plugin.log_count("http.refused") == 1);
+  CHECK(plugin.terminate().exit_status == 0);
+}
+
+TEST_CASE("plugin: security review finding 8: loopback is the default address, and the probe asks there",
+          "[service][plugin][no-cluster]") {
+  TempDir tmp;
+  const std::string token = tmp.file("token", agent_token + "\n");
+  auto out = run_process({binary("irsteps-plugin"), "--dry-run", "--port", "0", "--token-file", token});
+  REQUIRE(out);
+  INFO(out->err);
+  REQUIRE(out->exit_status == 0);
+  const auto report = parse_json(out->out, "dry-run report");
+  REQUIRE(report);
+  CHECK(string_at(*report, {"address"}) == "127.0.0.1");
+  CHECK(find(*report, {"maxConnections"})->to_number<int>() == 32);
+  // The liveness probe (--probe) asks the plugin on loopback, in its container.
+  {
+    Plugin plugin;
+    const std::string port = std::to_string(plugin.port());
+    auto probe = run_process({binary("irsteps-plugin"), "--probe", "--port", port});
+    REQUIRE(probe);
+    CHECK(probe->exit_status == 0);
+    CHECK(plugin.terminate().exit_status == 0);
+    auto gone = run_process({binary("irsteps-plugin"), "--probe", "--port", port});
+    REQUIRE(gone);
+    CHECK(gone->exit_status != 0);
+  }
+  auto zero = run_process({binary("irsteps-plugin"), "--dry-run", "--port", "0", "--token-file", token,
+                           "--max-connections", "0"});
+  REQUIRE(zero);
+  CHECK(zero->exit_status == 2);
+  CHECK(zero->err.find("--max-connections") != std::string::npos);
+}
+
+TEST_CASE(
+    "plugin: security review finding 19: two nodes with the same arguments are two runs, one node asked "
+    "again is one",
+    "[service][plugin][no-cluster]") {
+  Plugin plugin({"--wait", "5s"}, {}, [](const TempDir& dir) {
+    return policy_allowing({{"notify", {{"routing", {dir / "routing.yaml"}}}}});
+  });
+  const std::string hook_secret = plugin.dir().file("hook-secret", "hook-signing-secret\n");
+  const std::string routing = plugin.dir().file(
+      "routing.yaml",
+      "channels:\n  - {name: siem, type: webhook, url: 'https://127.0.0.1:9/irsteps', secret-file: " +
+          hook_secret + "}\n");
+  // The same template called twice with the same arguments, as a playbook
+  // does for the same status update at two points: Argo's two nodes.
+  auto call = [&](const std::string& node) {
+    return request_for("notify", {{"step", "notify"},
+                                  {"node", node},
+                                  {"incident-id", incident},
+                                  {"routing", routing},
+                                  {"severity", "high"},
+                                  {"title", "Secret read by an unknown client"},
+                                  {"summary", "db-password was read"},
+                                  {"impact", "payments database"},
+                                  {"current-actions", "Secret rotated"},
+                                  {"contact", "Alice (IC)"},
+                                  {"dry-run", "true"}});
+  };
+  const auto first = plugin.until_done(call("ir-x7k2p[0].notify"));
+  INFO(json::serialize(first));
+  REQUIRE(string_at(first, {"node", "phase"}) == "Succeeded");
+  const auto second = plugin.until_done(call("ir-x7k2p[3].notify"));
+  CHECK(string_at(second, {"node", "phase"}) == "Succeeded");
+  CHECK(plugin.state().at("started").to_number<int>() == 2);
+
+  // The first node asked again (its agent restarted): its node, no run.
+  CHECK(plugin.execute(call("ir-x7k2p[0].notify")) == first);
+  CHECK(plugin.state().at("started").to_number<int>() == 2);
+  CHECK(plugin.log_count("job.started") == 2);
+
+  // node must be a string (schemas/plugin-request.schema.json).
+  auto bad = call("n");
+  bad["template"].as_object()["plugin"].as_object()["irsteps"].as_object()["node"] = 7;
+  const auto refused = plugin.post(json::serialize(bad));
+  CHECK(refused.status == 400);
+  CHECK(refused.body.find("/template/plugin/irsteps/node") != std::string::npos);
+  CHECK(plugin.terminate().exit_status == 0);
+}
