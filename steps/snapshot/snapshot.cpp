@@ -131,7 +131,9 @@ Result<Options> options_from(const json::object& params) {
   options.via_ephemeral = param_string(params, "via-ephemeral");
   options.filesystem = param_bool(params, "filesystem") || !options.via_ephemeral.empty();
   options.paths = param_strings(params, "paths");
-  options.max_bytes = static_cast<std::uint64_t>(param_int(params, "max-bytes", 10LL << 30));
+  auto max_bytes = param_integer<std::uint64_t>(params, "max-bytes", std::uint64_t{10} << 30);
+  if (!max_bytes) return max_bytes.error();
+  options.max_bytes = *max_bytes;
   options.checkpoint = param_bool(params, "checkpoint");
   options.gzip = param_bool(params, "gzip");
   options.archive = param_string(params, "archive");

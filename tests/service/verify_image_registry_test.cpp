@@ -259,6 +259,17 @@ TEST_CASE("verify-image IMAGE: each broken part of a legacy signature is rejecte
     REQUIRE_EXIT(run, 3);
     CHECK(run.err.find("no signatures on") != std::string::npos);
   }
+  SECTION("security review finding 6: a threshold that would wrap to 0, or is 0 or less, is bad input") {
+    for (const std::string threshold : {"4294967296", "18446744073709551616", "0", "-1"}) {
+      INFO(threshold);
+      auto args = expect_identity();
+      args.insert(args.end(), {"--threshold", threshold});
+      const auto run = verify(scene, args);
+      REQUIRE_EXIT(run, 2);
+      CHECK(run.err.find("threshold") != std::string::npos);
+      CHECK(run.output("verdict") != "verified");
+    }
+  }
 }
 
 TEST_CASE("verify-image IMAGE: key-signed signatures, the transparency log, threshold and annotations",
