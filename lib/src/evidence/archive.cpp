@@ -70,30 +70,37 @@ void octal(char* field, std::size_t width, std::uint64_t value) {
   std::snprintf(field, width, "%0*llo", static_cast<int>(width - 1), static_cast<unsigned long long>(value));
 }
 
-// One ustar header block; names longer than 100 bytes use the prefix field.
-Result<std::array<char, 512>> header(const std::string& name, std::uint64_t size, std::uint64_t mtime,
-                                     bool directory) {
-  std::array<char, 512> block{};
-  std::string base = name, prefix;
-  if (base.size() > 100) {
-    const auto slash = name.rfind('/', 155);
-    if (slash == std::string::npos || name.size() - slash - 1 > 100) {
-      return invalid("path too long for the archive: " + name);
-    }
-    prefix = name.substr(0, slash);
-    base = name.substr(slash + 1);
+// The largest size the ustar field's 11 octal digits hold: 8 GiB - 1.
+constexpr std::uint64_t ustar_max_size = (std::uint64_t{1} << 33) - 1;
+
+// A size too large for octal goes in GNU's base-256 form as well as in the
+// pax header, for readers that know only one of them.
+void size_field(char* field, std::uint64_t value) {
+  if (value <= ustar_max_size) {
+    octal(field, 12, value);
+    return;
   }
-  std::memcpy(block.data(), base.data(), base.size());
-  octal(block.data() + 100, 8, directory ? 0755 : 0644);
+  field[0] = static_cast<char>(0x80);
+  for (std::size_t i = 11; i >= 1; --i) {
+    field[i] = static_cast<char>(value & 0xffU);
+    value >>= 8;
+  }
+}
+
+std::array<char, 512> ustar_block(std::string_view base, std::string_view prefix, std::uint64_t size,
+                                  std::uint64_t mtime, char type, unsigned mode) {
+  std::array<char, 512> block{};
+  std::memcpy(block.data(), base.data(), std::min<std::size_t>(base.size(), 100));
+  octal(block.data() + 100, 8, mode);
   octal(block.data() + 108, 8, 0);
   octal(block.data() + 116, 8, 0);
-  octal(block.data() + 124, 12, directory ? 0 : size);
+  size_field(block.data() + 124, size);
   octal(block.data() + 136, 12, mtime);
   std::memset(block.data() + 148, ' ', 8);
-  block[156] = directory ? '5' : '0';
+  block[156] = type;
   std::memcpy(block.data() + 257, "ustar", 6);
   std::memcpy(block.data() + 263, "00", 2);
-  std::memcpy(block.data() + 345, prefix.data(), prefix.size());
+  std::memcpy(block.data() + 345, prefix.data(), std::min<std::size_t>(prefix.size(), 155));
   unsigned sum = 0;
   for (char c : block) sum += static_cast<unsigned char>(c);
   std::snprintf(block.data() + 148, 8, "%06o", sum);
@@ -101,7 +108,48 @@ Result<std::array<char, 512>> header(const std::string& name, std::uint64_t size
   return block;
 }
 
+// One pax record, "<length> <key>=<value>\n", its length counting itself.
+std::string pax_record(std::string_view key, std::string_view value) {
+  const std::size_t body = key.size() + value.size() + 3;
+  std::size_t length = body + 1;
+  while (std::to_string(length).size() + body != length) length = std::to_string(length).size() + body;
+  return std::to_string(length) + " " + std::string(key) + "=" + std::string(value) + "\n";
+}
+
+void append(std::string& out, const std::array<char, 512>& block) {
+  out.append(block.data(), block.size());
+}
+
 }  // namespace
+
+Result<std::string> tar_header(const std::string& name, std::uint64_t size, std::uint64_t mtime,
+                               bool directory) {
+  if (name.empty() || name.find('\0') != std::string::npos) return invalid("no name for an archive entry");
+  // ustar: the name in 100 bytes, or split at a '/' into a 155-byte prefix
+  // and a 100-byte name; anything longer takes a pax path record.
+  std::string base = name, prefix, records;
+  if (base.size() > 100) {
+    const auto slash = name.rfind('/', std::min<std::size_t>(155, name.size() - 2));
+    if (slash != std::string::npos && name.size() - slash - 1 <= 100) {
+      prefix = name.substr(0, slash);
+      base = name.substr(slash + 1);
+    } else {
+      records += pax_record("path", name);
+      base = name.substr(name.size() - 100);
+    }
+  }
+  if (!directory && size > ustar_max_size) records += pax_record("size", std::to_string(size));
+  std::string out;
+  if (!records.empty()) {
+    append(out, ustar_block("PaxHeaders/" + std::string(base).substr(0, 89), {}, records.size(), mtime, 'x',
+                            0644));
+    out += records;
+    out.append((512 - records.size() % 512) % 512, '\0');
+  }
+  append(out, ustar_block(base, prefix, directory ? 0 : size, mtime, directory ? '5' : '0',
+                          directory ? 0755 : 0644));
+  return out;
+}
 
 Result<std::string> write_tar_gz(const std::string& dir, const std::string& archive) {
   const fs::path root = fs::absolute(dir);
@@ -132,10 +180,9 @@ Result<std::string> write_tar_gz(const std::string& dir, const std::string& arch
     struct stat info {};
     ::stat(path.c_str(), &info);
     const std::uint64_t size = directory ? 0 : fs::file_size(path);
-    auto block = header(name, size, static_cast<std::uint64_t>(info.st_mtime), directory);
+    auto block = tar_header(name, size, static_cast<std::uint64_t>(info.st_mtime), directory);
     if (!block) return block.error();
-    if (auto written = gzip.write(std::string_view(block->data(), block->size())); !written)
-      return written.error();
+    if (auto written = gzip.write(*block); !written) return written.error();
     if (directory) continue;
     std::ifstream in(path, std::ios::binary);
     std::uint64_t copied = 0;
