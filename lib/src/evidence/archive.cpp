@@ -6,7 +6,9 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -116,6 +118,13 @@ std::string pax_record(std::string_view key, std::string_view value) {
   return std::to_string(length) + " " + std::string(key) + "=" + std::string(value) + "\n";
 }
 
+bool sync_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool synced = ::fsync(fd) == 0;
+  return ::close(fd) == 0 && synced;
+}
+
 void append(std::string& out, const std::array<char, 512>& block) {
   out.append(block.data(), block.size());
 }
@@ -161,9 +170,24 @@ Result<std::string> write_tar_gz(const std::string& dir, const std::string& arch
   if (ec) return Error(Code::action_failed, "cannot read " + dir + ": " + ec.message());
   std::sort(entries.begin(), entries.end());
 
-  const std::string temporary = archive + ".partial";
+  // A temporary of its own (security review finding 17: plugin threads
+  // shared archive.partial), in the archive's folder for an atomic rename.
+  std::string temporary = archive + ".partial.XXXXXX";
+  const int temporary_fd = ::mkostemp(temporary.data(), O_CLOEXEC);
+  if (temporary_fd < 0) return Error(Code::action_failed, "cannot create " + archive);
+  // The mode the archive had when std::ofstream created it under the usual
+  // umask: Argo's wait container reads it.
+  const bool opened = ::fchmod(temporary_fd, 0644) == 0;
+  ::close(temporary_fd);
+  struct Remove {
+    const std::string& path;
+    bool keep = false;
+    ~Remove() {
+      if (!keep) std::remove(path.c_str());
+    }
+  } remove_temporary{temporary, false};
   std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-  if (!out) return Error(Code::action_failed, "cannot create " + archive);
+  if (!opened || !out) return Error(Code::action_failed, "cannot create " + archive);
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> hash(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   EVP_DigestInit_ex(hash.get(), EVP_sha256(), nullptr);
   Gzip gzip([&](std::string_view bytes) -> Result<void> {
@@ -203,9 +227,13 @@ Result<std::string> write_tar_gz(const std::string& dir, const std::string& arch
   if (auto written = gzip.write(end); !written) return written.error();
   if (auto finished = gzip.finish(); !finished) return finished.error();
   out.close();
-  if (!out || std::rename(temporary.c_str(), archive.c_str()) != 0) {
+  // On disk before the rename makes it the archive, and the rename on disk
+  // before the hash is reported.
+  if (!out || !sync_file(temporary) || std::rename(temporary.c_str(), archive.c_str()) != 0) {
     return Error(Code::action_failed, "cannot write " + archive);
   }
+  remove_temporary.keep = true;
+  if (auto synced = sync_directory_of(archive); !synced) return synced.error();
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(hash.get(), digest, &length);
