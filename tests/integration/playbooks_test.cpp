@@ -317,7 +317,7 @@ TEST_CASE(
   Cluster::get().apply_yaml(ns.name(), deployment_of("signed", signed_ref));
   const std::vector<std::string> policy{"certificate-identity=" + identity,
                                         "certificate-oidc-issuer=https://token.actions.githubusercontent.com",
-                                        "trusted-root=" + (sigstore / "trusted_root.json").string(),
+                                        "trusted-root=" + sigstore / "trusted_root.json",
                                         "namespace=" + ns.name(),
                                         "allow-http-registry=true",
                                         "upstream-contact=maintainers@shop.example"};
