@@ -125,6 +125,58 @@ bool sync_file(const std::string& path) {
   return ::close(fd) == 0 && synced;
 }
 
+// The archive's temporary: a name of its own in the archive's folder, for an
+// atomic rename (security review finding 17: the plugin's threads shared
+// archive.partial), removed unless kept.
+class Temporary {
+ public:
+  explicit Temporary(const std::string& archive) : path_(archive + ".partial.XXXXXX") {
+    const int fd = ::mkostemp(path_.data(), O_CLOEXEC);
+    if (fd < 0) {
+      path_.clear();
+      return;
+    }
+    // The mode the archive had when std::ofstream created it under the
+    // usual umask: Argo's wait container reads it.
+    ok_ = ::fchmod(fd, 0644) == 0;
+    ::close(fd);
+  }
+  ~Temporary() {
+    if (!path_.empty() && !kept_) std::remove(path_.c_str());
+  }
+  Temporary(const Temporary&) = delete;
+  Temporary& operator=(const Temporary&) = delete;
+
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+  // On disk before the rename makes it the archive, and the rename on disk
+  // (the folder synced) before the archive's hash is reported.
+  [[nodiscard]] Result<void> keep_as(const std::string& archive) {
+    if (!sync_file(path_) || std::rename(path_.c_str(), archive.c_str()) != 0)
+      return Error(Code::action_failed, "cannot write " + archive);
+    kept_ = true;
+    return sync_directory_of(archive);
+  }
+
+ private:
+  std::string path_;
+  bool ok_ = false;
+  bool kept_ = false;
+};
+
+// Every file and folder under `root`, sorted: the archive's order.
+Result<std::vector<fs::path>> sorted_entries(const fs::path& root) {
+  std::vector<fs::path> entries;
+  std::error_code ec;
+  for (const auto& entry : fs::recursive_directory_iterator(root, ec)) {
+    if (entry.is_regular_file() || entry.is_directory()) entries.push_back(entry.path());
+  }
+  if (ec) return Error(Code::action_failed, ec.message());
+  std::sort(entries.begin(), entries.end());
+  return entries;
+}
+
 void append(std::string& out, const std::array<char, 512>& block) {
   out.append(block.data(), block.size());
 }
@@ -162,32 +214,11 @@ Result<std::string> tar_header(const std::string& name, std::uint64_t size, std:
 
 Result<std::string> write_tar_gz(const std::string& dir, const std::string& archive) {
   const fs::path root = fs::absolute(dir);
-  std::vector<fs::path> entries;
-  std::error_code ec;
-  for (const auto& entry : fs::recursive_directory_iterator(root, ec)) {
-    if (entry.is_regular_file() || entry.is_directory()) entries.push_back(entry.path());
-  }
-  if (ec) return Error(Code::action_failed, "cannot read " + dir + ": " + ec.message());
-  std::sort(entries.begin(), entries.end());
-
-  // A temporary of its own (security review finding 17: plugin threads
-  // shared archive.partial), in the archive's folder for an atomic rename.
-  std::string temporary = archive + ".partial.XXXXXX";
-  const int temporary_fd = ::mkostemp(temporary.data(), O_CLOEXEC);
-  if (temporary_fd < 0) return Error(Code::action_failed, "cannot create " + archive);
-  // The mode the archive had when std::ofstream created it under the usual
-  // umask: Argo's wait container reads it.
-  const bool opened = ::fchmod(temporary_fd, 0644) == 0;
-  ::close(temporary_fd);
-  struct Remove {
-    const std::string& path;
-    bool keep = false;
-    ~Remove() {
-      if (!keep) std::remove(path.c_str());
-    }
-  } remove_temporary{temporary, false};
-  std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-  if (!opened || !out) return Error(Code::action_failed, "cannot create " + archive);
+  auto entries = sorted_entries(root);
+  if (!entries) return entries.error().with("cannot read " + dir);
+  Temporary temporary(archive);
+  std::ofstream out(temporary.path(), std::ios::binary | std::ios::trunc);
+  if (!temporary.ok() || !out) return Error(Code::action_failed, "cannot create " + archive);
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> hash(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   EVP_DigestInit_ex(hash.get(), EVP_sha256(), nullptr);
   Gzip gzip([&](std::string_view bytes) -> Result<void> {
@@ -198,7 +229,7 @@ Result<std::string> write_tar_gz(const std::string& dir, const std::string& arch
   });
   const std::string top = root.filename().string();
   std::vector<char> buffer(1 << 20);
-  for (const auto& path : entries) {
+  for (const auto& path : *entries) {
     const bool directory = fs::is_directory(path);
     std::string name = top + "/" + fs::relative(path, root).string() + (directory ? "/" : "");
     struct stat info {};
@@ -227,13 +258,8 @@ Result<std::string> write_tar_gz(const std::string& dir, const std::string& arch
   if (auto written = gzip.write(end); !written) return written.error();
   if (auto finished = gzip.finish(); !finished) return finished.error();
   out.close();
-  // On disk before the rename makes it the archive, and the rename on disk
-  // before the hash is reported.
-  if (!out || !sync_file(temporary) || std::rename(temporary.c_str(), archive.c_str()) != 0) {
-    return Error(Code::action_failed, "cannot write " + archive);
-  }
-  remove_temporary.keep = true;
-  if (auto synced = sync_directory_of(archive); !synced) return synced.error();
+  if (!out) return Error(Code::action_failed, "cannot write " + archive);
+  if (auto kept = temporary.keep_as(archive); !kept) return kept.error();
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(hash.get(), digest, &length);
