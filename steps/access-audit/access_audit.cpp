@@ -186,8 +186,12 @@ Result<Options> options_from(const json::object& params) {
   }
   options.offline = param_bool(params, "offline");
   if (options.offline && options.audit_logs.empty()) return invalid("--offline needs --audit-log");
-  options.sar_sample = static_cast<int>(param_int(params, "sar-sample", 5));
-  options.max_accesses = static_cast<std::size_t>(param_int(params, "max-accesses", 1000));
+  auto sar_sample = param_integer<int>(params, "sar-sample", 5);
+  if (!sar_sample) return sar_sample.error();
+  options.sar_sample = *sar_sample;
+  auto max_accesses = param_integer<std::size_t>(params, "max-accesses", 1000);
+  if (!max_accesses) return max_accesses.error();
+  options.max_accesses = *max_accesses;
   return options;
 }
 

@@ -156,7 +156,9 @@ Result<Options> options_from(const json::object& params) {
   auto timeout = parse_duration(param_string(params, "timeout", "30s"));
   if (!timeout) return timeout.error().with("parameter timeout");
   options.timeout = *timeout;
-  options.max_attempts = static_cast<int>(param_int(params, "max-attempts", 5));
+  auto max_attempts = param_integer<int>(params, "max-attempts", 5);
+  if (!max_attempts) return max_attempts.error();
+  options.max_attempts = *max_attempts;
   options.dry_run = param_bool(params, "dry-run");
   return options;
 }

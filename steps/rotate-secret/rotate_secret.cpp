@@ -121,12 +121,16 @@ Result<Options> options_from(const json::object& params) {
   } else if (param_bool(params, "from-stdin")) {
     options.source = Source::stdin_stream;
   }
-  options.length = static_cast<std::size_t>(param_int(params, "length", 32));
+  auto length = param_integer<std::size_t>(params, "length", 32);
+  if (!length) return length.error();
+  options.length = *length;
   options.charset = charset_from(param_string(params, "charset", "alnum"));
   options.create = param_bool(params, "create");
   options.keep_previous = param_bool(params, "keep-previous");
   options.restart = param_string(params, "restart", "auto");
-  options.max_concurrent_restarts = static_cast<std::size_t>(param_int(params, "max-concurrent-restarts", 0));
+  auto max_concurrent_restarts = param_integer<std::size_t>(params, "max-concurrent-restarts", 0);
+  if (!max_concurrent_restarts) return max_concurrent_restarts.error();
+  options.max_concurrent_restarts = *max_concurrent_restarts;
   auto timeout = parse_duration(param_string(params, "timeout", "5m"));
   if (!timeout) return timeout.error().with("parameter timeout");
   options.timeout = *timeout;

@@ -105,6 +105,28 @@ void count_failure(Tally& tally, const Error& error, evidence::Folder& folder, c
   }
 }
 
+namespace {
+
+// A path inside the pod for tar or find: absolute (the schema says so too),
+// with no line break or NUL (they would split the command's text in the
+// manifest and the logs) and no ".." (which could climb out of
+// /proc/<pid>/root).
+Result<void> check_pod_path(const std::string& parameter, const std::string& path) {
+  if (!path.starts_with('/'))
+    return invalid("parameter " + parameter + ": '" + path + "' is not an absolute path");
+  if (path.find_first_of(std::string_view("\n\r\0", 3)) != std::string::npos)
+    return invalid("parameter " + parameter + ": a path holds a line break or a NUL");
+  for (std::size_t start = 0; start <= path.size();) {
+    const auto end = std::min(path.find('/', start), path.size());
+    if (path.compare(start, end - start, "..") == 0)
+      return invalid("parameter " + parameter + ": '" + path + "' climbs with '..'");
+    start = end + 1;
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<Options> options_from(const json::object& params) {
   Options options;
   const auto command = param_strings(params, "command");
@@ -131,12 +153,19 @@ Result<Options> options_from(const json::object& params) {
   options.via_ephemeral = param_string(params, "via-ephemeral");
   options.filesystem = param_bool(params, "filesystem") || !options.via_ephemeral.empty();
   options.paths = param_strings(params, "paths");
-  options.max_bytes = static_cast<std::uint64_t>(param_int(params, "max-bytes", 10LL << 30));
+  auto max_bytes = param_integer<std::uint64_t>(params, "max-bytes", std::uint64_t{10} << 30);
+  if (!max_bytes) return max_bytes.error();
+  options.max_bytes = *max_bytes;
   options.checkpoint = param_bool(params, "checkpoint");
   options.gzip = param_bool(params, "gzip");
   options.archive = param_string(params, "archive");
   options.sign_key = param_string(params, "sign-key");
   options.dry_run = param_bool(params, "dry-run");
+  for (const auto& [parameter, paths] :
+       {std::pair{"paths", &options.paths}, {"modified-paths", &options.modified_paths}}) {
+    for (const auto& path : *paths)
+      if (auto ok = check_pod_path(parameter, path); !ok) return ok.error();
+  }
   if (!options.sign_key.empty() && !std::filesystem::exists(options.sign_key)) {
     return invalid("parameter sign-key: " + options.sign_key + " does not exist");
   }

@@ -105,13 +105,17 @@ void collect_triage(k8s::Client& client, const Options& options, const json::obj
 std::vector<std::string> tar_command(const Options& options, const std::string& root) {
   std::vector<std::string> command{"tar", "cf", "-", "-C", root};
   if (options.paths.empty()) {
-    for (const char* part : {"--exclude=./proc", "--exclude=./sys", "--exclude=./dev", "."})
+    for (const char* part : {"--exclude=./proc", "--exclude=./sys", "--exclude=./dev", "--", "."})
       command.emplace_back(part);
   } else {
-    // Relative to the root, so that they resolve under /proc/<pid>/root too.
+    // Security review finding 21: `/--checkpoint-action=exec=...` became
+    // an option of tar once its '/' was stripped. After `--` nothing is an
+    // option, and every path starts with "./": relative to the root, so
+    // that it resolves under /proc/<pid>/root too, and never with '-'.
+    command.emplace_back("--");
     for (const auto& path : options.paths) {
       const auto start = path.find_first_not_of('/');
-      command.push_back(start == std::string::npos ? "." : path.substr(start));
+      command.push_back(start == std::string::npos ? "." : "./" + path.substr(start));
     }
   }
   return command;

@@ -6,10 +6,14 @@
 namespace ir::steps::snapshot {
 
 Result<void> verify(const Options& options, Context& context) {
-  auto manifest_sha = evidence::verify_folder(options.verify_dir);
+  // manifest.json is read once: the signature is checked over the very bytes
+  // whose items are re-hashed and whose hash is reported. Read twice, the
+  // file could be swapped in between (security review finding 18).
+  auto manifest = read_file(options.verify_dir + "/manifest.json");
+  if (!manifest) return manifest.error().with("verify " + options.verify_dir);
+  auto manifest_sha = evidence::verify_manifest(options.verify_dir, *manifest);
   if (!manifest_sha) return manifest_sha.error().with("verify " + options.verify_dir);
   Report& report = context.report();
-  report.set_output("manifest-sha256", *manifest_sha);
   if (!options.verify_key.empty()) {
     auto key = read_file(options.verify_key);
     if (!key) return key.error().with("parameter key");
@@ -17,13 +21,12 @@ Result<void> verify(const Options& options, Context& context) {
     if (!signature)
       return Error(Code::rejected, "the folder has no manifest.json.sig")
           .with("verify " + options.verify_dir);
-    auto manifest = read_file(options.verify_dir + "/manifest.json");
-    if (!manifest) return manifest.error();
     if (auto checked = crypto::verify_blob(*manifest, *signature, *key); !checked) {
       return checked.error().with("signature of " + options.verify_dir + "/manifest.json");
     }
     report.set_output("signature", "verified");
   }
+  report.set_output("manifest-sha256", *manifest_sha);
   report.set_output("verified", "true");
   return {};
 }

@@ -3,8 +3,11 @@
 // sha256-<hex>.sig simple-signing manifest first, then Sigstore bundles
 // attached as OCI 1.1 referrers when the legacy ones do not reach the
 // threshold. Every signature found is judged on its own; the verdict needs
-// --threshold distinct verified signers.
+// --threshold distinct verified signers. A referrer may also be an
+// attestation (an SBOM, provenance, a vulnerability scan): it is verified
+// the same way but feeds only the gates, never the count of signers.
 #include "gates.hpp"
+#include "image_checks.hpp"
 #include "ir/core/json.hpp"
 #include "ir/core/log.hpp"
 #include "ir/oci/credentials.hpp"
@@ -22,19 +25,6 @@ namespace ir::steps::verify_image {
 namespace {
 
 namespace cosign = sigstore::cosign;
-
-// One signature found on the image and what became of it.
-struct Check {
-  std::string source;  // "sha256-<hex>.sig layer 0", "referrer sha256:..."
-  bool verified = false;
-  sigstore::Verified result;
-  std::string reason;
-};
-
-struct Checked {
-  std::vector<Check> checks;
-  std::set<std::string> signers;  // distinct verified signers
-};
 
 Result<std::unique_ptr<oci::Registry>> open_registry(const oci::Reference& reference, const Options& options,
                                                      const Context& context) {
@@ -90,7 +80,7 @@ Result<void> check_annotations(const cosign::SimpleSigning& signing, const Optio
 }
 
 void record(Checked& checked, Check check) {
-  if (check.verified) checked.signers.insert(check.result.signer);
+  if (check.verified && check.attestation.empty()) checked.signers.insert(check.result.signer);
   checked.checks.push_back(std::move(check));
 }
 
@@ -155,6 +145,24 @@ Result<void> check_legacy(oci::Registry& registry, const std::string& repository
   return {};
 }
 
+// cosign's signature predicate: cosign sign --new-bundle-format (cosign v3)
+// wraps the image digest in an in-toto statement of this type. Any other
+// predicate is an attestation about the image, not a signature of it.
+constexpr std::string_view signature_predicate_type = "https://sigstore.dev/cosign/sign/v1";
+
+// Security review finding 2: an attestation by a matching identity is not a
+// signature. What a verified bundle is: empty for a signature (a message
+// signature over the digest, or a DSSE statement of the signature
+// predicate), else the attestation's predicate type.
+std::string attestation_type(const sigstore::Verified& verified) {
+  if (verified.payload_type.empty()) return {};  // a message signature
+  if (verified.payload_type != "application/vnd.in-toto+json") return verified.payload_type;
+  auto statement = parse_json(verified.payload, "in-toto statement");
+  const std::string type = statement ? string_at(*statement, {"predicateType"}) : std::string();
+  if (type == signature_predicate_type) return {};
+  return type.empty() ? std::string("an in-toto statement without a predicate type") : type;
+}
+
 // Sigstore bundles whose subject is the image, attached as referrers.
 Result<void> check_referrers(oci::Registry& registry, const std::string& repository,
                              const std::string& digest, const sigstore::TrustedRoot& root,
@@ -185,6 +193,7 @@ Result<void> check_referrers(oci::Registry& registry, const std::string& reposit
         if (!options.annotations.empty())
           return Error(Code::rejected,
                        "--annotation: a bundle signs no annotations (only the .sig format does)");
+        check.attestation = attestation_type(*verified);
         return verified;
       }();
       if (auto ok = settle(std::move(check), std::move(verdict), checked); !ok) return ok;
@@ -197,6 +206,7 @@ std::string checks_json(const std::vector<Check>& checks) {
   boost::json::array list;
   for (const auto& check : checks) {
     boost::json::object item{{"source", check.source}, {"verified", check.verified}};
+    if (!check.attestation.empty()) item["attestation"] = check.attestation;
     if (check.verified) {
       item["signer"] = check.result.signer;
       if (!check.result.issuer.empty()) item["issuer"] = check.result.issuer;
@@ -216,167 +226,12 @@ std::string join_distinct(const std::vector<Check>& checks, Get get) {
   std::set<std::string> seen;
   std::string text;
   for (const auto& check : checks) {
-    if (!check.verified) continue;
+    if (!check.verified || !check.attestation.empty()) continue;
     const std::string value = get(check);
     if (value.empty() || !seen.insert(value).second) continue;
     text += (text.empty() ? "" : ",") + value;
   }
   return text;
-}
-
-// The predicate of the first verified in-toto attestation (a DSSE bundle
-// whose subject the verifier matched to the image) of a wanted type.
-template <class Wanted>
-std::optional<json::value> attested_predicate(const Checked& checked, Wanted wanted) {
-  for (const auto& check : checked.checks) {
-    if (!check.verified || check.result.payload_type != "application/vnd.in-toto+json") continue;
-    auto statement = parse_json(check.result.payload, "in-toto statement");
-    if (!statement) continue;
-    if (!wanted(string_at(*statement, {"predicateType"}))) continue;
-    if (const auto* predicate = find(*statement, {"predicate"}); predicate != nullptr) return *predicate;
-  }
-  return std::nullopt;
-}
-
-std::optional<json::value> sbom_attestation(const Checked& checked) {
-  return attested_predicate(checked, [](const std::string& type) {
-    return type.starts_with("https://cyclonedx.org/bom") || type.starts_with("https://spdx.dev/Document");
-  });
-}
-
-// cosign attest --type vuln.
-constexpr std::string_view vuln_predicate_type = "https://cosign.sigstore.dev/attestation/vuln/v1";
-
-std::optional<json::value> vulnerability_attestation(const Checked& checked) {
-  return attested_predicate(checked, [](const std::string& type) { return type == vuln_predicate_type; });
-}
-
-Result<json::value> read_json_file(const std::string& path, const std::string& parameter) {
-  auto text = read_file(path);
-  if (!text) return text.error().with("parameter " + parameter);
-  auto doc = parse_json(*text, path);
-  if (!doc) return doc.error().with("parameter " + parameter);
-  return doc;
-}
-
-std::string first_items(const std::vector<std::string>& items, std::size_t limit = 20) {
-  std::string text;
-  for (std::size_t i = 0; i < items.size() && i < limit; ++i) text += (i == 0 ? "" : ", ") + items[i];
-  if (items.size() > limit) text += fmt::format(" and {} more", items.size() - limit);
-  return text;
-}
-
-Result<void> sbom_gate(const Options& options, const Checked& checked,
-                       const std::optional<json::value>& baseline_doc, Context& context) {
-  if (!baseline_doc) return {};
-  Report& report = context.report();
-  auto baseline = parse_sbom(*baseline_doc, options.sbom_baseline_image.empty()
-                                                ? "parameter sbom-baseline"
-                                                : "the SBOM attestation of --sbom-baseline-image");
-  if (!baseline) return baseline.error();
-  json::value current_doc;
-  if (!options.sbom_path.empty()) {
-    auto doc = read_json_file(options.sbom_path, "sbom");
-    if (!doc) return doc.error();
-    current_doc = std::move(*doc);
-  } else if (auto attested = sbom_attestation(checked)) {
-    current_doc = std::move(*attested);
-  } else {
-    return Error(Code::rejected,
-                 "no verified SBOM attestation to compare with --sbom-baseline (give --sbom)");
-  }
-  auto current =
-      parse_sbom(current_doc, options.sbom_path.empty() ? "the SBOM attestation" : "parameter sbom");
-  if (!current) return current.error();
-  const auto diff = diff_sboms(*baseline, *current);
-  report.set_output("sbom-packages", std::to_string(current->packages.size()));
-  report.set_output("sbom-added", std::to_string(diff.added.size()));
-  report.set_output("sbom-removed", std::to_string(diff.removed.size()));
-  report.set_output("sbom-changed", std::to_string(diff.changed.size()));
-  std::string lines;
-  for (const auto& a : diff.added) lines += "+ " + a + "\n";
-  for (const auto& r : diff.removed) lines += "- " + r + "\n";
-  for (const auto& c : diff.changed) lines += "~ " + c + "\n";
-  report.set_output("sbom-diff", lines);
-  if (!diff.empty() && options.fail_on_sbom_change) {
-    std::string reason = "the SBOM differs from the baseline:";
-    if (!diff.added.empty()) reason += " added " + first_items(diff.added) + ";";
-    if (!diff.removed.empty()) reason += " removed " + first_items(diff.removed) + ";";
-    if (!diff.changed.empty()) reason += " changed " + first_items(diff.changed) + ";";
-    reason.pop_back();
-    return Error(Code::rejected, reason);
-  }
-  if (!diff.empty())
-    context.warn(fmt::format("the SBOM differs from the baseline: {} added, {} removed, {} changed",
-                             diff.added.size(), diff.removed.size(), diff.changed.size()));
-  return {};
-}
-
-// The report of a verified vulnerability attestation: its predicate's
-// scanner.result is the scanner's own JSON; the scan time is the report's,
-// else the attestation's scanFinishedOn.
-Result<VulnerabilityReport> attested_report(const Checked& checked, Context& context) {
-  auto predicate = vulnerability_attestation(checked);
-  if (!predicate)
-    return Error(Code::rejected,
-                 "no verified vulnerability attestation (cosign attest --type vuln) to gate on");
-  const auto* result = find(*predicate, {"scanner", "result"});
-  if (result == nullptr) return Error(Code::rejected, "the vulnerability attestation has no scanner.result");
-  auto parsed = parse_vulnerability_report(*result, "the vulnerability attestation's scanner.result");
-  if (!parsed) return Error(Code::rejected, parsed.error().message());
-  if (!parsed->created) {
-    if (auto finished = parse_utc(string_at(*predicate, {"metadata", "scanFinishedOn"})))
-      parsed->created = *finished;
-  }
-  std::string scanner = string_at(*predicate, {"scanner", "uri"});
-  if (const std::string version = string_at(*predicate, {"scanner", "version"}); !version.empty())
-    scanner += (scanner.empty() ? "" : " ") + version;
-  context.report().set_output("vulnerability-scanner", scanner.empty() ? parsed->scanner : scanner);
-  return parsed;
-}
-
-Result<void> vulnerability_gate(const Options& options, const Checked& checked, const std::string& digest,
-                                Context& context) {
-  Result<VulnerabilityReport> parsed = Error(Code::internal, "no report");
-  if (options.vulnerability_attestation) {
-    parsed = attested_report(checked, context);
-  } else if (!options.vulnerability_report_path.empty()) {
-    auto doc = read_json_file(options.vulnerability_report_path, "vulnerability-report");
-    if (!doc) return doc.error();
-    parsed = parse_vulnerability_report(*doc, "parameter vulnerability-report");
-  } else {
-    return {};
-  }
-  if (!parsed) return parsed.error();
-  GatePolicy policy;
-  policy.max_severity = options.max_severity;
-  policy.ignored = options.ignored_vulnerabilities;
-  policy.max_age = options.max_report_age;
-  auto gate = apply_gate(*parsed, policy, digest, now());
-  if (!gate) return gate.error();
-  Report& report = context.report();
-  for (const auto severity :
-       {Severity::critical, Severity::high, Severity::medium, Severity::low, Severity::unknown}) {
-    std::string name(severity_name(severity));
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    report.set_output("vulnerabilities-" + name, std::to_string(gate->counts[severity]));
-  }
-  report.set_output("vulnerabilities-ignored", std::to_string(gate->ignored));
-  report.set_output("vulnerabilities-blocking", std::to_string(gate->blocking.size()));
-  if (gate->blocking.empty()) return {};
-  std::vector<std::string> listed;
-  for (const auto& f : gate->blocking)
-    listed.push_back(f.id + " (" + std::string(severity_name(f.severity)) + ", " + f.package + " " +
-                     f.installed + (f.fixed.empty() ? ", no fix" : ", fixed in " + f.fixed) + ")");
-  return Error(Code::rejected,
-               fmt::format("{} vulnerabilit{} above {}: {}", listed.size(), listed.size() == 1 ? "y" : "ies",
-                           severity_name(options.max_severity), first_items(listed)));
-}
-
-Result<void> run_gates(const Options& options, const Checked& checked, const std::string& digest,
-                       const std::optional<json::value>& sbom_baseline, Context& context) {
-  if (auto ok = sbom_gate(options, checked, sbom_baseline, context); !ok) return ok;
-  return vulnerability_gate(options, checked, digest, context);
 }
 
 // The SBOM baseline: a file, or the verified SBOM attestation of another
@@ -448,9 +303,12 @@ Result<void> verify_image_signatures(const Options& options, Context& context) {
         !ok)
       return ok.error();
   }
-  const auto verified_count =
-      std::count_if(checked.checks.begin(), checked.checks.end(), [](const Check& c) { return c.verified; });
-  report.set_output("signatures-found", std::to_string(checked.checks.size()));
+  const auto& checks = checked.checks;
+  const auto found =
+      std::count_if(checks.begin(), checks.end(), [](const Check& c) { return c.attestation.empty(); });
+  const auto verified_count = std::count_if(
+      checks.begin(), checks.end(), [](const Check& c) { return c.verified && c.attestation.empty(); });
+  report.set_output("signatures-found", std::to_string(found));
   report.set_output("signatures-verified", std::to_string(verified_count));
   report.set_output("signature-checks", checks_json(checked.checks));
   report.set_output("registry-requests", std::to_string((*registry)->requests()));
@@ -469,13 +327,15 @@ Result<void> verify_image_signatures(const Options& options, Context& context) {
                                        cosign::signature_tag(*digest) +
                                        " tag nor Sigstore bundle referrers)");
     std::string reasons;
-    for (const auto& check : checked.checks)
+    for (const auto& check : checks) {
       if (!check.verified) reasons += "; " + check.source + ": " + check.reason;
-    return Error(
-        Code::rejected,
-        fmt::format("{} distinct signer{} verified among {} signature{} on {}, {} required{}",
-                    checked.signers.size(), checked.signers.size() == 1 ? "" : "s", checked.checks.size(),
-                    checked.checks.size() == 1 ? "" : "s", pinned, options.threshold, reasons));
+      if (check.verified && !check.attestation.empty())
+        reasons += "; " + check.source + ": an attestation (" + check.attestation + "), not a signature";
+    }
+    return Error(Code::rejected,
+                 fmt::format("{} distinct signer{} verified among {} signature{} on {}, {} required{}",
+                             checked.signers.size(), checked.signers.size() == 1 ? "" : "s", found,
+                             found == 1 ? "" : "s", pinned, options.threshold, reasons));
   }
   for (const auto& check : checked.checks) {
     for (const auto& warning : check.result.warnings) context.warn(check.source + ": " + warning);

@@ -22,7 +22,12 @@ Result<Options> options_from(const json::object& params) {
     if (!param_string(params, "bundle").empty())
       return invalid("parameter bundle: only with `bundle`; an image's bundles are found in its registry");
   }
-  options.threshold = static_cast<int>(param_int(params, "threshold", 1));
+  auto threshold = param_integer<std::int64_t>(params, "threshold", 1);
+  if (!threshold) return threshold.error();
+  // The schema says at least 1; a threshold of 0 or less would verify an
+  // image without a signature (security review finding 6).
+  if (*threshold < 1) return invalid("parameter threshold: must be at least 1");
+  options.threshold = *threshold;
   for (const auto& pair : param_strings(params, "annotation")) {
     const auto equals = pair.find('=');
     options.annotations[pair.substr(0, equals)] = pair.substr(equals + 1);

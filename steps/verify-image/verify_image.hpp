@@ -29,7 +29,7 @@ struct Options {
   bool insecure_ignore_tlog = false;
   bool fail_on_reject = true;  // false: a rejection is a verdict output, exit 0
   // image:
-  int threshold = 1;
+  std::int64_t threshold = 1;
   std::map<std::string, std::string> annotations;  // --annotation KEY=VALUE
   std::string platform;
   std::string registry_username;

@@ -245,6 +245,53 @@ int replicas_of(const std::string& ns, const std::string& name) {
   return find(*live, {"spec", "replicas"})->to_number<int>();
 }
 
+// A keyless cosign signature in the legacy .sig format on `image`, made by
+// a private test Sigstore (tests/support/sigstore-sign.py, which writes its
+// trusted root to `sigstore`/trusted_root.json) for `who`. Security review
+// finding 2: the real cosign fixture this test used before is an
+// attestation, and an attestation is no signature.
+void sign_image(oci::Registry& registry, const TempDir& sigstore, const std::string& repository,
+                const std::string& docker_reference, const PushedImage& image, const std::string& who) {
+  const std::string script = std::string(IRSTEPS_SOURCE_DIR) + "/tests/support/sigstore-sign.py";
+  const auto signer = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/python3", script});
+    auto out = run_process(args);
+    REQUIRE(out);
+    INFO(out->err);
+    REQUIRE(out->exit_status == 0);
+    return out->out;
+  };
+  signer({"init", sigstore.path()});
+  const std::string payload =
+      boost::json::serialize(boost::json::object{{"critical",
+                                                  {{"identity", {{"docker-reference", docker_reference}}},
+                                                   {"image", {{"docker-manifest-digest", image.digest}}},
+                                                   {"type", "cosign container image signature"}}}});
+  REQUIRE(write_file_atomic(sigstore / "payload.json", payload));
+  auto annotations =
+      parse_json(signer({"legacy", sigstore.path(), "--payload", sigstore / "payload.json", "--identity", who,
+                         "--issuer", "https://token.actions.githubusercontent.com"}),
+                 "annotations");
+  REQUIRE(annotations);
+  auto payload_digest = registry.push_blob(repository, payload);
+  const std::string config = R"({"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}})";
+  auto config_digest = registry.push_blob(repository, config);
+  REQUIRE((payload_digest && config_digest));
+  const boost::json::object manifest{
+      {"schemaVersion", 2},
+      {"mediaType", oci::media::oci_manifest},
+      {"config",
+       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+        {"digest", *config_digest},
+        {"size", config.size()}}},
+      {"layers", boost::json::array{{{"mediaType", "application/vnd.dev.cosign.simplesigning.v1+json"},
+                                     {"digest", *payload_digest},
+                                     {"size", payload.size()},
+                                     {"annotations", annotations->as_object()}}}}};
+  REQUIRE(registry.push_manifest(repository, "sha256-" + image.digest.substr(7) + ".sig",
+                                 oci::media::oci_manifest, boost::json::serialize(manifest)));
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -256,20 +303,21 @@ TEST_CASE(
   oci::RegistryOptions options;
   options.plain_http = true;
   oci::Registry registry(local.host(), options);
-  // An unsigned image, and the image that a real cosign attestation signs.
+  // An unsigned image, and an image signed as cosign signs one.
   const auto unsigned_image = push_image(registry, "shop/api", "1.0");
-  const std::string signed_digest = push_cosign_fixture(registry, "shop/signed", "1.0");
-  if (signed_digest.empty()) return;
-  const auto& fixtures = cosign_fixtures;
+  const auto signed_image = push_image(registry, "shop/signed", "1.0");
+  TempDir sigstore;
+  const std::string identity = "https://github.com/shop/signed/.github/workflows/release.yml@refs/heads/main";
+  sign_image(registry, sigstore, "shop/signed", local.host() + "/shop/signed", signed_image, identity);
 
   TestNamespace ns("pbsupply");
   const std::string api_ref = local.host() + "/shop/api:1.0";
   const std::string signed_ref = local.host() + "/shop/signed:1.0";
   Cluster::get().apply_yaml(ns.name(), deployment_of("api", api_ref));
   Cluster::get().apply_yaml(ns.name(), deployment_of("signed", signed_ref));
-  const std::vector<std::string> policy{"certificate-identity=cody@soyland.com",
-                                        "certificate-oidc-issuer=https://github.com/login/oauth",
-                                        "trusted-root=" + (fixtures / "trusted_root_pgi.json").string(),
+  const std::vector<std::string> policy{"certificate-identity=" + identity,
+                                        "certificate-oidc-issuer=https://token.actions.githubusercontent.com",
+                                        "trusted-root=" + sigstore / "trusted_root.json",
                                         "namespace=" + ns.name(),
                                         "allow-http-registry=true",
                                         "upstream-contact=maintainers@shop.example"};
@@ -305,7 +353,7 @@ TEST_CASE(
     CHECK(rig.notifications().empty());
   }
   SECTION("under a vulnerability gate the signed image without a vulnerability attestation is rejected") {
-    // Its one attestation is not a cosign vuln attestation: no report, no pass.
+    // It has no cosign vuln attestation: no report, no pass.
     auto params = policy;
     params.insert(params.end(), {"incident-id=INC-2026-11-26-508", "image=" + signed_ref,
                                  "vulnerability-attestation=true", "max-severity=HIGH"});

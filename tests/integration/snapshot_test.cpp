@@ -159,6 +159,33 @@ TEST_CASE("snapshot captures every item with hashes that sha256sum and tar agree
   CHECK(changed.err.find("filesystem/app.tar: content differs") != std::string::npos);
 }
 
+// Security review finding 21: each --paths entry lost its leading '/' and
+// went to tar as is, so "/--checkpoint-action=exec=..." became an option of
+// tar, which ran a command of the caller's choosing in the pod.
+TEST_CASE("security review finding 21: a --paths entry that looks like a tar option stays a path",
+          "[integration][snapshot]") {
+  TestNamespace ns("snapopt");
+  Scratch rootfs("snap-opt-rootfs");
+  fs::create_directories(rootfs.dir / "etc");
+  std::ofstream(rootfs.dir / "etc" / "hostname") << "victim\n";
+  Cluster::get().apply_yaml(ns.name(), pod_yaml("victim", rootfs.dir.string()));
+  await_running(ns.name(), "victim");
+  Scratch out("snap-opt-out");
+  const std::string marker = out / "tar-ran-a-command";
+  const auto run = run_step_binary(
+      "snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--pod", "victim", "--kubeconfig",
+                   Cluster::get().kubeconfig(), "--out", out / "evidence", "--triage=false", "--filesystem",
+                   "--paths", rootfs.dir.string(), "--paths", "/--checkpoint=1", "--paths",
+                   "/--checkpoint-action=exec=touch " + marker});
+  INFO("stderr: " << run.err);
+  CHECK_FALSE(fs::exists(marker));
+  const auto manifest = manifest_of(out / "evidence");
+  const auto* tar = item(manifest, "filesystem/app.tar");
+  REQUIRE(tar != nullptr);
+  // tar looked for a file of that name, and said it found none.
+  CHECK(string_at(*tar, {"reason"}).find("./--checkpoint=1") != std::string::npos);
+}
+
 TEST_CASE("triage falls back to /proc when the image has no ps or netstat, and says what it could not do",
           "[integration][snapshot]") {
   TestNamespace ns("snapmin");

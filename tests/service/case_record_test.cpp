@@ -52,6 +52,25 @@ TEST_CASE(
   CHECK(tree_of(tmp / "case.git").size() == 2);
 }
 
+// Security review, "Also": a --dry-run still pushes its record; the record
+// must say it was a dry run, in the document and in the commit.
+TEST_CASE("a dry run's record says it was a dry run, in the document and the commit message", "[case]") {
+  TempDir tmp;
+  make_bare_repo(tmp / "case.git");
+  record::Target target{tmp / "case.git", "main", {}, tmp / "cache"};
+  auto doc = result_document("isolate", "INC-2026-11-26-001", "2026-11-26T03:04:05.678Z");
+  doc["dryRun"] = true;
+  auto appended = record::append(target, doc);
+  REQUIRE(appended);
+  CHECK(run_git(tmp / "case.git", {"log", "-1", "--format=%s", "main"}).out ==
+        "INC-2026-11-26-001: isolate succeeded (dry run)\n");
+  CHECK(run_git(tmp / "case.git", {"log", "-1", "--format=%b", "main"}).out.find("Dry-run: true\n") !=
+        std::string::npos);
+  auto stored = parse_json(run_git(tmp / "case.git", {"show", "main:" + appended->path}).out, "record");
+  REQUIRE(stored);
+  CHECK(find(*stored, {"dryRun"})->as_bool());
+}
+
 TEST_CASE("a record without an incident id, or with a malformed one, is refused", "[case]") {
   TempDir tmp;
   make_bare_repo(tmp / "case.git");

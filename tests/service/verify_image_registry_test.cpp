@@ -259,6 +259,17 @@ TEST_CASE("verify-image IMAGE: each broken part of a legacy signature is rejecte
     REQUIRE_EXIT(run, 3);
     CHECK(run.err.find("no signatures on") != std::string::npos);
   }
+  SECTION("security review finding 6: a threshold that would wrap to 0, or is 0 or less, is bad input") {
+    for (const std::string threshold : {"4294967296", "18446744073709551616", "0", "-1"}) {
+      INFO(threshold);
+      auto args = expect_identity();
+      args.insert(args.end(), {"--threshold", threshold});
+      const auto run = verify(scene, args);
+      REQUIRE_EXIT(run, 2);
+      CHECK(run.err.find("threshold") != std::string::npos);
+      CHECK(run.output("verdict") != "verified");
+    }
+  }
 }
 
 TEST_CASE("verify-image IMAGE: key-signed signatures, the transparency log, threshold and annotations",
@@ -378,14 +389,67 @@ TEST_CASE("verify-image IMAGE: Sigstore bundles attached as OCI referrers",
     REQUIRE_EXIT(run, 3);
     CHECK(run.err.find("no verified signing time") != std::string::npos);
   }
-  SECTION("an attestation stamped by the authority verifies; its imprint is the envelope's signature") {
-    const std::string predicate = scene.sigstore.dir() / "provenance.json";
-    REQUIRE(write_file_atomic(predicate, R"({"buildType":"https://irsteps.io/test"})"));
+  SECTION("a DSSE signature stamped by the authority verifies; its imprint is the envelope's signature") {
+    // cosign v3 signs an image as an in-toto statement of its signature
+    // predicate.
+    const std::string predicate = scene.sigstore.dir() / "empty.json";
+    REQUIRE(write_file_atomic(predicate, "{}"));
     auto how = keyless();
-    how.insert(how.end(),
-               {"--tsa", "--predicate-type", "https://slsa.dev/provenance/v1", "--predicate", predicate});
+    how.insert(how.end(), {"--tsa", "--predicate-type", "https://sigstore.dev/cosign/sign/v1", "--predicate",
+                           predicate});
     attach(scene.sigstore.bundle(scene.image.digest, how));
-    REQUIRE_EXIT(verify(scene, expect_identity()), 0);
+    const auto run = verify(scene, expect_identity());
+    REQUIRE_EXIT(run, 0);
+    CHECK(run.output("signers") == identity);
+  }
+  SECTION("security review finding 2: a verified attestation alone is no signature") {
+    const std::string predicate = scene.sigstore.dir() / "sbom.json";
+    REQUIRE(write_file_atomic(predicate, R"({"bomFormat":"CycloneDX","specVersion":"1.5","components":[]})"));
+    auto how = keyless();
+    how.insert(how.end(), {"--predicate-type", "https://cyclonedx.org/bom", "--predicate", predicate});
+    attach(scene.sigstore.bundle(scene.image.digest, how));
+    const auto run = verify(scene, expect_identity());
+    REQUIRE_EXIT(run, 3);
+    CHECK(run.output("verdict") == "rejected");
+    CHECK(run.output("signatures-verified") == "0");
+    CHECK(run.output("signers").empty());
+    CHECK(run.err.find("an attestation (https://cyclonedx.org/bom), not a signature") != std::string::npos);
+    // The attestation itself verified: it is listed, as what it is.
+    CHECK(run.output("signature-checks").find(R"("attestation":"https://cyclonedx.org/bom")") !=
+          std::string::npos);
+  }
+  SECTION(
+      "security review finding 2: a signature and an SBOM attestation by the same signer are one signer") {
+    const std::string predicate = scene.sigstore.dir() / "sbom.json";
+    REQUIRE(write_file_atomic(predicate, R"({"bomFormat":"CycloneDX","specVersion":"1.5","components":[]})"));
+    auto sbom = keyless();
+    sbom.insert(sbom.end(), {"--predicate-type", "https://cyclonedx.org/bom", "--predicate", predicate});
+    // Another identity for the attestation: were it counted, two distinct
+    // signers would meet --threshold 2.
+    const std::string other = "https://github.com/irsteps/app/.github/workflows/sbom.yml@refs/heads/main";
+    auto other_sbom = keyless(other);
+    other_sbom.insert(other_sbom.end(),
+                      {"--predicate-type", "https://cyclonedx.org/bom", "--predicate", predicate});
+    const std::string media_type(sigstore::cosign::bundle_media_type);
+    push_referrers_tag(*scene.client, "irsteps/app", scene.image.digest,
+                       {push_artifact(*scene.client, "irsteps/app", scene.image, media_type,
+                                      scene.sigstore.bundle(scene.image.digest, keyless())),
+                        push_artifact(*scene.client, "irsteps/app", scene.image, media_type,
+                                      scene.sigstore.bundle(scene.image.digest, sbom)),
+                        push_artifact(*scene.client, "irsteps/app", scene.image, media_type,
+                                      scene.sigstore.bundle(scene.image.digest, other_sbom))});
+    const std::vector<std::string> both{"--certificate-identity-regexp",
+                                        "https://github\\.com/irsteps/app/\\.github/workflows/.*",
+                                        "--certificate-oidc-issuer", issuer};
+    const auto single = verify(scene, both);
+    REQUIRE_EXIT(single, 0);
+    CHECK(single.output("signers") == identity);
+    CHECK(single.output("signatures-verified") == "1");
+    auto two = both;
+    two.insert(two.end(), {"--threshold", "2"});
+    const auto run = verify(scene, two);
+    REQUIRE_EXIT(run, 3);
+    CHECK(run.err.find("1 distinct signer verified among 1 signature") != std::string::npos);
   }
   SECTION("a timestamp by an authority the trusted root does not know is rejected") {
     attach(scene.sigstore.bundle(scene.image.digest, keyless(identity, "tsa")));
@@ -408,8 +472,9 @@ TEST_CASE("verify-image IMAGE: Sigstore bundles attached as OCI referrers",
   }
 }
 
-TEST_CASE("verify-image IMAGE: the real cosign attestation on its reconstructed image, as a referrer",
-          "[service][verify-image][registry]") {
+TEST_CASE(
+    "verify-image IMAGE: the real cosign attestation on its reconstructed image verifies but is no signature",
+    "[service][verify-image][registry]") {
   if (!have_docker_registry()) return;
   LocalRegistry local;
   oci::RegistryOptions options;
@@ -423,10 +488,21 @@ TEST_CASE("verify-image IMAGE: the real cosign attestation on its reconstructed 
   auto args = base;
   args.insert(args.end(), {"--certificate-identity", "cody@soyland.com", "--certificate-oidc-issuer",
                            "https://github.com/login/oauth"});
+  // Security review finding 2: the fixture is an attestation (predicate
+  // https://cosign.sigstore.dev/attestation/v1, cosign attest --type
+  // custom), not a signature. It verifies, and it is listed as what it is,
+  // but it signs nothing: the image has no signature.
   const auto run = run_step_binary("verify-image", args);
-  REQUIRE_EXIT(run, 0);
-  CHECK(run.output("signers") == "cody@soyland.com");
+  REQUIRE_EXIT(run, 3);
   CHECK(run.output("digest") == digest);
+  CHECK(run.output("signers").empty());
+  CHECK(
+      run.output("signature-checks")
+          .find(
+              R"("verified":true,"attestation":"https://cosign.sigstore.dev/attestation/v1","signer":"cody@soyland.com")") !=
+      std::string::npos);
+  CHECK(run.err.find("an attestation (https://cosign.sigstore.dev/attestation/v1), not a signature") !=
+        std::string::npos);
   args = base;
   args.insert(args.end(), {"--certificate-identity", "someone@else.example", "--certificate-oidc-issuer",
                            "https://github.com/login/oauth"});

@@ -4,6 +4,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -153,20 +155,62 @@ Result<std::string> read_file(const std::string& path) {
   return content.str();
 }
 
-Result<void> write_file_atomic(const std::string& path, std::string_view content) {
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* file = std::fopen(temporary.c_str(), "wb");
-  if (file == nullptr) {
-    return Error(Code::action_failed, "cannot write " + path + ": " + std::strerror(errno));
+namespace {
+
+// The mode fopen gave a new file: 0666 less the umask. Linux shows the
+// umask in /proc/self/status; umask(2) would change it for every thread.
+mode_t new_file_mode() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Umask:", 0) == 0)
+      return static_cast<mode_t>(0666 & ~std::stoul(line.substr(6), nullptr, 8));
   }
-  const bool written = std::fwrite(content.data(), 1, content.size(), file) == content.size();
-  const bool flushed = std::fflush(file) == 0 && ::fsync(::fileno(file)) == 0;
-  const bool closed = std::fclose(file) == 0;
-  if (!written || !flushed || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
+  return 0644;
+}
+
+bool write_all(int fd, std::string_view content) {
+  while (!content.empty()) {
+    const ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    content.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<void> sync_directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Error(Code::action_failed, "cannot open " + dir + ": " + std::strerror(errno));
+  const bool synced = ::fsync(fd) == 0;
+  const std::string reason = std::strerror(errno);
+  ::close(fd);
+  if (!synced) return Error(Code::action_failed, "cannot sync " + dir + ": " + reason);
+  return {};
+}
+
+Result<void> write_file_atomic(const std::string& path, std::string_view content) {
+  // Security review finding 17: the temporary was path.tmp.<pid>, one name
+  // for every thread of the plugin writing the same path, which truncated
+  // and renamed each other's halves. mkstemp gives each call its own, in
+  // the same folder so that the rename stays atomic.
+  std::string temporary = path + ".tmp.XXXXXX";
+  const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
+  if (fd < 0) return Error(Code::action_failed, "cannot write " + path + ": " + std::strerror(errno));
+  const bool written = write_all(fd, content) && ::fchmod(fd, new_file_mode()) == 0 && ::fsync(fd) == 0;
+  const int error = errno;
+  const bool closed = ::close(fd) == 0;
+  if (!written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(written && closed ? errno : error);
     std::remove(temporary.c_str());
     return Error(Code::action_failed, "cannot write " + path + ": " + reason);
   }
+  // The rename is durable only once the folder is.
+  if (auto synced = sync_directory_of(path); !synced) return synced.error().with("write " + path);
   return {};
 }
 

@@ -30,7 +30,9 @@ Context::Context(Report& report, json::object params, k8s::ConfigRequest kube_re
 
 http::RetryPolicy Context::retry_policy() const {
   http::RetryPolicy retry;
-  retry.max_attempts = static_cast<int>(param_int(params_, "max-attempts", retry.max_attempts));
+  // The schema bounds max-attempts to 1..20: it fits, or the default stands.
+  if (auto attempts = param_integer<int>(params_, "max-attempts", retry.max_attempts))
+    retry.max_attempts = *attempts;
   return retry;
 }
 

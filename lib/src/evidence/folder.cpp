@@ -291,10 +291,14 @@ Result<void> Folder::write_manifest() {
 }
 
 Result<std::string> verify_folder(const std::string& dir) {
-  const fs::path manifest = fs::path(dir) / "manifest.json";
-  auto text = read_file(manifest.string());
+  auto text = read_file((fs::path(dir) / "manifest.json").string());
   if (!text) return text.error();
-  auto parsed = parse_json(*text, manifest.string());
+  return verify_manifest(dir, *text);
+}
+
+Result<std::string> verify_manifest(const std::string& dir, std::string_view text) {
+  const fs::path manifest = fs::path(dir) / "manifest.json";
+  auto parsed = parse_json(text, manifest.string());
   if (!parsed) return parsed.error();
   const auto* items = find(*parsed, {"items"});
   if (items == nullptr || !items->is_array()) return invalid(manifest.string() + " has no items");
@@ -314,7 +318,7 @@ Result<std::string> verify_folder(const std::string& dir) {
     }
   }
   if (!problems.empty()) return Error(Code::rejected, problems.substr(2));
-  return sha256_hex(*text);
+  return sha256_hex(text);
 }
 
 }  // namespace ir::evidence

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <cctype>
 #include <cstdlib>
+#include <limits>
 
 namespace ir {
 namespace po = boost::program_options;
@@ -394,7 +395,12 @@ std::int64_t param_int(const json::object& params, std::string_view name, std::i
   const auto it = params.find(name);
   if (it == params.end()) return fallback;
   if (it->value().is_int64()) return it->value().get_int64();
-  if (it->value().is_uint64()) return static_cast<std::int64_t>(it->value().get_uint64());
+  // Saturated, never wrapped to a negative number; param_integer says when
+  // a value does not fit.
+  if (it->value().is_uint64())
+    return std::in_range<std::int64_t>(it->value().get_uint64())
+               ? static_cast<std::int64_t>(it->value().get_uint64())
+               : std::numeric_limits<std::int64_t>::max();
   return fallback;
 }
 

@@ -2,7 +2,11 @@
 
 #include "support/catch.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 TEST_CASE("YAML plain scalars are typed, quoted ones stay strings", "[unit][json]") {
   auto doc = ir::parse_yaml("a: 3\nb: \"3\"\nc: true\nd: 'no'\ne: ~\nf: 1.5\ng: web-1\nh: [1, x]\n", "test");
@@ -84,4 +88,38 @@ TEST_CASE("YAML aliases that expand past the bound are refused, not expanded", "
   auto nested = ir::parse_yaml("a: " + deep, "params file");
   REQUIRE_FALSE(nested);
   CHECK(nested.error().message() == "params file: nested deeper than 200 levels");
+}
+
+// Security review finding 17: the temporary was path.tmp.<pid>, so threads
+// of one process (the plugin's jobs) writing the same path shared it: one
+// truncated another's half-written file, renamed it away under the other.
+TEST_CASE("security review finding 17: threads writing one path at once all succeed, one version wins whole",
+          "[unit][json]") {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("irsteps-json-race-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "record.json").string();
+  constexpr int threads = 16;
+  constexpr int rounds = 20;
+  // Each version is large enough that writes interleave, and says who wrote it.
+  const auto version = [](int writer) { return std::string(256 * 1024, static_cast<char>('a' + writer)); };
+  std::vector<int> failures(threads, 0);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      const std::string content = version(t);
+      for (int r = 0; r < rounds; ++r)
+        if (!ir::write_file_atomic(path, content)) ++failures[static_cast<std::size_t>(t)];
+    });
+  }
+  for (auto& thread : pool) thread.join();
+  for (int t = 0; t < threads; ++t) CHECK(failures[static_cast<std::size_t>(t)] == 0);
+  auto content = ir::read_file(path);
+  REQUIRE(content);
+  REQUIRE(content->size() == 256 * 1024);
+  CHECK(*content == version((*content)[0] - 'a'));
+  // No temporary is left behind.
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 1);
+  std::filesystem::remove_all(dir);
 }

@@ -80,6 +80,36 @@ TEST_CASE("partial items say so and why", "[unit][evidence]") {
   CHECK_FALSE(folder->has_complete("fs.tar"));
 }
 
+// Security review finding 18: snapshot verify --key checked the signature
+// over one read of manifest.json and re-hashed the items of another.
+// verify_manifest works on the bytes it is given, whatever is on disk now.
+TEST_CASE("security review finding 18: verification re-hashes the items of the manifest bytes it was given",
+          "[unit][evidence]") {
+  TempDir dir("evidence-verify-bytes");
+  std::string signed_manifest;
+  {
+    auto folder = Folder::open(dir.path.string(), {});
+    auto writer = folder->begin("pod.json", "test");
+    REQUIRE(writer->write("the pod as captured"));
+    REQUIRE(writer->commit());
+    signed_manifest = *ir::read_file((dir.path / "manifest.json").string());
+    CHECK(*verify_manifest(dir.path.string(), signed_manifest) == ir::sha256_hex(signed_manifest));
+  }
+  // The evidence is changed and a manifest that matches it put on disk.
+  fs::remove_all(dir.path);
+  {
+    auto folder = Folder::open(dir.path.string(), {});
+    auto writer = folder->begin("pod.json", "test");
+    REQUIRE(writer->write("the pod as an attacker wants it"));
+    REQUIRE(writer->commit());
+  }
+  REQUIRE(verify_folder(dir.path.string()));
+  auto verified = verify_manifest(dir.path.string(), signed_manifest);
+  REQUIRE_FALSE(verified);
+  CHECK(verified.error().code() == ir::Code::rejected);
+  CHECK(verified.error().describe().find("pod.json: content differs") != std::string::npos);
+}
+
 TEST_CASE("verification catches a changed byte and a missing file", "[unit][evidence]") {
   TempDir dir("evidence-verify");
   auto folder = Folder::open(dir.path.string(), {});

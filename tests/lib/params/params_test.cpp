@@ -156,6 +156,61 @@ TEST_CASE("a schema's short flag is the long option by another name", "[unit][pa
   CHECK_FALSE(ir::parse_args(*spec, {digest, "-z", "x"}, env_of({})));
 }
 
+// Security review finding 6: --threshold 4294967296 passed the schema (no
+// maximum) and was cast to int 0, so an image without a signature verified.
+TEST_CASE("security review finding 6: integers out of range are refused naming the parameter, never narrowed",
+          "[unit][params]") {
+  auto spec = ir::ParamSpec::load("verify-image");
+  REQUIRE(spec);
+  const auto refused = [&](const std::string& threshold, const std::string& expected) {
+    INFO(threshold);
+    auto parsed =
+        ir::parse_args(*spec,
+                       {"127.0.0.1/app:1", "--certificate-identity", "a@example.com",
+                        "--certificate-oidc-issuer", "https://issuer.example", "--threshold", threshold},
+                       env_of({}));
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().code() == ir::Code::invalid_input);
+    CHECK(parsed.error().describe().find(expected) != std::string::npos);
+  };
+  refused("4294967296", "parameter threshold: must be at most 100");
+  refused("18446744073709551615", "parameter threshold");
+  refused("0", "parameter threshold: must be at least 1");
+  refused("-1", "parameter threshold: must be at least 1");
+
+  // The typed accessor: a value that does not fit is an error, not a cast.
+  const auto doc =
+      ir::parse_json(R"({"big":4294967296,"huge":18446744073709551615,"negative":-1,"text":"3"})", "params");
+  REQUIRE(doc);
+  const auto& params = doc->as_object();
+  CHECK(ir::param_integer<std::int64_t>(params, "big", 1).value() == 4294967296);
+  const auto narrowed = ir::param_integer<int>(params, "big", 1);
+  REQUIRE_FALSE(narrowed);
+  CHECK(narrowed.error().code() == ir::Code::invalid_input);
+  CHECK(narrowed.error().message() == "parameter big: 4294967296 is out of range");
+  CHECK_FALSE(ir::param_integer<std::int64_t>(params, "huge", 1));
+  CHECK_FALSE(ir::param_integer<std::uint64_t>(params, "negative", 1));
+  CHECK_FALSE(ir::param_integer<int>(params, "text", 1));
+  CHECK(ir::param_integer<int>(params, "absent", 7).value() == 7);
+  // The untyped accessor saturates instead of wrapping to a negative number.
+  CHECK(ir::param_int(params, "huge") == std::numeric_limits<std::int64_t>::max());
+}
+
+TEST_CASE("security review finding 6: every integer parameter of every step has a minimum and a maximum",
+          "[unit][params]") {
+  for (const char* step : {"isolate", "snapshot", "rotate-secret", "rollout", "access-audit", "verify-image",
+                           "drift", "notify"}) {
+    auto spec = ir::ParamSpec::load(step);
+    REQUIRE(spec);
+    for (const auto& entry : spec->properties()) {
+      if (ir::string_at(entry.value(), {"type"}) != "integer") continue;
+      INFO(step << " " << std::string(entry.key()));
+      CHECK(ir::find(entry.value(), {"minimum"}) != nullptr);
+      CHECK(ir::find(entry.value(), {"maximum"}) != nullptr);
+    }
+  }
+}
+
 TEST_CASE("every step's short flags are single letters, none used twice", "[unit][params]") {
   for (const char* step : {"isolate", "snapshot", "rotate-secret", "rollout", "access-audit", "verify-image",
                            "drift", "notify"}) {

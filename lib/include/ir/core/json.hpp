@@ -28,8 +28,12 @@ namespace json = boost::json;
 [[nodiscard]] Result<json::value> parse_json_or_yaml(std::string_view text, std::string_view what);
 
 [[nodiscard]] Result<std::string> read_file(const std::string& path);
-// Writes via a temporary name and rename, so a reader never sees half a file.
+// Writes via a temporary name of its own (concurrent writers of one path
+// never share it), fsync and rename, so a reader never sees half a file;
+// the folder is synced after the rename.
 [[nodiscard]] Result<void> write_file_atomic(const std::string& path, std::string_view content);
+// fsync of the folder that holds `path`: makes a rename into it durable.
+[[nodiscard]] Result<void> sync_directory_of(const std::string& path);
 
 // Walks objects by key; nullptr where any step is missing or not an object.
 [[nodiscard]] const json::value* find(const json::value& root, std::initializer_list<std::string_view> path);

@@ -4,6 +4,7 @@
 
 #include "ir/core/error.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,6 +31,14 @@ class Gzip {
   std::unique_ptr<State> state_;
   Sink sink_;
 };
+
+// The header blocks of one tar entry: ustar, preceded by a pax extended
+// header when the size reaches 8 GiB (the ustar size field's limit; the
+// size is then also in GNU's base-256 form) or the name does not fit the
+// ustar name and prefix fields. Security review finding 9: a larger entry
+// overflowed the octal field and made a corrupt archive.
+[[nodiscard]] Result<std::string> tar_header(const std::string& name, std::uint64_t size, std::uint64_t mtime,
+                                             bool directory);
 
 // Writes every file under `dir` into `archive` (.tar.gz), paths prefixed
 // with the folder's name, in sorted order. Returns the archive's SHA-256.

@@ -101,5 +101,10 @@ class Folder {
 // Re-hashes every item listed in DIR/manifest.json; errors name each
 // mismatch. Returns the manifest's SHA-256.
 [[nodiscard]] Result<std::string> verify_folder(const std::string& dir);
+// The same over manifest bytes the caller has read once, so that what a
+// signature was checked over is exactly what is re-hashed (security review
+// finding 18: snapshot verify --key read manifest.json twice). Returns the
+// SHA-256 of `manifest_text`.
+[[nodiscard]] Result<std::string> verify_manifest(const std::string& dir, std::string_view manifest_text);
 
 }  // namespace ir::evidence
