@@ -369,23 +369,7 @@ TEST_CASE(
                     "--issuer", "https://token.actions.githubusercontent.com"}),
         "annotations");
     REQUIRE(annotations);
-    auto payload_digest = in.push_blob("irsteps/verify-image", payload);
-    const std::string config = R"({"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}})";
-    auto config_digest = in.push_blob("irsteps/verify-image", config);
-    REQUIRE((payload_digest && config_digest));
-    const boost::json::object signature_manifest{
-        {"schemaVersion", 2},
-        {"mediaType", oci::media::oci_manifest},
-        {"config",
-         {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-          {"digest", *config_digest},
-          {"size", config.size()}}},
-        {"layers", boost::json::array{{{"mediaType", "application/vnd.dev.cosign.simplesigning.v1+json"},
-                                       {"digest", *payload_digest},
-                                       {"size", payload.size()},
-                                       {"annotations", annotations->as_object()}}}}};
-    REQUIRE(in.push_manifest("irsteps/verify-image", "sha256-" + digest.substr(7) + ".sig",
-                             oci::media::oci_manifest, boost::json::serialize(signature_manifest)));
+    push_legacy_signature(in, "irsteps/verify-image", digest, payload, annotations->as_object());
   };
   sign_in(registry, local.host());
   const auto verified = podman.run(

@@ -273,23 +273,7 @@ void sign_image(oci::Registry& registry, const TempDir& sigstore, const std::str
                          "--issuer", "https://token.actions.githubusercontent.com"}),
                  "annotations");
   REQUIRE(annotations);
-  auto payload_digest = registry.push_blob(repository, payload);
-  const std::string config = R"({"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}})";
-  auto config_digest = registry.push_blob(repository, config);
-  REQUIRE((payload_digest && config_digest));
-  const boost::json::object manifest{
-      {"schemaVersion", 2},
-      {"mediaType", oci::media::oci_manifest},
-      {"config",
-       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-        {"digest", *config_digest},
-        {"size", config.size()}}},
-      {"layers", boost::json::array{{{"mediaType", "application/vnd.dev.cosign.simplesigning.v1+json"},
-                                     {"digest", *payload_digest},
-                                     {"size", payload.size()},
-                                     {"annotations", annotations->as_object()}}}}};
-  REQUIRE(registry.push_manifest(repository, "sha256-" + image.digest.substr(7) + ".sig",
-                                 oci::media::oci_manifest, boost::json::serialize(manifest)));
+  push_legacy_signature(registry, repository, image.digest, payload, annotations->as_object());
 }
 
 }  // namespace

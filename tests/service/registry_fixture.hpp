@@ -12,6 +12,8 @@
 #include "support/pki.hpp"
 #include "support/spawn.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -181,6 +183,31 @@ inline void push_referrers_tag(oci::Registry& registry, const std::string& repos
 // folder is absent (a WARN says so); else the subject's digest.
 inline const std::filesystem::path cosign_fixtures =
     std::filesystem::path(IRSTEPS_SOURCE_DIR) / ".." / "shared" / "testdata" / "sigstore-fixtures" / "cosign";
+// A cosign signature as `cosign sign` stores one without the referrers API:
+// the simple-signing payload as the one layer of a manifest tagged
+// sha256-<digest>.sig, the signer's annotations (certificate, bundle) on it.
+inline void push_legacy_signature(oci::Registry& registry, const std::string& repository,
+                                  const std::string& image_digest, const std::string& payload,
+                                  const json::object& annotations) {
+  auto payload_digest = registry.push_blob(repository, payload);
+  const std::string config = R"({"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}})";
+  auto config_digest = registry.push_blob(repository, config);
+  REQUIRE((payload_digest && config_digest));
+  const json::object manifest{
+      {"schemaVersion", 2},
+      {"mediaType", oci::media::oci_manifest},
+      {"config",
+       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+        {"digest", *config_digest},
+        {"size", config.size()}}},
+      {"layers", json::array{{{"mediaType", "application/vnd.dev.cosign.simplesigning.v1+json"},
+                              {"digest", *payload_digest},
+                              {"size", payload.size()},
+                              {"annotations", annotations}}}}};
+  REQUIRE(registry.push_manifest(repository, "sha256-" + image_digest.substr(7) + ".sig",
+                                 oci::media::oci_manifest, boost::json::serialize(manifest)));
+}
+
 inline std::string push_cosign_fixture(oci::Registry& registry, const std::string& repository,
                                        const std::string& tag) {
   if (!std::filesystem::exists(cosign_fixtures)) {

@@ -3,6 +3,7 @@
 #include "support/catch.hpp"
 
 #include <string>
+#include <vector>
 
 // Security review finding 22: names from parameters and alerts are checked
 // before they become part of a request path.
@@ -11,8 +12,20 @@ TEST_CASE("object and namespace names are DNS-1123 names", "[unit][k8s]") {
   CHECK(ir::k8s::check_object_name("a.b-c.d", "pod"));
   const std::string label(63, 'a');
   CHECK(ir::k8s::check_object_name(label + "." + label + "." + label + "." + std::string(61, 'a'), "pod"));
-  for (const std::string name : {"", "..", "a/b", "A", "a_b", "-a", "a-", "a..b", ".a", "a?b", "a b",
-                                 std::string(254, 'a'), std::string(64, 'a')}) {
+  const std::vector<std::string> bad{"",
+                                     "..",
+                                     "a/b",
+                                     "A",
+                                     "a_b",
+                                     "-a",
+                                     "a-",
+                                     "a..b",
+                                     ".a",
+                                     "a?b",
+                                     "a b",
+                                     std::string(254, 'a'),
+                                     std::string(64, 'a')};
+  for (const auto& name : bad) {
     INFO(name);
     auto checked = ir::k8s::check_object_name(name, "pod");
     REQUIRE_FALSE(checked);
