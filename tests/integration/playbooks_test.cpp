@@ -256,6 +256,42 @@ stringData: {password: leaked-value-93c1}
   CHECK(rig.receiver.requests()[0].body.find("leaked-value-93c1") == std::string::npos);
 }
 
+// Issue 16 item 9: a failed step reaches people through the exit handler.
+TEST_CASE("data exposure with a failing step: the exit handler reports the failed node",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbdatafail");
+  const auto result = rig.run("irsteps-data-exposure",
+                              {"incident-id=INC-2026-11-26-512", "namespace=" + ns.name(),
+                               "secret=no-such-secret", "key=password", "data-class=pci", "severity=high"},
+                              1);
+  CHECK(string_at(result, {"phase"}) == "Failed");
+  CHECK(phase_of(result, "rotate") == "Failed");
+  CHECK(phase_of(result, "notify") != "Succeeded");  // the deadlines notice never went out
+  CHECK(phase_of(result, "failure-notification") == "Succeeded");
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 1);
+  const std::string text = string_at(sent[0], {"text"});
+  CHECK(text.find("ended Failed") != std::string::npos);
+  CHECK(text.find(R"("displayName":"rotate")") != std::string::npos);
+}
+
+TEST_CASE("misconfiguration with a failing step: the exit handler reports the failed node",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbmisfail");
+  const auto result = rig.run("irsteps-misconfiguration",
+                              {"incident-id=INC-2026-11-26-513", "expected=" + rig.dir / "no-such-config.git",
+                               "path=apps/web.yaml", "namespace=" + ns.name()},
+                              1);
+  CHECK(string_at(result, {"phase"}) == "Failed");
+  CHECK(phase_of(result, "detect") == "Failed");
+  CHECK(phase_of(result, "failure-notification") == "Succeeded");
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 1);
+  CHECK(string_at(sent[0], {"text"}).find(R"("displayName":"detect")") != std::string::npos);
+}
+
 TEST_CASE("misconfiguration: drift from git found, approved, fixed, verified, notified",
           "[integration][playbooks]") {
   Rig rig;
