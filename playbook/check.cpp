@@ -117,6 +117,15 @@ Result<void> Runner::prepare() {
     }
   }
   if (auto r = check_template(*entry); !r) return r;
+  if (!root_.on_exit.empty()) {
+    // The exit handler sees workflow.status and workflow.failures; the rest do not.
+    globals_.status = "Failed";
+    globals_.failures = "null";
+    auto r = check_template(*root_.find(root_.on_exit));
+    globals_.status.reset();
+    globals_.failures.reset();
+    if (!r) return r.error().with(root_.where + ": spec.onExit");
+  }
   if (!gates_.empty() && !options_.dry_run && !options_.approve_all && !options_.deny_all &&
       !options_.interactive) {
     return invalid("the workflow has approval gates (" + gates_.front() +

@@ -203,8 +203,8 @@ int main(int argc, char** argv) {
       ("version", "print the version")
       ("parameter,p", po::value<std::vector<std::string>>()->composing(), "NAME=VALUE: a workflow parameter")
       ("dry-run", "run every step with --dry-run (workflow parameter dry-run=true, IRSTEPS_DRY_RUN=true); approval gates pass")
-      ("approve-all", "approve every suspend gate")
-      ("deny-all", "deny every suspend gate (the gate fails)")
+      ("approve-all", "approve every suspend gate: its supplied outputs get \"approved\" (argo node set --output-parameter, then argo resume)")
+      ("deny-all", "deny every suspend gate: its supplied outputs take their defaults (a plain argo resume); a gate without any fails")
       ("parallelism", po::value<int>()->default_value(4), "steps that run at the same time")
       ("bin-dir", po::value<std::vector<std::string>>()->composing(),
        "where the step executables are (repeatable; default: next to playbook, then IRSTEPS_BIN_DIR)")

@@ -29,6 +29,9 @@ struct Parameter {
   // Output parameters only.
   std::optional<std::string> from_path;       // containers
   std::optional<std::string> from_parameter;  // steps and dag templates
+  // Suspend templates: valueFrom.supplied, set by whoever resumes the node
+  // (argo node set --output-parameter), else its default.
+  bool supplied = false;
   std::string where;
 };
 
@@ -120,6 +123,7 @@ class Workflow {
   std::string name;
   std::string file;
   std::string entrypoint;
+  std::string on_exit;                  // spec.onExit: the template run when the workflow ends
   std::string active_deadline_seconds;  // spec.activeDeadlineSeconds: the whole run's limit
   std::vector<Parameter> arguments;
   std::vector<Volume> volumes;

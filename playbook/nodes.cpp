@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +18,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using ir::invalid;
+
+// What approving a gate supplies to its supplied outputs; the playbooks test
+// for it with when: "'{{steps.GATE.outputs.parameters.approved}}' == 'approved'".
+constexpr std::string_view approved_value = "approved";
 
 std::string trim_right(std::string text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) text.pop_back();
@@ -91,7 +96,8 @@ Result<PathMap> Runner::path_map(const Template& t, const std::string& node_dir)
   return sorted_path_map(std::move(map));
 }
 
-void Runner::run_container(const Template& t, NodeRecord& node, int attempt) {
+void Runner::run_container(const Template& t, NodeRecord& node, int attempt,
+                           std::optional<std::chrono::milliseconds> retry_deadline) {
   const auto& c = t.container;
   const Scope scope{&globals_, &node.inputs, "", nullptr, attempt};
   const auto fail = [&](const std::string& phase, const std::string& message) {
@@ -137,6 +143,9 @@ void Runner::run_container(const Template& t, NodeRecord& node, int attempt) {
     if (!limit) return fail("Error", limit.error().with(t.where).describe());
     if (!spec.deadline || *limit < *spec.deadline) spec.deadline = *limit;
   }
+  // A retry runs at most what is left of backoff.maxDuration, as Argo's pod.
+  const bool max_duration_bounds = retry_deadline && (!spec.deadline || *retry_deadline < *spec.deadline);
+  if (max_duration_bounds) spec.deadline = *retry_deadline;
 
   slots_->acquire();
   if (supervisor_.cancelled()) {
@@ -164,8 +173,11 @@ void Runner::run_container(const Template& t, NodeRecord& node, int attempt) {
   if (run->stopped) {
     fail("Failed", "stopped by the runner");
   } else if (run->deadline_exceeded) {
-    fail("Failed",
-         "deadline of " + std::to_string(spec.deadline->count() / 1000) + "s exceeded: step stopped");
+    const auto ms = spec.deadline->count();
+    fail("Failed", "deadline of " +
+                       (ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms") +
+                       (max_duration_bounds ? " (what was left of retryStrategy.backoff.maxDuration)" : "") +
+                       " exceeded: step stopped");
   } else if (node.phase == "Failed") {
     const auto* error = node.result ? node.result->if_contains("error") : nullptr;
     node.message = error != nullptr && error->is_string() ? std::string(error->get_string())
@@ -187,57 +199,102 @@ void Runner::run_container(const Template& t, NodeRecord& node, int attempt) {
   }
 }
 
+// Argo's semantics, which the runner follows:
+// - suspend.duration: after it the node Succeeds by itself, each supplied
+//   output taking its default (workflow/controller/operator.go
+//   executeSuspend, workflow/util/util.go OverrideOutputParametersWithDefault);
+// - a plain `argo resume` does the same (util.go ResumeWorkflow): only
+//   `argo node set --output-parameter NAME=VALUE` before it supplies a value
+//   (util.go updateSuspendedNode). Approving here is that: every supplied
+//   output gets "approved". Denying is a resume without a value, so the
+//   defaults; a gate without supplied outputs has no way to say no but
+//   failing (argo node set --phase Failed, or argo stop);
+// - a template timeout is never enforced on a suspend node (parsing refuses it).
 void Runner::run_suspend(const Template& t, NodeRecord& node) {
-  // duration: the gate opens by itself; timeout: the gate fails when nobody
-  // answered in time (Argo fails a suspended node at its timeout).
-  std::optional<std::chrono::milliseconds> duration, timeout;
-  const Scope scope{&globals_, &node.inputs, "", nullptr, std::nullopt};
-  for (auto [field, target] : {std::pair{&t.suspend_duration, &duration}, std::pair{&t.timeout, &timeout}}) {
-    if (field->empty()) continue;
-    auto text = substitute(*field, scope);
+  std::optional<std::chrono::milliseconds> duration;
+  if (!t.suspend_duration.empty()) {
+    const Scope scope{&globals_, &node.inputs, "", nullptr, std::nullopt};
+    auto text = substitute(t.suspend_duration, scope);
     auto parsed = text ? argo_duration(*text) : Result<std::chrono::milliseconds>(text.error());
     if (!parsed) {
       node.phase = "Error";
-      node.message = parsed.error().with(t.where).describe();
+      node.message = parsed.error().with(t.where + ".suspend.duration").describe();
       return;
     }
-    *target = *parsed;
+    duration = *parsed;
   }
-  const auto decide = [&](bool approved, const std::string& how) {
-    node.phase = approved ? "Succeeded" : "Failed";
+  const bool answers =
+      std::any_of(t.outputs.begin(), t.outputs.end(), [](const Parameter& p) { return p.supplied; });
+  // supplied: the value an approver sets; nullopt: each output's default.
+  const auto resume = [&](const std::optional<std::string>& supplied, const std::string& how) {
+    node.phase = "Succeeded";
     node.message = how;
-    timeline_.event(approved ? "gate.approved" : "gate.denied", node.path, "approval gate " + how);
+    for (const auto& p : t.outputs) {
+      std::optional<std::string> value = supplied;
+      if (!value) value = p.default_value;
+      if (!value) {
+        // addRawOutputFields: an input of the same name lends its default.
+        for (const auto& in : t.inputs) {
+          if (in.name == p.name && in.default_value) value = in.default_value;
+        }
+      }
+      if (!value) {
+        node.phase = "Error";
+        node.message =
+            "raw output parameter '" + p.name + "' has not been set and does not have a default value";
+        return;
+      }
+      node.outputs[p.name] = *value;
+    }
+    timeline_.event(supplied ? "gate.approved" : "gate.resumed", node.path,
+                    "approval gate " + how + (supplied || !answers ? "" : ": outputs take their defaults"));
+  };
+  const auto fail = [&](const std::string& how) {
+    node.phase = "Failed";
+    node.message = how;
+    timeline_.event("gate.denied", node.path, "approval gate " + how);
+  };
+  const auto deny = [&](const std::string& how) {
+    if (answers) return resume(std::nullopt, how);
+    fail(how);
   };
   const auto seconds = [](std::chrono::milliseconds d) { return std::to_string(d.count() / 1000) + "s"; };
   const std::string resume_text = duration ? "resumes by itself after " + seconds(*duration) : "";
-  const std::string timeout_text = timeout ? "not approved within " + seconds(*timeout) : "";
-  if (options_.dry_run) return decide(true, "approved automatically (dry run)");
-  if (options_.deny_all) return decide(false, "denied (--deny-all)");
-  if (options_.approve_all) return decide(true, "approved (--approve-all)");
-  const bool times_out_first = timeout && (!duration || *timeout < *duration);
+  if (options_.dry_run) return resume(std::string(approved_value), "approved automatically (dry run)");
+  if (options_.deny_all) return deny("denied (--deny-all)");
+  if (options_.approve_all) return resume(std::string(approved_value), "approved (--approve-all)");
   if (!options_.interactive) {
     // prepare() let only gates with a duration come this far.
     timeline_.event("gate.waiting", node.path, "approval gate " + resume_text);
-    if (!supervisor_.sleep_for(times_out_first ? *timeout : *duration))
-      return decide(false, "stopped while waiting");
-    return times_out_first ? decide(false, timeout_text) : decide(true, "resumed after its duration");
+    if (!supervisor_.sleep_for(*duration)) return fail("stopped while waiting");
+    return resume(std::nullopt, "resumed after its duration of " + seconds(*duration));
   }
+  switch (ask_at_terminal(node, duration, resume_text)) {
+    case Answer::yes:
+      return resume(std::string(approved_value), "approved at the terminal");
+    case Answer::no:
+      return deny("denied at the terminal");
+    case Answer::timed_out:
+      return resume(std::nullopt, "resumed after its duration of " + seconds(*duration));
+    case Answer::stopped:
+      return fail("stopped while waiting");
+  }
+}
+
+Runner::Answer Runner::ask_at_terminal(const NodeRecord& node,
+                                       std::optional<std::chrono::milliseconds> duration,
+                                       const std::string& resume_text) {
   // One question at a time, whatever runs in parallel.
   const std::lock_guard lock(prompt_mutex_);
-  std::cerr << "Approve " << node.path << "?" << (duration ? " (" + resume_text + ")" : "")
-            << (timeout ? " (fails if " + timeout_text + ")" : "") << " [y/N] " << std::flush;
+  std::cerr << "Approve " << node.path << "?" << (duration ? " (" + resume_text + ")" : "") << " [y/N] "
+            << std::flush;
   const auto asked = std::chrono::steady_clock::now();
   std::string answer;
   while (true) {
-    if (supervisor_.cancelled()) return decide(false, "stopped while waiting");
-    const auto waited = std::chrono::steady_clock::now() - asked;
-    if (times_out_first && waited >= *timeout) {
+    if (supervisor_.cancelled()) return Answer::stopped;
+    if (duration && std::chrono::steady_clock::now() - asked >= *duration) {
       std::cerr << '\n';
-      return decide(false, timeout_text);
-    }
-    if (duration && waited >= *duration) {
-      std::cerr << '\n';
-      return decide(true, "resumed after its duration");
+      return Answer::timed_out;
     }
     pollfd fd{0, POLLIN, 0};
     if (::poll(&fd, 1, 200) <= 0) continue;
@@ -247,7 +304,7 @@ void Runner::run_suspend(const Template& t, NodeRecord& node) {
   }
   answer = trim_right(answer);
   const bool yes = answer == "y" || answer == "Y" || answer == "yes" || answer == "YES" || answer == "Yes";
-  return decide(yes, yes ? "approved at the terminal" : "denied at the terminal");
+  return yes ? Answer::yes : Answer::no;
 }
 
 }  // namespace playbook

@@ -97,11 +97,21 @@ Result<RetryDecision> decide_retry(const RetryStrategy& strategy, const std::str
     if (!backoff.max_duration.empty()) {
       auto max = argo_duration(backoff.max_duration);
       if (!max) return max.error().with(strategy.where + ".backoff.maxDuration");
-      if (since_first_start + decision.wait > *max) {
-        decision.reason = "backoff would pass maxDuration " + backoff.max_duration;
+      // operator.go processNodeRetries: past maxDuration since the first
+      // attempt's start, or a backoff that would end past it, is the end.
+      if (since_first_start >= *max) {
+        decision.reason = "max duration limit exceeded (maxDuration " + backoff.max_duration +
+                          " since the first attempt started)";
         decision.wait = {};
         return decision;
       }
+      if (since_first_start + decision.wait >= *max) {
+        decision.reason =
+            "backoff would exceed max duration limit (maxDuration " + backoff.max_duration + ")";
+        decision.wait = {};
+        return decision;
+      }
+      decision.deadline = *max - since_first_start - decision.wait;
     }
   }
   decision.retry = true;

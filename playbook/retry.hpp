@@ -3,7 +3,8 @@
 // the phase, the expression (if any) must hold for lastRetry, and the limit
 // (retries after the first attempt; none given: no limit, as in Argo) must
 // not be reached. backoff: duration * factor^(failures-1), never past
-// maxDuration counted from the first attempt's start.
+// maxDuration counted from the first attempt's start, which also bounds how
+// long the retry may run (operator.go processNodeRetries).
 #pragma once
 
 #include "model.hpp"
@@ -23,6 +24,11 @@ struct AttemptOutcome {
 struct RetryDecision {
   bool retry = false;
   std::chrono::milliseconds wait{0};
+  // With backoff.maxDuration: the time the retry may run, what is left of
+  // maxDuration after the wait. Argo gives it to the retry's pod as its
+  // deadline (workflow/controller/operator.go processNodeRetries sets
+  // executionDeadline; workflowpod.go getDeadline).
+  std::optional<std::chrono::milliseconds> deadline;
   std::string reason;  // why not, for the node's message
 };
 

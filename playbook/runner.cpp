@@ -4,6 +4,8 @@
 #include "retry.hpp"
 #include "vars.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
@@ -121,6 +123,12 @@ json::object Runner::run() {
   }
   const ChildState state = execute(entry, inputs, root_.name);
   succeeded_ = state.phase == "Succeeded" && !supervisor_.cancelled();
+  // Argo runs the exit handler whatever the outcome, and a failed handler
+  // fails a workflow that had succeeded. Stopped runs skip it here.
+  if (!root_.on_exit.empty() && !supervisor_.cancelled()) {
+    const ChildState handler = run_exit_handler(state.phase);
+    succeeded_ = succeeded_ && handler.phase == "Succeeded" && !supervisor_.cancelled();
+  }
 
   json::object document;
   document["apiVersion"] = "irsteps.io/v1";
@@ -190,9 +198,10 @@ ChildState Runner::execute(const Template& t, const std::map<std::string, std::s
   }
   if (t.kind != Template::Kind::container) timeline_.node_started(node, 0);
   const auto first_start = std::chrono::steady_clock::now();
+  std::optional<std::chrono::milliseconds> retry_deadline;
   for (int attempt = 0;; ++attempt) {
     const auto attempt_start = std::chrono::steady_clock::now();
-    execute_once(t, node, attempt);
+    execute_once(t, node, attempt, retry_deadline);
     node.attempts = attempt + 1;
     if (node.phase == "Succeeded" || !t.retry || supervisor_.cancelled()) break;
     const Scope scope{&globals_, &node.inputs, "", nullptr, attempt};
@@ -216,19 +225,21 @@ ChildState Runner::execute(const Template& t, const std::map<std::string, std::s
     timeline_.event("node.retrying", node.path,
                     "retrying in " + duration_text(decision->wait) + " after " + node.phase +
                         (node.exit_code ? " (exit " + std::to_string(*node.exit_code) + ")" : ""));
+    retry_deadline = decision->deadline;
     if (!supervisor_.sleep_for(decision->wait)) break;
   }
   finish_node(node);
   return state_of(node);
 }
 
-void Runner::execute_once(const Template& t, NodeRecord& node, int attempt) {
+void Runner::execute_once(const Template& t, NodeRecord& node, int attempt,
+                          std::optional<std::chrono::milliseconds> retry_deadline) {
   node.message.clear();
   node.exit_code.reset();
   node.outputs.clear();
   switch (t.kind) {
     case Template::Kind::container:
-      run_container(t, node, attempt);
+      run_container(t, node, attempt, retry_deadline);
       return;
     case Template::Kind::suspend:
       run_suspend(t, node);
@@ -284,6 +295,33 @@ std::optional<std::map<std::string, std::string>> Runner::prepare_call(const Tem
     arguments[a.name] = *value;
   }
   return arguments;
+}
+
+ChildState Runner::run_exit_handler(const std::string& phase) {
+  // operator.go: workflow.status from the entry node's phase, and
+  // workflow.failures every Failed or Error node as JSON ("null" for none).
+  globals_.status = phase == "Succeeded" || phase == "Skipped" || phase == "Omitted" ? "Succeeded"
+                    : phase == "Error"                                               ? "Error"
+                                                                                     : "Failed";
+  json::array failures;
+  {
+    const std::lock_guard lock(nodes_mutex_);
+    for (const auto& node : nodes_) {
+      if (!failed_phase(node->phase)) continue;
+      const auto dot = node->path.rfind('.');
+      failures.push_back(
+          json::object{{"displayName", dot == std::string::npos ? node->path : node->path.substr(dot + 1)},
+                       {"message", node->message},
+                       {"templateName", node->template_name},
+                       {"phase", node->phase},
+                       {"podName", node->type == "Pod" ? globals_.name + "-" + node->template_name : ""},
+                       {"finishedAt", ir::format_utc(node->end)}});
+    }
+  }
+  globals_.failures = failures.empty() ? "null" : json::serialize(failures);
+  timeline_.event("workflow.onExit", "",
+                  "running the exit handler " + root_.on_exit + " (workflow " + *globals_.status + ")");
+  return execute(*root_.find(root_.on_exit), {}, root_.name + ".onExit");
 }
 
 void Runner::template_outputs(const Template& t, NodeRecord& node, const Scope& scope) {

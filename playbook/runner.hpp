@@ -11,6 +11,7 @@
 #include "timeline.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,10 @@ struct Globals {
   std::string namespace_name;
   std::string uid;
   std::string creation_timestamp;
+  // Set for spec.onExit's templates only, as Argo sets them after the
+  // entrypoint ended (workflow/controller/operator.go).
+  std::optional<std::string> status;    // {{workflow.status}}: Succeeded, Failed, Error
+  std::optional<std::string> failures;  // {{workflow.failures}}: JSON list of the failed nodes
 };
 
 // The variables visible at one place of a template.
@@ -110,7 +115,9 @@ class Runner {
   // runner.cpp
   ChildState execute(const Template& t, const std::map<std::string, std::string>& given,
                      const std::string& path);
-  void execute_once(const Template& t, NodeRecord& node, int attempt);
+  // retry_deadline: how long a retry may run (backoff.maxDuration's rest).
+  void execute_once(const Template& t, NodeRecord& node, int attempt,
+                    std::optional<std::chrono::milliseconds> retry_deadline);
   void run_steps(const Template& t, NodeRecord& node);
   void run_dag(const Template& t, NodeRecord& node);
   // Evaluates `when`, substitutes the arguments; nullopt when the call does not run.
@@ -118,11 +125,17 @@ class Runner {
                                                                  const Scope& scope, const std::string& path,
                                                                  ChildState& not_run);
   void template_outputs(const Template& t, NodeRecord& node, const Scope& scope);
+  // spec.onExit after the entrypoint ended in `phase`.
+  ChildState run_exit_handler(const std::string& phase);
   NodeRecord& new_node(const std::string& path, const std::string& type, const Template* t);
   void finish_node(NodeRecord& node);
   // nodes.cpp
-  void run_container(const Template& t, NodeRecord& node, int attempt);
+  void run_container(const Template& t, NodeRecord& node, int attempt,
+                     std::optional<std::chrono::milliseconds> retry_deadline);
   void run_suspend(const Template& t, NodeRecord& node);
+  enum class Answer { yes, no, timed_out, stopped };
+  Answer ask_at_terminal(const NodeRecord& node, std::optional<std::chrono::milliseconds> duration,
+                         const std::string& resume_text);
   Result<PathMap> path_map(const Template& t, const std::string& node_dir);
   std::string volume_dir(const std::string& name);
 

@@ -31,6 +31,12 @@ Result<std::string> Scope::operator()(const std::string& name) const {
     if (parts.size() == 2 && parts[1] == "namespace") return globals->namespace_name;
     if (parts.size() == 2 && parts[1] == "uid") return globals->uid;
     if (parts.size() == 2 && parts[1] == "creationTimestamp") return globals->creation_timestamp;
+    for (const auto& [key, value] :
+         {std::pair{"status", &globals->status}, std::pair{"failures", &globals->failures}}) {
+      if (parts.size() != 2 || parts[1] != key) continue;
+      if (!*value) return invalid("{{" + name + "}}: only the templates of spec.onExit see it, as in Argo");
+      return **value;
+    }
     return unknown();
   }
   if (parts[0] == "inputs" && parts.size() == 3 && parts[1] == "parameters" && inputs != nullptr) {

@@ -55,7 +55,14 @@ Result<std::vector<std::string>> string_list(const json::value& value, const std
   return out;
 }
 
-enum class ParamKind { workflow_argument, input, call_argument, output_container, output_other };
+enum class ParamKind {
+  workflow_argument,
+  input,
+  call_argument,
+  output_container,
+  output_other,
+  output_suspend
+};
 
 Result<Parameter> parse_parameter(const json::value& value, const std::string& where, ParamKind kind) {
   auto object = object_at(value, where);
@@ -74,6 +81,7 @@ Result<Parameter> parse_parameter(const json::value& value, const std::string& w
       break;
     case ParamKind::output_container:
     case ParamKind::output_other:
+    case ParamKind::output_suspend:
       if (auto r = check_keys(o, where, {"name", "valueFrom", "description"}); !r) return r.error();
       break;
   }
@@ -102,17 +110,28 @@ Result<Parameter> parse_parameter(const json::value& value, const std::string& w
     auto f = object_at(*from, at);
     if (!f) return f.error();
     const bool container = kind == ParamKind::output_container;
-    if (auto r = check_keys(**f, at, {container ? "path" : "parameter", "default"}); !r) return r.error();
-    auto source = string_field(**f, container ? "path" : "parameter", at);
-    if (!source) return source.error();
-    if (source->empty()) return invalid(at + (container ? ".path" : ".parameter") + ": required");
-    (container ? p.from_path : p.from_parameter) = *source;
+    if (kind == ParamKind::output_suspend) {
+      // A suspend node's only outputs are the ones supplied when it is
+      // resumed (operator.go addRawOutputFields).
+      if (auto r = check_keys(**f, at, {"supplied", "default"}); !r) return r.error();
+      const auto* supplied = (*f)->if_contains("supplied");
+      if (supplied == nullptr || !supplied->is_object() || !supplied->get_object().empty())
+        return invalid(at + ".supplied: required, and must be {}");
+      p.supplied = true;
+    } else {
+      if (auto r = check_keys(**f, at, {container ? "path" : "parameter", "default"}); !r) return r.error();
+      auto source = string_field(**f, container ? "path" : "parameter", at);
+      if (!source) return source.error();
+      if (source->empty()) return invalid(at + (container ? ".path" : ".parameter") + ": required");
+      (container ? p.from_path : p.from_parameter) = *source;
+    }
     if (const auto* d = (*f)->if_contains("default")) {
       auto text = scalar_string(*d, at + ".default");
       if (!text) return text.error();
       p.default_value = *text;
     }
-  } else if (kind == ParamKind::output_container || kind == ParamKind::output_other) {
+  } else if (kind == ParamKind::output_container || kind == ParamKind::output_other ||
+             kind == ParamKind::output_suspend) {
     return invalid(where + ".valueFrom: required");
   }
   return p;
@@ -448,14 +467,12 @@ Result<Template> parse_template(const json::value& value, const std::string& whe
   auto inputs = parameters_under(o, "inputs", t.where, ParamKind::input);
   if (!inputs) return inputs.error();
   t.inputs = std::move(*inputs);
-  auto outputs = parameters_under(
-      o, "outputs", t.where,
-      t.kind == Template::Kind::container ? ParamKind::output_container : ParamKind::output_other);
+  auto outputs = parameters_under(o, "outputs", t.where,
+                                  t.kind == Template::Kind::container ? ParamKind::output_container
+                                  : t.kind == Template::Kind::suspend ? ParamKind::output_suspend
+                                                                      : ParamKind::output_other);
   if (!outputs) return outputs.error();
   t.outputs = std::move(*outputs);
-  if (t.kind == Template::Kind::suspend && !t.outputs.empty()) {
-    return invalid(t.where + ".outputs: not supported on suspend templates by the local playbook runner");
-  }
   if (const auto* r = o.if_contains("retryStrategy"); r != nullptr && !r->is_null()) {
     auto retry = parse_retry(*r, t.where + ".retryStrategy");
     if (!retry) return retry.error();
@@ -467,6 +484,15 @@ Result<Template> parse_template(const json::value& value, const std::string& whe
   if (!timeout) return timeout.error();
   t.active_deadline_seconds = *deadline;
   t.timeout = *timeout;
+  if (t.kind == Template::Kind::suspend && !t.timeout.empty()) {
+    // Argo enforces a template's timeout only while its node is Pending
+    // (workflow/controller/operator.go checkTemplateTimeouts); a suspend node
+    // is Running at once, so on Argo such a gate waits forever.
+    return invalid(t.where + ".timeout: Argo never enforces a timeout on a suspend template (the node " +
+                   "is Running, and operator.go checkTemplateTimeouts acts on Pending nodes only), so " +
+                   "this gate would wait forever: use suspend.duration, with an output parameter " +
+                   "valueFrom {supplied: {}, default: ...} for the answer when nobody gives one");
+  }
   auto volumes = parse_volumes(o, t.where);
   if (!volumes) return volumes.error();
   t.volumes = std::move(*volumes);
@@ -510,15 +536,18 @@ Result<std::unique_ptr<Workflow>> parse_workflow(const json::value& document, co
   if (!spec) return spec.error();
   const std::string at = w->where + ": spec";
   if (auto r = check_keys(**spec, at,
-                          {"entrypoint", "arguments", "templates", "serviceAccountName", "podSecurityContext",
-                           "securityContext", "activeDeadlineSeconds", "ttlStrategy", "podGC",
-                           "workflowMetadata", "metadata", "volumes", "volumeClaimTemplates"});
+                          {"entrypoint", "onExit", "arguments", "templates", "serviceAccountName",
+                           "podSecurityContext", "securityContext", "activeDeadlineSeconds", "ttlStrategy",
+                           "podGC", "workflowMetadata", "metadata", "volumes", "volumeClaimTemplates"});
       !r) {
     return r.error();
   }
   auto entrypoint = string_field(**spec, "entrypoint", at);
   if (!entrypoint) return entrypoint.error();
   w->entrypoint = *entrypoint;
+  auto on_exit = string_field(**spec, "onExit", at);
+  if (!on_exit) return on_exit.error();
+  w->on_exit = *on_exit;
   auto deadline = string_field(**spec, "activeDeadlineSeconds", at);
   if (!deadline) return deadline.error();
   w->active_deadline_seconds = *deadline;
@@ -544,6 +573,9 @@ Result<std::unique_ptr<Workflow>> parse_workflow(const json::value& document, co
   }
   if (!w->entrypoint.empty() && w->find(w->entrypoint) == nullptr) {
     return invalid(at + ".entrypoint: no template named " + w->entrypoint);
+  }
+  if (!w->on_exit.empty() && w->find(w->on_exit) == nullptr) {
+    return invalid(at + ".onExit: no template named " + w->on_exit);
   }
   return w;
 }

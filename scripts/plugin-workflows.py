@@ -10,6 +10,9 @@ import yaml
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "workflows", "argo")
 src = yaml.safe_load(open(ROOT + '/steps.yaml'))
+# The backoff of the container flavour's retry-transient (its first template's):
+# one maxDuration for both flavours.
+MAX_DURATION = src['spec']['templates'][0]['retryStrategy']['backoff']['maxDuration']
 # Templates that stay pods: they need volumes an executor plugin's sidecar cannot mount.
 KEEP_POD = {'snapshot': ('its evidence goes to the PersistentVolumeClaim', 'irsteps-evidence, which must outlive the agent pod'),
             'notify': ('its routing file and channel secrets come from', 'the ConfigMap irsteps-notify-routing and the Secret irsteps-notify'),
@@ -73,7 +76,7 @@ for t in src['spec']['templates']:
         limit: "3"
         retryPolicy: OnFailure
         expression: asInt(lastRetry.exitCode) == 4
-        backoff: {duration: 5s, factor: "2", maxDuration: 2m}""")
+        backoff: {duration: 5s, factor: "2", maxDuration: %s}""" % MAX_DURATION)
         block = block.replace('securityContext: *step-security', """securityContext:
           runAsNonRoot: true
           runAsUser: 65532
@@ -102,7 +105,7 @@ for t in src['spec']['templates']:
     out.append('        limit: "3"')
     out.append('        retryPolicy: OnFailure')
     out.append("        expression: lastRetry.message contains 'failed with exit code 4 '")
-    out.append('        backoff: {duration: 5s, factor: "2", maxDuration: 2m}')
+    out.append('        backoff: {duration: 5s, factor: "2", maxDuration: %s}' % MAX_DURATION)
     out.append('      plugin:')
     out.append('        irsteps:')
     c = t['container']

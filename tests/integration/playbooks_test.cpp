@@ -29,6 +29,7 @@ struct Rig {
                       ServerTls{issue(ca, {"receiver", {"localhost"}, {"127.0.0.1"}}), {}}};
   std::string case_repo = dir / "case.git";
   std::vector<std::string> mounts;
+  std::string gate = "--approve-all";  // or --deny-all: every approval gate's answer
 
   Rig() {
     make_bare_repo(case_repo);
@@ -47,11 +48,14 @@ struct Rig {
               "--mount", "/evidence=" + dir / "evidence"};
   }
 
-  // Runs `playbook run NAME -p ... --approve-all`; returns the result document.
+  // Runs `playbook run NAME -p ... --approve-all` (or `gate`); returns the result document.
   json::object run(const std::string& name, const std::vector<std::string>& params, int expected_exit = 0) {
-    std::vector<std::string> argv{
-        binary("playbook"), "run", name, "--templates", std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo",
-        "--approve-all"};
+    std::vector<std::string> argv{binary("playbook"),
+                                  "run",
+                                  name,
+                                  "--templates",
+                                  std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo",
+                                  gate};
     argv.insert(argv.end(), mounts.begin(), mounts.end());
     for (const auto& p : params) argv.insert(argv.end(), {"-p", p});
     argv.insert(argv.end(), {"-p", "case-repo=" + case_repo});
@@ -150,6 +154,59 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
   CHECK(run_git(rig.case_repo, {"fsck", "--strict"}).exit_status == 0);
 }
 
+// Issue 16 item 1: eradication not approved (denied, as a plain `argo
+// resume` or no answer within approval-timeout leaves it): the pod stays
+// isolated, nothing is deleted or restarted, and people are told.
+TEST_CASE("container compromise not approved: contained, nothing deleted, people told",
+          "[integration][playbooks]") {
+  Rig rig;
+  rig.gate = "--deny-all";
+  TestNamespace ns("pbccno");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  const std::string incident = "INC-2026-11-26-509";
+  const auto result = rig.run(
+      "irsteps-container-compromise",
+      {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0], "workload=deployment/web"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(phase_of(result, "approve-eradication") == "Succeeded");
+  CHECK(phase_of(result, "eradication-not-approved") == "Succeeded");
+  for (const auto* node :
+       {"delete-pod", "check-persistence", "restart", "status-update", "post-incident-report"}) {
+    INFO(node);
+    CHECK(phase_of(result, node) == "Skipped");
+  }
+  CHECK(Cluster::get().client().get(k8s::resources::networkpolicies, ns.name(),
+                                    "irsteps-isolate-inc-2026-11-26-509"));
+  CHECK(Cluster::get().client().get(k8s::resources::pods, ns.name(), pods[0]));
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 2);
+  CHECK(string_at(sent[0], {"template"}) == "initial-notification");
+  CHECK(string_at(sent[1], {"text"}).find("eradication was not approved") != std::string::npos);
+  const auto steps = rig.recorded_steps(incident);
+  CHECK(std::count(steps.begin(), steps.end(), "rollout") == 0);
+}
+
+// Issue 16 item 9: a failed playbook tells people, through its exit
+// handler, which step failed and why.
+TEST_CASE("container compromise with a failing step: the exit handler reports the failed node",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbccfail");
+  const auto result =
+      rig.run("irsteps-container-compromise",
+              {"incident-id=INC-2026-11-26-511", "namespace=" + ns.name(), "pod=no-such-pod"}, 1);
+  CHECK(string_at(result, {"phase"}) == "Failed");
+  CHECK(phase_of(result, "isolate") == "Failed");
+  CHECK(phase_of(result, "failure-notification") == "Succeeded");
+  CHECK(phase_of(result, "snapshot").empty());  // nothing after the failure ran
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 1);
+  const std::string text = string_at(sent[0], {"text"});
+  CHECK(text.find("ended Failed") != std::string::npos);
+  CHECK(text.find(R"("displayName":"isolate")") != std::string::npos);
+}
+
 TEST_CASE("container compromise as a tabletop exercise: --dry-run changes nothing and still records",
           "[integration][playbooks]") {
   Rig rig;
@@ -199,6 +256,42 @@ stringData: {password: leaked-value-93c1}
   CHECK(rig.receiver.requests()[0].body.find("leaked-value-93c1") == std::string::npos);
 }
 
+// Issue 16 item 9: a failed step reaches people through the exit handler.
+TEST_CASE("data exposure with a failing step: the exit handler reports the failed node",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbdatafail");
+  const auto result = rig.run("irsteps-data-exposure",
+                              {"incident-id=INC-2026-11-26-512", "namespace=" + ns.name(),
+                               "secret=no-such-secret", "key=password", "data-class=pci", "severity=high"},
+                              1);
+  CHECK(string_at(result, {"phase"}) == "Failed");
+  CHECK(phase_of(result, "rotate") == "Failed");
+  CHECK(phase_of(result, "notify") != "Succeeded");  // the deadlines notice never went out
+  CHECK(phase_of(result, "failure-notification") == "Succeeded");
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 1);
+  const std::string text = string_at(sent[0], {"text"});
+  CHECK(text.find("ended Failed") != std::string::npos);
+  CHECK(text.find(R"("displayName":"rotate")") != std::string::npos);
+}
+
+TEST_CASE("misconfiguration with a failing step: the exit handler reports the failed node",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbmisfail");
+  const auto result = rig.run("irsteps-misconfiguration",
+                              {"incident-id=INC-2026-11-26-513", "expected=" + rig.dir / "no-such-config.git",
+                               "path=apps/web.yaml", "namespace=" + ns.name()},
+                              1);
+  CHECK(string_at(result, {"phase"}) == "Failed");
+  CHECK(phase_of(result, "detect") == "Failed");
+  CHECK(phase_of(result, "failure-notification") == "Succeeded");
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 1);
+  CHECK(string_at(sent[0], {"text"}).find(R"("displayName":"detect")") != std::string::npos);
+}
+
 TEST_CASE("misconfiguration: drift from git found, approved, fixed, verified, notified",
           "[integration][playbooks]") {
   Rig rig;
@@ -226,6 +319,37 @@ TEST_CASE("misconfiguration: drift from git found, approved, fixed, verified, no
   CHECK(string_at(sent[0], {"text"}).find("drift found: true") != std::string::npos);
   const auto steps = rig.recorded_steps(incident);
   CHECK(std::count(steps.begin(), steps.end(), "drift") == 2);  // detect, apply
+}
+
+// Issue 16 item 1: the fix not approved leaves the drift in place and says so.
+TEST_CASE("misconfiguration not approved: drift found, nothing changed, people told",
+          "[integration][playbooks]") {
+  Rig rig;
+  rig.gate = "--deny-all";
+  TestNamespace ns("pbmisno");
+  const std::string expected = deployment_yaml("web", 1);
+  make_bare_repo(rig.dir / "config.git", {{"apps/web.yaml", expected}});
+  Cluster::get().apply_yaml(ns.name(), expected);
+  running_pods(ns.name(), "app=web", 1);
+  auto scaled =
+      Cluster::get().client().patch(k8s::resources::deployments, ns.name(), "web", k8s::PatchType::merge,
+                                    json::object{{"spec", json::object{{"replicas", 3}}}});
+  REQUIRE(scaled);
+  const std::string incident = "INC-2026-11-26-510";
+  const auto result =
+      rig.run("irsteps-misconfiguration", {"incident-id=" + incident, "expected=" + rig.dir / "config.git",
+                                           "path=apps/web.yaml", "namespace=" + ns.name()});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(phase_of(result, "apply") == "Skipped");
+  CHECK(phase_of(result, "fix-not-approved") == "Succeeded");
+  auto live = Cluster::get().client().get(k8s::resources::deployments, ns.name(), "web");
+  REQUIRE(live);
+  CHECK(find(*live, {"spec", "replicas"})->to_number<int>() == 3);
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 1);
+  CHECK(string_at(sent[0], {"text"}).find("the fix was not approved") != std::string::npos);
+  const auto steps = rig.recorded_steps(incident);
+  CHECK(std::count(steps.begin(), steps.end(), "drift") == 1);  // detect only
 }
 
 namespace {
@@ -357,6 +481,9 @@ TEST_CASE(
     const auto result = rig.run("irsteps-supply-chain", params, 1);
     CHECK(string_at(result, {"phase"}) == "Failed");
     CHECK(replicas_of(ns.name(), "api") == 1);
-    CHECK(rig.notifications().empty());
+    // Only the exit handler's notice: the verification failed (issue 16 item 9).
+    const auto sent = rig.notifications();
+    REQUIRE(sent.size() == 1);
+    CHECK(string_at(sent[0], {"text"}).find(R"("displayName":"verify")") != std::string::npos);
   }
 }

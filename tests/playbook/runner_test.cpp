@@ -2,6 +2,8 @@
 // ordering, depends, and retries.
 #include "runner.hpp"
 
+#include <algorithm>
+
 #include "retry.hpp"
 #include "support/catch.hpp"
 
@@ -130,4 +132,60 @@ TEST_CASE("retries: policy, expression on the exit code, limit and backoff", "[p
   CHECK_FALSE(check_retry_expression("lastRetry.exitcode == '4'"));
   CHECK(*argo_duration("30") == 30s);
   CHECK(*argo_duration("1m30s") == 90s);
+}
+
+// Issue 16 item 8: Argo measures backoff.maxDuration from the first
+// attempt's start and gives a retry what is left of it as its deadline
+// (workflow/controller/operator.go processNodeRetries, executionDeadline).
+TEST_CASE("retries: maxDuration counts from the first start and bounds the retry's run", "[playbook]") {
+  RetryStrategy strategy;
+  strategy.where = "t.retryStrategy";
+  strategy.backoff = Backoff{"5s", "2", "1m"};
+  const AttemptOutcome transient{"Failed", 4, 10s};
+  auto second = decide_retry(strategy, "3", 1, transient, 10s);
+  REQUIRE(second);
+  CHECK(second->retry);
+  REQUIRE(second->deadline);
+  CHECK(*second->deadline == 45s);  // 1m - 10s since the first start - 5s backoff
+  auto late = decide_retry(strategy, "3", 2, transient, 61s);
+  CHECK_FALSE(late->retry);
+  CHECK(late->reason.find("max duration limit exceeded") != std::string::npos);
+  RetryStrategy unbounded;
+  unbounded.backoff = Backoff{"5s", "2", ""};
+  CHECK_FALSE(decide_retry(unbounded, "3", 1, transient, 10s)->deadline);
+}
+
+// Issue 16 item 8: the shipped step templates retry a step that ran into its
+// 5-minute timeout (exit 4), and give the retry its full 5 minutes.
+TEST_CASE("retries: the step templates' maxDuration lets a 5-minute step be retried in full", "[playbook]") {
+  Library library;
+  REQUIRE(library.load_file(std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/steps.yaml", true));
+  auto steps = library.get("irsteps-steps");
+  REQUIRE(steps);
+  for (const auto* name : {"rollout", "rotate-secret"}) {
+    INFO(name);
+    const Template* t = (*steps)->find(name);
+    REQUIRE(t != nullptr);
+    REQUIRE(t->retry);
+    const auto timeout = std::find_if(t->inputs.begin(), t->inputs.end(),
+                                      [](const Parameter& p) { return p.name == "timeout"; });
+    REQUIRE(timeout != t->inputs.end());
+    const auto step_time = *argo_duration(*timeout->default_value);
+    CHECK(step_time == 5min);
+    // Every attempt runs into the timeout: each retry still gets all of it.
+    auto since_first = std::chrono::milliseconds(0);
+    int attempts = 0;
+    for (;;) {
+      since_first += step_time;
+      ++attempts;
+      auto decision =
+          decide_retry(*t->retry, t->retry->limit, attempts, {"Failed", 4, step_time}, since_first);
+      REQUIRE(decision);
+      if (!decision->retry) break;
+      REQUIRE(decision->deadline);
+      CHECK(*decision->deadline >= step_time);
+      since_first += decision->wait;
+    }
+    CHECK(attempts == 4);  // the first attempt and limit 3 retries
+  }
 }

@@ -88,8 +88,11 @@ TEST_CASE("a WorkflowTemplate with steps, dag, container, suspend and retries pa
 }
 
 TEST_CASE("unsupported fields are errors that name the field and where it is", "[playbook]") {
-  CHECK(error_of(header + "  onExit: cleanup\n  templates: []\n") ==
-        "test.yaml: WorkflowTemplate t: spec.onExit: not supported by the local playbook runner");
+  CHECK(error_of(header + "  hooks: {}\n  templates: []\n") ==
+        "test.yaml: WorkflowTemplate t: spec.hooks: not supported by the local playbook runner");
+  // Issue 16 item 9: onExit is run now, and must name a template.
+  CHECK(error_of(header + "  onExit: cleanup\n  templates: [{name: main, suspend: {}}]\n") ==
+        "test.yaml: WorkflowTemplate t: spec.onExit: no template named cleanup");
   CHECK(error_of(header + "  templates:\n    - {name: main, script: {image: x, source: y}}\n") ==
         "test.yaml: WorkflowTemplate t: spec.templates[0] (main).script: not supported by the local playbook "
         "runner");
@@ -151,4 +154,33 @@ TEST_CASE("the step comes from command[0], else the image, container paths map t
   CHECK(rewrite_argument("--flag", map) == "--flag");
   CHECK(rewrite_argument("x/tmp/y", map) == "x/tmp/y");
   CHECK(rewrite_path("/work", map) == "/w");
+}
+
+// Issue 16 item 1: approval gates as Argo enforces them.
+TEST_CASE("a suspend template takes supplied outputs, and refuses a timeout Argo would never enforce",
+          "[playbook]") {
+  auto w = parse(header + R"(  templates:
+    - name: main
+      suspend: {duration: "{{workflow.parameters.approval-timeout}}"}
+      outputs:
+        parameters:
+          - {name: approved, valueFrom: {supplied: {}, default: "not approved"}}
+)");
+  REQUIRE(w);
+  const auto& gate = *(*w)->find("main");
+  REQUIRE(gate.outputs.size() == 1);
+  CHECK(gate.outputs[0].supplied);
+  CHECK(*gate.outputs[0].default_value == "not approved");
+  CHECK(gate.suspend_duration == "{{workflow.parameters.approval-timeout}}");
+
+  // operator.go checkTemplateTimeouts acts on Pending nodes; a suspend node is Running.
+  CHECK(error_of(header + "  templates:\n    - {name: main, suspend: {}, timeout: 4h}\n")
+            .find("spec.templates[0] (main).timeout: Argo never enforces a timeout on a suspend template") !=
+        std::string::npos);
+  CHECK(error_of(header + R"(  templates:
+    - name: main
+      suspend: {}
+      outputs: {parameters: [{name: approved, valueFrom: {path: /tmp/x}}]}
+)")
+            .ends_with("outputs.parameters[0].valueFrom.path: not supported by the local playbook runner"));
 }

@@ -181,6 +181,39 @@ TEST_CASE("playbook retries exit code 4 only, up to the limit", "[playbook][serv
   CHECK(read_text(dir + "/permanent") == "run\n");
 }
 
+// Issue 16 item 8: a retry runs at most what is left of backoff.maxDuration
+// since the first attempt started, as Argo's retry pod
+// (workflow/controller/operator.go processNodeRetries, executionDeadline).
+TEST_CASE("playbook stops a retry at what is left of maxDuration", "[playbook][service]") {
+  const auto dir = work_dir("max-duration");
+  const auto path = write_template(dir, R"(kind: Workflow
+metadata: {generateName: bounded-}
+spec:
+  entrypoint: main
+  arguments:
+    parameters: [{name: state}]
+  templates:
+    - name: main
+      steps:
+        - - {name: slow, template: slow}
+    - name: slow
+      retryStrategy:
+        limit: "3"
+        expression: asInt(lastRetry.exitCode) == 4
+        backoff: {duration: 1s, maxDuration: 4s}
+      container:
+        image: irsteps-test-echo
+        args: ["--sleep=2", "--exit-sequence=4,0", "--state={{workflow.parameters.state}}"]
+)");
+  // The first attempt takes 2s and exits 4; after 1s of backoff the retry
+  // has 1s of the 4s left, not the 2s it needs to succeed.
+  auto run = run_playbook({path, "-p", "state=" + dir + "/state"});
+  REQUIRE_PLAYBOOK_EXIT(run, 1);
+  const auto& slow = run.node("bounded.slow");
+  CHECK(slow.at("attempts").as_int64() == 2);
+  CHECK(string_at(slow, {"message"}).find("maxDuration") != std::string::npos);
+}
+
 TEST_CASE("playbook approval gates: --approve-all, --deny-all, none without a terminal, dry run",
           "[playbook][service]") {
   const auto dir = work_dir("gate");
@@ -268,6 +301,15 @@ TEST_CASE("playbook asks at the terminal: y approves, anything else denies", "[p
   CHECK(denied_exit == 1);
   CHECK(denied.find("denied at the terminal") != std::string::npos);
   CHECK(read_text(dir + "/no").find("after") == std::string::npos);
+
+  // A gate with a supplied output: "no" resumes it with the default, as a
+  // plain `argo resume` does (issue 16 item 1), and the "not approved" path runs.
+  const auto [declined_exit, declined] =
+      run_on_terminal({templates + "approval.yaml", "-p", "record=" + dir + "/declined"}, "n");
+  INFO(declined);
+  CHECK(declined_exit == 0);
+  CHECK(read_text(dir + "/declined").find("--name=not-approved:not approved") != std::string::npos);
+  CHECK(read_text(dir + "/declined").find("destroy") == std::string::npos);
 }
 
 TEST_CASE("playbook gate with a duration resumes by itself", "[playbook][service]") {
@@ -287,6 +329,111 @@ spec:
   REQUIRE_PLAYBOOK_EXIT(run, 0);
   CHECK(run.phase("timed.wait") == "Succeeded");
   CHECK(run.err.find("resumes by itself after 1s") != std::string::npos);
+}
+
+// Issue 16 item 1: an approval gate is a suspend duration and a supplied
+// output with a default, as Argo enforces one (workflow/controller/operator.go
+// executeSuspend, workflow/util/util.go ResumeWorkflow): approving supplies
+// "approved"; denying, or no answer within the duration, resumes the gate
+// with the default, and the playbook takes its "not approved" path.
+TEST_CASE("playbook approval gate: supplied output, its default on denial and after the duration",
+          "[playbook][service]") {
+  const auto dir = work_dir("approval");
+  auto approved =
+      run_playbook({templates + "approval.yaml", "-p", "record=" + dir + "/approved", "--approve-all"});
+  REQUIRE_PLAYBOOK_EXIT(approved, 0);
+  CHECK(approved.phase("approval-demo.approve") == "Succeeded");
+  CHECK(approved.output("approval-demo.approve", "approved") == "approved");
+  CHECK(approved.phase("approval-demo.destroy") == "Succeeded");
+  CHECK(approved.phase("approval-demo.not-approved") == "Skipped");
+
+  auto denied = run_playbook({templates + "approval.yaml", "-p", "record=" + dir + "/denied", "--deny-all"});
+  REQUIRE_PLAYBOOK_EXIT(denied, 0);
+  CHECK(denied.phase("approval-demo.approve") == "Succeeded");
+  CHECK(denied.output("approval-demo.approve", "approved") == "not approved");
+  CHECK(denied.phase("approval-demo.destroy") == "Skipped");
+  CHECK(read_text(dir + "/denied").find("destroy") == std::string::npos);
+  CHECK(read_text(dir + "/denied").find("--name=not-approved:not approved") != std::string::npos);
+
+  // Nobody answers (no terminal, no flag): the gate resumes after its
+  // duration with the default, as Argo's does.
+  const auto started = std::chrono::steady_clock::now();
+  auto unanswered = run_playbook(
+      {templates + "approval.yaml", "-p", "record=" + dir + "/unanswered", "-p", "approval-timeout=1s"});
+  REQUIRE_PLAYBOOK_EXIT(unanswered, 0);
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::seconds(1));
+  CHECK(unanswered.output("approval-demo.approve", "approved") == "not approved");
+  CHECK(string_at(unanswered.node("approval-demo.approve"), {"message"}).find("after its duration") !=
+        std::string::npos);
+  CHECK(unanswered.phase("approval-demo.destroy") == "Skipped");
+  CHECK(unanswered.phase("approval-demo.not-approved") == "Succeeded");
+}
+
+// Issue 16 item 1: Argo enforces a template's timeout only while its node is
+// Pending (operator.go checkTemplateTimeouts); a suspend node is Running, so
+// `suspend` with `timeout` waits forever there. The runner refuses it.
+TEST_CASE("playbook refuses a suspend template with a timeout, naming it, exit 2", "[playbook][service]") {
+  const auto dir = work_dir("suspend-timeout");
+  const auto path = write_template(dir, R"(kind: Workflow
+metadata: {generateName: forever-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: wait, template: approval}
+    - name: approval
+      suspend: {}
+      timeout: 1s
+)");
+  auto run = run_playbook({path, "--deny-all"});
+  REQUIRE_PLAYBOOK_EXIT(run, 2);
+  CHECK(run.err.find("spec.templates[1] (approval).timeout: Argo never enforces a timeout on a suspend "
+                     "template") != std::string::npos);
+}
+
+// Issue 16 item 9: spec.onExit runs after the entrypoint whatever the
+// outcome, with workflow.status and workflow.failures as Argo sets them
+// (workflow/controller/operator.go); a failed handler fails a workflow that
+// had succeeded.
+TEST_CASE("playbook runs the exit handler with workflow.status and workflow.failures",
+          "[playbook][service]") {
+  const auto dir = work_dir("exit");
+  auto failed = run_playbook({templates + "exit.yaml", "-p", "record=" + dir + "/failed", "-p", "fail=true"});
+  REQUIRE_PLAYBOOK_EXIT(failed, 1);
+  CHECK(string_at(failed.document, {"phase"}) == "Failed");
+  CHECK(failed.phase("exit-demo.onExit") == "Succeeded");
+  CHECK(failed.phase("exit-demo.onExit.tell") == "Succeeded");
+  const auto record = read_text(dir + "/failed");
+  CHECK(record.find("status=Failed failures=[") != std::string::npos);
+  CHECK(record.find(R"("displayName":"boom")") != std::string::npos);
+  CHECK(record.find(R"("templateName":"echo")") != std::string::npos);
+  CHECK(record.find(R"("phase":"Failed")") != std::string::npos);
+  CHECK(record.find(R"("displayName":"first")") == std::string::npos);
+
+  auto succeeded = run_playbook({templates + "exit.yaml", "-p", "record=" + dir + "/succeeded"});
+  REQUIRE_PLAYBOOK_EXIT(succeeded, 0);
+  CHECK(read_text(dir + "/succeeded").find("status=Succeeded failures=null") != std::string::npos);
+
+  auto handler_fails =
+      run_playbook({templates + "exit.yaml", "-p", "record=" + dir + "/handler", "-p", "handler-exit=1"});
+  REQUIRE_PLAYBOOK_EXIT(handler_fails, 1);
+  CHECK(string_at(handler_fails.document, {"phase"}) == "Failed");
+  CHECK(handler_fails.phase("exit-demo.first") == "Succeeded");
+  CHECK(handler_fails.phase("exit-demo.onExit.tell") == "Failed");
+
+  // Outside the exit handler the two are unknown, as in Argo.
+  const auto path = write_template(dir, R"(kind: Workflow
+metadata: {generateName: early-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      container: {image: irsteps-test-echo, args: ["--name={{workflow.status}}"]}
+)");
+  auto early = run_playbook({path});
+  REQUIRE_PLAYBOOK_EXIT(early, 2);
+  CHECK(early.err.find("{{workflow.status}}: only the templates of spec.onExit see it") != std::string::npos);
 }
 
 TEST_CASE("playbook maps /tmp, volume mounts and env of container templates", "[playbook][service]") {
