@@ -91,7 +91,7 @@ TEST_CASE("the job summary keeps hostile values inside their cells", "[unit][rep
       {"label", {{"kind", "Pod"}, {"name", "a|b"}, {"namespace", "shop\n# owned"}}, "", false, std::nullopt});
   report.set_output("digest", "x` | injected | `y");
   report.add_warning("first\n::error::forged");
-  report.finish(ir::Status::failed, ir::Error(ir::Code::invalid, "bad\r\n## heading"));
+  report.finish(ir::Status::failed, ir::Error(ir::Code::invalid_input, "bad\r\n## heading"));
   const std::string md = ir::github_summary_markdown(report);
   CHECK(md.find("| a\\|b |") != std::string::npos);
   CHECK(md.find("shop # owned") != std::string::npos);
