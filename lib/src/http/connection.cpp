@@ -172,6 +172,16 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, c
                    "proxy " + first_hop.host_port() + " refused the tunnel: HTTP " +
                        std::to_string(reply.get().result_int()));
     }
+    // The tunnel carries TLS from the server and nothing else: bytes the
+    // proxy sent after its reply's header would be read as the server's
+    // first answer, unauthenticated (the STARTTLS injection of CVE-2011-0411
+    // and kin, here from the proxy or anyone on the plain hop to it).
+    if (c.buffer_.size() != 0) {
+      return Error(Code::action_failed,
+                   "proxy " + first_hop.host_port() + " sent " + std::to_string(c.buffer_.size()) +
+                       " bytes after its CONNECT reply, before the TLS handshake with " +
+                       endpoint.host_port() + ": refusing them (they would pass for the server's answer)");
+    }
   }
 
   if (endpoint.tls()) {
