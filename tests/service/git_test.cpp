@@ -321,7 +321,11 @@ TEST_CASE("finding 11: http:// is allowed only to a loopback address or localhos
     auto refused = git::check_url(url, none);
     REQUIRE(!refused);
     CHECK(refused.error().code() == Code::invalid_input);
-    CHECK(refused.error().describe().find("in clear") != std::string::npos);
+    // Refused as plain HTTP elsewhere, or (127.0.0.1.nip.io, which Boost.URL
+    // 1.81 misreads as 127.0.0.1 and the path ".nip.io/...") as no URL.
+    const std::string why = refused.error().describe();
+    CHECK((why.find("in clear") != std::string::npos ||
+           why.find("not a name or an address") != std::string::npos));
   }
   for (const std::string url : {"http://127.0.0.1:8080/repo.git", "http://127.8.9.10/repo.git",
                                 "http://[::1]:8080/repo.git", "http://localhost:8080/repo.git"}) {

@@ -597,12 +597,12 @@ TEST_CASE(
   descriptor.digest = digest;
   descriptor.size = static_cast<std::int64_t>(blob.size());
   auto fetched = registry.blob("shop/web", descriptor, oci::limits::bundle_bytes);
-  REQUIRE_FALSE(fetched);
-  CHECK(fetched.error().describe().find("https:// to http://") != std::string::npos);
   bool saw_tls = false;
   for (const auto& seen : server->requests()) {
     saw_tls = saw_tls || seen.tls;
     if (!seen.tls) CHECK(seen.header("authorization").empty());
   }
   CHECK(saw_tls);
+  REQUIRE_FALSE(fetched);
+  CHECK(fetched.error().describe().find("https:// to http://") != std::string::npos);
 }

@@ -148,6 +148,11 @@ Result<Location> locate(const std::string& url, const Credentials& credentials) 
   }
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) return invalid("not a valid URL: " + url);
+  // Boost.URL 1.81 reads "http://127.0.0.1.example/" as the host 127.0.0.1
+  // and the path ".example/", where a resolver (libgit2, DNS) sees the name
+  // 127.0.0.1.example: after an authority a path starts with '/'.
+  if (!parsed->encoded_path().empty() && parsed->encoded_path().front() != '/')
+    return invalid("not a valid URL (its host is not a name or an address): " + url);
   if (parsed->has_password()) {
     // Never echo the URL here: it holds a secret.
     return invalid("repository URL carries a password or token; give it in a token file instead");

@@ -25,6 +25,12 @@ std::string Endpoint::host_port() const {
 Result<Endpoint> parse_url(const std::string& url) {
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) return invalid("'" + url.substr(0, url.find('?')) + "' is not a URL");
+  // Boost.URL 1.81 reads "http://127.0.0.1.example/" as the host 127.0.0.1
+  // and the path ".example/", where a resolver (libgit2, DNS) sees the name
+  // 127.0.0.1.example: after an authority a path starts with '/'.
+  if (!parsed->encoded_path().empty() && parsed->encoded_path().front() != '/')
+    return invalid("'" + url.substr(0, url.find('?')) +
+                   "' is not a URL (its host is not a name or an address)");
   Endpoint endpoint;
   endpoint.scheme = std::string(parsed->scheme());
   if (endpoint.scheme != "http" && endpoint.scheme != "https") {

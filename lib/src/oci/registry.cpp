@@ -184,6 +184,11 @@ Result<std::string> check_token_realm(std::string_view realm) {
   auto parsed = boost::urls::parse_absolute_uri(realm);
   if (!parsed || !parsed->has_authority() || parsed->encoded_host().empty())
     return Error(Code::action_failed, "malformed token realm");
+  // Boost.URL 1.81 reads "http://127.0.0.1.example/" as the host 127.0.0.1
+  // and the path ".example/", where a resolver (libgit2, DNS) sees the name
+  // 127.0.0.1.example: after an authority a path starts with '/'.
+  if (!parsed->encoded_path().empty() && parsed->encoded_path().front() != '/')
+    return Error(Code::action_failed, "malformed token realm (its host is not a name or an address)");
   const std::string scheme = lower_text(parsed->scheme());
   if (scheme == "https") return std::string(realm);
   // The realm gets the registry credentials (Basic) or a refresh token:

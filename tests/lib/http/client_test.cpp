@@ -531,4 +531,17 @@ TEST_CASE("findings 11, 12, 15: loopback hosts are addresses in 127.0.0.0/8, ::1
   CHECK_FALSE(is_loopback_host("::ffff:10.0.0.1"));
   CHECK_FALSE(is_loopback_host(""));
   CHECK_FALSE(is_loopback_host("[]"));
+  // Boost.URL 1.81 reads the host of "http://127.0.0.1:PORT.example/" as
+  // 127.0.0.1:PORT and the rest as the path; a resolver sees another name.
+  // Such a URL is no URL: nothing is connected to.
+  HttpServer server([](const SeenRequest&) { return Reply{200, {}, "here"}; });
+  ir::http::Client client({}, {.max_attempts = 1});
+  for (const std::string& url : {"http://127.0.0.1:" + std::to_string(server.port()) + ".attacker.example/",
+                                 "http://127.0.0.1:" + std::to_string(server.port()) + "x/"}) {
+    INFO(url);
+    auto refused = client.send(get(url));
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code() == ir::Code::invalid_input);
+  }
+  CHECK(server.connections() == 0);
 }

@@ -136,8 +136,10 @@ contexts: [{name: c, context: {cluster: k, user: u}}]
 )");
     return ir::k8s::kubeconfig_config({file}, "");
   };
-  for (const std::string server : {"http://api.example.com:8080", "http://127.attacker.example:8080",
-                                   "http://10.0.0.1", "http://[fd00::1]:6443", "http://localhost.example"}) {
+  for (const std::string server :
+       {"http://api.example.com:8080", "http://127.attacker.example:8080", "http://10.0.0.1",
+        "http://[fd00::1]:6443", "http://localhost.example", "http://127.0.0.1.nip.io:8080",
+        "http://127.0.0.1:8080.attacker.example"}) {
     INFO(server);
     auto refused = with_server(server);
     REQUIRE_FALSE(refused);

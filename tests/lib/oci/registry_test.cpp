@@ -28,7 +28,7 @@ TEST_CASE("finding 12: a Bearer token realm must be https, or http only to this 
   for (const std::string realm :
        {"http://auth.example.com/token", "http://127.attacker.example/token", "http://10.0.0.1/token",
         "ftp://auth.example.com/token", "file:///etc/passwd", "/token", "token", "", "https:///token",
-        "http://[fd00::1]/token"}) {
+        "http://[fd00::1]/token", "http://127.0.0.1.attacker.example/token", "https://127.0.0.1x/token"}) {
     INFO(realm);
     auto refused = oci::check_token_realm(realm);
     REQUIRE_FALSE(refused);
