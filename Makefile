@@ -51,8 +51,8 @@ fuzz: deps
 	command -v clang++ >/dev/null && test -n "$$(find /usr/lib/llvm-14 -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null)" || \
 	  apt-get install -y -q clang libclang-rt-14-dev
 	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRSTEPS_FUZZ=ON
-	cmake --build $(FUZZ_BUILD) --target fuzz_reference fuzz_manifest fuzz_bundle fuzz_certificate fuzz_canonical_json fuzz_cosign
-	for t in reference manifest bundle certificate canonical_json cosign; do \
+	cmake --build $(FUZZ_BUILD) --target fuzz_reference fuzz_manifest fuzz_bundle fuzz_certificate fuzz_canonical_json fuzz_cosign fuzz_challenge fuzz_plugin_request
+	for t in reference manifest bundle certificate canonical_json cosign challenge plugin_request; do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
 	  $(FUZZ_BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done

@@ -32,6 +32,11 @@ Result<std::unique_ptr<oci::Registry>> open_registry(const oci::Reference& refer
   request.username = options.registry_username;
   request.password_file = options.registry_password_file;
   request.docker_config = options.docker_config;
+  // --registry-username/--registry-password-file are for IMAGE's registry
+  // only: a --sbom-baseline-image elsewhere gets the docker config's.
+  auto image = oci::parse_reference(options.image);
+  if (!image) return image.error().with("command: IMAGE");
+  request.explicit_registry = image->registry;
   auto credentials = oci::find_credentials(reference.registry, request);
   if (!credentials) return credentials.error().with("registry credentials for " + reference.registry);
   oci::RegistryOptions registry_options;
@@ -118,7 +123,7 @@ Result<void> check_legacy(oci::Registry& registry, const std::string& repository
       record(checked, std::move(check));
       continue;
     }
-    auto payload = registry.blob(repository, layer.digest);
+    auto payload = registry.blob(repository, layer, oci::limits::signature_payload_bytes);
     if (!payload) {
       if (payload.error().code() == Code::rejected) {
         check.reason = payload.error().message();
@@ -172,13 +177,13 @@ Result<void> check_referrers(oci::Registry& registry, const std::string& reposit
   auto artifact = sigstore::Artifact::from_digest(digest);
   if (!artifact) return artifact.error();
   for (const auto& referrer : *referrers) {
-    auto manifest = registry.manifest(repository, referrer.digest);
+    auto manifest = registry.manifest(repository, referrer);
     if (!manifest) return manifest.error();
     for (const auto& layer : manifest->layers()) {
       if (!layer.media_type.starts_with("application/vnd.dev.sigstore.bundle")) continue;
       Check check;
       check.source = "referrer " + referrer.digest;
-      auto text = registry.blob(repository, layer.digest);
+      auto text = registry.blob(repository, layer, oci::limits::bundle_bytes);
       if (!text) {
         if (text.error().code() != Code::rejected) return text.error();
         check.reason = text.error().message();

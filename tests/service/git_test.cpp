@@ -308,3 +308,28 @@ TEST_CASE("URLs that would leak a secret or skip verification are refused before
   REQUIRE(!token_file);
   CHECK(token_file.error().describe().find("case-repo-token-file") != std::string::npos);
 }
+
+// Security review, finding 11: "http only to loopback" took any host that
+// starts with "127." for this machine; the host is parsed as an address now.
+TEST_CASE("finding 11: http:// is allowed only to a loopback address or localhost, never to a 127.* name",
+          "[git]") {
+  git::Credentials none;
+  for (const std::string url : {"http://127.attacker.example/repo.git", "http://127.0.0.1.nip.io/repo.git",
+                                "http://localhost.attacker.example/repo.git", "http://[fd00::1]/repo.git",
+                                "http://10.0.0.1:8080/repo.git"}) {
+    INFO(url);
+    auto refused = git::check_url(url, none);
+    REQUIRE(!refused);
+    CHECK(refused.error().code() == Code::invalid_input);
+    // Refused as plain HTTP elsewhere, or (127.0.0.1.nip.io, which Boost.URL
+    // 1.81 misreads as 127.0.0.1 and the path ".nip.io/...") as no URL.
+    const std::string why = refused.error().describe();
+    CHECK((why.find("in clear") != std::string::npos ||
+           why.find("not a name or an address") != std::string::npos));
+  }
+  for (const std::string url : {"http://127.0.0.1:8080/repo.git", "http://127.8.9.10/repo.git",
+                                "http://[::1]:8080/repo.git", "http://localhost:8080/repo.git"}) {
+    INFO(url);
+    CHECK(git::check_url(url, none));
+  }
+}

@@ -42,7 +42,9 @@ TEST_CASE("oci: a tag resolves to the digest of the manifest's bytes, blobs come
   REQUIRE(by_digest);
   CHECK(by_digest->body == image.manifest);
 
-  auto layer = registry.blob("shop/web", image.layer_digest);
+  const auto layer_descriptor = by_tag->layers().at(0);
+  CHECK(layer_descriptor.digest == image.layer_digest);
+  auto layer = registry.blob("shop/web", layer_descriptor, oci::limits::bundle_bytes);
   REQUIRE(layer);
   CHECK("sha256:" + sha256_hex(*layer) == image.layer_digest);
 
@@ -50,7 +52,9 @@ TEST_CASE("oci: a tag resolves to the digest of the manifest's bytes, blobs come
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code() == Code::not_found);
   // A blob asked for under another digest than its own is refused.
-  auto absent = registry.blob("shop/web", "sha256:" + std::string(64, '0'));
+  oci::Descriptor unknown = layer_descriptor;
+  unknown.digest = "sha256:" + std::string(64, '0');
+  auto absent = registry.blob("shop/web", unknown, oci::limits::bundle_bytes);
   REQUIRE_FALSE(absent);
 }
 
@@ -333,7 +337,7 @@ TEST_CASE("oci: a blob redirected to storage on another host gets no registry cr
   const std::string digest = "sha256:" + sha256_hex(blob);
   std::atomic<bool> tamper{false};
   HttpServer storage([&](const SeenRequest&) -> Reply {
-    return {200, {}, tamper ? "tampered " + blob : blob};
+    return {200, {}, tamper ? "L" + blob.substr(1) : blob};  // the same size, other bytes
   });
   const std::string basic = "Basic " + base64_encode("alice:s3cret-pass");
   HttpServer front([&](const SeenRequest& request) -> Reply {
@@ -352,7 +356,10 @@ TEST_CASE("oci: a blob redirected to storage on another host gets no registry cr
   options.credentials.password = Secret("s3cret-pass");
   oci::Registry registry(front.url().substr(7), options);
 
-  auto fetched = registry.blob("shop/web", digest);
+  oci::Descriptor descriptor;
+  descriptor.digest = digest;
+  descriptor.size = static_cast<std::int64_t>(blob.size());
+  auto fetched = registry.blob("shop/web", descriptor, oci::limits::bundle_bytes);
   REQUIRE(fetched);
   CHECK(*fetched == blob);
   const auto at_storage = storage.requests();
@@ -362,8 +369,240 @@ TEST_CASE("oci: a blob redirected to storage on another host gets no registry cr
 
   // Storage that serves other bytes than the digest names: refused.
   tamper = true;
-  auto tampered = registry.blob("shop/web", digest);
+  auto tampered = registry.blob("shop/web", descriptor, oci::limits::bundle_bytes);
   REQUIRE_FALSE(tampered);
   CHECK(tampered.error().describe().find("digest") != std::string::npos);
   for (const auto& request : storage.requests()) CHECK(request.header("authorization").empty());
+}
+
+namespace {
+
+// A scripted registry, anonymous, serving what a test puts in `routes`
+// (target -> reply); anything else is 404.
+struct ScriptedRegistry {
+  std::map<std::string, Reply> routes;
+  HttpServer server{[this](const SeenRequest& request) -> Reply {
+    if (request.target == "/v2/") return {200, {}, "{}"};
+    if (auto it = routes.find(request.target); it != routes.end()) return it->second;
+    return {404, {}, R"({"errors":[{"code":"NOT_FOUND"}]})"};
+  }};
+  [[nodiscard]] std::string host() const { return server.url().substr(7); }
+  [[nodiscard]] int asked(const std::string& target) const {
+    int n = 0;
+    for (const auto& request : server.requests()) n += request.target == target ? 1 : 0;
+    return n;
+  }
+};
+
+oci::Descriptor descriptor_of(const std::string& bytes, std::int64_t size) {
+  oci::Descriptor d;
+  d.media_type = "application/vnd.dev.sigstore.bundle.v0.3+json";
+  d.digest = "sha256:" + sha256_hex(bytes);
+  d.size = size;
+  return d;
+}
+
+std::string index_of(std::size_t entries) {
+  std::string text =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)";
+  for (std::size_t i = 0; i < entries; ++i)
+    text +=
+        std::string(i == 0 ? "" : ",") +
+        R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.dev.sigstore.bundle.v0.3+json","digest":"sha256:)" +
+        sha256_hex(std::to_string(i)) + R"(","size":100})";
+  return text + "]}";
+}
+
+}  // namespace
+
+// Security review, finding 7: blobs were read whatever their size, and the
+// descriptor's size was never compared with what arrived.
+TEST_CASE("finding 7: a blob is fetched by its descriptor: its size bounds the read and must match exactly",
+          "[service][oci]") {
+  ScriptedRegistry registry_server;
+  const std::string bundle = R"({"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"})";
+  const std::string digest = "sha256:" + sha256_hex(bundle);
+  registry_server.routes["/v2/shop/web/blobs/" + digest] = {200, {}, bundle};
+  const std::string big(2 * 1024 * 1024, 'b');
+  const std::string big_digest = "sha256:" + sha256_hex(big);
+  registry_server.routes["/v2/shop/web/blobs/" + big_digest] = {200, {}, big};
+  oci::RegistryOptions options;
+  options.plain_http = true;
+  options.retry.max_attempts = 1;
+  oci::Registry registry(registry_server.host(), options);
+
+  auto exact = registry.blob("shop/web", descriptor_of(bundle, static_cast<std::int64_t>(bundle.size())),
+                             oci::limits::bundle_bytes);
+  REQUIRE(exact);
+  CHECK(*exact == bundle);
+
+  // The right bytes under a descriptor that says more, or less: refused,
+  // though the digest matches.
+  for (const std::int64_t size : {static_cast<std::int64_t>(bundle.size()) + 1,
+                                  static_cast<std::int64_t>(bundle.size()) - 1, std::int64_t{0}}) {
+    INFO(size);
+    auto wrong = registry.blob("shop/web", descriptor_of(bundle, size), oci::limits::bundle_bytes);
+    REQUIRE_FALSE(wrong);
+    CHECK(wrong.error().code() == Code::rejected);
+  }
+  // A big blob under a small descriptor is not read past the descriptor's
+  // size (nor past the room for an error answer).
+  auto truncated = registry.blob("shop/web", descriptor_of(big, 10), oci::limits::bundle_bytes);
+  REQUIRE_FALSE(truncated);
+  CHECK(truncated.error().code() == Code::rejected);
+  CHECK(truncated.error().describe().find("bytes accepted") != std::string::npos);
+
+  // A descriptor over the ceiling for its kind, or with no byte count, is
+  // refused before anything is asked.
+  const int before = registry_server.asked("/v2/shop/web/blobs/" + big_digest);
+  auto over = registry.blob("shop/web", descriptor_of(big, static_cast<std::int64_t>(big.size())),
+                            oci::limits::signature_payload_bytes);
+  REQUIRE_FALSE(over);
+  CHECK(over.error().code() == Code::rejected);
+  CHECK(over.error().describe().find("over the 1048576") != std::string::npos);
+  auto no_size = registry.blob("shop/web", descriptor_of(big, -1), oci::limits::bundle_bytes);
+  REQUIRE_FALSE(no_size);
+  CHECK(registry_server.asked("/v2/shop/web/blobs/" + big_digest) == before);
+  // Within its ceiling the same blob is fine.
+  REQUIRE(registry.blob("shop/web", descriptor_of(big, static_cast<std::int64_t>(big.size())),
+                        oci::limits::bundle_bytes));
+}
+
+TEST_CASE("finding 7: manifests over 4 MiB, and manifests or referrer lists over 1000 entries, are refused",
+          "[service][oci]") {
+  ScriptedRegistry registry_server;
+  const std::string huge = R"({"schemaVersion":2,"annotations":{"pad":")" +
+                           std::string(oci::limits::manifest_bytes, 'p') + R"("}})";
+  const Reply manifest_reply{200, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, {}};
+  auto with_body = [&](std::string body) {
+    Reply reply = manifest_reply;
+    reply.body = std::move(body);
+    return reply;
+  };
+  registry_server.routes["/v2/shop/web/manifests/huge"] = with_body(huge);
+  Reply chunked = manifest_reply;
+  chunked.chunks.assign(5, std::string(1024 * 1024, ' '));
+  registry_server.routes["/v2/shop/web/manifests/endless"] = chunked;
+  std::string many_layers =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[)";
+  for (std::size_t i = 0; i <= oci::limits::layers; ++i)
+    many_layers += std::string(i == 0 ? "" : ",") + R"({"mediaType":"x","digest":"sha256:)" +
+                   sha256_hex(std::to_string(i)) + R"(","size":1})";
+  many_layers += "]}";
+  registry_server.routes["/v2/shop/web/manifests/layers"] = with_body(many_layers);
+  const std::string subject = "sha256:" + std::string(64, 'a');
+  Reply referrers{200,
+                  {{"Content-Type", "application/vnd.oci.image.index.v1+json"}},
+                  index_of(oci::limits::manifests + 1)};
+  registry_server.routes["/v2/shop/web/referrers/" + subject + "?artifactType=" +
+                         http::url_encode("application/vnd.dev.sigstore.bundle.v0.3+json")] = referrers;
+  registry_server.routes["/v2/shop/web/referrers/" + subject] = referrers;
+  const std::string small = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
+  registry_server.routes["/v2/shop/web/manifests/sha256:" + sha256_hex(small)] = with_body(small);
+
+  oci::RegistryOptions options;
+  options.plain_http = true;
+  options.retry.max_attempts = 1;
+  oci::Registry registry(registry_server.host(), options);
+  for (const std::string tag : {"huge", "endless", "layers"}) {
+    INFO(tag);
+    auto refused = registry.manifest("shop/web", tag);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code() == Code::rejected);
+  }
+  auto listed = registry.referrers("shop/web", subject, "application/vnd.dev.sigstore.bundle.v0.3+json");
+  REQUIRE_FALSE(listed);
+  CHECK(listed.error().code() == Code::rejected);
+  CHECK(listed.error().describe().find("1001 index entries") != std::string::npos);
+  // A manifest named by a descriptor has the descriptor's size too.
+  oci::Descriptor entry;
+  entry.digest = "sha256:" + sha256_hex(small);
+  entry.size = static_cast<std::int64_t>(small.size());
+  REQUIRE(registry.manifest("shop/web", entry));
+  entry.size += 7;
+  auto longer = registry.manifest("shop/web", entry);
+  REQUIRE_FALSE(longer);
+  CHECK(longer.error().code() == Code::rejected);
+  entry.size = static_cast<std::int64_t>(oci::limits::manifest_bytes) + 1;
+  auto over = registry.manifest("shop/web", entry);
+  REQUIRE_FALSE(over);
+  CHECK(over.error().code() == Code::rejected);
+}
+
+// Security review, finding 12: explicit credentials are bound to their
+// registry; two registries on 127.0.0.1 with different ports are two.
+TEST_CASE("finding 12: explicit credentials for one registry never reach a second one on another port",
+          "[service][oci]") {
+  const std::string basic = "Basic " + base64_encode("ci:s3cret-registry-pass");
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
+  auto handler = [&](const SeenRequest& request) -> Reply {
+    if (request.header("authorization") != basic)
+      return {401, {{"WWW-Authenticate", "Basic realm=\"r\""}}, ""};
+    if (request.target == "/v2/") return {200, {}, "{}"};
+    return {200, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, manifest};
+  };
+  HttpServer first(handler);
+  HttpServer second(handler);
+  TempDir dir;
+  REQUIRE(write_file_atomic(dir / "password", "s3cret-registry-pass\n"));
+  REQUIRE(write_file_atomic(dir / "config.json", "{}"));
+  const std::string first_host = first.url().substr(7);
+  const std::string second_host = second.url().substr(7);
+  const oci::CredentialRequest request{"ci", dir / "password", dir / "config.json", first_host};
+  for (const auto& host : {first_host, second_host}) {
+    auto credentials = oci::find_credentials(host, request);
+    REQUIRE(credentials);
+    oci::RegistryOptions options;
+    options.plain_http = true;
+    options.credentials = *credentials;
+    oci::Registry registry(host, options);
+    auto fetched = registry.manifest("shop/web", "v1");
+    CHECK(static_cast<bool>(fetched) == (host == first_host));
+  }
+  CHECK_FALSE(first.requests().empty());
+  CHECK(first.requests().back().header("authorization") == basic);
+  REQUIRE_FALSE(second.requests().empty());
+  for (const auto& seen : second.requests()) CHECK(seen.header("authorization").empty());
+}
+
+// Security review, finding 23: the registry kept its credentials on a
+// redirect from https to http on the same host and port.
+TEST_CASE(
+    "finding 23: an https registry's redirect to http is refused, and the credentials never go in clear",
+    "[service][oci][tls]") {
+  const auto ca = make_ca("registry CA");
+  const auto cert = issue(ca, {"registry", {"localhost"}, {"127.0.0.1"}});
+  const std::string blob = "layer bytes";
+  const std::string digest = "sha256:" + sha256_hex(blob);
+  const std::string basic = "Basic " + base64_encode("alice:s3cret-pass");
+  std::unique_ptr<HttpServer> server;
+  server = std::make_unique<HttpServer>(
+      [&](const SeenRequest& request) -> Reply {
+        if (!request.tls) return {200, {}, blob};  // what a MITM on the clear hop would see
+        if (request.header("authorization") != basic)
+          return {401, {{"WWW-Authenticate", "Basic realm=\"registry\""}}, ""};
+        if (request.target == "/v2/") return {200, {}, "{}"};
+        return {
+            307, {{"Location", "http://127.0.0.1:" + std::to_string(server->port()) + "/storage/blob"}}, ""};
+      },
+      ServerTls{cert, {}, true});
+  oci::RegistryOptions options;
+  options.ca_pem = ca.cert_pem;
+  options.credentials.username = "alice";
+  options.credentials.password = Secret("s3cret-pass");
+  options.retry.max_attempts = 1;
+  oci::Registry registry("127.0.0.1:" + std::to_string(server->port()), options);
+  oci::Descriptor descriptor;
+  descriptor.digest = digest;
+  descriptor.size = static_cast<std::int64_t>(blob.size());
+  auto fetched = registry.blob("shop/web", descriptor, oci::limits::bundle_bytes);
+  bool saw_tls = false;
+  for (const auto& seen : server->requests()) {
+    saw_tls = saw_tls || seen.tls;
+    if (!seen.tls) CHECK(seen.header("authorization").empty());
+  }
+  CHECK(saw_tls);
+  REQUIRE_FALSE(fetched);
+  CHECK(fetched.error().describe().find("https:// to http://") != std::string::npos);
 }

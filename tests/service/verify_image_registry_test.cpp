@@ -14,6 +14,7 @@
 #include "ir/sigstore/cosign.hpp"
 #include "service/registry_fixture.hpp"
 #include "support/catch.hpp"
+#include "support/http_server.hpp"
 
 #include <boost/json.hpp>
 
@@ -559,6 +560,48 @@ TEST_CASE("verify-image IMAGE: registry authentication and TLS, missing images, 
                                          "--certificate-oidc-issuer", issuer});
     REQUIRE_EXIT(run, 4);
   }
+}
+
+// Security review, finding 12: --registry-username/--registry-password-file
+// went to every registry the input named, --sbom-baseline-image's included.
+TEST_CASE("finding 12: verify-image gives --registry-username only to IMAGE's registry, not the baseline's",
+          "[service][verify-image]") {
+  if (!have_signer()) return;
+  TestSigstore sigstore;
+  const std::string password = "s3cret-registry-pass-41c7";
+  const std::string basic = "Basic " + base64_encode("ci:" + password);
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
+  auto handler = [&](const ir::test::SeenRequest& request) -> ir::test::Reply {
+    if (request.header("authorization") != basic)
+      return {401, {{"WWW-Authenticate", "Basic realm=\"r\""}}, ""};
+    if (request.target == "/v2/") return {200, {}, "{}"};
+    if (request.target.find("/manifests/") != std::string::npos)
+      return {200, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, manifest};
+    return {404, {}, ""};
+  };
+  ir::test::HttpServer image_registry(handler);
+  ir::test::HttpServer baseline_registry(handler);  // 127.0.0.1 too, another port
+  const std::string password_file = sigstore.dir() / "registry-password";
+  REQUIRE(write_file_atomic(password_file, password + "\n"));
+  const std::string docker_config = sigstore.dir() / "docker-config.json";
+  REQUIRE(write_file_atomic(docker_config, "{}"));
+  auto args = expect_identity();
+  args.insert(args.begin(),
+              {image_registry.url().substr(7) + "/irsteps/app:1.0", "--trusted-root", sigstore.trusted_root(),
+               "--allow-http-registry", "--sbom-baseline-image",
+               baseline_registry.url().substr(7) + "/irsteps/app:0.9", "--registry-username", "ci",
+               "--registry-password-file", password_file, "--docker-config", docker_config});
+  const auto run = run_step_binary("verify-image", args);
+  // The baseline's registry asks for credentials and gets none: exit 5.
+  REQUIRE_EXIT(run, 5);
+  CHECK(run.all_text().find(password) == std::string::npos);
+  bool image_authenticated = false;
+  for (const auto& seen : image_registry.requests())
+    image_authenticated = image_authenticated || seen.header("authorization") == basic;
+  CHECK(image_authenticated);
+  REQUIRE_FALSE(baseline_registry.requests().empty());
+  for (const auto& seen : baseline_registry.requests()) CHECK(seen.header("authorization").empty());
 }
 
 namespace {

@@ -69,7 +69,7 @@ bool answer(Stream& stream, const Reply& reply, http::request<http::string_body>
   return !ec && request.keep_alive();
 }
 
-void tunnel(tcp::socket& client, const std::string& target) {
+void tunnel(tcp::socket& client, const std::string& target, const std::string& injected) {
   const auto colon = target.rfind(':');
   asio::io_context io;
   tcp::socket upstream(io);
@@ -78,7 +78,7 @@ void tunnel(tcp::socket& client, const std::string& target) {
                     static_cast<unsigned short>(std::stoi(target.substr(colon + 1)))},
                    ec);
   const std::string reply =
-      ec ? "HTTP/1.1 502 Bad Gateway\r\n\r\n" : "HTTP/1.1 200 Connection established\r\n\r\n";
+      ec ? "HTTP/1.1 502 Bad Gateway\r\n\r\n" : "HTTP/1.1 200 Connection established\r\n\r\n" + injected;
   asio::write(client, asio::buffer(reply), ec);
   if (ec) return;
   auto pump = [](tcp::socket& from, tcp::socket& to) {
@@ -104,9 +104,10 @@ HttpServer::HttpServer(Handler handler, std::optional<ServerTls> tls)
   start();
 }
 
-std::unique_ptr<HttpServer> HttpServer::proxy() {
+std::unique_ptr<HttpServer> HttpServer::proxy(std::string injected) {
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->proxy_mode_ = true;
+  server->injected_ = std::move(injected);
   server->start();
   return server;
 }
@@ -148,7 +149,7 @@ void HttpServer::start() {
             if (error) return;
             http::request<http::string_body> request = parser.release();
             if (proxy_mode_ && request.method() == http::verb::connect) {
-              tunnel(*socket, std::string(request.target()));
+              tunnel(*socket, std::string(request.target()), injected_);
               return;
             }
             SeenRequest seen{
@@ -156,6 +157,7 @@ void HttpServer::start() {
             for (const auto& field : request)
               seen.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
             if constexpr (!std::is_same_v<std::decay_t<decltype(stream)>, tcp::socket>) {
+              seen.tls = true;
               if (X509* peer = SSL_get_peer_certificate(stream.native_handle())) {
                 char cn[256] = {};
                 X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
@@ -177,7 +179,14 @@ void HttpServer::start() {
             if (!answer(stream, reply, request) || reply.close_after) return;
           }
         };
-        if (impl_->tls) {
+        bool tls = impl_->tls != nullptr;
+        if (tls && tls_->plain_too) {
+          // A TLS ClientHello starts with the handshake record type 0x16.
+          char first = 0;
+          socket->receive(asio::buffer(&first, 1), tcp::socket::message_peek, error);
+          tls = !error && first == 0x16;
+        }
+        if (tls) {
           ssl::stream<tcp::socket&> stream(*socket, *impl_->tls);
           stream.handshake(ssl::stream_base::server, error);
           if (!error) serve(stream);

@@ -25,6 +25,7 @@ struct SeenRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string client_cert_cn;  // TLS with client certificates
+  bool tls = false;            // came over TLS (see ServerTls::plain_too)
 
   [[nodiscard]] std::string header(std::string_view name) const;
 };
@@ -44,6 +45,9 @@ struct Reply {
 struct ServerTls {
   KeyPair server;
   std::string client_ca_pem;  // non-empty: require client certificates
+  // Also answer plain HTTP on the same port (told apart by the first byte):
+  // what an https:// URL redirected to http:// on the same host and port reaches.
+  bool plain_too = false;
 };
 
 class HttpServer {
@@ -51,8 +55,10 @@ class HttpServer {
   using Handler = std::function<Reply(const SeenRequest&)>;
 
   explicit HttpServer(Handler handler, std::optional<ServerTls> tls = std::nullopt);
-  // A forward proxy that only tunnels CONNECT requests.
-  static std::unique_ptr<HttpServer> proxy();
+  // A forward proxy that only tunnels CONNECT requests. A hostile one sends
+  // `injected` right behind its "200 Connection established" header, in
+  // the same write, before the tunnel carries anything of the server's.
+  static std::unique_ptr<HttpServer> proxy(std::string injected = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -70,6 +76,7 @@ class HttpServer {
   Handler handler_;
   std::optional<ServerTls> tls_;
   bool proxy_mode_ = false;
+  std::string injected_;
   unsigned short port_ = 0;
   std::atomic<int> connections_{0};
   mutable std::mutex mutex_;

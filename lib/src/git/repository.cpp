@@ -3,6 +3,7 @@
 #include "ir/core/encoding.hpp"
 #include "ir/core/json.hpp"
 #include "ir/core/log.hpp"
+#include "ir/http/client.hpp"
 
 #include <git2.h>
 #include <openssl/evp.h>
@@ -101,10 +102,6 @@ Result<git_oid> parse_oid(std::string_view hex, std::string_view what) {
   return oid;
 }
 
-bool is_loopback(std::string_view host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
-}
-
 // What kind of remote a URL names; checks what must be refused before any
 // connection is made.
 struct Location {
@@ -151,6 +148,11 @@ Result<Location> locate(const std::string& url, const Credentials& credentials) 
   }
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) return invalid("not a valid URL: " + url);
+  // Boost.URL 1.81 reads "http://127.0.0.1.example/" as the host 127.0.0.1
+  // and the path ".example/", where a resolver (libgit2, DNS) sees the name
+  // 127.0.0.1.example: after an authority a path starts with '/'.
+  if (!parsed->encoded_path().empty() && parsed->encoded_path().front() != '/')
+    return invalid("not a valid URL (its host is not a name or an address): " + url);
   if (parsed->has_password()) {
     // Never echo the URL here: it holds a secret.
     return invalid("repository URL carries a password or token; give it in a token file instead");
@@ -169,7 +171,12 @@ Result<Location> locate(const std::string& url, const Credentials& credentials) 
     }
   } else if (loc.scheme == "http") {
     // Plain HTTP gives no integrity: only for a server on this machine.
-    if (!is_loopback(loc.host)) return invalid("http:// is refused for " + loc.host + " (use https://)");
+    // The host parsed as an address (127.0.0.0/8, ::1) or "localhost": a
+    // name like 127.attacker.example is not this machine.
+    if (!ir::http::is_loopback_host(std::string(parsed->encoded_host_address())))
+      return invalid("http:// is refused for " + loc.host +
+                     " (the token and the repository would travel in clear; use https://, or http:// only to "
+                     "this machine)");
     if (loc.port == 0) loc.port = 80;
   } else if (loc.scheme == "ssh") {
     if (loc.port == 0) loc.port = 22;

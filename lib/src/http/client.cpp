@@ -151,6 +151,14 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
       message.set(http::field::authorization, "Bearer " + std::string(request.bearer_token->reveal()));
   };
   auto fail = [&](const boost::beast::error_code& ec, bool sent) {
+    if (ec == http::error::body_limit) {
+      // Refused content, not a network fault: never retried.
+      outcome.error = Error(Code::rejected, "the answer's body is over the " +
+                                                std::to_string(request.max_body.value_or(0)) +
+                                                " bytes accepted for it; refused");
+      outcome.retryable = false;
+      return outcome;
+    }
     outcome.error = Error(detail::is_tls_verification_error(ec) ? Code::action_failed : Code::transient,
                           detail::describe_network_error(ec));
     outcome.retryable = !detail::is_tls_verification_error(ec) && !(sent && request.body_source);
@@ -198,7 +206,13 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
   }
 
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
+  // Unbounded only where the caller says so; a Content-Length over the
+  // bound fails with the header, a longer body as it arrives.
+  if (request.max_body) {
+    parser.body_limit(*request.max_body);
+  } else {
+    parser.body_limit(boost::none);
+  }
   if (verb == http::verb::head) parser.skip(true);
   const auto read_deadline = [&] {
     return sink != nullptr ? std::chrono::steady_clock::now() + idle_timeout : deadline;
@@ -339,8 +353,16 @@ Result<Response> Client::perform(const Request& original, const DataSink* sink,
           boost::urls::resolve(*base, *ref, next);
           auto next_endpoint = detail::parse_url(std::string(next.buffer()));
           if (next_endpoint && (next_endpoint->tls() || !endpoint->tls())) {
-            // Credentials are for the original server only.
-            if (next_endpoint->host_port() != endpoint->host_port()) request.bearer_token.reset();
+            // Credentials are for the original server only: the bearer
+            // token and any the caller put in a header.
+            if (next_endpoint->scheme != endpoint->scheme ||
+                lower(next_endpoint->host_port()) != lower(endpoint->host_port())) {
+              request.bearer_token.reset();
+              std::erase_if(request.headers, [](const auto& header) {
+                const std::string name = lower(header.first);
+                return name == "authorization" || name == "cookie" || name == "proxy-authorization";
+              });
+            }
             if (status == 303) {
               request.method = "GET";
               request.body.clear();

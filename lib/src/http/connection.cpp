@@ -25,6 +25,12 @@ std::string Endpoint::host_port() const {
 Result<Endpoint> parse_url(const std::string& url) {
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) return invalid("'" + url.substr(0, url.find('?')) + "' is not a URL");
+  // Boost.URL 1.81 reads "http://127.0.0.1.example/" as the host 127.0.0.1
+  // and the path ".example/", where a resolver (libgit2, DNS) sees the name
+  // 127.0.0.1.example: after an authority a path starts with '/'.
+  if (!parsed->encoded_path().empty() && parsed->encoded_path().front() != '/')
+    return invalid("'" + url.substr(0, url.find('?')) +
+                   "' is not a URL (its host is not a name or an address)");
   Endpoint endpoint;
   endpoint.scheme = std::string(parsed->scheme());
   if (endpoint.scheme != "http" && endpoint.scheme != "https") {
@@ -171,6 +177,16 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, c
       return Error(reply.get().result_int() >= 500 ? Code::transient : Code::action_failed,
                    "proxy " + first_hop.host_port() + " refused the tunnel: HTTP " +
                        std::to_string(reply.get().result_int()));
+    }
+    // The tunnel carries TLS from the server and nothing else: bytes the
+    // proxy sent after its reply's header would be read as the server's
+    // first answer, unauthenticated (the STARTTLS injection of CVE-2011-0411
+    // and kin, here from the proxy or anyone on the plain hop to it).
+    if (c.buffer_.size() != 0) {
+      return Error(Code::action_failed,
+                   "proxy " + first_hop.host_port() + " sent " + std::to_string(c.buffer_.size()) +
+                       " bytes after its CONNECT reply, before the TLS handshake with " +
+                       endpoint.host_port() + ": refusing them (they would pass for the server's answer)");
     }
   }
 

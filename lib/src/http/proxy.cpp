@@ -1,5 +1,5 @@
 // The parts of HTTP that need no connection: proxy choice, Retry-After,
-// status classes, encoding.
+// status classes, encoding, loopback addresses.
 #include "ir/http/client.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -114,6 +114,19 @@ std::string proxy_for(std::string_view scheme, std::string_view host, std::uint1
     }
   }
   return *proxy;
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (lower(host) == "localhost") return true;
+  // An address only, written as one: a name that merely starts with "127."
+  // is whatever its DNS says.
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(host), ec);
+  if (ec) return false;
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).is_loopback();
+  return address.is_loopback();
 }
 
 std::string Response::header(std::string_view name) const {

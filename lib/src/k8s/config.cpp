@@ -5,8 +5,10 @@
 #include "ir/core/log.hpp"
 #include "ir/core/process.hpp"
 #include "ir/core/time.hpp"
+#include "ir/http/client.hpp"
 
 #include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
 
 #include <filesystem>
 
@@ -156,6 +158,21 @@ Result<ClusterConfig> kubeconfig_config(const std::vector<std::string>& files, c
   while (!config.server.empty() && config.server.back() == '/') config.server.pop_back();
   if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0) {
     return invalid("cluster '" + cluster_name + "' has no https:// server address");
+  }
+  if (config.server.rfind("http://", 0) == 0) {
+    // Plain HTTP carries the bearer token in clear and the API server's
+    // answers without integrity: only to a server on this machine.
+    auto parsed = boost::urls::parse_uri(config.server);
+    // Boost.URL 1.81 reads "http://127.0.0.1.example/" as the host 127.0.0.1
+    // and the path ".example/", where a resolver (libgit2, DNS) sees the name
+    // 127.0.0.1.example: after an authority a path starts with '/'.
+    const bool misread = parsed && !parsed->encoded_path().empty() && parsed->encoded_path().front() != '/';
+    if (!parsed || misread || !ir::http::is_loopback_host(std::string(parsed->encoded_host_address()))) {
+      return invalid("cluster '" + cluster_name + "' has the http:// server " + config.server +
+                     ": refused, as plain HTTP would send the credentials in clear and let anyone on the "
+                     "way answer for the API server; use https:// (http:// is accepted only to 127.0.0.1, "
+                     "::1 or localhost)");
+    }
   }
   auto ca = file_or_data(cluster->second.value, "certificate-authority", "certificate-authority-data",
                          cluster->second.file);

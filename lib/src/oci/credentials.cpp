@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 
@@ -19,6 +20,11 @@ std::string host_of(std::string key) {
   if (const auto slash = key.find('/'); slash != std::string::npos) key = key.substr(0, slash);
   if (key == "index.docker.io" || key == "registry-1.docker.io") key = "docker.io";
   return key;
+}
+
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
 }
 
 std::string default_config_path() {
@@ -61,6 +67,13 @@ Result<Credentials> find_credentials(const std::string& registry, const Credenti
   if (!request.username.empty() || !request.password_file.empty()) {
     if (request.username.empty() || request.password_file.empty())
       return invalid("registry-username and registry-password-file go together");
+  }
+  // Explicit credentials belong to one registry: another one named by the
+  // user's input (a baseline image elsewhere) must not receive them.
+  const bool explicit_here =
+      !request.username.empty() && (request.explicit_registry.empty() ||
+                                    host_of(lower(request.explicit_registry)) == host_of(lower(registry)));
+  if (explicit_here) {
     auto password = read_file(request.password_file);
     if (!password) return password.error().with("parameter registry-password-file");
     std::string value = std::move(*password);

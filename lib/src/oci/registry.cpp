@@ -6,7 +6,9 @@
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 
+#include <algorithm>
 #include <cctype>
+#include <utility>
 
 namespace ir::oci {
 
@@ -21,6 +23,8 @@ struct Registry::Auth {
 namespace {
 
 constexpr int max_redirects = 5;
+// Room for an error answer to content fetched by a descriptor's size.
+constexpr std::uint64_t error_body_bytes = 64 * 1024;
 
 const std::string accept_manifests = std::string(media::oci_manifest) + ", " + std::string(media::oci_index) +
                                      ", " + std::string(media::docker_manifest) + ", " +
@@ -37,6 +41,32 @@ Error status_error(const http::Response& response, const std::string& what) {
 
 std::string sha256_digest(std::string_view bytes) {
   return "sha256:" + sha256_hex(bytes);
+}
+
+std::string lower_text(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A descriptor's size, before anything is fetched: a byte count within the
+// bound for what the content is for.
+Result<void> check_size(const Descriptor& descriptor, std::uint64_t max_bytes, const std::string& what) {
+  if (descriptor.size < 0) return Error(Code::rejected, what + ": the descriptor's size is not a byte count");
+  if (static_cast<std::uint64_t>(descriptor.size) > max_bytes)
+    return Error(Code::rejected, what + ": " + std::to_string(descriptor.size) +
+                                     " bytes by its descriptor, over the " + std::to_string(max_bytes) +
+                                     " accepted for it");
+  return {};
+}
+
+// What arrived against the descriptor's size: a longer or shorter body is
+// refused even when its digest would match (the descriptor is what was signed).
+Result<void> check_length(std::string_view bytes, const Descriptor& descriptor, const std::string& what) {
+  if (std::cmp_not_equal(bytes.size(), descriptor.size))
+    return Error(Code::rejected, what + ": the registry sent " + std::to_string(bytes.size()) +
+                                     " bytes, the descriptor says " + std::to_string(descriptor.size));
+  return {};
 }
 
 Result<std::string> check_digest(std::string_view bytes, const std::string& expected,
@@ -91,8 +121,11 @@ Descriptor descriptor_from(const json::value& node) {
   Descriptor d;
   d.media_type = string_at(node, {"mediaType"});
   d.digest = string_at(node, {"digest"});
-  if (const auto* size = find(node, {"size"}); size != nullptr && size->is_number())
-    d.size = size->is_int64() ? size->get_int64() : static_cast<std::int64_t>(size->to_number<double>());
+  // A byte count or -1: a fraction, a negative number, one past int64 or
+  // no size at all names no blob that can be fetched.
+  d.size = -1;
+  if (const auto* size = find(node, {"size"}); size != nullptr && size->is_int64() && size->get_int64() >= 0)
+    d.size = size->get_int64();
   d.artifact_type = string_at(node, {"artifactType"});
   if (const auto* annotations = find(node, {"annotations"});
       annotations != nullptr && annotations->is_object()) {
@@ -132,6 +165,43 @@ std::optional<Descriptor> Manifest::config() const {
   return std::nullopt;
 }
 
+Result<void> Manifest::check_limits(const std::string& what) const {
+  const auto count = [&](std::string_view key) -> std::size_t {
+    const auto* list = document.if_contains(key);
+    return list != nullptr && list->is_array() ? list->get_array().size() : 0;
+  };
+  if (const auto layers = count("layers"); layers > limits::layers)
+    return Error(Code::rejected, what + ": " + std::to_string(layers) + " layers, more than the " +
+                                     std::to_string(limits::layers) + " accepted");
+  if (const auto entries = count("manifests"); entries > limits::manifests)
+    return Error(Code::rejected, what + ": " + std::to_string(entries) + " index entries, more than the " +
+                                     std::to_string(limits::manifests) + " accepted");
+  return {};
+}
+
+Result<std::string> check_token_realm(std::string_view realm) {
+  if (realm.empty()) return Error(Code::action_failed, "bearer challenge without realm");
+  auto parsed = boost::urls::parse_absolute_uri(realm);
+  if (!parsed || !parsed->has_authority() || parsed->encoded_host().empty())
+    return Error(Code::action_failed, "malformed token realm");
+  // Boost.URL 1.81 reads "http://127.0.0.1.example/" as the host 127.0.0.1
+  // and the path ".example/", where a resolver (libgit2, DNS) sees the name
+  // 127.0.0.1.example: after an authority a path starts with '/'.
+  if (!parsed->encoded_path().empty() && parsed->encoded_path().front() != '/')
+    return Error(Code::action_failed, "malformed token realm (its host is not a name or an address)");
+  const std::string scheme = lower_text(parsed->scheme());
+  if (scheme == "https") return std::string(realm);
+  // The realm gets the registry credentials (Basic) or a refresh token:
+  // never in clear, except to this machine.
+  if (scheme == "http" && http::is_loopback_host(std::string(parsed->encoded_host_address())))
+    return std::string(realm);
+  return Error(Code::action_failed,
+               "token realm " + std::string(parsed->scheme()) + "://" +
+                   std::string(parsed->encoded_host_and_port()) +
+                   " refused: a token realm must be https:// (http:// only to this machine), "
+                   "as it receives the registry credentials");
+}
+
 Registry::Registry(std::string host, RegistryOptions options)
     : host_(std::move(host)), options_(std::move(options)), auth_(std::make_unique<Auth>()) {
   http::Tls tls;
@@ -152,6 +222,7 @@ std::string Registry::url(const std::string& path) const {
 Result<void> Registry::ping() {
   http::Request request;
   request.url = url("/v2/");
+  request.max_body = limits::manifest_bytes;
   auto response = client_->send(request);
   if (!response) return response.error().with("registry " + host_);
   auth_->pinged = true;
@@ -173,15 +244,16 @@ Result<void> Registry::ping() {
 }
 
 Result<void> Registry::fetch_token(const std::string& scope) {
-  if (auth_->realm.empty())
-    return Error(Code::action_failed, "registry " + host_ + ": bearer challenge without realm");
+  auto checked = check_token_realm(auth_->realm);
+  if (!checked) return checked.error().with("registry " + host_);
   boost::urls::url realm;
   try {
-    realm = boost::urls::url(auth_->realm);
+    realm = boost::urls::url(*checked);
   } catch (const std::exception&) {
     return Error(Code::action_failed, "registry " + host_ + ": malformed token realm");
   }
   http::Request request;
+  request.max_body = limits::manifest_bytes;
   const auto& credentials = options_.credentials;
   if (credentials.identity_token) {
     // Docker's identity tokens are OAuth2 refresh tokens.
@@ -236,6 +308,7 @@ Result<http::Response> Registry::send(http::Request request, const std::string& 
   const std::string scope = "repository:" + repository + (push ? ":pull,push" : ":pull");
   if (auto ok = authorize(request, scope); !ok) return ok.error();
   request.follow_redirects = false;
+  if (!request.max_body) request.max_body = limits::manifest_bytes;
   for (int redirects = 0;; ++redirects) {
     auto response = client_->send(request);
     if (!response) return response.error();
@@ -262,10 +335,21 @@ Result<http::Response> Registry::send(http::Request request, const std::string& 
       return Error(Code::action_failed, "registry " + host_ + ": malformed redirect");
     }
     const boost::urls::url_view from(request.url);
-    // Blob storage elsewhere gets no registry credentials.
-    if (next.encoded_host_and_port() != from.encoded_host_and_port()) {
+    const std::string from_scheme = lower_text(from.scheme());
+    const std::string next_scheme = lower_text(next.scheme());
+    if (next_scheme != "https" && next_scheme != "http")
+      return Error(Code::action_failed, "registry " + host_ + ": redirect to a " + next_scheme + " URL");
+    // From TLS to clear text: neither the credentials nor the content would
+    // be protected (a manifest by tag has no digest to check it against).
+    if (from_scheme == "https" && next_scheme == "http")
+      return Error(Code::action_failed, "registry " + host_ + ": a redirect from https:// to http://" +
+                                            std::string(next.encoded_host_and_port()) + " is refused");
+    // Blob storage elsewhere, or the same host on another scheme or port,
+    // gets no registry credentials.
+    if (next_scheme != from_scheme ||
+        lower_text(next.encoded_host_and_port()) != lower_text(from.encoded_host_and_port())) {
       request.bearer_token.reset();
-      std::erase_if(request.headers, [](const auto& h) { return h.first == "Authorization"; });
+      std::erase_if(request.headers, [](const auto& h) { return lower_text(h.first) == "authorization"; });
     }
     request.url = next.buffer();
     if (response->status == 303) request.method = "GET";
@@ -273,9 +357,27 @@ Result<http::Response> Registry::send(http::Request request, const std::string& 
 }
 
 Result<Manifest> Registry::manifest(const std::string& repository, const std::string& tag_or_digest) {
+  return fetch_manifest(repository, tag_or_digest, limits::manifest_bytes);
+}
+
+Result<Manifest> Registry::manifest(const std::string& repository, const Descriptor& descriptor) {
+  const std::string what = "manifest " + host_ + "/" + repository + "@" + descriptor.digest;
+  if (!is_digest(descriptor.digest)) return Error(Code::rejected, what + ": the descriptor has no digest");
+  if (auto ok = check_size(descriptor, limits::manifest_bytes, what); !ok) return ok.error();
+  auto fetched =
+      fetch_manifest(repository, descriptor.digest,
+                     std::max<std::uint64_t>(static_cast<std::uint64_t>(descriptor.size), error_body_bytes));
+  if (!fetched) return fetched;
+  if (auto ok = check_length(fetched->body, descriptor, what); !ok) return ok.error();
+  return fetched;
+}
+
+Result<Manifest> Registry::fetch_manifest(const std::string& repository, const std::string& tag_or_digest,
+                                          std::uint64_t max_bytes) {
   http::Request request;
   request.url = url("/v2/" + repository + "/manifests/" + tag_or_digest);
   request.headers.emplace_back("Accept", accept_manifests);
+  request.max_body = max_bytes;
   const std::string what = "manifest " + host_ + "/" + repository + ":" + tag_or_digest;
   auto response = send(std::move(request), repository);
   if (!response) return response.error().with(what);
@@ -290,6 +392,7 @@ Result<Manifest> Registry::manifest(const std::string& repository, const std::st
   auto doc = parse_json(manifest.body, what);
   if (!doc || !doc->is_object()) return Error(Code::action_failed, what + ": not a JSON manifest");
   manifest.document = std::move(doc->as_object());
+  if (auto ok = manifest.check_limits(what); !ok) return ok.error();
   manifest.media_type = string_at(manifest.document, {"mediaType"});
   if (manifest.media_type.empty()) {
     const std::string header = response->header("content-type");
@@ -312,13 +415,21 @@ Result<Descriptor> Registry::select_platform(const Manifest& index, const std::s
   return invalid("platform " + platform + " is not in the image index (it has: " + available + ")");
 }
 
-Result<std::string> Registry::blob(const std::string& repository, const std::string& digest) {
+Result<std::string> Registry::blob(const std::string& repository, const Descriptor& descriptor,
+                                   std::uint64_t max_bytes) {
+  const std::string& digest = descriptor.digest;
+  const std::string what = "blob " + host_ + "/" + repository + "@" + digest;
+  if (!is_digest(digest)) return Error(Code::rejected, what + ": the descriptor has no digest");
+  if (auto ok = check_size(descriptor, max_bytes, what); !ok) return ok.error();
   http::Request request;
   request.url = url("/v2/" + repository + "/blobs/" + digest);
-  const std::string what = "blob " + host_ + "/" + repository + "@" + digest;
+  // The blob may not be a byte longer than its descriptor (an error answer
+  // may still say why in a few KiB).
+  request.max_body = std::max<std::uint64_t>(static_cast<std::uint64_t>(descriptor.size), error_body_bytes);
   auto response = send(std::move(request), repository);
   if (!response) return response.error().with(what);
   if (response->status != 200) return status_error(*response, what);
+  if (auto ok = check_length(response->body, descriptor, what); !ok) return ok.error();
   if (auto checked = check_digest(response->body, digest, what); !checked) return checked.error();
   return std::move(response->body);
 }
@@ -329,6 +440,7 @@ Result<std::vector<Descriptor>> Registry::referrers(const std::string& repositor
   request.url = url("/v2/" + repository + "/referrers/" + digest);
   if (!artifact_type.empty()) request.url += "?artifactType=" + http::url_encode(artifact_type);
   request.headers.emplace_back("Accept", std::string(media::oci_index));
+  request.max_body = limits::manifest_bytes;
   const std::string what = "referrers of " + host_ + "/" + repository + "@" + digest;
   auto response = send(std::move(request), repository);
   if (!response) return response.error().with(what);
@@ -337,6 +449,7 @@ Result<std::vector<Descriptor>> Registry::referrers(const std::string& repositor
     auto doc = parse_json(response->body, what);
     if (!doc || !doc->is_object()) return Error(Code::action_failed, what + ": not a JSON index");
     index.document = std::move(doc->as_object());
+    if (auto ok = index.check_limits(what); !ok) return ok.error();
   } else if (response->status == 404) {
     // No referrers API: the OCI 1.1 fallback tag sha256-<hex>.
     std::string tag = digest;

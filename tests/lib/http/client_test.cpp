@@ -404,3 +404,144 @@ TEST_CASE("a connection reset during the TLS handshake is retried as a network f
   CHECK(accepted == 3);
   CHECK(sleeper.waits->size() == 2);
 }
+
+// Security review, finding 1: a proxy (or anyone on the plain hop to it)
+// that answers for the server right behind its CONNECT reply.
+TEST_CASE("finding 1: bytes a proxy sends after its CONNECT reply are refused, never read as the answer",
+          "[unit][http][proxy][tls]") {
+  const auto ca = ir::test::make_ca("test CA");
+  const auto cert = ir::test::issue(ca, {"server", {}, {"127.0.0.1"}});
+  HttpServer server(
+      [](const SeenRequest&) {
+        return Reply{200, {}, "the real server"};
+      },
+      ir::test::ServerTls{cert, {}});
+  const std::string injected = "HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nfrom the proxy";
+  auto proxy = HttpServer::proxy(injected);
+  ir::http::Tls tls;
+  tls.ca_pem = ca.cert_pem;
+  ::setenv("HTTPS_PROXY", proxy->url().c_str(), 1);
+  ::unsetenv("NO_PROXY");
+  ::unsetenv("no_proxy");
+  ir::http::Client client(tls);
+  RecordingSleeper sleeper;
+  sleeper.attach(client);
+  auto response = client.send(get(server.url() + "/api/v1/namespaces"));
+  ::unsetenv("HTTPS_PROXY");
+  if (response) CHECK(response->body != "from the proxy");
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code() == ir::Code::action_failed);
+  CHECK(response.error().describe().find("after its CONNECT reply") != std::string::npos);
+  // Refused at once, not retried, and the server was never asked.
+  CHECK(sleeper.waits->empty());
+  CHECK(proxy->connections() == 1);
+  CHECK(server.requests().empty());
+}
+
+// Security review, finding 23: the generic redirect dropped the bearer
+// token but kept an Authorization header the caller set itself.
+TEST_CASE("finding 23: a redirect to another server drops an explicit Authorization and Cookie header",
+          "[unit][http]") {
+  HttpServer target([](const SeenRequest&) { return Reply{200, {}, "moved here"}; });
+  HttpServer origin([&](const SeenRequest& request) {
+    if (request.target == "/same") return Reply{307, {{"Location", "/landed"}}, ""};
+    if (request.target == "/landed") return Reply{200, {}, "same server"};
+    return Reply{302, {{"Location", target.url() + "/elsewhere"}}, ""};
+  });
+  ir::http::Client client;
+  auto request = get(origin.url() + "/hook");
+  request.follow_redirects = true;
+  request.headers = {
+      {"authorization", "Basic dXNlcjpzM2NyZXQ="}, {"Cookie", "session=abc"}, {"X-Trace", "1"}};
+  auto followed = client.send(request);
+  REQUIRE(followed);
+  CHECK(followed->body == "moved here");
+  REQUIRE(target.requests().size() == 1);
+  CHECK(target.requests()[0].header("Authorization").empty());
+  CHECK(target.requests()[0].header("Cookie").empty());
+  CHECK(target.requests()[0].header("X-Trace") == "1");
+  CHECK(origin.requests().back().header("Authorization") == "Basic dXNlcjpzM2NyZXQ=");
+  // On the same server they stay.
+  request.url = origin.url() + "/same";
+  auto same = client.send(request);
+  REQUIRE(same);
+  CHECK(same->body == "same server");
+  CHECK(origin.requests().back().target == "/landed");
+  CHECK(origin.requests().back().header("Authorization") == "Basic dXNlcjpzM2NyZXQ=");
+}
+
+// Security review, finding 7: a body is read only up to what the caller
+// accepts, announced or not.
+TEST_CASE("finding 7: a body over max_body is refused as it arrives, announced or chunked, not retried",
+          "[unit][http]") {
+  const std::string big(64 * 1024, 'x');
+  Reply chunked{200, {}, {}};
+  chunked.chunks = {big, big, big};
+  HttpServer server([&](const SeenRequest& request) {
+    if (request.target == "/chunked") return chunked;
+    return Reply{200, {}, big};
+  });
+  ir::http::Client client;
+  RecordingSleeper sleeper;
+  sleeper.attach(client);
+  auto request = get(server.url() + "/sized");
+  request.max_body = big.size();
+  auto fits = client.send(request);
+  REQUIRE(fits);
+  CHECK(fits->body.size() == big.size());
+  request.max_body = big.size() - 1;
+  auto announced = client.send(request);
+  REQUIRE_FALSE(announced);
+  CHECK(announced.error().code() == ir::Code::rejected);
+  CHECK(announced.error().describe().find("65535 bytes") != std::string::npos);
+  request.url = server.url() + "/chunked";
+  request.max_body = 100 * 1024;
+  auto streamed = client.send(request);
+  REQUIRE_FALSE(streamed);
+  CHECK(streamed.error().code() == ir::Code::rejected);
+  std::size_t seen = 0;
+  auto sunk = client.stream(request, [&](std::string_view data) {
+    seen += data.size();
+    return true;
+  });
+  REQUIRE_FALSE(sunk);
+  CHECK(seen <= 100 * 1024);
+  CHECK(sleeper.waits->empty());
+}
+
+// Security review, findings 11, 12 and 15: "this machine" is decided on the
+// parsed address, never on a prefix of a name.
+TEST_CASE("findings 11, 12, 15: loopback hosts are addresses in 127.0.0.0/8, ::1, or localhost",
+          "[unit][http]") {
+  using ir::http::is_loopback_host;
+  CHECK(is_loopback_host("127.0.0.1"));
+  CHECK(is_loopback_host("127.1.2.3"));
+  CHECK(is_loopback_host("::1"));
+  CHECK(is_loopback_host("[::1]"));
+  CHECK(is_loopback_host("::ffff:127.0.0.1"));
+  CHECK(is_loopback_host("localhost"));
+  CHECK(is_loopback_host("LocalHost"));
+  CHECK_FALSE(is_loopback_host("127.attacker.example"));
+  CHECK_FALSE(is_loopback_host("127.0.0.1.nip.io"));
+  CHECK_FALSE(is_loopback_host("127.0.0.1:80"));
+  CHECK_FALSE(is_loopback_host("localhost.attacker.example"));
+  CHECK_FALSE(is_loopback_host("128.0.0.1"));
+  CHECK_FALSE(is_loopback_host("10.0.0.1"));
+  CHECK_FALSE(is_loopback_host("::2"));
+  CHECK_FALSE(is_loopback_host("::ffff:10.0.0.1"));
+  CHECK_FALSE(is_loopback_host(""));
+  CHECK_FALSE(is_loopback_host("[]"));
+  // Boost.URL 1.81 reads the host of "http://127.0.0.1:PORT.example/" as
+  // 127.0.0.1:PORT and the rest as the path; a resolver sees another name.
+  // Such a URL is no URL: nothing is connected to.
+  HttpServer server([](const SeenRequest&) { return Reply{200, {}, "here"}; });
+  ir::http::Client client({}, {.max_attempts = 1});
+  for (const std::string& url : {"http://127.0.0.1:" + std::to_string(server.port()) + ".attacker.example/",
+                                 "http://127.0.0.1:" + std::to_string(server.port()) + "x/"}) {
+    INFO(url);
+    auto refused = client.send(get(url));
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code() == ir::Code::invalid_input);
+  }
+  CHECK(server.connections() == 0);
+}

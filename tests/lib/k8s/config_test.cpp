@@ -121,6 +121,42 @@ contexts: [{name: c, context: {cluster: k, user: u}}]
   CHECK(none.error().describe().find("KUBERNETES_SERVICE_HOST") != std::string::npos);
 }
 
+// Security review, finding 15: an http:// server got the bearer token in
+// clear. Only a server on this machine may be plain HTTP.
+TEST_CASE("finding 15: an http:// API server is refused unless it is on this machine, saying why",
+          "[unit][kubeconfig]") {
+  TempDir dir;
+  auto with_server = [&](const std::string& server) {
+    const auto file = dir.write("config", R"(
+current-context: c
+clusters: [{name: k, cluster: {server: ")" + server +
+                                              R"("}}]
+users: [{name: u, user: {token: cluster-admin-t0ken}}]
+contexts: [{name: c, context: {cluster: k, user: u}}]
+)");
+    return ir::k8s::kubeconfig_config({file}, "");
+  };
+  for (const std::string server :
+       {"http://api.example.com:8080", "http://127.attacker.example:8080", "http://10.0.0.1",
+        "http://[fd00::1]:6443", "http://localhost.example", "http://127.0.0.1.nip.io:8080",
+        "http://127.0.0.1:8080.attacker.example"}) {
+    INFO(server);
+    auto refused = with_server(server);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code() == ir::Code::invalid_input);
+    CHECK(refused.error().describe().find("in clear") != std::string::npos);
+    CHECK(refused.error().describe().find("cluster-admin-t0ken") == std::string::npos);
+  }
+  for (const std::string server :
+       {"http://127.0.0.1:8080", "http://127.3.2.1", "http://[::1]:8080", "http://localhost:8001"}) {
+    INFO(server);
+    auto accepted = with_server(server);
+    REQUIRE(accepted);
+    CHECK(accepted->server == server);
+  }
+  REQUIRE(with_server("https://api.example.com:6443"));
+}
+
 TEST_CASE("in-cluster configuration reads the service-account folder, IPv6 in brackets",
           "[unit][kubeconfig]") {
   TempDir dir;

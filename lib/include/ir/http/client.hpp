@@ -21,6 +21,7 @@ namespace boost::asio::ssl {
 class context;
 }
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -62,7 +63,12 @@ struct Request {
   std::chrono::milliseconds timeout = 30s;  // one attempt, connection included
   std::chrono::milliseconds connect_timeout = 10s;
   bool retry = true;
+  // Followed redirects keep the credentials (bearer_token and any
+  // Authorization or Cookie header) only on the same scheme, host and port.
   bool follow_redirects = false;
+  // The most body bytes the answer may have; a larger one (announced or
+  // sent) fails the request, not retried. Unset: no limit.
+  std::optional<std::uint64_t> max_body;
   // The URL itself is a credential (Slack and Teams webhooks): logs and
   // errors then show only scheme://host:port.
   bool url_is_secret = false;
@@ -142,6 +148,11 @@ class Client {
 // :port, "*"); empty for a direct connection.
 [[nodiscard]] std::string proxy_for(std::string_view scheme, std::string_view host, std::uint16_t port,
                                     const std::function<std::optional<std::string>(const std::string&)>& env);
+
+// Whether `host` (a URL's host, IPv6 with or without brackets) is this
+// machine: an IPv4 address in 127.0.0.0/8, ::1 (also IPv4-mapped), or the
+// name "localhost". Parsed as an address: "127.attacker.example" is not.
+[[nodiscard]] bool is_loopback_host(std::string_view host);
 
 // Percent-encodes a query or path component.
 [[nodiscard]] std::string url_encode(std::string_view text);

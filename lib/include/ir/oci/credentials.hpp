@@ -17,9 +17,15 @@ struct CredentialRequest {
   std::string username;
   std::string password_file;
   std::string docker_config;  // a config.json path; empty: the docker default
+  // The one registry (host[:port], as in an image reference) that username
+  // and password_file are for: any other registry gets the docker config's
+  // credentials for it, or none. Empty: the registry asked about.
+  std::string explicit_registry;
 };
 
-// Empty credentials (anonymous) when nothing names the registry.
+// Empty credentials (anonymous) when nothing names the registry. Explicit
+// credentials are given only for request.explicit_registry: two ports of
+// one host are two registries.
 [[nodiscard]] Result<Credentials> find_credentials(const std::string& registry,
                                                    const CredentialRequest& request);
 
