@@ -4,6 +4,8 @@
 #include "ir/core/log.hpp"
 #include "ir/core/time.hpp"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 
 namespace ir::steps::rotate_secret {
@@ -39,6 +41,19 @@ void record(Report& report, const Options& options, std::string verb, const std:
   report.add_action(std::move(action));
 }
 
+// The new values sit base64-encoded in the request object: wiped once the
+// request is made or the dry run has shown its redacted form (security
+// review finding 14).
+void wipe_data(json::object& object) {
+  auto* data = object.if_contains("data");
+  if (data == nullptr || !data->is_object()) return;
+  for (auto& entry : data->get_object()) {
+    if (!entry.value().is_string()) continue;
+    auto& text = entry.value().get_string();
+    OPENSSL_cleanse(text.data(), text.size());
+  }
+}
+
 json::object new_data(const std::map<std::string, Secret>& values) {
   json::object data;
   for (const auto& [key, value] : values) data[key] = base64_encode(value.reveal());
@@ -54,7 +69,9 @@ Result<Rotation> create_secret(k8s::Client& client, Report& report, const Option
                       {"data", new_data(values)}};
   const std::string detail = "created with new values for " + keys_text(values);
   if (options.dry_run) {
-    object["data"] = redacted_data(object.at("data").as_object());
+    const json::object shown = redacted_data(object.at("data").as_object());
+    wipe_data(object);
+    object["data"] = shown;
     record(report, options, "create", name, {}, detail,
            json::object{{"method", "POST"},
                         {"path", k8s::Client::path(k8s::resources::secrets, options.ns)},
@@ -63,6 +80,7 @@ Result<Rotation> create_secret(k8s::Client& client, Report& report, const Option
     return Rotation{"", true, {}};
   }
   auto created = client.create(k8s::resources::secrets, options.ns, object);
+  wipe_data(object);
   if (!created) return created.error().with("create Secret " + name);
   record(report, options, "create", name, string_at(*created, {"metadata", "uid"}), detail, std::nullopt);
   return Rotation{string_at(*created, {"metadata", "resourceVersion"}),
@@ -141,7 +159,9 @@ Result<Rotation> update_secret(k8s::Client& client, Report& report, const Option
     const std::string detail =
         "new values for " + keys_text(values) + " (precondition resourceVersion " + resource_version + ")";
     if (options.dry_run) {
-      patch["data"] = redacted_data(patch.at("data").as_object());
+      const json::object shown = redacted_data(patch.at("data").as_object());
+      wipe_data(patch);
+      patch["data"] = shown;
       record(report, options, "patch", name, string_at(*live, {"metadata", "uid"}), detail,
              json::object{{"method", "PATCH"},
                           {"path", k8s::Client::path(k8s::resources::secrets, options.ns, name)},
@@ -151,6 +171,7 @@ Result<Rotation> update_secret(k8s::Client& client, Report& report, const Option
     }
     if (before_write) before_write(attempt);
     auto patched = client.patch(k8s::resources::secrets, options.ns, name, k8s::PatchType::merge, patch);
+    wipe_data(patch);
     if (patched) {
       record(report, options, "patch", name, string_at(*patched, {"metadata", "uid"}), detail, std::nullopt);
       return Rotation{string_at(*patched, {"metadata", "resourceVersion"}), false, previous,

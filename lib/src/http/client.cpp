@@ -132,6 +132,31 @@ Result<Response> Client::stream(const Request& request, const DataSink& sink,
 
 namespace {
 
+// What a request carried may be a secret: the bearer token in its
+// Authorization header, a Secret's new value in its body. Beast's copies of
+// them are wiped once the message is done with, on every path (security
+// review finding 14); Beast owns the header storage, which is writable.
+template <class Body>
+void wipe_sent(http::request<Body>& message) {
+  for (const auto field : {http::field::authorization, http::field::proxy_authorization}) {
+    if (const auto it = message.find(field); it != message.end()) {
+      const auto value = it->value();
+      OPENSSL_cleanse(const_cast<char*>(value.data()), value.size());
+    }
+  }
+}
+
+class WipeWhenSent {
+ public:
+  explicit WipeWhenSent(std::function<void()> wipe) : wipe_(std::move(wipe)) {}
+  WipeWhenSent(const WipeWhenSent&) = delete;
+  WipeWhenSent& operator=(const WipeWhenSent&) = delete;
+  ~WipeWhenSent() { wipe_(); }
+
+ private:
+  std::function<void()> wipe_;
+};
+
 // Sends one request on `connection` and reads the answer.
 Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request& request,
                  const DataSink* sink, std::chrono::milliseconds idle_timeout, Deadline deadline, bool reused,
@@ -147,8 +172,10 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
                 endpoint.port == (endpoint.tls() ? 443 : 80) ? endpoint.host : endpoint.host_port());
     message.set(http::field::user_agent, "irsteps");
     for (const auto& [name, value] : request.headers) message.set(name, value);
-    if (request.bearer_token)
-      message.set(http::field::authorization, "Bearer " + std::string(request.bearer_token->reveal()));
+    if (request.bearer_token) {
+      const Secret header("Bearer " + std::string(request.bearer_token->reveal()));
+      message.set(http::field::authorization, header.reveal());
+    }
   };
   auto fail = [&](const boost::beast::error_code& ec, bool sent) {
     if (ec == http::error::body_limit) {
@@ -169,6 +196,7 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
   boost::beast::error_code ec;
   if (request.body_source) {
     http::request<http::buffer_body> message{verb, target, 11};
+    const WipeWhenSent wipe_headers([&] { wipe_sent(message); });
     set_headers(message);
     message.chunked(true);
     http::request_serializer<http::buffer_body> serializer{message};
@@ -191,6 +219,10 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
     }
   } else {
     http::request<http::string_body> message{verb, target, 11};
+    const WipeWhenSent wipe_message([&] {
+      wipe_sent(message);
+      OPENSSL_cleanse(message.body().data(), message.body().size());
+    });
     set_headers(message);
     if (!request.body.empty() || verb == http::verb::post || verb == http::verb::put ||
         verb == http::verb::patch) {
@@ -200,8 +232,6 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
     ec = connection.run(
         [&](Connection::Completion done) { http::async_write(connection.stream(), message, done); },
         deadline);
-    // Wiping the serialized token is not possible here: Beast keeps it in the
-    // message, which goes out of scope now.
     if (ec) return fail(ec, false);
   }
 

@@ -3,6 +3,7 @@
 #include "ir/core/log.hpp"
 #include "ir/k8s/names.hpp"
 
+#include <openssl/crypto.h>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -243,6 +244,12 @@ Result<void> Client::build_transport() {
 
 Result<http::Response> Client::send(http::Request request, const http::DataSink* sink,
                                     std::chrono::milliseconds idle_timeout) {
+  // The body may carry a Secret's values: wiped when the request is done,
+  // whatever the outcome (security review finding 14).
+  struct WipeBody {
+    std::string& body;
+    ~WipeBody() { OPENSSL_cleanse(body.data(), body.size()); }
+  } wipe_body{request.body};
   const std::string path = request.url;
   if (auto plain = check_request_path(path); !plain) return plain.error();
   request.url = config().server + request.url;
