@@ -274,7 +274,9 @@ int main(int argc, char** argv) {
         env_values(vm.count("env") ? vm["env"].as<std::vector<std::string>>() : std::vector<std::string>{});
     for (auto* r : {&parameters, &mounts, &env}) {
       if (!*r) {
+        // Refused before anything ran: the one document on stdout says so too.
         std::cerr << "playbook: " << r->error().describe() << '\n';
+        print_error_document(r->error().describe());
         return exit_bad_input;
       }
     }
