@@ -292,23 +292,30 @@ TEST_CASE("misconfiguration with a failing step: the exit handler reports the fa
   CHECK(string_at(sent[0], {"text"}).find(R"("displayName":"detect")") != std::string::npos);
 }
 
+namespace {
+
+// The misconfiguration playbook on a Deployment whose expected state (one
+// replica) is in git and that someone scaled to three by hand: drift.
+json::object run_on_drift(Rig& rig, const std::string& ns, const std::string& incident) {
+  const std::string expected = deployment_yaml("web", 1);
+  make_bare_repo(rig.dir / "config.git", {{"apps/web.yaml", expected}});
+  Cluster::get().apply_yaml(ns, expected);
+  running_pods(ns, "app=web", 1);
+  auto scaled = Cluster::get().client().patch(k8s::resources::deployments, ns, "web", k8s::PatchType::merge,
+                                              json::object{{"spec", json::object{{"replicas", 3}}}});
+  REQUIRE(scaled);
+  return rig.run("irsteps-misconfiguration", {"incident-id=" + incident, "expected=" + rig.dir / "config.git",
+                                              "path=apps/web.yaml", "namespace=" + ns});
+}
+
+}  // namespace
+
 TEST_CASE("misconfiguration: drift from git found, approved, fixed, verified, notified",
           "[integration][playbooks]") {
   Rig rig;
   TestNamespace ns("pbmis");
-  const std::string expected = deployment_yaml("web", 1);
-  make_bare_repo(rig.dir / "config.git", {{"apps/web.yaml", expected}});
-  Cluster::get().apply_yaml(ns.name(), expected);
-  running_pods(ns.name(), "app=web", 1);
-  // Someone scales the Deployment by hand: drift.
-  auto scaled =
-      Cluster::get().client().patch(k8s::resources::deployments, ns.name(), "web", k8s::PatchType::merge,
-                                    json::object{{"spec", json::object{{"replicas", 3}}}});
-  REQUIRE(scaled);
   const std::string incident = "INC-2026-11-26-504";
-  const auto result =
-      rig.run("irsteps-misconfiguration", {"incident-id=" + incident, "expected=" + rig.dir / "config.git",
-                                           "path=apps/web.yaml", "namespace=" + ns.name()});
+  const auto result = run_on_drift(rig, ns.name(), incident);
   CHECK(string_at(result, {"phase"}) == "Succeeded");
   CHECK(phase_of(result, "apply") == "Succeeded");
   auto live = Cluster::get().client().get(k8s::resources::deployments, ns.name(), "web");
@@ -327,18 +334,8 @@ TEST_CASE("misconfiguration not approved: drift found, nothing changed, people t
   Rig rig;
   rig.gate = "--deny-all";
   TestNamespace ns("pbmisno");
-  const std::string expected = deployment_yaml("web", 1);
-  make_bare_repo(rig.dir / "config.git", {{"apps/web.yaml", expected}});
-  Cluster::get().apply_yaml(ns.name(), expected);
-  running_pods(ns.name(), "app=web", 1);
-  auto scaled =
-      Cluster::get().client().patch(k8s::resources::deployments, ns.name(), "web", k8s::PatchType::merge,
-                                    json::object{{"spec", json::object{{"replicas", 3}}}});
-  REQUIRE(scaled);
   const std::string incident = "INC-2026-11-26-510";
-  const auto result =
-      rig.run("irsteps-misconfiguration", {"incident-id=" + incident, "expected=" + rig.dir / "config.git",
-                                           "path=apps/web.yaml", "namespace=" + ns.name()});
+  const auto result = run_on_drift(rig, ns.name(), incident);
   CHECK(string_at(result, {"phase"}) == "Succeeded");
   CHECK(phase_of(result, "apply") == "Skipped");
   CHECK(phase_of(result, "fix-not-approved") == "Succeeded");
