@@ -92,7 +92,8 @@ void size_field(char* field, std::uint64_t value) {
 std::array<char, 512> ustar_block(std::string_view base, std::string_view prefix, std::uint64_t size,
                                   std::uint64_t mtime, char type, unsigned mode) {
   std::array<char, 512> block{};
-  std::memcpy(block.data(), base.data(), std::min<std::size_t>(base.size(), 100));
+  // memcpy takes no null pointer, not even for 0 bytes: an empty view may be one.
+  if (!base.empty()) std::memcpy(block.data(), base.data(), std::min<std::size_t>(base.size(), 100));
   octal(block.data() + 100, 8, mode);
   octal(block.data() + 108, 8, 0);
   octal(block.data() + 116, 8, 0);
@@ -102,7 +103,8 @@ std::array<char, 512> ustar_block(std::string_view base, std::string_view prefix
   block[156] = type;
   std::memcpy(block.data() + 257, "ustar", 6);
   std::memcpy(block.data() + 263, "00", 2);
-  std::memcpy(block.data() + 345, prefix.data(), std::min<std::size_t>(prefix.size(), 155));
+  if (!prefix.empty())
+    std::memcpy(block.data() + 345, prefix.data(), std::min<std::size_t>(prefix.size(), 155));
   unsigned sum = 0;
   for (char c : block) sum += static_cast<unsigned char>(c);
   std::snprintf(block.data() + 148, 8, "%06o", sum);
