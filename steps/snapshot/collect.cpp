@@ -67,35 +67,10 @@ bool binding_names(const json::value& binding, const std::string& ns, const std:
 
 }  // namespace
 
+// The NetworkPolicies that select the pod: the client's LabelSelector
+// matching, as isolate and access-audit use it.
 bool selects(const json::value& selector, const json::object& labels) {
-  auto label = [&](const std::string& key) -> const json::value* {
-    const auto it = labels.find(key);
-    return it == labels.end() ? nullptr : &it->value();
-  };
-  if (const auto* match = find(selector, {"matchLabels"}); match != nullptr && match->is_object()) {
-    for (const auto& entry : match->get_object()) {
-      const auto* value = label(std::string(entry.key()));
-      if (value == nullptr || *value != entry.value()) return false;
-    }
-  }
-  if (const auto* expressions = find(selector, {"matchExpressions"});
-      expressions != nullptr && expressions->is_array()) {
-    for (const auto& expression : expressions->get_array()) {
-      const auto* value = label(string_at(expression, {"key"}));
-      const std::string op = string_at(expression, {"operator"});
-      bool in_values = false;
-      if (const auto* values = find(expression, {"values"});
-          values != nullptr && values->is_array() && value != nullptr) {
-        in_values = std::find(values->get_array().begin(), values->get_array().end(), *value) !=
-                    values->get_array().end();
-      }
-      if ((op == "In" && !in_values) || (op == "NotIn" && in_values) ||
-          (op == "Exists" && value == nullptr) || (op == "DoesNotExist" && value != nullptr)) {
-        return false;
-      }
-    }
-  }
-  return true;
+  return !selector.is_object() || k8s::selector_matches(selector.get_object(), labels);
 }
 
 std::string describe_pod(const json::object& pod, const std::vector<std::string>& chain) {
