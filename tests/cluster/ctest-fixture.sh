@@ -20,7 +20,15 @@ case "$action" in
     "$HERE/build-control-plane.sh" >/dev/null
     "$HERE/build-node-agent.sh" "$(dirname "$state_dir")/node-agent" >/dev/null
     # The API server's own audit log, for access-audit's tests.
-    IRSTEPS_CLUSTER_AUDIT=1 "$HERE/start.sh" "$state_dir"
+    # A port checked free can still be taken by another test before the
+    # component binds it; start.sh then stops what it started, and a new
+    # start picks new ports. Any other failure is final.
+    for attempt in 1 2 3; do
+      if IRSTEPS_CLUSTER_AUDIT=1 "$HERE/start.sh" "$state_dir"; then exit 0; fi
+      grep -qs "address already in use" "$state_dir"/logs/*.log || exit 1
+      echo "[fixture] a port was taken while the cluster started (attempt $attempt of 3)" >&2
+    done
+    exit 1
     ;;
   stop)
     "$HERE/stop.sh" "$state_dir"

@@ -91,12 +91,20 @@ NODE_NAME=irsteps-node-0
 
 # ---- ports ------------------------------------------------------------------
 # Random free ports so several clusters (and other services) can coexist on
-# one machine; env vars pin them when a test needs fixed values.
+# one machine; env vars pin them when a test needs fixed values. They are
+# picked below the kernel's ephemeral range (ip_local_port_range, 32768-60999
+# by default): a port from inside it can be handed to another process's
+# outgoing connection or bind(0) between our check and etcd's bind.
 PICKED=" "
+EPHEMERAL_LOW=32768
+read -r EPHEMERAL_LOW _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+PORT_LOW=10000
+((EPHEMERAL_LOW - PORT_LOW >= 2000)) || PORT_LOW=$((EPHEMERAL_LOW - 2000))
+((PORT_LOW >= 1024)) || die "ip_local_port_range starts at $EPHEMERAL_LOW: no room below it for fixed ports"
 pick_port() {
   local p i
   for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((PORT_LOW + RANDOM % (EPHEMERAL_LOW - PORT_LOW)))
     [[ "$PICKED" == *" $p "* ]] && continue
     port_in_use "$p" && continue
     PICKED+="$p "; echo "$p"; return 0
