@@ -23,7 +23,8 @@ inline constexpr std::string_view rotated_at_annotation = "irsteps.io/rotated-at
 
 struct Options {
   std::string incident_id;
-  Target target;
+  // One target, or one per --name: the same TYPE in the same namespace.
+  std::vector<Target> targets;
   std::vector<std::string> verbs;
   std::vector<std::string> audit_logs;  // files, folders, "-" for stdin
   std::optional<TimePoint> since;

@@ -74,8 +74,10 @@ void add_exposure(std::vector<Line>& lines, const record::Entry& entry) {
   std::vector<Line> exposure;
   for (const auto& event : events->get_array()) {
     const std::string when = string_at(event, {"time"});
-    exposure.push_back({time_of(when, recorded),
-                        "- " + when + "  " + resource + ": " + exposure_event_text(event) + source});
+    // A run over several objects names each event's own.
+    const std::string about = string_at(event, {"resource"}, resource);
+    exposure.push_back(
+        {time_of(when, recorded), "- " + when + "  " + about + ": " + exposure_event_text(event) + source});
   }
   std::stable_sort(exposure.begin(), exposure.end(),
                    [](const Line& a, const Line& b) { return a.time < b.time; });

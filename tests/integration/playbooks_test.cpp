@@ -225,6 +225,8 @@ TEST_CASE("container compromise as a tabletop exercise: --dry-run changes nothin
   CHECK(!rig.recorded_steps(incident).empty());
 }
 
+// Issue 16 item 2: lists of two values (Secrets, keys, data classes) go
+// through the WorkflowTemplate's one-argument parameters whole.
 TEST_CASE("data exposure: rotate the secret and restart its consumers, audit trail, notify with deadlines",
           "[integration][playbooks]") {
   Rig rig;
@@ -232,28 +234,47 @@ TEST_CASE("data exposure: rotate the secret and restart its consumers, audit tra
   Cluster::get().apply_yaml(ns.name(), R"(apiVersion: v1
 kind: Secret
 metadata: {name: db-password}
-stringData: {password: leaked-value-93c1}
+stringData: {password: leaked-value-93c1, user: leaked-user-93c1}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: api-token}
+stringData: {password: leaked-value-77d2, user: leaked-user-77d2}
 )");
   const std::string incident = "INC-2026-11-26-503";
-  const auto result =
-      rig.run("irsteps-data-exposure",
-              {"incident-id=" + incident, "namespace=" + ns.name(), "secret=db-password", "key=password",
-               "data-class=pci", "detected-at=2026-11-26T09:00:00Z", "severity=high"});
+  const auto result = rig.run(
+      "irsteps-data-exposure",
+      {"incident-id=" + incident, "namespace=" + ns.name(), "secret=db-password,api-token",
+       "key=password,user", "data-class=pci,personal", "detected-at=2026-11-26T09:00:00Z", "severity=high"});
   CHECK(string_at(result, {"phase"}) == "Succeeded");
-  auto secret = Cluster::get().client().get(k8s::resources::secrets, ns.name(), "db-password");
-  REQUIRE(secret);
-  CHECK(string_at(*secret, {"data", "password"}) != "bGVha2VkLXZhbHVlLTkzYzE=");  // base64 of the old value
+  for (const auto& [name, old_values] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"db-password", {"leaked-value-93c1", "leaked-user-93c1"}},
+           {"api-token", {"leaked-value-77d2", "leaked-user-77d2"}}}) {
+    auto secret = Cluster::get().client().get(k8s::resources::secrets, ns.name(), name);
+    REQUIRE(secret);
+    INFO(name);
+    for (const auto& [key, old_value] :
+         {std::pair{"password", old_values[0]}, std::pair{"user", old_values[1]}}) {
+      const auto value = base64_decode(string_at(*secret, {"data", key}));
+      REQUIRE(value);
+      CHECK(*value != old_value);
+    }
+  }
   const auto sent = rig.notifications();
   REQUIRE(sent.size() == 1);
   CHECK(string_at(sent[0], {"text"}).find("db-password") != std::string::npos);
+  CHECK(string_at(sent[0], {"text"}).find("api-token") != std::string::npos);
   const auto* deadlines = find(sent[0], {"deadlines"});
   REQUIRE(deadlines != nullptr);
   CHECK(json::serialize(*deadlines).find("2026-11-27T09:00:00Z") != std::string::npos);  // PCI: 24 h
+  CHECK(json::serialize(*deadlines).find("2026-11-29T09:00:00Z") != std::string::npos);  // GDPR: 72 h
   const auto steps = rig.recorded_steps(incident);
   CHECK(std::count(steps.begin(), steps.end(), "rotate-secret") == 1);
   CHECK(std::count(steps.begin(), steps.end(), "access-audit") == 1);
   CHECK(steps.back() == "notify");
-  CHECK(rig.receiver.requests()[0].body.find("leaked-value-93c1") == std::string::npos);
+  for (const auto* leaked :
+       {"leaked-value-93c1", "leaked-user-93c1", "leaked-value-77d2", "leaked-user-77d2"})
+    CHECK(rig.receiver.requests()[0].body.find(leaked) == std::string::npos);
 }
 
 // Issue 16 item 9: a failed step reaches people through the exit handler.

@@ -94,16 +94,58 @@ Result<json::value> coerce_scalar(const std::string& type, const json::value& va
   return value;
 }
 
-std::vector<std::string> split_list(std::string_view text) {
-  std::vector<std::string> items;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const auto comma = text.find(',', start);
-    std::string item(
-        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
-    if (!item.empty()) items.push_back(std::move(item));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
+// Whether a list parameter's items cannot hold a comma ("x-comma-list":
+// true in its schema: names, CIDRs, enums), so "a,b" is two items.
+bool comma_list(const json::value& schema) {
+  const auto* flag = find(schema, {"x-comma-list"});
+  return flag != nullptr && flag->is_bool() && flag->get_bool();
+}
+
+std::string_view trimmed(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+// One rule for a list parameter, whatever its source (flag, repeated flag,
+// environment, --params file, Argo argument, plugin): each string given is
+// a JSON array when it starts with '[', else a comma-separated list when
+// the items cannot hold a comma, else one item. Empty items are dropped: an
+// optional parameter Argo passes as "" is "not given".
+Result<json::array> list_items(const json::value& schema, const json::value& value, const std::string& name) {
+  json::array given;
+  if (const auto* many = value.if_array())
+    given = *many;
+  else
+    given.push_back(value);
+  json::array items;
+  for (auto& item : given) {
+    if (!item.is_string()) {
+      items.push_back(std::move(item));
+      continue;
+    }
+    const std::string_view text = trimmed(item.get_string());
+    if (text.starts_with('[')) {
+      auto parsed = parse_json(text, "parameter " + name);
+      if (!parsed) return parsed.error();
+      if (!parsed->is_array())
+        return invalid("parameter " + name + ": '[' starts a JSON array, and this is not one");
+      for (auto& inner : parsed->get_array()) {
+        if (!(inner.is_string() && inner.get_string().empty())) items.push_back(std::move(inner));
+      }
+    } else if (comma_list(schema)) {
+      std::size_t start = 0;
+      while (start <= text.size()) {
+        const auto comma = text.find(',', start);
+        const auto piece = trimmed(
+            text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+        if (!piece.empty()) items.emplace_back(piece);
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+      }
+    } else if (!text.empty()) {
+      items.push_back(std::move(item));
+    }
   }
   return items;
 }
@@ -209,7 +251,8 @@ std::string ParamSpec::help_text() const {
   }
   text +=
       "\nEvery option can also be set in the environment as IRSTEPS_<NAME> "
-      "(e.g. IRSTEPS_NAMESPACE) or in --params.\n";
+      "(e.g. IRSTEPS_NAMESPACE) or in --params. A list (TYPE...) is the flag repeated, a JSON\n"
+      "array ('[\"a\",\"b\"]'), or, where its items cannot hold a comma, a,b.\n";
   return text;
 }
 
@@ -232,47 +275,32 @@ Result<json::object> finalize_params(const ParamSpec& spec, json::object params)
   // An empty string is "not given": Argo templates pass every optional
   // parameter, empty when the workflow leaves it out.
   for (auto it = params.begin(); it != params.end();) {
-    auto& value = it->value();
-    if (auto* items = value.if_array(); items != nullptr && !items->empty()) {
-      items->erase(std::remove_if(
-                       items->begin(), items->end(),
-                       [](const json::value& item) { return item.is_string() && item.get_string().empty(); }),
-                   items->end());
+    const auto property = properties.find(it->key());
+    const std::string name(it->key());
+    if (property != properties.end() && type_of_property(property->value()) == "array") {
+      auto items = list_items(property->value(), it->value(), name);
+      if (!items) return items.error();
       if (items->empty()) {
         it = params.erase(it);
         continue;
       }
-    }
-    if (value.is_string() && value.get_string().empty()) {
+      const std::string inner = item_type(property->value());
+      for (std::size_t i = 0; i < items->size(); ++i) {
+        auto converted = coerce_scalar(inner, (*items)[i], name + "[" + std::to_string(i) + "]");
+        if (!converted) return converted.error();
+        (*items)[i] = std::move(*converted);
+      }
+      it->value() = std::move(*items);
+    } else if (it->value().is_string() && it->value().get_string().empty()) {
       it = params.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto& entry : params) {
-    const auto property = properties.find(entry.key());
-    if (property == properties.end()) continue;  // the schema reports unknown names below
-    const std::string name(entry.key());
-    const std::string type = type_of_property(property->value());
-    if (type == "array") {
-      if (entry.value().is_string()) {
-        json::array items;
-        for (auto& item : split_list(entry.value().get_string())) items.emplace_back(item);
-        entry.value() = std::move(items);
-      }
-      if (auto* items = entry.value().if_array()) {
-        const std::string inner = item_type(property->value());
-        for (std::size_t i = 0; i < items->size(); ++i) {
-          auto converted = coerce_scalar(inner, (*items)[i], name + "[" + std::to_string(i) + "]");
-          if (!converted) return converted.error();
-          (*items)[i] = std::move(*converted);
-        }
-      }
-    } else {
-      auto converted = coerce_scalar(type, entry.value(), name);
+      continue;
+    } else if (property != properties.end()) {
+      // Unknown names are left for the schema to report below.
+      auto converted = coerce_scalar(type_of_property(property->value()), it->value(), name);
       if (!converted) return converted.error();
-      entry.value() = std::move(*converted);
+      it->value() = std::move(*converted);
     }
+    ++it;
   }
   const auto problems = spec.schema().validate(json::value(params));
   if (!problems.empty()) {

@@ -229,3 +229,76 @@ TEST_CASE("every step's short flags are single letters, none used twice", "[unit
     }
   }
 }
+
+TEST_CASE(
+    "a list parameter is the same list from a flag, a repeated flag, the environment, a params file and "
+    "the plugin",
+    "[unit][params]") {
+  // How the WorkflowTemplates pass a list: one argument, "--allow-cidr=a,b"
+  // or a JSON array; the plugin gets the same text as a JSON string.
+  const std::vector<std::string> expected{"10.0.0.0/8", "192.168.0.0/16"};
+  const std::vector<std::string> base{
+      "--incident-id", "INC-2026-11-26-001", "--namespace", "shop", "--pod", "web"};
+  auto from_args = [&](std::vector<std::string> more, std::map<std::string, std::string> env = {}) {
+    auto args = base;
+    args.insert(args.end(), more.begin(), more.end());
+    auto parsed = ir::parse_args(isolate_spec(), args, env_of(std::move(env)));
+    REQUIRE(parsed);
+    return ir::param_strings(parsed->params, "allow-cidr");
+  };
+  CHECK(from_args({"--allow-cidr=10.0.0.0/8,192.168.0.0/16"}) == expected);
+  CHECK(from_args({"--allow-cidr", "10.0.0.0/8, 192.168.0.0/16,"}) == expected);
+  CHECK(from_args({"--allow-cidr=10.0.0.0/8", "--allow-cidr=192.168.0.0/16"}) == expected);
+  CHECK(from_args({R"(--allow-cidr=["10.0.0.0/8","192.168.0.0/16"])"}) == expected);
+  CHECK(from_args({}, {{"IRSTEPS_ALLOW_CIDR", R"(["10.0.0.0/8", "192.168.0.0/16"])"}}) == expected);
+  const auto file = std::filesystem::temp_directory_path() / "irsteps-list-params-test.yaml";
+  std::ofstream(file) << "allow-cidr: [10.0.0.0/8, 192.168.0.0/16]\n";
+  CHECK(from_args({"--params", file.string()}) == expected);
+  std::ofstream(file) << "allow-cidr: 10.0.0.0/8,192.168.0.0/16\n";
+  CHECK(from_args({"--params", file.string()}) == expected);
+  std::filesystem::remove(file);
+  for (const auto& value :
+       {ir::json::value("10.0.0.0/8,192.168.0.0/16"), ir::json::value(R"(["10.0.0.0/8","192.168.0.0/16"])"),
+        ir::json::value(ir::json::array{"10.0.0.0/8", "192.168.0.0/16"})}) {
+    auto plugin = ir::finalize_params(isolate_spec(), {{"incident-id", "INC-2026-11-26-001"},
+                                                       {"namespace", "shop"},
+                                                       {"pod", "web"},
+                                                       {"allow-cidr", value}});
+    REQUIRE(plugin);
+    CHECK(ir::param_strings(*plugin, "allow-cidr") == expected);
+  }
+}
+
+TEST_CASE("a list whose items can hold a comma splits only a JSON array, and a bad one names the parameter",
+          "[unit][params]") {
+  auto notify = ir::ParamSpec::load("notify");
+  REQUIRE(notify);
+  const ir::json::object base{{"incident-id", "INC-2026-11-26-001"},
+                              {"template", "initial-notification"},
+                              {"severity", "high"},
+                              {"routing", "/etc/irsteps/routing.yaml"}};
+  auto with = [&](std::string_view name, ir::json::value value) {
+    auto params = base;
+    params[name] = std::move(value);
+    return ir::finalize_params(*notify, params);
+  };
+  auto prose = with("next-steps", "Rotate the keys, then tell the customers");
+  REQUIRE(prose);
+  CHECK(ir::param_strings(*prose, "next-steps") ==
+        std::vector<std::string>{"Rotate the keys, then tell the customers"});
+  auto two = with("next-steps", R"(["Rotate the keys, today", "Tell the customers"])");
+  REQUIRE(two);
+  CHECK(ir::param_strings(*two, "next-steps").size() == 2);
+  auto classes = with("data-class", "pci,personal");
+  REQUIRE(classes);
+  CHECK(ir::param_strings(*classes, "data-class") == std::vector<std::string>{"pci", "personal"});
+  auto bad = with("data-class", "[pci");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code() == ir::Code::invalid_input);
+  CHECK(bad.error().describe().find("parameter data-class") != std::string::npos);
+  auto not_array = with("data-class", R"(["pci"] )");
+  REQUIRE(not_array);
+  auto object = with("channel", R"([{"a": 1}])");
+  REQUIRE_FALSE(object);
+  CHECK(object.error().describe().find("channel[0]") != std::string::npos);
+}
