@@ -27,7 +27,7 @@ std::map<std::string, std::string> placeholder_inputs(const Template& t) {
 }
 
 ChildState placeholder_child(const Template& callee) {
-  ChildState state{"Succeeded", 0, {}, placeholder};
+  ChildState state{"Succeeded", 0, {}, placeholder, placeholder, placeholder};
   for (const auto& p : callee.outputs) state.outputs[p.name] = placeholder;
   return state;
 }

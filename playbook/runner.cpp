@@ -47,7 +47,12 @@ std::string duration_text(std::chrono::milliseconds wait) {
 }
 
 ChildState state_of(const NodeRecord& node) {
-  return {node.phase, node.exit_code, node.outputs, node.stdout_text};
+  return {node.phase,
+          node.exit_code,
+          node.outputs,
+          node.stdout_text,
+          ir::format_utc(node.start),
+          ir::format_utc(node.end)};
 }
 
 // Parallel branches really run in parallel: one thread each (the container

@@ -47,6 +47,10 @@ struct ChildState {
   std::optional<int> exit_code;
   std::map<std::string, std::string> outputs;
   std::string result;
+  // {{steps.X.startedAt}}, {{steps.X.finishedAt}}: RFC 3339 in seconds, as
+  // Argo formats a node's times (operator.go buildLocalScope: time.RFC3339).
+  std::string started_at;
+  std::string finished_at;
 };
 
 struct Globals {

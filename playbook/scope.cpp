@@ -54,6 +54,8 @@ Result<std::string> Scope::operator()(const std::string& name) const {
     }
     const auto& child = it->second;
     if (parts.size() == 3 && parts[2] == "status") return child.phase;
+    if (parts.size() == 3 && parts[2] == "startedAt") return child.started_at;
+    if (parts.size() == 3 && parts[2] == "finishedAt") return child.finished_at;
     if (parts.size() == 3 && parts[2] == "exitCode") {
       if (!child.exit_code)
         return invalid("{{" + name + "}}: " + parts[1] + " has no exit code (" + child.phase + ")");

@@ -44,7 +44,8 @@ PagerAction default_action(const Options& options) {
 }
 
 // The Timeline and Response Actions (of the post-incident report, or of any
-// template that uses them) from the case record, unless given as fields.
+// template that uses them) from the case record, unless given as fields;
+// without a case record, from --timeline and --response-actions.
 Result<void> fill_from_case_record(const Options& options, Context& context, std::string_view text,
                                    Fields& fields) {
   auto used = placeholders(text);
@@ -55,7 +56,12 @@ Result<void> fill_from_case_record(const Options& options, Context& context, std
   if (!wanted) return {};
   auto target = record::target_from_params(context.params());
   if (!target) return target.error();
-  if (!*target) return {};  // no --case-repo: render() names what is missing
+  if (!*target) {
+    // No case record: the sections given for that case (issue 16 item 14:
+    // the playbook's own step times); render() names what is still missing.
+    for (const auto& [name, value] : options.without_record) fields.emplace(name, value);
+    return {};
+  }
   auto entries = record::read_incident(**target, options.incident_id);
   if (!entries) return entries.error().with("read the case record");
   const auto sections = case_sections(*entries);
@@ -121,6 +127,10 @@ Result<Options> options_from(const json::object& params) {
   for (const char* name : {"current-actions", "progress", "next-steps"}) {
     if (const auto items = param_strings(params, name); !items.empty())
       options.fields[name] = bullet_list(items);
+  }
+  for (const char* name : {"timeline", "response-actions"}) {
+    if (const std::string value = param_string(params, name); !value.empty())
+      options.without_record[name] = value;
   }
   for (const auto& field : param_strings(params, "field")) {
     const auto equals = field.find('=');

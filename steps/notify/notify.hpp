@@ -31,6 +31,9 @@ struct Options {
   // Every value a template may use, by placeholder name: the parameters
   // (title, summary, impact, ...) and the --field NAME=VALUE extras.
   std::map<std::string, std::string> fields;
+  // --timeline, --response-actions: the report's sections when there is no
+  // case record to build them from.
+  std::map<std::string, std::string> without_record;
   std::string target;
   std::vector<std::pair<std::string, std::string>> links;  // href, text
   std::vector<DataClass> data_classes;

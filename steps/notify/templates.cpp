@@ -117,7 +117,7 @@ std::string hint_for(const std::string& field) {
       "title",      "summary", "impact",  "current-actions", "progress",
       "next-steps", "eta",     "contact", "root-cause"};
   if (field == "timeline" || field == "response-actions") {
-    return "--case-repo to build it from the incident's case record, or --field " + field + "=...";
+    return "--case-repo to build it from the incident's case record, or --" + field + " without one";
   }
   if (field == "deadlines") return "--data-class and --detected-at";
   if (std::find(parameters.begin(), parameters.end(), field) != parameters.end()) {

@@ -30,6 +30,7 @@ struct Rig {
   std::string case_repo = dir / "case.git";
   std::vector<std::string> mounts;
   std::string gate = "--approve-all";  // or --deny-all: every approval gate's answer
+  bool with_case_repo = true;
 
   Rig() {
     make_bare_repo(case_repo);
@@ -58,7 +59,7 @@ struct Rig {
                                   gate};
     argv.insert(argv.end(), mounts.begin(), mounts.end());
     for (const auto& p : params) argv.insert(argv.end(), {"-p", p});
-    argv.insert(argv.end(), {"-p", "case-repo=" + case_repo});
+    if (with_case_repo) argv.insert(argv.end(), {"-p", "case-repo=" + case_repo});
     ProcessOptions options;
     options.extra_env = {{"KUBECONFIG", Cluster::get().kubeconfig()}};
     options.timeout = std::chrono::seconds(400);
@@ -152,6 +153,40 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
   CHECK(steps.size() ==
         8);  // isolate, snapshot, notify, 3 rollout, 2 notify (the report reads, then records)
   CHECK(run_git(rig.case_repo, {"fsck", "--strict"}).exit_status == 0);
+}
+
+// Issue 16 item 14: without a case record the playbook still runs to its
+// end; the report's timeline and actions come from the workflow's own steps.
+TEST_CASE("container compromise without a case record reports from its own steps",
+          "[integration][playbooks]") {
+  Rig rig;
+  rig.with_case_repo = false;
+  TestNamespace ns("pbccnorec");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  const std::string incident = "INC-2026-11-26-514";
+  const auto result = rig.run(
+      "irsteps-container-compromise",
+      {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0], "workload=deployment/web"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(phase_of(result, "post-incident-report") == "Succeeded");
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 3);
+  CHECK(string_at(sent[2], {"template"}) == "post-incident-report");
+  const std::string report = string_at(sent[2], {"text"});
+  INFO(report);
+  CHECK(report.find("isolate: pod " + ns.name() + "/" + pods[0] +
+                    " isolated by policy irsteps-isolate-inc-2026-11-26-514") != std::string::npos);
+  CHECK(report.find("compromised pod deleted") != std::string::npos);
+  CHECK(report.find("restart of the workload 'deployment/web': Succeeded") != std::string::npos);
+  CHECK(report.find("Evidence: " + rig.dir / ("evidence/" + incident)) != std::string::npos);
+  // Each line starts with the node's time, in Argo's RFC 3339 form.
+  const auto isolated = report.find("isolate: pod");
+  REQUIRE(isolated != std::string::npos);
+  REQUIRE(isolated > 22);
+  CHECK(report.substr(isolated - 22, 22).find("Z") == 19);
+  CHECK(report.find("{{") == std::string::npos);
+  CHECK(run_git(rig.case_repo, {"for-each-ref"}).out.empty());  // no case record was written
 }
 
 // Issue 16 item 1: eradication not approved (denied, as a plain `argo

@@ -241,6 +241,8 @@ std::vector<std::string> project_problems(const Doc& doc) {
       static const std::regex inputs_re(R"(inputs\.parameters\.([\w-]+))");
       static const std::regex workflow_re(R"(workflow\.parameters\.([\w-]+))");
       static const std::regex outputs_re(R"((steps|tasks)\.([\w-]+)\.outputs\.parameters\.([\w-]+))");
+      // A node's own fields (operator.go buildLocalScope).
+      static const std::regex node_re(R"((steps|tasks)\.([\w-]+)\.(status|exitCode|startedAt|finishedAt))");
       if (std::regex_match(r, m, inputs_re)) {
         if (!inputs.contains(m[1])) problems.push_back(at + ": {{" + r + "}} is not an input");
       } else if (std::regex_match(r, m, workflow_re)) {
@@ -253,6 +255,9 @@ std::vector<std::string> project_problems(const Doc& doc) {
         } else if (!names_in(array_at(*it->second, {"outputs", "parameters"})).contains(m[3])) {
           problems.push_back(at + ": {{" + r + "}} is not an output of that step");
         }
+      } else if (std::regex_match(r, m, node_re)) {
+        if (!siblings.contains(m[2]))
+          problems.push_back(at + ": {{" + r + "}} names no step of this template");
       } else if (!(r.starts_with("workflow.") || r == "retries" || r == "node.name")) {
         // node.name: Argo substitutes it in every template (executeTemplate
         // in workflow/controller/operator.go); the plugin templates send it.
