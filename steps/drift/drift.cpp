@@ -70,10 +70,16 @@ Tally report_found(Report& report, const std::vector<Checked>& checked) {
   }
   report.set_output("objects", objects);
   report.set_output("drift", tally.changes > 0 ? "true" : "false");
+  report.set_output("finding-count", std::to_string(tally.findings));
+  // Drift, or an object that matches its manifest and still fails the
+  // security checks: either way there is something to fix.
+  report.set_output("needs-fix", tally.changes > 0 || tally.findings > 0 ? "true" : "false");
   report.set_output("diff", diff);
   // A patch for --patch as it is, when the findings are all on one object.
-  if (fixable.size() == 1)
+  if (fixable.size() == 1) {
     report.set_output("fix-patch", json::serialize(combined_fix(fixable[0]->findings)));
+    report.set_output("fix-object", fixable[0]->target.id());
+  }
   return tally;
 }
 

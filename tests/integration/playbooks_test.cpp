@@ -377,11 +377,56 @@ TEST_CASE("misconfiguration: drift from git found, approved, fixed, verified, no
   auto live = Cluster::get().client().get(k8s::resources::deployments, ns.name(), "web");
   REQUIRE(live);
   CHECK(find(*live, {"spec", "replicas"})->to_number<int>() == 1);
+  // The Deployment also fails the security checks (no securityContext): the
+  // fix is patched in and committed to the incident's branch.
+  CHECK(phase_of(result, "patch-findings") == "Succeeded");
+  CHECK(phase_of(result, "commit-fix") == "Skipped");
+  CHECK(phase_of(result, "commit-fix-to-incident-branch") == "Succeeded");
+  CHECK(run_git(rig.dir / "config.git", {"rev-parse", "--verify", "refs/heads/irsteps/" + incident})
+            .exit_status == 0);
   const auto sent = rig.notifications();
   REQUIRE(sent.size() == 1);
   CHECK(string_at(sent[0], {"text"}).find("drift found: true") != std::string::npos);
   const auto steps = rig.recorded_steps(incident);
-  CHECK(std::count(steps.begin(), steps.end(), "drift") == 2);  // detect, apply
+  CHECK(std::count(steps.begin(), steps.end(), "drift") == 4);  // detect, apply, patch, commit
+}
+
+// Issue 16 item 7: the live object matches git, and git itself fails the
+// security checks (playbooks.md's own runAsNonRoot example): that is a
+// finding, and it takes the fix path (approval, patch, verify, commit), never
+// the "resolved, no drift" notice.
+TEST_CASE("misconfiguration: no drift but a failed security check is fixed after approval and committed",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbmissec");
+  const std::string incident = "INC-2026-11-26-515";
+  const std::string expected = deployment_yaml("web", 1);
+  make_bare_repo(rig.dir / "config.git", {{"apps/web.yaml", expected}});
+  Cluster::get().apply_yaml(ns.name(), expected);
+  running_pods(ns.name(), "app=web", 1);
+  const auto result =
+      rig.run("irsteps-misconfiguration", {"incident-id=" + incident, "expected=" + rig.dir / "config.git",
+                                           "path=apps/web.yaml", "namespace=" + ns.name()});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(phase_of(result, "no-drift") == "Skipped");
+  CHECK(phase_of(result, "approve-fix") == "Succeeded");
+  CHECK(phase_of(result, "apply") == "Skipped");  // nothing drifted
+  CHECK(phase_of(result, "patch-findings") == "Succeeded");
+  auto live = Cluster::get().client().get(k8s::resources::deployments, ns.name(), "web");
+  REQUIRE(live);
+  const auto* non_root = find(*live, {"spec", "template", "spec", "securityContext", "runAsNonRoot"});
+  REQUIRE(non_root != nullptr);
+  CHECK(*non_root == true);
+  // The fixed manifest on irsteps/<incident-id>, for review.
+  const std::string fixed =
+      run_git(rig.dir / "config.git", {"show", "refs/heads/irsteps/" + incident + ":apps/web.yaml"}).out;
+  CHECK(fixed.find("runAsNonRoot: true") != std::string::npos);
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 1);
+  const std::string text = string_at(sent[0], {"text"});
+  INFO(text);
+  CHECK(text.find("drift found: false") != std::string::npos);
+  CHECK(text.find("no drift, no findings") == std::string::npos);
 }
 
 // Issue 16 item 1: the fix not approved leaves the drift in place and says so.
