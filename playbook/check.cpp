@@ -116,6 +116,13 @@ Result<void> Runner::prepare() {
                      "spec.arguments.parameters and pass -p " + p.name + "=VALUE");
     }
   }
+  const Scope workflow_scope{&globals_, nullptr, "", nullptr, std::nullopt};
+  for (std::size_t i = 0; i < root_.mutexes.size(); ++i) {
+    const std::string where = root_.where + ": spec.synchronization.mutexes[" + std::to_string(i) + "].name";
+    auto name = check_text(root_.mutexes[i], workflow_scope, where);
+    if (!name) return name.error();
+    if (name->empty()) return invalid(where + ": is empty once substituted");
+  }
   if (auto r = check_template(*entry); !r) return r;
   if (!root_.on_exit.empty()) {
     // The exit handler sees workflow.status and workflow.failures; the rest do not.

@@ -218,6 +218,8 @@ int main(int argc, char** argv) {
       ("work-dir", po::value<std::string>(), "folder for the nodes' /tmp and emptyDir volumes (kept)")
       ("keep-work-dir", "keep the temporary work folder and name it in the output")
       ("step-logs", "copy every step's stderr into the timeline")
+      ("lock-dir", po::value<std::string>(),
+       "folder of spec.synchronization's lock files (default IRSTEPS_PLAYBOOK_LOCK_DIR, XDG_RUNTIME_DIR, or the temporary folder)")
       ("log-format", po::value<std::string>()->default_value("text"), "timeline format: text or json");
     // clang-format on
     po::options_description hidden;
@@ -287,6 +289,7 @@ int main(int argc, char** argv) {
       options.mounts.emplace_back(path, fs::absolute(local, ec).string());
     }
     for (auto& [name, value] : *env) options.env[name] = std::move(value);
+    if (vm.count("lock-dir")) options.lock_dir = vm["lock-dir"].as<std::string>();
     options.dry_run = vm.count("dry-run") > 0;
     options.approve_all = vm.count("approve-all") > 0;
     options.deny_all = vm.count("deny-all") > 0;

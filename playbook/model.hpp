@@ -125,6 +125,7 @@ class Workflow {
   std::string entrypoint;
   std::string on_exit;                  // spec.onExit: the template run when the workflow ends
   std::string active_deadline_seconds;  // spec.activeDeadlineSeconds: the whole run's limit
+  std::vector<std::string> mutexes;     // spec.synchronization.mutexes[].name, before substitution
   std::vector<Parameter> arguments;
   std::vector<Volume> volumes;
   std::map<std::string, Template> templates;

@@ -1,6 +1,7 @@
 #include "runner.hpp"
 
 #include "expr.hpp"
+#include "mutex.hpp"
 #include "retry.hpp"
 #include "vars.hpp"
 
@@ -126,14 +127,45 @@ json::object Runner::run() {
     if (const auto it = globals_.parameters.find(p.name); it != globals_.parameters.end())
       inputs[p.name] = it->second;
   }
-  const ChildState state = execute(entry, inputs, root_.name);
-  succeeded_ = state.phase == "Succeeded" && !supervisor_.cancelled();
-  // Argo runs the exit handler whatever the outcome, and a failed handler
-  // fails a workflow that had succeeded. Stopped runs skip it here.
-  if (!root_.on_exit.empty() && !supervisor_.cancelled()) {
-    const ChildState handler = run_exit_handler(state.phase);
-    succeeded_ = succeeded_ && handler.phase == "Succeeded" && !supervisor_.cancelled();
+  // spec.synchronization: held from before the entrypoint until after the
+  // exit handler. A run that cannot get its locks runs nothing.
+  std::vector<HeldMutex> held;
+  std::string lock_failure;
+  for (const auto& pattern : root_.mutexes) {
+    const Scope workflow_scope{&globals_, nullptr, "", nullptr, std::nullopt};
+    auto name = substitute(pattern, workflow_scope);  // checked by prepare()
+    if (!name) {
+      lock_failure = name.error().describe();
+      break;
+    }
+    const std::string key = globals_.namespace_name + "/Mutex/" + *name;
+    auto lock = HeldMutex::acquire(
+        options_.lock_dir.empty() ? default_lock_dir() : options_.lock_dir, key,
+        [&] {
+          timeline_.event("workflow.waiting", "", "waiting for the lock " + key + ", held by another run");
+        },
+        [&] { return !supervisor_.cancelled(); });
+    if (!lock) {
+      lock_failure = lock.error().describe();
+      break;
+    }
+    timeline_.event("workflow.locked", "", "holding the lock " + key);
+    held.push_back(std::move(*lock));
   }
+  ChildState state;
+  if (lock_failure.empty()) {
+    state = execute(entry, inputs, root_.name);
+    succeeded_ = state.phase == "Succeeded" && !supervisor_.cancelled();
+    // Argo runs the exit handler whatever the outcome, and a failed handler
+    // fails a workflow that had succeeded. Stopped runs skip it here.
+    if (!root_.on_exit.empty() && !supervisor_.cancelled()) {
+      const ChildState handler = run_exit_handler(state.phase);
+      succeeded_ = succeeded_ && handler.phase == "Succeeded" && !supervisor_.cancelled();
+    }
+  } else {
+    succeeded_ = false;
+  }
+  held.clear();
 
   json::object document;
   document["apiVersion"] = "irsteps.io/v1";
@@ -149,7 +181,9 @@ json::object Runner::run() {
   document["parameters"] = std::move(parameters);
   document["phase"] = succeeded_ ? "Succeeded" : "Failed";
   std::string message;
-  if (supervisor_.cancelled()) {
+  if (!lock_failure.empty()) {
+    message = lock_failure;
+  } else if (supervisor_.cancelled()) {
     message = std::string("stopped by ") + (supervisor_.signal_number() == SIGINT ? "SIGINT" : "SIGTERM");
   } else if (!succeeded_) {
     for (const auto& node : nodes_) {

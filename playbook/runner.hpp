@@ -39,6 +39,7 @@ struct RunOptions {
   std::string work_dir;  // empty: a fresh one under the temporary folder, removed at the end
   bool keep_work_dir = false;
   bool step_logs = false;  // stream each step's stderr into the timeline
+  std::string lock_dir;    // spec.synchronization's lock files; empty: default_lock_dir()
 };
 
 // What a finished node offers to later ones: {{steps.X.status}} and friends.

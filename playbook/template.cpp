@@ -499,6 +499,34 @@ Result<Template> parse_template(const json::value& value, const std::string& whe
   return t;
 }
 
+// spec.synchronization: the workflow-level mutexes (Argo 3.6 and later:
+// `mutexes`; v4 removed the single `mutex`). Semaphores need a ConfigMap the
+// runner does not have, and database locks a database: refused, not ignored.
+Result<std::vector<std::string>> parse_synchronization(const json::object& spec, const std::string& at) {
+  std::vector<std::string> names;
+  const auto* value = spec.if_contains("synchronization");
+  if (value == nullptr || value->is_null()) return names;
+  const std::string where = at + ".synchronization";
+  auto sync = object_at(*value, where);
+  if (!sync) return sync.error();
+  if (auto r = check_keys(**sync, where, {"mutexes"}); !r) return r.error();
+  const auto* list_value = (*sync)->if_contains("mutexes");
+  if (list_value == nullptr) return names;
+  auto list = array_at(*list_value, where + ".mutexes");
+  if (!list) return list.error();
+  for (std::size_t i = 0; i < (*list)->size(); ++i) {
+    const std::string item_at = where + ".mutexes[" + std::to_string(i) + "]";
+    auto mutex = object_at((**list)[i], item_at);
+    if (!mutex) return mutex.error();
+    if (auto r = check_keys(**mutex, item_at, {"name"}); !r) return r.error();
+    auto name = string_field(**mutex, "name", item_at);
+    if (!name) return name.error();
+    if (name->empty()) return invalid(item_at + ".name: required");
+    names.push_back(std::move(*name));
+  }
+  return names;
+}
+
 }  // namespace
 
 Result<std::string> scalar_string(const json::value& value, const std::string& where) {
@@ -535,10 +563,11 @@ Result<std::unique_ptr<Workflow>> parse_workflow(const json::value& document, co
   auto spec = object_at(*spec_value, w->where + ": spec");
   if (!spec) return spec.error();
   const std::string at = w->where + ": spec";
-  if (auto r = check_keys(**spec, at,
-                          {"entrypoint", "onExit", "arguments", "templates", "serviceAccountName",
-                           "podSecurityContext", "securityContext", "activeDeadlineSeconds", "ttlStrategy",
-                           "podGC", "workflowMetadata", "metadata", "volumes", "volumeClaimTemplates"});
+  if (auto r = check_keys(
+          **spec, at,
+          {"entrypoint", "onExit", "arguments", "templates", "serviceAccountName", "podSecurityContext",
+           "securityContext", "activeDeadlineSeconds", "ttlStrategy", "podGC", "workflowMetadata", "metadata",
+           "volumes", "volumeClaimTemplates", "synchronization"});
       !r) {
     return r.error();
   }
@@ -551,6 +580,9 @@ Result<std::unique_ptr<Workflow>> parse_workflow(const json::value& document, co
   auto deadline = string_field(**spec, "activeDeadlineSeconds", at);
   if (!deadline) return deadline.error();
   w->active_deadline_seconds = *deadline;
+  auto mutexes = parse_synchronization(**spec, at);
+  if (!mutexes) return mutexes.error();
+  w->mutexes = std::move(*mutexes);
   auto arguments = parameters_under(**spec, "arguments", at, ParamKind::workflow_argument);
   if (!arguments) return arguments.error();
   w->arguments = std::move(*arguments);

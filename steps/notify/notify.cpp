@@ -143,6 +143,7 @@ Result<Options> options_from(const json::object& params) {
     options.fields[name] = field.substr(equals + 1);
   }
   options.target = param_string(params, "target");
+  options.dedup_key = param_string(params, "dedup-key");
   for (const auto& link : param_strings(params, "link")) {
     const auto bar = link.find('|');
     options.links.emplace_back(link.substr(0, bar), bar == std::string::npos ? link : link.substr(bar + 1));
@@ -204,17 +205,18 @@ Result<Outgoing> compose(const Options& options, Context& context, TimePoint at)
   if (auto filled = fill_from_case_record(options, context, text, fields); !filled) return filled.error();
   auto message = render(template_name, text, fields);
   if (!message) return message.error();
-  return Outgoing{options.incident_id,
-                  options.severity,
-                  capitalized(options.status),
-                  std::move(*message),
-                  next_update_due,
-                  deadlines,
-                  default_action(options),
-                  dedup_key(options.incident_id, options.target),
-                  options.target.empty() ? "irsteps" : options.target,
-                  options.links,
-                  at};
+  return Outgoing{
+      options.incident_id,
+      options.severity,
+      capitalized(options.status),
+      std::move(*message),
+      next_update_due,
+      deadlines,
+      default_action(options),
+      options.dedup_key.empty() ? dedup_key(options.incident_id, options.target) : options.dedup_key,
+      options.target.empty() ? "irsteps" : options.target,
+      options.links,
+      at};
 }
 
 Action action_of(const Prepared& p, const std::vector<Channel>& channels, std::string detail, bool dry) {

@@ -34,6 +34,7 @@ struct Options {
   // --timeline, --response-actions: the report's sections when there is no
   // case record to build them from.
   std::map<std::string, std::string> without_record;
+  std::string dedup_key;  // --dedup-key; empty: irsteps/<incident-id>/<target>
   std::string target;
   std::vector<std::pair<std::string, std::string>> links;  // href, text
   std::vector<DataClass> data_classes;

@@ -354,6 +354,31 @@ TEST_CASE("notify: PagerDuty trigger, acknowledge and resolve share one dedup ke
   CHECK(actions == std::vector<std::string>{"trigger", "acknowledge", "resolve", "resolve"});
 }
 
+// Issue 16 item 10: alerts for one pod are several incidents (one per
+// alert) but one page: the playbook gives every notice the pod's dedup key.
+TEST_CASE("notify: a given dedup key makes the pages of several incidents one, and a bad one is exit 2",
+          "[integration][notify][no-cluster]") {
+  Rig rig;
+  const std::string key = "irsteps/container-compromise/shop/web-7d4b9";
+  for (const char* id : {"INC-2026-11-26-201", "INC-2026-11-26-202"}) {
+    auto args = rig.args({"--severity", "critical", "--channel", "pager", "--dedup-key", key});
+    args[std::distance(args.begin(), std::find(args.begin(), args.end(), "--incident-id")) + 1] = id;
+    auto run = run_step_binary("notify", args, rig.env);
+    REQUIRE_EXIT(run, 0);
+    CHECK(run.output("dedup-key") == key);
+  }
+  const auto requests = rig.pagerduty.requests();
+  REQUIRE(requests.size() == 2);
+  for (const auto& request : requests) CHECK(string_at(body_of(request), {"dedup_key"}) == key);
+  auto bad = run_step_binary(
+      "notify",
+      rig.args({"--severity", "critical", "--channel", "pager", "--dedup-key", "a key with spaces"}),
+      rig.env);
+  REQUIRE_EXIT(bad, 2);
+  CHECK(bad.err.find("dedup-key") != std::string::npos);
+  CHECK(rig.pagerduty.requests().size() == 2);
+}
+
 TEST_CASE("notify: bad input is exit 2 naming the field, and nothing is sent",
           "[integration][notify][no-cluster]") {
   Rig rig;

@@ -708,3 +708,92 @@ spec:
   REQUIRE_PLAYBOOK_EXIT(missing, 2);
   CHECK(missing.err.find("no WorkflowTemplate named no-such-playbook") != std::string::npos);
 }
+
+namespace {
+
+// A workflow that holds the mutex "pod-<pod>" while its one step sleeps.
+std::string locked_workflow(const std::string& sleep_seconds) {
+  return R"(apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: locked}
+spec:
+  entrypoint: main
+  synchronization:
+    mutexes:
+      - name: "pod-{{workflow.parameters.pod}}"
+  arguments:
+    parameters:
+      - {name: pod}
+  templates:
+    - name: main
+      steps:
+        - - {name: only, template: echo}
+    - name: echo
+      container:
+        image: irsteps-test-echo
+        args: [--sleep=)" +
+         sleep_seconds + "]\n";
+}
+
+}  // namespace
+
+// Issue 16 item 10: runs for the same pod never overlap; the second waits
+// for the first (Argo: a workflow-level mutex, operator.go TryAcquire, with
+// its name substituted from the workflow's parameters).
+TEST_CASE(
+    "playbook holds spec.synchronization's mutexes: a second run for the same pod waits, another pod does "
+    "not",
+    "[playbook][service]") {
+  const auto dir = work_dir("mutex");
+  const auto path = write_template(dir, locked_workflow("2"));
+  const std::string locks = dir + "/locks";
+  const auto with = [&](const std::string& pod) {
+    return command({path, "-p", "pod=" + pod, "--lock-dir", locks});
+  };
+  Spawned first(with("web-1"));
+  REQUIRE(first.wait_for_line([](const std::string& line) {
+    return line.find("holding the lock default/Mutex/pod-web-1") != std::string::npos;
+  }));
+  Spawned second(with("web-1"));
+  CHECK(second.wait_for_line([](const std::string& line) {
+    return line.find("waiting for the lock default/Mutex/pod-web-1") != std::string::npos;
+  }));
+  // Another pod's run goes ahead at once.
+  auto other = run_playbook({path, "-p", "pod=web-2", "--lock-dir", locks});
+  REQUIRE_PLAYBOOK_EXIT(other, 0);
+  CHECK(other.err.find("waiting for the lock") == std::string::npos);
+  const auto a = first.finish();
+  const auto b = second.finish();
+  INFO(a.err << "\n" << b.err);
+  REQUIRE(a.exit_status == 0);
+  REQUIRE(b.exit_status == 0);
+  auto first_doc = parse_json(a.out, "first");
+  auto second_doc = parse_json(b.out, "second");
+  REQUIRE(first_doc);
+  REQUIRE(second_doc);
+  // The second run's step started only after the first run had ended.
+  const auto started = [](const json::value& doc) {
+    return string_at(doc.at("nodes").as_array()[1], {"startedAt"});
+  };
+  CHECK(string_at(*first_doc, {"finishedAt"}) <= started(*second_doc));
+  CHECK(started(*first_doc) < started(*second_doc));
+}
+
+TEST_CASE("playbook refuses semaphores and a mutex name that substitutes to nothing, exit 2",
+          "[playbook][service]") {
+  const auto dir = work_dir("mutex-errors");
+  auto semaphore = locked_workflow("0");
+  semaphore.replace(semaphore.find("    mutexes:"), 0,
+                    "    semaphores:\n      - configMapKeyRef: {name: limits, key: playbooks}\n");
+  auto refused = run_playbook({write_template(dir, semaphore), "-p", "pod=x"});
+  REQUIRE_PLAYBOOK_EXIT(refused, 2);
+  CHECK(refused.err.find("spec.synchronization.semaphores: not supported") != std::string::npos);
+  auto empty =
+      run_playbook({write_template(dir, locked_workflow("0")), "-p", "pod=", "--lock-dir", dir + "/locks"});
+  REQUIRE_PLAYBOOK_EXIT(empty, 0);  // "pod-" is a name
+  auto unknown = locked_workflow("0");
+  unknown.replace(unknown.find("pod-{{workflow.parameters.pod}}"), 31, "{{workflow.parameters.nope}}");
+  auto bad = run_playbook({write_template(dir, unknown), "-p", "pod=x"});
+  REQUIRE_PLAYBOOK_EXIT(bad, 2);
+  CHECK(bad.err.find("spec.synchronization.mutexes[0].name") != std::string::npos);
+}
