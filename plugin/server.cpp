@@ -417,12 +417,19 @@ Result<json::object> check(const ServerOptions& options) {
   if (!port) return port.error();
   beast::error_code ignored;
   server.acceptor.close(ignored);
-  json::object cache{{"directory", git::default_cache_root()}};
-  if (auto problem = unwritable_cache()) {
-    cache["writable"] = false;
-    cache["problem"] = *problem;
-  } else {
+  // The configured folder, and the one case records would really use (a
+  // private one under TMPDIR when the configured one cannot be written).
+  const std::string configured = git::configured_cache_root();
+  json::object cache{{"directory", configured}};
+  if (const std::string problem = git::cache_problem(configured); !problem.empty()) {
+    cache["problem"] = configured + ": " + problem;
+  }
+  if (auto usable = git::usable_cache_root()) {
     cache["writable"] = true;
+    cache["using"] = *usable;
+  } else {
+    cache["writable"] = false;
+    cache["problem"] = usable.error().describe();
   }
   return json::object{{"dryRun", true},
                       {"status", "ready"},

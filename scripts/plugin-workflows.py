@@ -89,10 +89,15 @@ for t in src['spec']['templates']:
           limits: {cpu: "1", memory: 256Mi}""")
         block = block.replace('volumes: *step-volumes', """volumes:
         - {name: tmp, emptyDir: {}}
+        - {name: cache, emptyDir: {}}
         - {name: case-repo, secret: {secretName: irsteps-case-repo, optional: true}}""")
         block = block.replace('volumeMounts: *step-mounts', """volumeMounts:
           - {name: tmp, mountPath: /tmp}
+          - {name: cache, mountPath: /var/cache/irsteps}
           - {name: case-repo, mountPath: /var/run/secrets/irsteps/case-repo, readOnly: true}""")
+        block = block.replace('env: *step-env', """env:
+          - {name: IRSTEPS_CACHE_DIR, value: /var/cache/irsteps}
+          - {name: HOME, value: /tmp}""")
         assert '*' not in block.replace('"*"', ''), block
         out.append(block)
         continue
