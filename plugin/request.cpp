@@ -101,8 +101,8 @@ Call read_irsteps(const json::object& request, const json::object& irsteps, cons
       return refuse(step_name,
                     "case-repo: the plugin has no writable directory for the case record's clone (" +
                         *problem +
-                        "); give its container a writable volume in IRSTEPS_CACHE_DIR, leave "
-                        "case-repo empty, or run this step as a pod");
+                        "); give its container a writable volume in IRSTEPS_CACHE_DIR (plugin.yaml "
+                        "mounts one), leave case-repo empty, or run this step as a pod");
     }
   }
 

@@ -128,6 +128,8 @@ TEST_CASE("plugin: --dry-run checks the token file, the port and the case record
   CHECK(find(*report, {"steps"})->as_array().size() == 8);
   CHECK(find(*report, {"caseRecordCache", "writable"})->as_bool());
   CHECK(string_at(*report, {"caseRecordCache", "using"}) == tmp / "cache");
+  CHECK(string_at(*report, {"finishedRuns", "directory"}) == tmp / "cache/plugin-runs");
+  CHECK(find(*report, {"finishedRuns", "writable"})->as_bool());
   CHECK(ready.out.find(agent_token) == std::string::npos);
   CHECK(ready.err.find(agent_token) == std::string::npos);
 
@@ -141,6 +143,7 @@ TEST_CASE("plugin: --dry-run checks the token file, the port and the case record
   CHECK(find(*report, {"caseRecordCache", "writable"})->as_bool());
   CHECK(string_at(*report, {"caseRecordCache", "problem"}).find(blocker) != std::string::npos);
   CHECK(string_at(*report, {"caseRecordCache", "using"}).starts_with(tmp / "tmp/irsteps-cache-"));
+  CHECK(!find(*report, {"finishedRuns", "writable"})->as_bool());
   CHECK(fallback.err.find("\"cache.fallback\"") != std::string::npos);
 
   // Neither (as in Argo's agent pod without plugin.yaml's volume: /tmp is
