@@ -152,7 +152,7 @@ void Session::start() {
   drain_ = true;
   drain_limit_ = 1u << 20;
   unavailable("too many connections (--max-connections " + std::to_string(server_.options.max_connections) +
-              ")");
+              "); the step was not started");
 }
 
 // The header first: the token is checked before a byte of the body is
@@ -291,7 +291,7 @@ void Session::execute(std::string_view body) {
       // on a new connection, which is refused once the acceptor is closed,
       // then fails the node with that error's text (see
       // unavailable_prefix); the retry expression matches both.
-      unavailable("shutting down");
+      unavailable("shutting down; the step was not started");
       return;
     case Jobs::Submitted::busy:
       reply(http::status::ok, make_reply(running_node("waiting: every worker is busy and the queue is full"),
@@ -335,7 +335,10 @@ void Session::answer_execute(const std::string& key) {
     // Dropped from the queue at shutdown before it started, or a finished
     // Failed run dropped as the oldest of too many: running it again is
     // what a retry of the node does (Succeeded ones are kept on disk).
-    unavailable("the run is no longer known here (dropped at shutdown or expired)");
+    unavailable(
+        "the run is no longer known here (dropped from the queue at shutdown, or expired); a retry runs the "
+        "step "
+        "again");
     return;
   }
   if (state->phase == Jobs::Phase::done) {
@@ -355,8 +358,8 @@ void Session::reply(http::status status, const json::value& body) {
 
 // 503 with a plain-text body: Argo makes the body the node's message.
 void Session::unavailable(const std::string& reason) {
-  send(http::status::service_unavailable,
-       std::string(unavailable_prefix) + reason + "; the step was not started", "text/plain; charset=utf-8");
+  send(http::status::service_unavailable, std::string(unavailable_prefix) + reason,
+       "text/plain; charset=utf-8");
 }
 
 void Session::send(http::status status, std::string body, std::string_view content_type) {
