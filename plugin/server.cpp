@@ -42,9 +42,10 @@ constexpr std::chrono::seconds write_timeout{30};
 // After the fifth, executePluginTemplate returns the error and processTask
 // (workflow/executor/agent.go) fails the node with the error's text as its
 // message: for a 503, exactly the response body. So a 503 is no hand-over to
-// another agent: the body must make sense as a node's message, and say that
-// the step did not run, in words the templates' retryStrategy.expression
-// (workflows/argo/plugin/steps.yaml) matches, so that Argo retries the node.
+// another agent: the body must make sense as a node's message, and is sent
+// only where running the step (again) is what a retry should do, in words
+// the templates' retryStrategy.expression (workflows/argo/plugin/steps.yaml)
+// matches, so that Argo retries the node.
 constexpr std::string_view unavailable_prefix = "irsteps-plugin unavailable: ";
 
 std::shared_ptr<const FinishedRuns> open_finished_runs(const ServerOptions& options) {

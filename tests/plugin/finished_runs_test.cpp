@@ -193,3 +193,16 @@ TEST_CASE(
     CHECK(fs::is_empty(shared / "tmp"));  // removed at exit
   }
 }
+
+TEST_CASE("plugin: the kept runs are bounded by --max-results", "[service][plugin][no-cluster]") {
+  TempDir shared;
+  const NotifyCall notify(shared);
+  const std::string runs = shared / "runs";
+  Plugin plugin({"--wait", "5s", "--state-dir", runs, "--max-results", "2"}, {}, notify.policy());
+  for (const char* node : {"ir-x7k2p[1].notify", "ir-x7k2p[2].notify", "ir-x7k2p[3].notify"}) {
+    CHECK(string_at(plugin.until_done(notify.request(node)), {"node", "phase"}) == "Succeeded");
+  }
+  CHECK(plugin.state().at("started").to_number<int>() == 3);
+  CHECK(names_in(runs).size() == 2);
+  CHECK(plugin.terminate().exit_status == 0);
+}
