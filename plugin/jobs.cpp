@@ -8,8 +8,10 @@ namespace ir::plugin {
 
 using steady = std::chrono::steady_clock;
 
-Jobs::Jobs(JobLimits limits) : limits_(limits) {
+Jobs::Jobs(JobLimits limits, std::shared_ptr<const FinishedRuns> finished)
+    : limits_(limits), finished_(std::move(finished)) {
   limits_.max_concurrent = std::max<std::size_t>(1, limits_.max_concurrent);
+  restore();
   workers_.reserve(limits_.max_concurrent);
   for (std::size_t i = 0; i < limits_.max_concurrent; ++i) workers_.emplace_back([this] { work_loop(); });
 }
@@ -24,6 +26,27 @@ Jobs::~Jobs() {
   for (auto& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
+}
+
+// Succeeded runs of an earlier process, as if they had just been handed
+// out: the same call gets the same node, and nothing runs.
+void Jobs::restore() {
+  if (!finished_) return;
+  const auto runs = finished_->load();
+  const auto now = steady::now();
+  const auto wall = FinishedRuns::Clock::now();
+  for (const auto& run : runs) {
+    auto job = std::make_shared<Job>();
+    job->key = run.key;
+    job->label = "restored";
+    job->phase = Phase::done;
+    job->node = run.node;
+    job->finished = now - std::chrono::duration_cast<steady::duration>(wall - run.finished);
+    job->created = job->finished;
+    job->collected = true;
+    jobs_[run.key] = std::move(job);
+  }
+  if (!runs.empty()) log::info("runs.restored", {{"count", runs.size()}, {"folder", finished_->dir()}});
 }
 
 Jobs::Submitted Jobs::submit(const std::string& key, std::string label, Work work) {
@@ -108,6 +131,7 @@ void Jobs::expire_locked(steady::time_point now) {
   std::vector<std::shared_ptr<Job>> done;
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     if (it->second->phase == Phase::done && now - it->second->finished > limits_.keep_for) {
+      if (finished_) finished_->forget(it->first);
       it = jobs_.erase(it);
     } else {
       if (it->second->phase == Phase::done) done.push_back(it->second);
@@ -116,7 +140,10 @@ void Jobs::expire_locked(steady::time_point now) {
   }
   if (done.size() <= limits_.max_kept) return;
   std::sort(done.begin(), done.end(), [](const auto& a, const auto& b) { return a->finished < b->finished; });
-  for (std::size_t i = 0; i + limits_.max_kept < done.size(); ++i) jobs_.erase(done[i]->key);
+  for (std::size_t i = 0; i + limits_.max_kept < done.size(); ++i) {
+    if (finished_) finished_->forget(done[i]->key);
+    jobs_.erase(done[i]->key);
+  }
 }
 
 void Jobs::work_loop() {
@@ -141,6 +168,13 @@ void Jobs::work_loop() {
       node = json::object{{"phase", "Failed"}, {"message", std::string("internal error: ") + e.what()}};
     }
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started);
+    // Written before the node is handed out: whoever saw Succeeded, a
+    // restarted plugin still knows it.
+    if (finished_ && string_at(node, {"phase"}) == "Succeeded") {
+      if (auto saved = finished_->save({job->key, node, FinishedRuns::Clock::now()}); !saved) {
+        log::warn("runs.not_saved", {{"key", job->key}, {"message", saved.error().describe()}});
+      }
+    }
     log::info("job.finished", {{"key", job->key},
                                {"step", job->label},
                                {"phase", node["phase"]},

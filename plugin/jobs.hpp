@@ -12,7 +12,12 @@
 //   would be a new incident.
 // - Failed: the call is a retry (Argo's retryStrategy sends exactly the
 //   same request, and it sends no node id) and runs the step again.
+// With a FinishedRuns folder, Succeeded runs are also written there before
+// their node is handed out and read back at start: a plugin restarted in the
+// same pod still gives the node again without a second run.
 #pragma once
+
+#include "finished_runs.hpp"
 
 #include "ir/core/json.hpp"
 
@@ -44,7 +49,9 @@ class Jobs {
   enum class Phase { queued, running, done };
   enum class Submitted { started, existing, busy, stopping };
 
-  explicit Jobs(JobLimits limits);
+  // `finished`: where Succeeded runs are kept across restarts (loaded now);
+  // null keeps them in memory only.
+  explicit Jobs(JobLimits limits, std::shared_ptr<const FinishedRuns> finished = nullptr);
   ~Jobs();
   Jobs(const Jobs&) = delete;
   Jobs& operator=(const Jobs&) = delete;
@@ -85,7 +92,10 @@ class Jobs {
   void work_loop();
   void expire_locked(std::chrono::steady_clock::time_point now);
 
+  void restore();
+
   JobLimits limits_;
+  std::shared_ptr<const FinishedRuns> finished_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable idle_;

@@ -80,11 +80,13 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
      "steps waiting for a worker; beyond, calls reply Running and are not queued")
     ("keep-results", po::value<std::string>()->default_value("10m"), "how long a finished run's result is kept (a Succeeded one answers the same call again)")
     ("max-results", po::value<std::size_t>()->default_value(o.jobs.max_kept), "finished runs' results kept at most")
+    ("state-dir", po::value<std::string>(), "where Succeeded runs are kept, so that a restarted plugin does not "
+                                            "run them again (default: plugin-runs in IRSTEPS_CACHE_DIR)")
     ("shutdown-grace", po::value<std::string>()->default_value("20s"),
      "on SIGTERM, how long running steps may take to finish")
     ("io-threads", po::value<std::size_t>()->default_value(o.io_threads), "threads serving HTTP")
     ("max-connections", po::value<std::size_t>()->default_value(o.max_connections),
-     "connections open at once; beyond, a connection is answered 503 (Argo retries it) and closed")
+     "connections open at once; beyond, a connection is answered 503 and closed")
     ("log-format", po::value<std::string>()->default_value("json"), "stderr log format: json or text")
     ("log-level", po::value<std::string>()->default_value("info"), "debug, info, warn, error or off");
   // clang-format on
@@ -112,6 +114,7 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
   o.address = vm["address"].as<std::string>();
   o.port = vm["port"].as<unsigned short>();
   if (vm.count("port-file") != 0) o.port_file = vm["port-file"].as<std::string>();
+  if (vm.count("state-dir") != 0) o.state_dir = vm["state-dir"].as<std::string>();
   o.token_file = vm["token-file"].as<std::string>();
   o.jobs.max_concurrent = vm["max-concurrent"].as<std::size_t>();
   o.jobs.max_queued = vm["max-queued"].as<std::size_t>();

@@ -101,8 +101,8 @@ Call read_irsteps(const json::object& request, const json::object& irsteps, cons
       return refuse(step_name,
                     "case-repo: the plugin has no writable directory for the case record's clone (" +
                         *problem +
-                        "); give its container a writable volume in IRSTEPS_CACHE_DIR, leave "
-                        "case-repo empty, or run this step as a pod");
+                        "); give its container a writable volume in IRSTEPS_CACHE_DIR (plugin.yaml "
+                        "mounts one), leave case-repo empty, or run this step as a pod");
     }
   }
 
@@ -143,11 +143,8 @@ Call read_irsteps(const json::object& request, const json::object& irsteps, cons
 }  // namespace
 
 std::optional<std::string> unwritable_cache() {
-  const std::filesystem::path root = git::default_cache_root();
-  std::error_code ec;
-  std::filesystem::create_directories(root, ec);
-  if (ec) return root.string() + ": " + ec.message();
-  if (::access(root.c_str(), W_OK) != 0) return root.string() + ": " + std::strerror(errno);
+  auto usable = git::usable_cache_root();
+  if (!usable) return usable.error().describe();
   return std::nullopt;
 }
 

@@ -68,9 +68,10 @@ void add_output_defaults(json::object& node,
 [[nodiscard]] json::object make_reply(json::object node,
                                       std::optional<std::chrono::milliseconds> requeue = std::nullopt);
 
-// Why the directory of case records' clones (git::default_cache_root)
-// cannot be written, if it cannot: the plugin's root filesystem is
-// read-only in the agent pod.
+// Why there is no writable directory for case records' clones, if there is
+// none: neither the configured one (IRSTEPS_CACHE_DIR) nor a private one
+// under TMPDIR (git::usable_cache_root). The plugin's root filesystem is
+// read-only in the agent pod; plugin.yaml gives it a writable folder.
 [[nodiscard]] std::optional<std::string> unwritable_cache();
 
 // "5s", "1m30s": Argo's metav1.Duration.

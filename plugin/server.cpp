@@ -33,8 +33,37 @@ constexpr std::string_view execute_path = "/api/v1/template.execute";
 constexpr std::string_view state_path = "/api/v1/state";
 constexpr std::chrono::seconds write_timeout{30};
 
+// What a 503 means to Argo. Its agent calls a plugin through
+// workflow/util/plugin/plugin.go (Client.Call) with the backoff of
+// workflow/executor/plugins/rpc/plugin.go: a 503 becomes
+// errors.NewErrTransient(body), which is retried, as is any error containing
+// "connection refused", 5 calls in all, about 1, 2, 4 and 8 s apart (jitter
+// 0.2), to the same sidecar: the agent knows only http://localhost:<port>.
+// After the fifth, executePluginTemplate returns the error and processTask
+// (workflow/executor/agent.go) fails the node with the error's text as its
+// message: for a 503, exactly the response body. So a 503 is no hand-over to
+// another agent: the body must make sense as a node's message, and is sent
+// only where running the step (again) is what a retry should do, in words
+// the templates' retryStrategy.expression (workflows/argo/plugin/steps.yaml)
+// matches, so that Argo retries the node.
+constexpr std::string_view unavailable_prefix = "irsteps-plugin unavailable: ";
+
+std::shared_ptr<const FinishedRuns> open_finished_runs(const ServerOptions& options) {
+  const std::string dir = finished_runs_dir(options);
+  auto runs = std::make_shared<const FinishedRuns>(dir, options.jobs.keep_for, options.jobs.max_kept);
+  if (auto prepared = runs->prepare(); !prepared) {
+    log::warn("runs.memory_only",
+              {{"message", prepared.error().describe() +
+                               ": Succeeded runs are kept in memory only, and a restarted plugin would run "
+                               "them again (set IRSTEPS_CACHE_DIR or --state-dir to a writable folder)"}});
+    return nullptr;
+  }
+  return runs;
+}
+
 struct Server {
-  explicit Server(const ServerOptions& opts) : options(opts), token(opts.token_file), jobs(opts.jobs) {}
+  Server(const ServerOptions& opts, std::shared_ptr<const FinishedRuns> finished)
+      : options(opts), token(opts.token_file), jobs(opts.jobs, std::move(finished)) {}
 
   void accept();
   void request_stop(int signal) {
@@ -81,6 +110,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void answer_execute(const std::string& key);
   void answer_early(http::status status, const json::value& body);
   void reply(http::status status, const json::value& body);
+  void unavailable(const std::string& reason);
+  void send(http::status status, std::string body, std::string_view content_type);
   void on_write(beast::error_code ec, bool keep_alive);
   void drain();
 
@@ -109,16 +140,20 @@ void Session::start() {
     read();
     return;
   }
-  // Over the cap: 503 is transient for Argo's plugin client, which calls
-  // again with backoff (workflow/util/plugin/plugin.go in
-  // argoproj/argo-workflows).
+  // Over the cap: Argo's agent calls again (a 503, see unavailable_prefix);
+  // it makes at most ARGO_AGENT_TASK_WORKERS calls at once, fewer than the
+  // cap, so this is for whoever else calls.
   server_.in_flight.fetch_add(1);
   started_ = steady::now();
   method_ = "?";
   path_ = "?";
   log::warn("http.refused",
             {{"reason", "too many connections"}, {"max_connections", server_.options.max_connections}});
-  answer_early(http::status::service_unavailable, json::object{{"error", "too many connections"}});
+  keep_alive_ = false;
+  drain_ = true;
+  drain_limit_ = 1u << 20;
+  unavailable("too many connections (--max-connections " + std::to_string(server_.options.max_connections) +
+              "); the step was not started");
 }
 
 // The header first: the token is checked before a byte of the body is
@@ -253,8 +288,11 @@ void Session::execute(std::string_view body) {
                                              [step_call] { return run_call(*step_call); });
   switch (submitted) {
     case Jobs::Submitted::stopping:
-      // 503 is transient for Argo: it calls again, by then another agent.
-      reply(http::status::service_unavailable, json::object{{"error", "shutting down"}});
+      // The pod is going away (SIGTERM): Argo calls this same sidecar again,
+      // on a new connection, which is refused once the acceptor is closed,
+      // then fails the node with that error's text (see
+      // unavailable_prefix); the retry expression matches both.
+      unavailable("shutting down; the step was not started");
       return;
     case Jobs::Submitted::busy:
       reply(http::status::ok, make_reply(running_node("waiting: every worker is busy and the queue is full"),
@@ -295,10 +333,13 @@ void Session::wait_for(const std::string& key) {
 void Session::answer_execute(const std::string& key) {
   auto state = server_.jobs.collect(key);
   if (!state) {
-    // Dropped from the queue at shutdown, or a finished run dropped as the
-    // oldest of too many: Argo calls again (503 is transient).
-    reply(http::status::service_unavailable,
-          json::object{{"error", "the run is no longer known here (dropped at shutdown or expired)"}});
+    // Dropped from the queue at shutdown before it started, or a finished
+    // Failed run dropped as the oldest of too many: running it again is
+    // what a retry of the node does (Succeeded ones are kept on disk).
+    unavailable(
+        "the run is no longer known here (dropped from the queue at shutdown, or expired); a retry runs the "
+        "step "
+        "again");
     return;
   }
   if (state->phase == Jobs::Phase::done) {
@@ -313,14 +354,24 @@ void Session::answer_execute(const std::string& key) {
 }
 
 void Session::reply(http::status status, const json::value& body) {
+  send(status, json::serialize(body), "application/json");
+}
+
+// 503 with a plain-text body: Argo makes the body the node's message.
+void Session::unavailable(const std::string& reason) {
+  send(http::status::service_unavailable, std::string(unavailable_prefix) + reason,
+       "text/plain; charset=utf-8");
+}
+
+void Session::send(http::status status, std::string body, std::string_view content_type) {
   response_ = {};
   response_.version(11);
   response_.result(status);
   response_.set(http::field::server, "irsteps-plugin");
-  response_.set(http::field::content_type, "application/json");
+  response_.set(http::field::content_type, content_type);
   const bool keep_alive = keep_alive_ && !server_.stopping;
   response_.keep_alive(keep_alive);
-  response_.body() = json::serialize(body);
+  response_.body() = std::move(body);
   response_.prepare_payload();
   stream_.expires_after(write_timeout);
   http::async_write(stream_, response_,
@@ -410,19 +461,39 @@ void drain_requests(Server& server, steady::time_point deadline) {
 
 }  // namespace
 
+std::string finished_runs_dir(const ServerOptions& options) {
+  return options.state_dir.empty() ? git::configured_cache_root() + "/plugin-runs" : options.state_dir;
+}
+
 Result<json::object> check(const ServerOptions& options) {
-  Server server(options);
+  Server server(options, nullptr);
   if (auto token = server.token.check(); !token) return token.error().with("--token-file");
   auto port = listen(server);
   if (!port) return port.error();
   beast::error_code ignored;
   server.acceptor.close(ignored);
-  json::object cache{{"directory", git::default_cache_root()}};
-  if (auto problem = unwritable_cache()) {
-    cache["writable"] = false;
-    cache["problem"] = *problem;
-  } else {
+  // The configured folder, and the one case records would really use (a
+  // private one under TMPDIR when the configured one cannot be written).
+  const std::string configured = git::configured_cache_root();
+  json::object cache{{"directory", configured}};
+  if (const std::string problem = git::cache_problem(configured); !problem.empty()) {
+    cache["problem"] = configured + ": " + problem;
+  }
+  if (auto usable = git::usable_cache_root()) {
     cache["writable"] = true;
+    cache["using"] = *usable;
+  } else {
+    cache["writable"] = false;
+    cache["problem"] = usable.error().describe();
+  }
+  json::object runs{{"directory", finished_runs_dir(options)}};
+  if (auto prepared =
+          FinishedRuns(finished_runs_dir(options), options.jobs.keep_for, options.jobs.max_kept).prepare();
+      !prepared) {
+    runs["writable"] = false;
+    runs["problem"] = prepared.error().describe();
+  } else {
+    runs["writable"] = true;
   }
   return json::object{{"dryRun", true},
                       {"status", "ready"},
@@ -433,14 +504,15 @@ Result<json::object> check(const ServerOptions& options) {
                       {"steps", step_list()},
                       {"maxConcurrent", options.jobs.max_concurrent},
                       {"policy", options.policy->describe()},
-                      {"caseRecordCache", std::move(cache)}};
+                      {"caseRecordCache", std::move(cache)},
+                      {"finishedRuns", std::move(runs)}};
 }
 
 int serve(const ServerOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
   // The steps' table and schemas load here, not in the first request.
   json::array steps = step_list();
-  Server server(options);
+  Server server(options, open_finished_runs(options));
   auto port = listen(server);
   if (!port) {
     log::error("plugin.failed",

@@ -3,8 +3,10 @@
 // GET /api/v1/state (the same token) for the runs' counters, and GET
 // /healthz for probes. Steps run in the background (jobs.hpp); a call waits
 // up to `wait` for its run, then answers Running with a requeue.
-// SIGTERM or SIGINT: stop accepting, answer 503 (Argo retries it) to new
-// runs, let running steps finish within `shutdown_grace`, exit 0.
+// SIGTERM or SIGINT: stop accepting, answer 503 to new runs on open
+// connections (Argo calls the same sidecar again a few times, then fails the
+// node with the body as its message: server.cpp, unavailable_prefix), let
+// running steps finish within `shutdown_grace`, exit 0.
 #pragma once
 
 #include "ir/core/error.hpp"
@@ -33,15 +35,21 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(20);
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
   std::size_t io_threads = 2;
-  // Connections open at once; beyond, a connection is answered 503 (which
-  // Argo's agent retries with backoff) and closed. The agent makes at most
-  // ARGO_AGENT_TASK_WORKERS (16) calls at once.
+  // Connections open at once; beyond, a connection is answered 503 and
+  // closed (Argo's agent calls again a few times, then fails the node). The
+  // agent makes at most ARGO_AGENT_TASK_WORKERS (16) calls at once.
   std::size_t max_connections = 32;
   std::size_t body_limit = 1 << 20;
   JobLimits jobs;
+  // Where Succeeded runs are kept across restarts (finished_runs.hpp);
+  // empty: plugin-runs in the cache folder (git::configured_cache_root).
+  std::string state_dir;
   // What workflows may ask (policy.hpp); no policy file by default.
   std::shared_ptr<const Policy> policy = std::make_shared<const Policy>();
 };
+
+// The folder of FinishedRuns for these options.
+[[nodiscard]] std::string finished_runs_dir(const ServerOptions& options);
 
 // Serves until SIGTERM or SIGINT; the process's exit code.
 [[nodiscard]] int serve(const ServerOptions& options);

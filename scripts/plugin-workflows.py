@@ -18,6 +18,12 @@ KEEP_POD = {'snapshot': ('its evidence goes to the PersistentVolumeClaim', 'irst
             'notify': ('its routing file and channel secrets come from', 'the ConfigMap irsteps-notify-routing and the Secret irsteps-notify'),
             'drift': ('it clones the git repository of the expected', 'manifests, which needs writable storage the agent pod does not give a plugin')}
 
+# What a plugin node's message says when a retry may succeed (see the header
+# written below); tests/plugin/manifests_test.cpp reads it back.
+RETRY_EXPRESSION = ("lastRetry.message contains 'failed with exit code 4 ' || "
+                    "lastRetry.message contains 'irsteps-plugin unavailable: ' || "
+                    "lastRetry.message contains 'connection refused'")
+
 def flow(v):
     return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=1000).strip()
 
@@ -37,14 +43,22 @@ out.append('''# The plugin flavour of ../steps.yaml: the same template names, in
 #   call for --keep-results (10m): Argo asks again when its agent restarted
 #   before it recorded the node. A Failed one, once handed out, is a retry.
 # - Retries: a failed node's message names the step's exit code
-#   ("... failed with exit code 4 (transient ..."); only 4 is retried.
+#   ("... failed with exit code 4 (transient ..."); only 4 is retried, and
+#   the two ways Argo's agent fails a node when it could not reach the
+#   plugin: after five calls answered 503 the message is the answer's body
+#   ("irsteps-plugin unavailable: ..."), after five refused connections it is
+#   Go's error ("Post \"http://localhost:7355/...\": dial tcp ...: connect:
+#   connection refused"): workflow/util/plugin/plugin.go and
+#   workflow/executor/agent.go of argo-workflows. The step did not start in
+#   either case.
 # - Three templates stay pods, because the agent pod cannot give a plugin what
 #   they need: snapshot (its evidence PersistentVolumeClaim), notify (routing
 #   ConfigMap, channel Secret) and drift (writable storage for its git clone).
-# - The plugin's root filesystem is read-only and the agent pod has no
-#   writable volume for it: leave case-repo empty in plugin templates (a case
-#   record needs a local clone), or run the step as a pod. A call with
-#   case-repo and nowhere to clone it is refused before the step acts.
+# - Case records: the plugin's root filesystem is read-only; plugin.yaml
+#   mounts a folder of the agent pod's own emptyDir at IRSTEPS_CACHE_DIR for
+#   the clones (and the Succeeded runs a restarted plugin must not run
+#   again). A call with case-repo and nowhere to clone it is refused before
+#   the step acts.
 # Generated from ../steps.yaml by scripts/plugin-workflows.py;
 # tests/plugin/manifests_test.cpp checks that the two stay in step.
 apiVersion: argoproj.io/v1alpha1
@@ -89,10 +103,15 @@ for t in src['spec']['templates']:
           limits: {cpu: "1", memory: 256Mi}""")
         block = block.replace('volumes: *step-volumes', """volumes:
         - {name: tmp, emptyDir: {}}
+        - {name: cache, emptyDir: {}}
         - {name: case-repo, secret: {secretName: irsteps-case-repo, optional: true}}""")
         block = block.replace('volumeMounts: *step-mounts', """volumeMounts:
           - {name: tmp, mountPath: /tmp}
+          - {name: cache, mountPath: /var/cache/irsteps}
           - {name: case-repo, mountPath: /var/run/secrets/irsteps/case-repo, readOnly: true}""")
+        block = block.replace('env: *step-env', """env:
+          - {name: IRSTEPS_CACHE_DIR, value: /var/cache/irsteps}
+          - {name: HOME, value: /tmp}""")
         assert '*' not in block.replace('"*"', ''), block
         out.append(block)
         continue
@@ -104,7 +123,7 @@ for t in src['spec']['templates']:
     out.append('      retryStrategy:')
     out.append('        limit: "3"')
     out.append('        retryPolicy: OnFailure')
-    out.append("        expression: lastRetry.message contains 'failed with exit code 4 '")
+    out.append("        expression: " + q(RETRY_EXPRESSION))
     out.append('        backoff: {duration: 5s, factor: "2", maxDuration: %s}' % MAX_DURATION)
     out.append('      plugin:')
     out.append('        irsteps:')

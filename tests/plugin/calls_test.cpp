@@ -4,6 +4,7 @@
 // spoken to over raw sockets where the point is what happens before a
 // request is complete.
 #include "plugin/plugin_fixture.hpp"
+#include "support/http_server.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -112,7 +113,21 @@ TEST_CASE(
     const std::string answer = third.receive(3s);
     INFO(answer);
     CHECK(answer.rfind("HTTP/1.1 503", 0) == 0);
-    CHECK(answer.find("too many connections") != std::string::npos);
+    // Argo's agent makes the body of its last 503 the node's message
+    // (workflow/util/plugin/plugin.go: `case http.StatusServiceUnavailable:
+    // ... return errors.NewErrTransient(string(data))`, and processTask in
+    // workflow/executor/agent.go: `result.Message = err.Error()`): plain
+    // words, which the templates' retry expression matches.
+    const auto body_at = answer.find("\r\n\r\n");
+    REQUIRE(body_at != std::string::npos);
+    const std::string body = answer.substr(body_at + 4);
+    CHECK(body ==
+          "irsteps-plugin unavailable: too many connections (--max-connections 2); the step was not started");
+    CHECK(answer.find("Content-Type: text/plain") != std::string::npos);
+    for (const auto& [name, expression] : plugin_retry_expressions()) {
+      INFO(name);
+      CHECK(retry_expression_matches(expression, body));
+    }
   }
   // One closes: the next connection is served.
   first.reset();
@@ -198,5 +213,107 @@ TEST_CASE(
   const auto refused = plugin.post(json::serialize(bad));
   CHECK(refused.status == 400);
   CHECK(refused.body.find("/template/plugin/irsteps/node") != std::string::npos);
+  CHECK(plugin.terminate().exit_status == 0);
+}
+
+TEST_CASE("plugin: Argo retries a plugin node exactly when the step did not run or may succeed again",
+          "[service][plugin][workflows][no-cluster]") {
+  // What Argo's agent makes a node's message (workflow/executor/agent.go,
+  // processTask: `result.Phase = wfv1.NodeFailed; result.Message =
+  // err.Error()` when the call failed; the plugin's node as it is when it
+  // answered), matched by every plugin template's retryStrategy.expression.
+  const auto expressions = plugin_retry_expressions();
+  auto retried = [&](const std::string& message) {
+    INFO(message);
+    bool all = true, none = true;
+    for (const auto& [name, expression] : expressions) {
+      const bool matches = retry_expression_matches(expression, message);
+      all = all && matches;
+      none = none && !matches;
+    }
+    REQUIRE((all || none));  // every template decides alike
+    return all;
+  };
+
+  Plugin plugin({"--wait", "10s"}, {}, [](const TempDir& dir) {
+    return policy_allowing({{"isolate", {{"kubeconfig", {kubeconfig_path(dir, closed_server())}}}}});
+  });
+  const std::string kc = kubeconfig(plugin.dir(), closed_server());
+  // A step that failed with exit code 4 (the API server unreachable): its
+  // own node, as the plugin answered it.
+  const auto transient = plugin.until_done(request_for("isolate", {{"step", "isolate"},
+                                                                   {"incident-id", incident},
+                                                                   {"namespace", "shop"},
+                                                                   {"pod", "web-7d4b9"},
+                                                                   {"kubeconfig", kc},
+                                                                   {"max-attempts", "1"}}));
+  REQUIRE(node_exit_code(transient) == 4);
+  CHECK(retried(string_at(transient, {"node", "message"})));
+  // Bad parameters (exit 2): a retry would fail the same way.
+  const auto bad = plugin.until_done(
+      request_for("isolate", {{"step", "isolate"}, {"incident-id", "INC-26"}, {"namespace", "shop"}}));
+  REQUIRE(node_exit_code(bad) == 2);
+  CHECK(!retried(string_at(bad, {"node", "message"})));
+
+  // The sidecar not listening (restarting, or gone at shutdown) for all five
+  // calls: Go's *url.Error, `fmt.Sprintf("%s %q: %s", e.Op, e.URL, e.Err)`
+  // (net/url/url.go) around the dial's *net.OpError, as the agent's
+  // http.Client reports it for http://localhost:<port>
+  // (workflow/controller/agent.go addresses()).
+  CHECK(
+      retried("Post \"http://localhost:7355/api/v1/template.execute\": dial tcp [::1]:7355: connect: "
+              "connection refused"));
+  CHECK(
+      retried("Post \"http://localhost:7355/api/v1/template.execute\": dial tcp 127.0.0.1:7355: connect: "
+              "connection refused"));
+  // Any other status: `fmt.Errorf("%s: %s", resp.Status, string(data))`
+  // (workflow/util/plugin/plugin.go), and no plugin taking the template
+  // (executePluginTemplate): retrying cannot help.
+  CHECK(!retried("403 Forbidden: {\"error\":\"forbidden\"}"));
+  CHECK(!retried("400 Bad Request: {\"error\":\"request body: not JSON\"}"));
+  CHECK(!retried("no plugin executed the template"));
+  CHECK(plugin.terminate().exit_status == 0);
+}
+
+TEST_CASE("plugin: a new run asked for while the plugin stops is a 503 whose body Argo's retry matches",
+          "[service][plugin][no-cluster]") {
+  // The agent keeps its connection open between calls (Go's http.Client):
+  // a call can arrive after SIGTERM, while a running step finishes.
+  HttpServer api([](const SeenRequest&) { return Reply{503, {{"Retry-After", "0"}}, "busy", 300ms}; });
+  Plugin plugin({"--wait", "100ms", "--shutdown-grace", "30s"}, {}, [&api](const TempDir& dir) {
+    return policy_allowing({{"rollout", {{"kubeconfig", {kubeconfig_path(dir, api.url())}}}}});
+  });
+  const std::string kc = kubeconfig(plugin.dir(), api.url());
+  const auto running = request_for("rollout-status", {{"step", "rollout"},
+                                                      {"incident-id", incident},
+                                                      {"args", json::array{"status", "deployment/web"}},
+                                                      {"namespace", "shop"},
+                                                      {"kubeconfig", kc},
+                                                      {"max-attempts", "6"}});
+  CHECK(string_at(plugin.execute(running), {"node", "phase"}) == "Running");
+  const RawConnection kept(plugin.port());
+  kept.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  CHECK(kept.receive(1s).rfind("HTTP/1.1 200", 0) == 0);
+
+  ::kill(plugin.pid(), SIGTERM);
+  std::this_thread::sleep_for(300ms);
+  auto other = running;
+  other["template"].as_object()["plugin"].as_object()["irsteps"].as_object()["namespace"] = "payments";
+  const std::string body = json::serialize(other);
+  kept.send(execute_header(agent_token, body.size()) + body);
+  const std::string answer = kept.receive(3s);
+  INFO(answer);
+  CHECK(answer.rfind("HTTP/1.1 503", 0) == 0);
+  const auto body_at = answer.find("\r\n\r\n");
+  REQUIRE(body_at != std::string::npos);
+  const std::string message = answer.substr(body_at + 4);
+  CHECK(message == "irsteps-plugin unavailable: shutting down; the step was not started");
+  for (const auto& [name, expression] : plugin_retry_expressions()) {
+    INFO(name);
+    CHECK(retry_expression_matches(expression, message));
+  }
+  // Only the first run was accepted.
+  CHECK(plugin.log_count("execute.accepted") == 1);
+  CHECK(plugin.log_count("job.started") == 1);
   CHECK(plugin.terminate().exit_status == 0);
 }

@@ -189,6 +189,28 @@ TEST_CASE("plugin manifests: the ConfigMap is plugin.yaml, locked down, and RBAC
   const auto& probe = find(sidecar, {"container", "livenessProbe", "exec", "command"})->as_array();
   CHECK(std::find(probe.begin(), probe.end(), json::value("--probe")) != probe.end());
   CHECK(std::find(probe.begin(), probe.end(), json::value("--port=" + std::to_string(port))) != probe.end());
+  // A writable folder for case records' clones and the kept runs: a folder
+  // of the agent pod's var-run-argo emptyDir, the one volume of that pod a
+  // sidecar can mount (createAgentPod in workflow/controller/agent.go), not
+  // the folder of its token (Argo mounts <container name> read-only there).
+  {
+    std::map<std::string, std::string> env;
+    for (const auto& e : sidecar.at("container").at("env").as_array()) {
+      if (const auto* value = find(e, {"value"}))
+        env[string_at(e, {"name"})] = std::string(value->as_string());
+    }
+    REQUIRE(env.contains("IRSTEPS_CACHE_DIR"));
+    const auto& mounts = sidecar.at("container").at("volumeMounts").as_array();
+    REQUIRE(mounts.size() == 1);
+    CHECK(string_at(mounts[0], {"name"}) == "var-run-argo");
+    CHECK(string_at(mounts[0], {"mountPath"}) == env["IRSTEPS_CACHE_DIR"]);
+    CHECK(find(mounts[0], {"readOnly"}) == nullptr);
+    const std::string sub_path = string_at(mounts[0], {"subPath"});
+    CHECK(!sub_path.empty());
+    CHECK(sub_path != string_at(sidecar, {"container", "name"}));
+    CHECK(std::find(args.begin(), args.end(),
+                    json::value("--state-dir=" + env["IRSTEPS_CACHE_DIR"] + "/plugin-runs")) != args.end());
+  }
   // The workflows of the plugin's namespace cannot patch its sidecar.
   for (const auto& doc : yaml_documents("plugin/admission.yaml")) {
     if (string_at(doc, {"kind"}) != "ValidatingAdmissionPolicyBinding") continue;

@@ -218,6 +218,40 @@ inline int node_exit_code(const json::object& reply) {
   return std::stoi(m[1]);
 }
 
+// Whether Argo retries a plugin node whose message is `message`, by the
+// retryStrategy.expression of a template of workflows/argo/plugin/steps.yaml.
+// The expressions there are `lastRetry.message contains '...'` terms joined
+// by ||; any other form fails the test (it would need a real expr-lang).
+inline bool retry_expression_matches(const std::string& expression, const std::string& message) {
+  static const std::regex term(R"(^lastRetry\.message contains '([^'\\]*)'( \|\| |$))");
+  bool matches = false;
+  std::string rest = expression;
+  std::smatch m;
+  while (!rest.empty()) {
+    INFO("expression: " << expression);
+    REQUIRE(std::regex_search(rest, m, term));
+    matches = matches || message.find(m[1].str()) != std::string::npos;
+    rest = m.suffix().str();
+  }
+  return matches;
+}
+
+// The retryStrategy.expression of every plugin template of
+// workflows/argo/plugin/steps.yaml, by template.
+inline std::map<std::string, std::string> plugin_retry_expressions() {
+  const auto text = read_file(std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo/plugin/steps.yaml");
+  REQUIRE(text);
+  const auto doc = parse_yaml(*text, "plugin/steps.yaml");
+  REQUIRE(doc);
+  std::map<std::string, std::string> out;
+  for (const auto& t : find(*doc, {"spec", "templates"})->as_array()) {
+    if (find(t, {"plugin"}) == nullptr) continue;
+    out[string_at(t, {"name"})] = string_at(t, {"retryStrategy", "expression"});
+  }
+  REQUIRE(out.size() >= 5);
+  return out;
+}
+
 inline std::string kubeconfig_name(const std::string& server) {
   return "kubeconfig-" + std::to_string(std::hash<std::string>{}(server));
 }

@@ -107,12 +107,13 @@ TEST_CASE("plugin: --dry-run checks the token file, the port and the case record
   TempDir tmp;
   const std::string token = tmp.file("token", agent_token + "\n");
   const std::string blocker = tmp.file("blocker", "a file, not a directory\n");
-  auto dry_run = [&](std::vector<std::string> args, const std::string& cache) {
+  auto dry_run = [&](std::vector<std::string> args, const std::string& cache,
+                     const std::string& temp = std::filesystem::temp_directory_path().string()) {
     std::vector<std::string> argv{
         binary("irsteps-plugin"), "--dry-run", "--address", "127.0.0.1", "--port", "0"};
     argv.insert(argv.end(), args.begin(), args.end());
     ProcessOptions options;
-    options.extra_env = {{"IRSTEPS_CACHE_DIR", cache}};
+    options.extra_env = {{"IRSTEPS_CACHE_DIR", cache}, {"TMPDIR", temp}};
     auto out = run_process(argv, options);
     REQUIRE(out);
     return *out;
@@ -126,11 +127,28 @@ TEST_CASE("plugin: --dry-run checks the token file, the port and the case record
   CHECK(string_at(*report, {"status"}) == "ready");
   CHECK(find(*report, {"steps"})->as_array().size() == 8);
   CHECK(find(*report, {"caseRecordCache", "writable"})->as_bool());
+  CHECK(string_at(*report, {"caseRecordCache", "using"}) == tmp / "cache");
+  CHECK(string_at(*report, {"finishedRuns", "directory"}) == tmp / "cache/plugin-runs");
+  CHECK(find(*report, {"finishedRuns", "writable"})->as_bool());
   CHECK(ready.out.find(agent_token) == std::string::npos);
   CHECK(ready.err.find(agent_token) == std::string::npos);
 
-  // No writable directory for case records: reported, still ready.
-  const auto no_cache = dry_run({"--token-file", token}, blocker + "/cache");
+  // The cache folder cannot be written: a private one under TMPDIR would
+  // be used, and the problem is reported.
+  std::filesystem::create_directories(tmp / "tmp");
+  const auto fallback = dry_run({"--token-file", token}, blocker + "/cache", tmp / "tmp");
+  REQUIRE(fallback.exit_status == 0);
+  report = parse_json(fallback.out, "dry-run report");
+  REQUIRE(report);
+  CHECK(find(*report, {"caseRecordCache", "writable"})->as_bool());
+  CHECK(string_at(*report, {"caseRecordCache", "problem"}).find(blocker) != std::string::npos);
+  CHECK(string_at(*report, {"caseRecordCache", "using"}).starts_with(tmp / "tmp/irsteps-cache-"));
+  CHECK(!find(*report, {"finishedRuns", "writable"})->as_bool());
+  CHECK(fallback.err.find("\"cache.fallback\"") != std::string::npos);
+
+  // Neither (as in Argo's agent pod without plugin.yaml's volume: /tmp is
+  // on the read-only root): reported, still ready.
+  const auto no_cache = dry_run({"--token-file", token}, blocker + "/cache", blocker + "/tmp");
   REQUIRE(no_cache.exit_status == 0);
   report = parse_json(no_cache.out, "dry-run report");
   REQUIRE(report);
@@ -154,7 +172,7 @@ TEST_CASE("plugin: a case record with nowhere to clone it is refused before the 
   // regular file cannot be made even by root, which CI runs as.
   TempDir tmp;
   const std::string blocker = tmp.file("blocker", "a file, not a directory\n");
-  Plugin plugin({}, {{"IRSTEPS_CACHE_DIR", blocker + "/cache"}});
+  Plugin plugin({}, {{"IRSTEPS_CACHE_DIR", blocker + "/cache"}, {"TMPDIR", blocker + "/tmp"}});
   const auto reply = plugin.execute(request_for("isolate", {{"step", "isolate"},
                                                             {"incident-id", incident},
                                                             {"namespace", "shop"},

@@ -9,6 +9,7 @@
 #include "ir/crypto/hmac.hpp"
 #include "ir/notify/smtp.hpp"
 #include "ir/record/case_record.hpp"
+#include "service/case_record_fixture.hpp"
 #include "support/git_server.hpp"
 #include "support/http_server.hpp"
 #include "support/spawn.hpp"
@@ -539,4 +540,47 @@ TEST_CASE("notify: the post-incident report's timeline and actions come from the
   auto entries = record::read_incident(target, incident);
   REQUIRE(entries);
   CHECK(entries->size() == 3);
+}
+
+TEST_CASE(
+    "notify: with HOME unusable and no IRSTEPS_CACHE_DIR, the case record goes through a private folder",
+    "[integration][notify][case][no-cluster]") {
+  // As in a pod whose template sets neither: a read-only root, and runc's
+  // HOME=/home/nonroot, which does not exist. HOME here is a regular file:
+  // nothing can be made under it, even by root, which CI runs as.
+  Rig rig;
+  make_bare_repo(rig.dir.path("srv/case.git"));
+  GitHttpServer server(rig.dir.path("srv"));
+  const std::string home = rig.dir.file("home", "a file, not a folder\n");
+  const std::string tmp = rig.dir.path("tmp");
+  fs::create_directories(tmp);
+  auto env = rig.env;
+  env.insert(env.end(), {{"HOME", home}, {"IRSTEPS_CACHE_DIR", ""}, {"XDG_CACHE_HOME", ""}, {"TMPDIR", tmp}});
+  auto run = run_step_binary(
+      "notify",
+      rig.args({"--severity", "medium", "--case-repo", server.url("case.git"), "--channel", "siem"}), env);
+  REQUIRE_EXIT(run, 0);
+  CHECK(run.output("case-record-pending").empty());
+  const auto tree = tree_of(rig.dir.path("srv/case.git"));
+  REQUIRE(tree.size() == 1);
+  CHECK(run.output("case-record") == tree[0]);
+
+  // The log says which folder could not be used, and which one was.
+  std::string warning;
+  for (std::size_t start = 0, end; start < run.err.size(); start = end + 1) {
+    end = run.err.find('\n', start);
+    if (end == std::string::npos) end = run.err.size();
+    const std::string line = run.err.substr(start, end - start);
+    if (line.find("\"cache.fallback\"") != std::string::npos) warning = line;
+  }
+  INFO(run.err);
+  REQUIRE(!warning.empty());
+  const auto fields = parse_json(warning, "log line").value();
+  CHECK(string_at(fields, {"level"}) == "warn");
+  CHECK(string_at(fields, {"unusable"}) == home + "/.cache/irsteps");
+  const std::string used = string_at(fields, {"using"});
+  CHECK(used.starts_with(tmp + "/irsteps-cache-"));
+  // A cache only: gone when the step exits, with nothing left to push.
+  CHECK(!fs::exists(used));
+  CHECK(fs::is_empty(tmp));
 }

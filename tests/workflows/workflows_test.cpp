@@ -528,3 +528,60 @@ TEST_CASE("the Falco webhook needs a token, a peer allowed to reach it and an al
   CHECK_FALSE(sensor_accepts(filters, alert("", "web-1")));
   CHECK_FALSE(sensor_accepts(filters, {{"body.priority", "Critical"}, {pod, "web-1"}}));
 }
+
+TEST_CASE("every pod template has a writable volume at IRSTEPS_CACHE_DIR and a writable HOME",
+          "[unit][workflows]") {
+  // The root filesystem is read-only and runc's HOME (/home/nonroot) does not
+  // exist: without a volume there, a git-backed step (a case record, drift
+  // --expected URL) clones into a private temporary folder at best.
+  int checked = 0;
+  for (const char* file : {"steps.yaml", "plugin/steps.yaml"}) {
+    for (const auto* doc : workflow_templates()) {
+      if (doc->file != file) continue;
+      for (const auto& t : array_at(doc->object, {"spec", "templates"})) {
+        const auto* container = find(t, {"container"});
+        if (container == nullptr) continue;
+        const std::string where = doc->file + ": " + string_at(t, {"name"});
+        INFO(where);
+        ++checked;
+        std::map<std::string, std::string> env;
+        for (const auto& e : array_at(*container, {"env"}))
+          env[string_at(e, {"name"})] = string_at(e, {"value"});
+        REQUIRE(env.contains("IRSTEPS_CACHE_DIR"));
+        REQUIRE(env.contains("HOME"));
+        // Where a path lives: the mount that holds it, or none.
+        auto volume_holding = [&](const std::string& path) -> const json::value* {
+          std::string best;
+          const json::value* found = nullptr;
+          for (const auto& m : array_at(*container, {"volumeMounts"})) {
+            const std::string at = string_at(m, {"mountPath"});
+            if ((path == at || path.starts_with(at + "/")) && at.size() > best.size()) {
+              best = at;
+              found = &m;
+            }
+          }
+          return found;
+        };
+        for (const std::string variable : {"IRSTEPS_CACHE_DIR", "HOME"}) {
+          INFO(variable << "=" << env[variable]);
+          const auto* mount = volume_holding(env[variable]);
+          REQUIRE(mount != nullptr);
+          const auto* read_only = find(*mount, {"readOnly"});
+          CHECK((read_only == nullptr || !read_only->as_bool()));
+          const std::string volume = string_at(*mount, {"name"});
+          bool writable_kind = false;
+          for (const auto& v : array_at(t, {"volumes"})) {
+            if (string_at(v, {"name"}) != volume) continue;
+            writable_kind = find(v, {"emptyDir"}) != nullptr || find(v, {"persistentVolumeClaim"}) != nullptr;
+          }
+          CHECK(writable_kind);
+        }
+        // The cache has a volume of its own, not /tmp's: the outputs' folder
+        // must not be where a clone of unknown size grows.
+        CHECK(string_at(*volume_holding(env["IRSTEPS_CACHE_DIR"]), {"mountPath"}) ==
+              env["IRSTEPS_CACHE_DIR"]);
+      }
+    }
+  }
+  CHECK(checked == 8 + 3);  // every step's pod, and the three that stay pods in the plugin flavour
+}

@@ -487,19 +487,6 @@ Result<void> check_url(const std::string& url, const Credentials& credentials) {
   return {};
 }
 
-std::string default_cache_root() {
-  if (const char* dir = std::getenv("IRSTEPS_CACHE_DIR"); dir != nullptr && *dir != 0) return dir;
-  if (const char* dir = std::getenv("XDG_CACHE_HOME"); dir != nullptr && *dir != 0) {
-    return std::string(dir) + "/irsteps";
-  }
-  if (const char* home = std::getenv("HOME");
-      home != nullptr && *home != 0 && std::string_view(home) != "/") {
-    return std::string(home) + "/.cache/irsteps";
-  }
-  const char* tmp = std::getenv("TMPDIR");
-  return std::string(tmp != nullptr && *tmp != 0 ? tmp : "/tmp") + "/irsteps-cache";
-}
-
 struct Mirror::State {
   std::string url;
   Credentials credentials;

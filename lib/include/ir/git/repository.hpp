@@ -6,6 +6,7 @@
 
 #include "ir/core/error.hpp"
 #include "ir/core/secret.hpp"
+#include "ir/git/cache_root.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -59,10 +60,6 @@ struct CommitInfo {
   std::string message;
   std::vector<std::string> paths;  // files under the walked folder it added or changed
 };
-
-// Where mirrors are kept: IRSTEPS_CACHE_DIR, else $XDG_CACHE_HOME/irsteps,
-// else $HOME/.cache/irsteps, else $TMPDIR/irsteps-cache.
-[[nodiscard]] std::string default_cache_root();
 
 // One remote repository. A network remote is worked on through a local bare
 // mirror (cached between runs; an exclusive flock held until the Mirror is
