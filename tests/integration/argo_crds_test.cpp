@@ -94,6 +94,8 @@ class Kubectl {
     static int serial = 0;
     dir_ = fs::temp_directory_path() / fmt::format("irsteps-argo-crds-{}-{}-{}", ns, ::getpid(), serial++);
     fs::create_directories(dir_ / "cache");
+    // The kubeconfig copy holds the admin's client key: only we may read it.
+    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace);
     auto text = read_file(Cluster::get().kubeconfig());
     REQUIRE(text);
     auto config = parse_yaml(*text, "kubeconfig");
