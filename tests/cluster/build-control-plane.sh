@@ -27,7 +27,7 @@ K8S_VERSION=1.20.2
 DEB_SRC_VERSION=1.20.5+really1.20.2-1.1+deb12u1
 # Bump PATCH_REV whenever patches/ or the build recipe below changes, so caches
 # built by an older recipe are not reused.
-PATCH_REV=r1
+PATCH_REV=r2
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE_DIR="${IRSTEPS_CACHE_DIR:-/var/cache/irsteps}"
@@ -147,6 +147,13 @@ cd "$KROOT"
 # reflect2 v1.0.1 links to the pre-Go-1.18 reflect.mapiterinit signature; the
 # API server then faults in mapiternext when encoding some objects (e.g. a
 # NetworkPolicy). Same fix as upstream reflect2 v1.0.2.
+# go-openapi-validate-go116-zero-value: the vendored kube-openapi and
+# go-openapi/validate type validators treat any zero value as null when built
+# with Go >= 1.16, so a custom resource with "" (or 0, false) in a field whose
+# schema is not nullable is refused ("Invalid value: \"null\""); a real 1.20
+# server, built with Go 1.15, accepts it. Same fix as kube-openapi#230
+# (kubernetes/kubernetes#99804). Patches are applied in name order, once each
+# (stamp files), so a new patch also applies to an already patched tree.
 for p in "$HERE"/patches/*.patch; do
   stamp=".irsteps-patched-$(basename "$p")"
   [[ -f "$stamp" ]] && continue

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks with kubectl that a cluster made by start.sh really works: reads,
 # writes through the controllers, the NetworkPolicy encoding that needs the
-# reflect2 patch, server-side apply, RBAC, service-account token Secrets,
-# namespace deletion, and an API server stop/start through ctl.sh.
+# reflect2 patch, empty strings in custom resources (the zero-value patch),
+# server-side apply, RBAC, service-account token Secrets, namespace deletion,
+# and an API server stop/start through ctl.sh.
 #
 # Usage: smoke-test.sh [STATE_DIR]   (a running cluster; default as start.sh)
 # Last line: "N passed, N failed"; exit status 1 if anything failed.
@@ -81,6 +82,38 @@ check "server-side apply (+ conflict detection)" bash -c "
   ! printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa, namespace: $NS}\ndata: {a: \"2\"}\n' | kubectl apply --server-side --field-manager=other -f - 2>/dev/null &&
   printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa, namespace: $NS}\ndata: {a: \"2\"}\n' | kubectl apply --server-side --field-manager=other --force-conflicts -f - &&
   [[ \$(kubectl -n $NS get cm ssa -o jsonpath='{.data.a}') == 2 ]]"
+
+# Built with Go >= 1.16, the vendored kube-openapi/go-openapi type validators
+# took every zero value for null and refused "" in any custom resource
+# (patches/go-openapi-validate-go116-zero-value.patch); a wrong type must
+# still be refused.
+crd_yaml="apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: things.smoke.irsteps.test}
+spec:
+  group: smoke.irsteps.test
+  scope: Namespaced
+  names: {plural: things, singular: thing, kind: Thing, listKind: ThingList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              value: {type: string}"
+thing() { printf 'apiVersion: smoke.irsteps.test/v1\nkind: Thing\nmetadata: {name: t, namespace: %s}\nspec: {value: %s}\n' "$NS" "$1"; }
+check "custom resource: \"\" accepted, wrong type refused" bash -c "
+  printf '%s\n' \"\$1\" | kubectl apply -f - >/dev/null &&
+  kubectl wait --for condition=established crd/things.smoke.irsteps.test --timeout=60s >/dev/null &&
+  printf '%s\n' \"\$2\" | kubectl apply -f - &&
+  [[ -z \$(kubectl -n $NS get things.smoke.irsteps.test t -o jsonpath='{.spec.value}') ]] &&
+  ! printf '%s\n' \"\$3\" | kubectl apply --validate=false -f - 2>/dev/null" _ "$crd_yaml" "$(thing '""')" "$(thing 3)"
+kubectl delete crd things.smoke.irsteps.test --wait=false >/dev/null 2>&1 || true
 
 check "auth can-i (admin yes, default SA no)" bash -c "
   [[ \$(kubectl auth can-i '*' '*') == yes ]] &&

@@ -1,0 +1,327 @@
+// Everything shipped under workflows/argo/ against Argo's real CRDs: the full
+// Argo Workflows v4.1.2 and Argo Events v1.9.11 CRDs (tests/data/crds/, byte
+// for byte from upstream) are installed into the test control plane, and
+// every manifest goes through `kubectl apply --dry-run=server`, so kubectl's
+// check against the schemas the server publishes (unknown fields) and the
+// API server's own structural validation (types, required fields) both see
+// it. Nothing is created. A WorkflowTemplate with a field of the wrong type
+// and one with an unknown field show that both checks refuse what they
+// should.
+//
+// The CRDs are cluster-scoped and stay installed for the other tests of the
+// cluster: a CRD that is already there from an earlier run is accepted when it
+// was installed from the same file (an annotation holds the file's hash), and
+// never replaced.
+#include "support/catch.hpp"
+#include "support/cluster.hpp"
+
+#include "ir/core/encoding.hpp"
+
+#include <fmt/format.h>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include <unistd.h>
+
+using namespace ir;
+using namespace ir::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string source_dir = IRSTEPS_SOURCE_DIR;
+const std::string hash_annotation = "irsteps.test/source-sha256";
+
+// Manifests a 1.20 API server cannot take, each with its reason. The test
+// checks that the reason still holds (kubectl finds no such kind), so an
+// entry cannot outlive it.
+struct Skipped {
+  std::string kind;
+  std::string reason;
+};
+const std::map<std::string, Skipped> skipped = {
+    {"plugin/admission.yaml",
+     {"ValidatingAdmissionPolicy",
+      "ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1) needs Kubernetes 1.30, the test cluster "
+      "is 1.20"}},
+    {"plugin/plugin.yaml",
+     {"ExecutorPlugin",
+      "ExecutorPlugin is no Kubernetes kind but the input of `argo executor-plugin build`, which makes "
+      "plugin/configmap.yaml (applied here; tests/plugin/manifests_test.cpp checks that the two agree)"}},
+};
+
+// The CRD files and how many x-kubernetes-validations blocks each carries
+// (tests/data/crds/README.md): counting them shows the whole file was read.
+const std::map<std::string, int> crd_files = {
+    {"argo-workflows/full/argoproj.io_clusterworkflowtemplates.yaml", 32},
+    {"argo-workflows/full/argoproj.io_cronworkflows.yaml", 32},
+    {"argo-workflows/full/argoproj.io_workflowartifactgctasks.yaml", 0},
+    {"argo-workflows/full/argoproj.io_workfloweventbindings.yaml", 1},
+    {"argo-workflows/full/argoproj.io_workflows.yaml", 32},
+    {"argo-workflows/full/argoproj.io_workflowtaskresults.yaml", 1},
+    {"argo-workflows/full/argoproj.io_workflowtasksets.yaml", 0},
+    {"argo-workflows/full/argoproj.io_workflowtemplates.yaml", 32},
+    {"argo-events/argoproj.io_eventbus.yaml", 0},
+    {"argo-events/argoproj.io_eventsources.yaml", 0},
+    {"argo-events/argoproj.io_sensors.yaml", 0},
+};
+
+// CEL rules (x-kubernetes-validations) arrived in 1.25; a 1.20 server does
+// not know the key. Only schema nodes carry it. Returns how many were removed.
+int strip_cel_rules(json::value& node) {
+  int removed = 0;
+  if (node.is_object()) {
+    auto& object = node.as_object();
+    removed += static_cast<int>(object.erase("x-kubernetes-validations"));
+    for (auto& entry : object) removed += strip_cel_rules(entry.value());
+  } else if (node.is_array()) {
+    for (auto& item : node.as_array()) removed += strip_cel_rules(item);
+  }
+  return removed;
+}
+
+// kubectl with a kubeconfig whose contexts default to one namespace (the
+// objects that name none land there; those that name another keep it) and a
+// discovery cache of its own, read fresh after the CRDs are installed.
+class Kubectl {
+ public:
+  explicit Kubectl(const std::string& ns) {
+    static int serial = 0;
+    dir_ = fs::temp_directory_path() / fmt::format("irsteps-argo-crds-{}-{}-{}", ns, ::getpid(), serial++);
+    fs::create_directories(dir_ / "cache");
+    // The kubeconfig copy holds the admin's client key: only we may read it.
+    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace);
+    auto text = read_file(Cluster::get().kubeconfig());
+    REQUIRE(text);
+    auto config = parse_yaml(*text, "kubeconfig");
+    REQUIRE(config);
+    REQUIRE(find(*config, {"contexts"}) != nullptr);
+    for (auto& context : config->as_object()["contexts"].as_array())
+      context.as_object()["context"].as_object()["namespace"] = ns;
+    kubeconfig_ = (dir_ / "kubeconfig").string();
+    REQUIRE(write_file_atomic(kubeconfig_, boost::json::serialize(*config)));
+  }
+  ~Kubectl() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  Kubectl(const Kubectl&) = delete;
+  Kubectl& operator=(const Kubectl&) = delete;
+
+  ProcessOutput operator()(const std::vector<std::string>& args, const std::string& stdin_data = {}) const {
+    std::vector<std::string> argv{
+        "kubectl",           "--kubeconfig", kubeconfig_, "--cache-dir", (dir_ / "cache").string(),
+        "--request-timeout", "60s"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessOptions options;
+    options.stdin_data = stdin_data;
+    options.timeout = std::chrono::seconds(180);
+    auto output = run_process(argv, options);
+    if (!output) FAIL("kubectl: " << output.error().describe());
+    return *output;
+  }
+
+ private:
+  fs::path dir_;
+  std::string kubeconfig_;
+};
+
+// A WorkflowTemplate of one container; `extra_template_field` goes into its
+// template.
+std::string workflow_template(const std::string& command, const std::string& extra_template_field) {
+  return fmt::format(R"(apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {{name: probe}}
+spec:
+  entrypoint: main
+  arguments:
+    parameters: [{{name: note, value: ""}}]
+  templates:
+  - name: main
+    container: {{image: registry.example/probe:1, command: {}}}
+{})",
+                     command, extra_template_field);
+}
+
+// A template field that is not in Argo's schema.
+const std::string misspelt_field = "    retryStrategyy: {limit: 2}\n";
+
+// The hash annotation of an installed CRD: empty when there is no such CRD,
+// "<none>" when it has no annotation (not installed by this test).
+std::string installed_hash(const Kubectl& kubectl, const std::string& crd) {
+  // jsonpath, not JSON: the full CRDs nest deeper than parse_json allows.
+  auto got = kubectl({"get", "crd", crd, "--ignore-not-found", "-o",
+                      "jsonpath={.metadata.name}/{.metadata.annotations.irsteps\\.test/source-sha256}"});
+  INFO(got.err);
+  REQUIRE(got.exit_status == 0);
+  if (got.out.empty()) return {};
+  REQUIRE(got.out.rfind(crd + "/", 0) == 0);
+  const std::string hash = got.out.substr(crd.size() + 1);
+  return hash.empty() ? "<none>" : hash;
+}
+
+// Installs the CRDs (without their CEL rules) unless they are there from the
+// same files, and waits until they are Established. Once per process.
+void install_argo_crds(const Kubectl& kubectl) {
+  static bool installed = false;
+  if (installed) return;
+  std::vector<std::string> names;
+  for (const auto& [file, cel_rules] : crd_files) {
+    INFO(file);
+    auto text = read_file(source_dir + "/tests/data/crds/" + file);
+    REQUIRE(text);
+    const std::string hash = sha256_hex(*text);
+    // argoproj.io_<plural>.yaml holds <plural>.argoproj.io.
+    const std::string stem = fs::path(file).stem().string();
+    const std::string name = stem.substr(stem.find('_') + 1) + ".argoproj.io";
+    names.push_back("crd/" + name);
+    std::string existing = installed_hash(kubectl, name);
+    if (existing.empty()) {
+      auto crd = parse_yaml(*text, file);
+      REQUIRE(crd);
+      REQUIRE(string_at(*crd, {"kind"}) == "CustomResourceDefinition");
+      REQUIRE(string_at(*crd, {"metadata", "name"}) == name);
+      CHECK(strip_cel_rules(*crd) == cel_rules);
+      crd->as_object()["metadata"].as_object()["annotations"].emplace_object()[hash_annotation] = hash;
+      // create, not apply: the big ones exceed the last-applied annotation's limit.
+      auto created = kubectl({"create", "-f", "-"}, boost::json::serialize(*crd));
+      INFO(created.err);
+      if (created.exit_status == 0) continue;
+      // Another test process may have created it meanwhile.
+      REQUIRE(created.err.find("AlreadyExists") != std::string::npos);
+      existing = installed_hash(kubectl, name);
+    }
+    if (existing != hash)
+      FAIL("CRD " << name << " in the cluster was not installed from tests/data/crds/" << file << " (its "
+                  << hash_annotation << " is " << existing
+                  << "); it is left alone: delete it or use a fresh cluster");
+  }
+  std::vector<std::string> wait{"wait", "--for", "condition=established", "--timeout", "120s"};
+  wait.insert(wait.end(), names.begin(), names.end());
+  auto established = kubectl(wait);
+  INFO(established.out << established.err);
+  REQUIRE(established.exit_status == 0);
+  // kubectl checks objects against the OpenAPI schema the server publishes,
+  // which for a new CRD follows a while after Established (and, when a CRD of
+  // the same name was deleted just before, can vanish again for some
+  // seconds); without it kubectl would check nothing. Wait until kubectl
+  // refuses an unknown field.
+  const bool published = eventually(
+      [&] {
+        return kubectl({"apply", "--dry-run=server", "-f", "-"}, workflow_template("[echo]", misspelt_field))
+                   .exit_status != 0;
+      },
+      std::chrono::seconds(120));
+  if (!published) FAIL("kubectl did not get the WorkflowTemplate schema from the API server within 120 s");
+  installed = true;
+}
+
+// The manifests under workflows/argo/, relative to it, sorted.
+std::vector<std::string> shipped_manifests() {
+  const fs::path root = source_dir + "/workflows/argo";
+  std::vector<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    const auto ext = entry.path().extension();
+    if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json"))
+      files.push_back(fs::relative(entry.path(), root).string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// The shipped manifests put their objects in namespace irsteps; here they go
+// to the test's namespace (`namespace: irsteps` lines, block style, which is
+// how every metadata.namespace in them is written; any left over names a
+// namespace the dry run refuses as missing, unless another test made it).
+std::string into_namespace(const std::string& text, const std::string& ns) {
+  static const std::regex line(R"(^(\s*(?:-\s+)?namespace:\s*)irsteps(\s*(?:#.*)?)$)");
+  std::istringstream in(text);
+  std::string out;
+  for (std::string current; std::getline(in, current);) {
+    out += std::regex_replace(current, line, "$1" + ns + "$2");
+    out += '\n';
+  }
+  return out;
+}
+
+std::size_t count(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("Argo CRDs: every manifest under workflows/argo/ passes kubectl's and the API server's dry run",
+          "[integration][argo-crds]") {
+  TestNamespace ns("argo-crds");
+  Kubectl kubectl(ns.name());
+  install_argo_crds(kubectl);
+
+  const auto files = shipped_manifests();
+  REQUIRE(files.size() >= 20);
+  for (const auto& [file, skip] : skipped) {
+    INFO("skip list names " << file << ", which must be under workflows/argo/");
+    CHECK(std::find(files.begin(), files.end(), file) != files.end());
+  }
+
+  int applied = 0;
+  for (const auto& file : files) {
+    INFO("workflows/argo/" << file);
+    auto text = read_file(source_dir + "/workflows/argo/" + file);
+    REQUIRE(text);
+    const auto manifest = into_namespace(*text, ns.name());
+    auto run = kubectl({"apply", "--dry-run=server", "-f", "-"}, manifest);
+    INFO("kubectl: " << run.out << run.err);
+    if (auto skip = skipped.find(file); skip != skipped.end()) {
+      WARN("skipped workflows/argo/" << file << ": " << skip->second.reason);
+      // The reason still holds: the cluster has no such kind.
+      CHECK(run.exit_status != 0);
+      CHECK(run.err.find("no matches for kind \"" + skip->second.kind + "\"") != std::string::npos);
+      continue;
+    }
+    CHECK(run.exit_status == 0);
+    // One "(server dry run)" line per object: none was left out.
+    auto documents = parse_yaml_documents(*text, file);
+    REQUIRE(documents);
+    CHECK(count(run.out, "(server dry run)") == documents->size());
+    ++applied;
+  }
+  CHECK(applied == static_cast<int>(files.size() - skipped.size()));
+}
+
+TEST_CASE("Argo CRDs: the dry run refuses a WorkflowTemplate with a wrong type or an unknown field",
+          "[integration][argo-crds]") {
+  TestNamespace ns("argo-crds-bad");
+  Kubectl kubectl(ns.name());
+  install_argo_crds(kubectl);
+
+  // The same template, well formed: accepted, its "" parameter value too.
+  auto good = kubectl({"apply", "--dry-run=server", "-f", "-"}, workflow_template("[echo, hi]", ""));
+  INFO(good.out << good.err);
+  CHECK(good.exit_status == 0);
+  CHECK(good.out.find("workflowtemplate.argoproj.io/probe created (server dry run)") != std::string::npos);
+
+  // A string where the schema wants an array: the API server refuses it
+  // (kubectl's own check is off, so this is the server's verdict).
+  auto wrong_type =
+      kubectl({"apply", "--dry-run=server", "--validate=false", "-f", "-"}, workflow_template("echo hi", ""));
+  INFO(wrong_type.out << wrong_type.err);
+  CHECK(wrong_type.exit_status != 0);
+  CHECK(wrong_type.err.find("spec.templates.container.command") != std::string::npos);
+  CHECK(wrong_type.err.find("must be of type array") != std::string::npos);
+
+  // A misspelt field: a 1.20 server drops unknown fields of a custom resource
+  // without a word, so kubectl's check against the schema the server
+  // publishes for the CRD is what catches it.
+  auto unknown =
+      kubectl({"apply", "--dry-run=server", "-f", "-"}, workflow_template("[echo, hi]", misspelt_field));
+  INFO(unknown.out << unknown.err);
+  CHECK(unknown.exit_status != 0);
+  CHECK(unknown.err.find("unknown field \"retryStrategyy\"") != std::string::npos);
+}
