@@ -29,33 +29,6 @@ std::string qualified(const json::value& object, std::string_view kind) {
   return (ns.empty() ? "" : ns + "/") + std::string(kind) + "/" + string_at(object, {"metadata", "name"});
 }
 
-bool spec_uses(const ImageRef& wanted, const json::object& pod_spec) {
-  for (const auto* list : {"containers", "initContainers", "ephemeralContainers"}) {
-    const auto* containers = pod_spec.if_contains(list);
-    if (containers == nullptr || !containers->is_array()) continue;
-    for (const auto& container : containers->get_array()) {
-      if (image_matches(wanted, string_at(container, {"image"}))) return true;
-    }
-  }
-  return false;
-}
-
-bool status_uses(const ImageRef& wanted, const json::value& pod) {
-  for (const auto* list :
-       {find(pod, {"status", "containerStatuses"}), find(pod, {"status", "initContainerStatuses"})}) {
-    if (list == nullptr || !list->is_array()) continue;
-    for (const auto& status : list->get_array()) {
-      if (image_matches(wanted, string_at(status, {"image"}), string_at(status, {"imageID"}))) return true;
-    }
-  }
-  return false;
-}
-
-bool has_owner(const json::value& object) {
-  const auto* owners = find(object, {"metadata", "ownerReferences"});
-  return owners != nullptr && owners->is_array() && !owners->get_array().empty();
-}
-
 // The last time anything but status was written (managedFields), else creation.
 std::string changed_at(const json::value& object) {
   std::string latest = string_at(object, {"metadata", "creationTimestamp"});
@@ -110,43 +83,6 @@ bool image_matches(const ImageRef& wanted, std::string_view image, std::string_v
   auto actual = parse_image_ref(image);
   if (!actual) return false;
   return actual->repository == wanted.repository && actual->tag == wanted.tag;
-}
-
-Result<void> find_image(const Options& options, Context& context, k8s::Client& client) {
-  auto wanted = parse_image_ref(options.targets.front());
-  if (!wanted) return wanted.error();
-  std::vector<std::string> pods, workloads;
-  auto listed = client.list(k8s::resources::pods, options.ns);
-  if (!listed) return listed.error().with("list pods");
-  for (const auto& pod : listed->at("items").as_array()) {
-    const auto* spec = pod_spec_of(pod.as_object());
-    if ((spec != nullptr && spec_uses(*wanted, *spec)) || status_uses(*wanted, pod)) {
-      pods.push_back(qualified(pod, "pod"));
-    }
-  }
-  for (const auto* resource : {&k8s::resources::deployments, &k8s::resources::statefulsets,
-                               &k8s::resources::daemonsets, &k8s::resources::jobs}) {
-    auto items = client.list(*resource, options.ns);
-    if (!items) return items.error().with("list " + resource->plural);
-    std::string kind = resource->kind;
-    std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return std::tolower(c); });
-    for (const auto& item : items->at("items").as_array()) {
-      const auto* spec = pod_spec_of(item.as_object());
-      if (!has_owner(item) && spec != nullptr && spec_uses(*wanted, *spec))
-        workloads.push_back(qualified(item, kind));
-    }
-  }
-  auto cronjobs = list_cronjobs(client, options.ns);
-  if (!cronjobs) return cronjobs.error().with("list cronjobs");
-  for (const auto& item : cronjobs->at("items").as_array()) {
-    const auto* spec = pod_spec_of(item.as_object());
-    if (spec != nullptr && spec_uses(*wanted, *spec)) workloads.push_back(qualified(item, "cronjob"));
-  }
-  context.report().set_output("pods", joined(pods));
-  context.report().set_output("workloads", joined(workloads));
-  context.report().set_output("pod-count", std::to_string(pods.size()));
-  context.report().set_output("workload-count", std::to_string(workloads.size()));
-  return {};
 }
 
 Result<void> check_persistence(const Options& options, Context& context, k8s::Client& client) {

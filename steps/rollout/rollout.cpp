@@ -16,7 +16,8 @@ constexpr std::pair<std::string_view, Verb> verbs[] = {{"restart", Verb::restart
                                                        {"scale", Verb::scale},
                                                        {"delete-pod", Verb::delete_pod},
                                                        {"find-image", Verb::find_image},
-                                                       {"check-persistence", Verb::check_persistence}};
+                                                       {"check-persistence", Verb::check_persistence},
+                                                       {"stop", Verb::stop}};
 
 std::string joined(const std::vector<std::string>& items) {
   std::string text;
@@ -200,12 +201,13 @@ Result<Options> options_from(const json::object& params) {
     args.erase(args.begin());
   }
   if (verb.empty())
-    return invalid("give a verb: restart, status, undo, scale, delete-pod, find-image, check-persistence");
+    return invalid(
+        "give a verb: restart, status, undo, scale, delete-pod, find-image, check-persistence, stop");
   const auto* match =
       std::find_if(std::begin(verbs), std::end(verbs), [&](const auto& v) { return v.first == verb; });
   if (match == std::end(verbs)) {
     return invalid("unknown verb '" + verb +
-                   "': use restart, status, undo, scale, delete-pod, find-image or check-persistence");
+                   "': use restart, status, undo, scale, delete-pod, find-image, check-persistence or stop");
   }
   options.verb = match->second;
   options.targets = param_strings(params, "target");
@@ -227,6 +229,7 @@ Result<Options> options_from(const json::object& params) {
     options.since = *parsed;
   }
   options.dry_run = param_bool(params, "dry-run");
+  options.digest = param_string(params, "digest");
   // A whole namespace is a fair scope for persistence (a new CronJob, a
   // changed DaemonSet); the whole cluster without a selector is not.
   if (options.verb == Verb::check_persistence && options.selector.empty() && options.ns.empty()) {
@@ -234,6 +237,11 @@ Result<Options> options_from(const json::object& params) {
   }
   if (options.verb == Verb::find_image && options.targets.size() != 1) {
     return invalid("find-image takes exactly one image reference");
+  }
+  if (options.verb == Verb::find_image) {
+    if (auto query = image_query(options.targets.front(), options.digest); !query) return query.error();
+  } else if (!options.digest.empty()) {
+    return invalid("parameter digest: only find-image takes a digest");
   }
   return options;
 }
@@ -249,6 +257,8 @@ Result<void> run(const Options& options, Context& context) {
       return find_image(options, context, client);
     case Verb::check_persistence:
       return check_persistence(options, context, client);
+    case Verb::stop:
+      return stop(options, context, client);
     default:
       return run_workload_verb(options, context, client);
   }
@@ -256,7 +266,7 @@ Result<void> run(const Options& options, Context& context) {
 
 const StepDef& step() {
   static const StepDef def = define_step<Options>(
-      "rollout", "restart, await, undo, scale workloads; delete pods; find images; check persistence",
+      "rollout", "restart, await, undo, scale, stop workloads; delete pods; find images; check persistence",
       options_from, run);
   return def;
 }

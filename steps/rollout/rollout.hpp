@@ -1,6 +1,6 @@
 // rollout: the workload actions the playbooks need, like `kubectl rollout`
 // but awaited and verified: restart, status, undo, scale, delete-pod,
-// find-image, check-persistence.
+// find-image, check-persistence, stop.
 #pragma once
 
 #include "workload.hpp"
@@ -17,7 +17,7 @@ namespace ir::steps::rollout {
 
 inline constexpr std::string_view previous_replicas_annotation = "irsteps.io/previous-replicas";
 
-enum class Verb { restart, status, undo, scale, delete_pod, find_image, check_persistence };
+enum class Verb { restart, status, undo, scale, delete_pod, find_image, check_persistence, stop };
 
 struct Options {
   std::string incident_id;
@@ -34,6 +34,7 @@ struct Options {
   std::string selector;
   std::optional<TimePoint> since;
   bool dry_run = false;
+  std::string digest;  // find-image: the verified digest (sha256:...) to look for as well
 };
 
 [[nodiscard]] Result<Options> options_from(const json::object& params);
@@ -49,8 +50,38 @@ struct ImageRef {
 [[nodiscard]] Result<ImageRef> parse_image_ref(std::string_view text);
 [[nodiscard]] bool image_matches(const ImageRef& wanted, std::string_view image,
                                  std::string_view image_id = {});
-[[nodiscard]] Result<void> find_image(const Options& options, Context& context, k8s::Client& client);
 [[nodiscard]] Result<void> check_persistence(const Options& options, Context& context, k8s::Client& client);
+
+// find_image.cpp: the workloads that run an image, found by its tag, by
+// its digest in a pod spec, and by the digest the node reports in pod
+// status (imageID), each pod walked up its owners to the workload.
+struct ImageQuery {
+  ImageRef ref;                      // what the user named
+  std::vector<std::string> digests;  // "sha256:..." from the reference and from --digest
+};
+[[nodiscard]] Result<ImageQuery> image_query(std::string_view reference, std::string_view digest);
+// A spec image (and the status imageID, when known) runs the image: by
+// digest when the spec pins one or the imageID carries one; else by
+// repository and tag.
+[[nodiscard]] bool runs_image(const ImageQuery& query, std::string_view image,
+                              std::string_view image_id = {});
+[[nodiscard]] Result<void> find_image(const Options& options, Context& context, k8s::Client& client);
+
+// stop.cpp: take workloads out of service, each by its kind, restorably
+// where the kind allows.
+inline constexpr std::string_view previous_suspend_annotation = "irsteps.io/previous-suspend";
+inline constexpr std::string_view previous_parallelism_annotation = "irsteps.io/previous-parallelism";
+inline constexpr std::string_view previous_node_selector_annotation = "irsteps.io/previous-node-selector";
+inline constexpr std::string_view stopped_by_label = "irsteps.io/stopped-by";
+struct StopTarget {
+  k8s::Resource resource;  // Deployment, StatefulSet, ReplicaSet, DaemonSet, Job, CronJob or Pod
+  std::string ns;
+  std::string name;
+  [[nodiscard]] std::string id() const;  // "cronjob/nightly"
+};
+// [NAMESPACE/]KIND/NAME, as find-image writes them.
+[[nodiscard]] Result<StopTarget> parse_stop_target(std::string_view target, std::string_view ns);
+[[nodiscard]] Result<void> stop(const Options& options, Context& context, k8s::Client& client);
 
 // undo.cpp
 [[nodiscard]] Result<void> undo(const Options& options, Context& context, k8s::Client& client,

@@ -517,10 +517,33 @@ void sign_image(oci::Registry& registry, const TempDir& sigstore, const std::str
   push_legacy_signature(registry, repository, image.digest, payload, annotations->as_object());
 }
 
+// The other kinds that can run an image, for the supply chain (issue 16
+// item 5): a CronJob, a Job, a DaemonSet and a bare pod, labelled app=NAME.
+std::string other_kinds_of(const std::string& name, const std::string& image) {
+  const std::string containers = "{restartPolicy: Never, containers: [{name: main, image: '" + image + "'}]}";
+  return "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: " + name +
+         "-nightly}\nspec:\n  schedule: '0 3 * * *'\n  jobTemplate: {spec: {template: {spec: " + containers +
+         "}}}\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: " + name +
+         "-once}\nspec:\n  template: {metadata: {labels: {app: " + name + "-once}}, spec: " + containers +
+         "}\n---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: " + name +
+         "-agent}\nspec:\n  selector: {matchLabels: {app: " + name +
+         "-agent}}\n  template: {metadata: {labels: {app: " + name +
+         "-agent}}, spec: {containers: [{name: main, image: '" + image +
+         "'}]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: " + name +
+         "-lonely, labels: {app: " + name + "-lonely}}\nspec: {containers: [{name: main, image: '" + image +
+         "'}]}\n";
+}
+
+std::size_t pods_labelled(const std::string& ns, const std::string& app) {
+  auto pods = Cluster::get().client().list(k8s::resources::pods, ns, {"app=" + app, {}});
+  REQUIRE(pods);
+  return pods->at("items").as_array().size();
+}
+
 }  // namespace
 
 TEST_CASE(
-    "supply chain: a rejected image's workloads scaled to zero and people told, a verified one left alone",
+    "supply chain: a rejected image's workloads stopped by kind and people told, a verified one left alone",
     "[integration][playbooks]") {
   if (!have_docker_registry()) return;
   Rig rig;
@@ -539,7 +562,15 @@ TEST_CASE(
   const std::string api_ref = local.host() + "/shop/api:1.0";
   const std::string signed_ref = local.host() + "/shop/signed:1.0";
   Cluster::get().apply_yaml(ns.name(), deployment_of("api", api_ref));
+  // Pinned by the digest the registry gives the unsigned image: found through
+  // verify-image's digest output, not by the tag.
+  Cluster::get().apply_yaml(ns.name(),
+                            deployment_of("pinned", local.host() + "/shop/api@" + unsigned_image.digest));
+  Cluster::get().apply_yaml(ns.name(), other_kinds_of("api", api_ref));
   Cluster::get().apply_yaml(ns.name(), deployment_of("signed", signed_ref));
+  for (const auto* app : {"api", "pinned", "api-once", "api-agent", "api-lonely", "signed"}) {
+    running_pods(ns.name(), std::string("app=") + app, 1);
+  }
   const std::vector<std::string> policy{"certificate-identity=" + identity,
                                         "certificate-oidc-issuer=https://token.actions.githubusercontent.com",
                                         "trusted-root=" + sigstore / "trusted_root.json",
@@ -547,7 +578,7 @@ TEST_CASE(
                                         "allow-http-registry=true",
                                         "upstream-contact=maintainers@shop.example"};
 
-  SECTION("the unsigned image is rejected: its Deployment scaled to zero, the other untouched") {
+  SECTION("the unsigned image is rejected: every kind that runs it stopped, the other untouched") {
     const std::string incident = "INC-2026-11-26-505";
     auto params = policy;
     params.insert(params.end(), {"incident-id=" + incident, "image=" + api_ref});
@@ -555,16 +586,38 @@ TEST_CASE(
     CHECK(string_at(result, {"phase"}) == "Succeeded");
     CHECK(phase_of(result, "scale-to-zero") == "Succeeded");
     CHECK(replicas_of(ns.name(), "api") == 0);
+    CHECK(replicas_of(ns.name(), "pinned") == 0);
     CHECK(replicas_of(ns.name(), "signed") == 1);
+    auto& client = Cluster::get().client();
+    auto cronjob = client.get(k8s::resources::cronjobs, ns.name(), "api-nightly");
+    REQUIRE(cronjob);
+    CHECK(find(*cronjob, {"spec", "suspend"})->as_bool());
+    auto job = client.get(k8s::resources::jobs, ns.name(), "api-once");
+    REQUIRE(job);
+    CHECK(find(*job, {"spec", "parallelism"})->to_number<int>() == 0);  // 1.20: no spec.suspend
+    auto daemonset = client.get(k8s::resources::daemonsets, ns.name(), "api-agent");
+    REQUIRE(daemonset);
+    CHECK(string_at(*daemonset, {"spec", "template", "spec", "nodeSelector", "irsteps.io/stopped-by"}) ==
+          incident);
+    for (const auto* app : {"api-once", "api-agent", "api-lonely"}) {
+      INFO(app);
+      CHECK(eventually([&] { return pods_labelled(ns.name(), app) == 0; }));
+    }
+    CHECK(pods_labelled(ns.name(), "signed") == 1);
     const auto sent = rig.notifications();
     REQUIRE(sent.size() == 1);
     const std::string text = string_at(sent[0], {"text"});
     CHECK(text.find(unsigned_image.digest) != std::string::npos);
-    CHECK(text.find(ns.name() + "/deployment/api") != std::string::npos);
+    for (const auto* workload : {"/deployment/api", "/deployment/pinned", "/cronjob/api-nightly",
+                                 "/job/api-once", "/daemonset/api-agent", "/pod/api-lonely"}) {
+      INFO(workload);
+      CHECK(text.find(ns.name() + workload) != std::string::npos);
+    }
+    CHECK(text.find("/deployment/signed") == std::string::npos);
     CHECK(text.find("maintainers@shop.example") != std::string::npos);
     const auto steps = rig.recorded_steps(incident);
     CHECK(std::count(steps.begin(), steps.end(), "verify-image") == 1);
-    CHECK(std::count(steps.begin(), steps.end(), "rollout") == 2);  // find-image, scale
+    CHECK(std::count(steps.begin(), steps.end(), "rollout") == 2);  // find-image, stop
     CHECK(steps.back() == "notify");
   }
   SECTION("the signed image verifies: nothing is touched, nobody is paged") {

@@ -241,3 +241,212 @@ spec:
     REQUIRE_EXIT(absent, 2);
   }
 }
+
+// Issue 16 item 5. The node agent reports imageID as
+// docker-pullable://REPO@sha256:<sha256 of the spec's image string>, so the
+// "verified digest" here is that of registry.example/shop/alias:2.0: the
+// workloads that name that tag are found only through their pods' status.
+TEST_CASE(
+    "rollout find-image finds every kind by tag, pinned digest and imageID, stop takes each out, "
+    "restore puts it back",
+    "[integration][rollout]") {
+  TestNamespace ns("rollout-stop");
+  auto& cluster = Cluster::get();
+  auto& client = cluster.client();
+  const std::string bad_tag = "registry.example/shop/bad:1.0";
+  const std::string alias = "registry.example/shop/alias:2.0";
+  const std::string digest = "sha256:" + sha256_hex(alias);
+  const auto deployment_of = [](const std::string& name, const std::string& image) {
+    return fmt::format(R"(
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {0}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {0}}}}}
+  template:
+    metadata: {{labels: {{app: {0}}}}}
+    spec: {{containers: [{{name: app, image: "{1}"}}]}}
+)",
+                       name, image);
+  };
+  cluster.apply_yaml(ns.name(), deployment_of("tagged", bad_tag));
+  cluster.apply_yaml(ns.name(), deployment_of("pinned", "registry.example/shop/bad@" + digest));
+  cluster.apply_yaml(ns.name(), deployment_of("alias", alias));
+  cluster.apply_yaml(ns.name(), deployment_of("good", "registry.example/shop/good:1.0"));
+  cluster.apply_yaml(ns.name(), fmt::format(R"(
+apiVersion: batch/v1beta1
+kind: CronJob
+metadata: {{name: nightly}}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec: {{restartPolicy: Never, containers: [{{name: job, image: "{0}"}}]}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: once}}
+spec:
+  parallelism: 1
+  template:
+    metadata: {{labels: {{app: once}}}}
+    spec: {{restartPolicy: Never, containers: [{{name: job, image: "{1}"}}]}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: agent}}
+spec:
+  selector: {{matchLabels: {{app: agent}}}}
+  template:
+    metadata: {{labels: {{app: agent}}}}
+    spec: {{containers: [{{name: agent, image: "{0}"}}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: lonely, labels: {{app: lonely}}}}
+spec: {{containers: [{{name: app, image: "{1}"}}]}}
+)",
+                                            bad_tag, alias));
+  for (const auto* app : {"tagged", "pinned", "alias", "good", "once", "agent", "lonely"}) {
+    running_pods(ns.name(), std::string("app=") + app, 1);
+  }
+  const std::string q = ns.name() + "/";
+  const std::vector<std::string> expected{
+      q + "cronjob/nightly",   q + "daemonset/agent", q + "deployment/alias", q + "deployment/pinned",
+      q + "deployment/tagged", q + "job/once",        q + "pod/lonely"};
+  std::string expected_text;
+  for (const auto& item : expected) expected_text += (expected_text.empty() ? "" : ",") + item;
+
+  // By the tag alone (no digest): what names the tag, nothing else.
+  auto by_tag = run_step_binary("rollout", args(ns.name(), {"find-image", bad_tag}));
+  REQUIRE_EXIT(by_tag, 0);
+  CHECK(by_tag.output("workloads") ==
+        q + "cronjob/nightly," + q + "daemonset/agent," + q + "deployment/tagged");
+  // With the verified digest: pinned specs and pods whose node reports it, walked up to their owners.
+  StepRun found;
+  CHECK(eventually([&] {
+    found = run_step_binary("rollout", args("", {"find-image", bad_tag, "--digest", digest}));
+    return found.exit_status == 0 && found.output("workloads") == expected_text;
+  }));
+  INFO("found: " << found.output("workloads"));
+  CHECK(found.output("workload-count") == "7");
+  CHECK(found.output("workloads").find("/deployment/good") == std::string::npos);
+  CHECK(found.output("workloads").find("replicaset") == std::string::npos);
+
+  std::vector<std::string> stop_args{"stop"};
+  stop_args.insert(stop_args.end(), expected.begin(), expected.end());
+  auto read = [&](const k8s::Resource& resource, const std::string& name) {
+    auto object = client.get(resource, ns.name(), name);
+    REQUIRE(object);
+    return json::value(std::move(*object));
+  };
+  const k8s::Resource cronjobs = k8s::resources::cronjobs;  // batch/v1beta1 on this 1.20 cluster
+  auto number = [&](const k8s::Resource& resource, const std::string& name,
+                    std::initializer_list<std::string_view> path) {
+    const auto object = read(resource, name);
+    const auto* value = find(object, path);
+    return value != nullptr && value->is_number() ? value->to_number<int>() : -1;
+  };
+  auto replicas = [&](const std::string& name) {
+    return number(k8s::resources::deployments, name, {"spec", "replicas"});
+  };
+  auto suspended = [&] {
+    const auto object = read(cronjobs, "nightly");
+    const auto* value = find(object, {"spec", "suspend"});
+    return value != nullptr && value->is_bool() && value->get_bool();
+  };
+  auto pods_of = [&](const std::string& app) {
+    auto pods = client.list(k8s::resources::pods, ns.name(), {"app=" + app, {}});
+    REQUIRE(pods);
+    return pods->at("items").as_array().size();
+  };
+
+  {  // Bad input: exit 2 and nothing changed.
+    auto wrong_kind =
+        run_step_binary("rollout", args("", {"stop", q + "secret/token", q + "deployment/tagged"}));
+    REQUIRE_EXIT(wrong_kind, 2);
+    auto missing =
+        run_step_binary("rollout", args("", {"stop", q + "deployment/tagged", q + "deployment/nope"}));
+    REQUIRE_EXIT(missing, 2);
+    auto other_ns = run_step_binary("rollout", args("default", {"stop", q + "deployment/tagged"}));
+    REQUIRE_EXIT(other_ns, 2);
+    auto bad_digest = run_step_binary("rollout", args("", {"find-image", bad_tag, "--digest", "sha256:12"}));
+    REQUIRE_EXIT(bad_digest, 2);
+    CHECK(replicas("tagged") == 1);
+    CHECK(pods_of("lonely") == 1);
+  }
+
+  {  // A dry run prints the requests, stop takes each out by its kind, a re-run changes nothing, restore.
+    auto dry = run_step_binary("rollout", args("", [&] {
+                                 auto list = stop_args;
+                                 list.push_back("--dry-run");
+                                 return list;
+                               }()));
+    REQUIRE_EXIT(dry, 0);
+    const auto& planned = dry.result.at("actions").as_array();
+    // 3 Deployments, the CronJob, the Job and its pod, the DaemonSet, the pod.
+    CHECK(planned.size() == 8);
+    for (const auto& action : planned) {
+      CHECK(action.at("dryRun") == true);
+      CHECK(!string_at(action, {"request", "method"}).empty());
+    }
+    CHECK(replicas("tagged") == 1);
+    CHECK(pods_of("lonely") == 1);
+    CHECK_FALSE(suspended());
+
+    auto stopped = run_step_binary("rollout", args("", stop_args));
+    REQUIRE_EXIT(stopped, 0);
+    for (const auto* name : {"tagged", "pinned", "alias"}) {
+      INFO(name);
+      CHECK(replicas(name) == 0);
+      CHECK(string_at(read(k8s::resources::deployments, name),
+                      {"metadata", "annotations", "irsteps.io/previous-replicas"}) == "1");
+    }
+    CHECK(replicas("good") == 1);
+    CHECK(suspended());
+    CHECK(string_at(read(cronjobs, "nightly"), {"metadata", "annotations", "irsteps.io/previous-suspend"}) ==
+          "false");
+    // 1.20 has no spec.suspend on Jobs: parallelism 0, and the step says so.
+    const auto job = read(k8s::resources::jobs, "once");
+    CHECK(find(job, {"spec", "parallelism"})->to_number<int>() == 0);
+    CHECK(string_at(job, {"metadata", "annotations", "irsteps.io/previous-parallelism"}) == "1");
+    CHECK(stopped.all_text().find("cannot suspend Jobs") != std::string::npos);
+    CHECK(string_at(read(k8s::resources::daemonsets, "agent"),
+                    {"spec", "template", "spec", "nodeSelector", "irsteps.io/stopped-by"}) == incident);
+    CHECK(string_at(read(k8s::resources::daemonsets, "agent"),
+                    {"metadata", "annotations", "irsteps.io/previous-node-selector"}) == "{}");
+    for (const auto* app : {"tagged", "pinned", "alias", "once", "agent", "lonely"}) {
+      INFO(app);
+      CHECK(eventually([&] { return pods_of(app) == 0; }));
+    }
+    CHECK(pods_of("good") == 1);
+
+    auto again = run_step_binary("rollout", args("", stop_args));
+    REQUIRE_EXIT(again, 0);
+    CHECK(again.output("stopped").empty());
+    CHECK(string_at(read(k8s::resources::deployments, "tagged"),
+                    {"metadata", "annotations", "irsteps.io/previous-replicas"}) == "1");
+
+    auto restore_args = stop_args;
+    restore_args.push_back("--restore");
+    auto restored = run_step_binary("rollout", args("", restore_args));
+    REQUIRE_EXIT(restored, 0);
+    CHECK(restored.all_text().find("pod/lonely was deleted and cannot be restored") != std::string::npos);
+    for (const auto* name : {"tagged", "pinned", "alias"}) CHECK(replicas(name) == 1);
+    CHECK_FALSE(suspended());
+    CHECK(number(k8s::resources::jobs, "once", {"spec", "parallelism"}) == 1);
+    const auto selector = read(k8s::resources::daemonsets, "agent");
+    const auto* node_selector = find(selector, {"spec", "template", "spec", "nodeSelector"});
+    CHECK((node_selector == nullptr || node_selector->as_object().empty()));
+    for (const auto* app : {"tagged", "once", "agent"}) {
+      INFO(app);
+      CHECK(eventually([&] { return pods_of(app) == 1; }));
+    }
+    CHECK(pods_of("lonely") == 0);
+    auto restored_again = run_step_binary("rollout", args("", restore_args));
+    REQUIRE_EXIT(restored_again, 0);
+    CHECK(restored_again.all_text().find("nothing to restore") != std::string::npos);
+  }
+}

@@ -128,3 +128,66 @@ TEST_CASE("targets whose name or namespace is not a Kubernetes name are refused"
   CHECK(named.error().message().find("target: 'web?x' is not a Kubernetes object name") == 0);
   CHECK(parse_workload("deployment/web-1.v2", "shop"));
 }
+
+TEST_CASE("find-image matches a spec by tag, a pinned spec by the verified digest, a pod by its imageID",
+          "[unit][rollout]") {
+  const std::string bad = "sha256:" + std::string(64, 'a');
+  const std::string good = "sha256:" + std::string(64, 'b');
+  auto query = image_query("registry.example/shop/api:1.0", bad);
+  REQUIRE(query);
+  CHECK(query->digests == std::vector<std::string>{bad});
+  CHECK(runs_image(*query, "registry.example/shop/api:1.0"));
+  CHECK(runs_image(*query, "registry.example/shop/api@" + bad));
+  CHECK(runs_image(*query, "registry.example/other/name:latest@" + bad));
+  // Pinned to other content: whatever the tag says, it does not run the image.
+  CHECK_FALSE(runs_image(*query, "registry.example/shop/api:1.0@" + good));
+  CHECK_FALSE(runs_image(*query, "registry.example/shop/api:2.0"));
+  // Another tag whose node reports the digest (docker and containerd forms).
+  CHECK(runs_image(*query, "registry.example/shop/api:2.0",
+                   "docker-pullable://registry.example/shop/api@" + bad));
+  CHECK(runs_image(*query, "registry.example/shop/api:2.0", "registry.example/shop/api@" + bad));
+  CHECK_FALSE(runs_image(*query, "registry.example/shop/api:2.0", "registry.example/shop/api@" + good));
+  // Without a digest, the tag alone, as before.
+  auto tag_only = image_query("registry.example/shop/api:1.0", "");
+  REQUIRE(tag_only);
+  CHECK(tag_only->digests.empty());
+  CHECK(runs_image(*tag_only, "registry.example/shop/api:1.0@" + good));
+  CHECK_FALSE(runs_image(*tag_only, "registry.example/shop/api@" + bad));
+  for (const char* wrong : {"sha256:abc", "md5:0123", "SHA256:aaaa"}) {
+    INFO(wrong);
+    auto refused = image_query("registry.example/shop/api:1.0", wrong);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code() == Code::invalid_input);
+    CHECK(refused.error().message().find("parameter digest") != std::string::npos);
+  }
+}
+
+TEST_CASE("stop targets: every kind it can stop, NAMESPACE/KIND/NAME as find-image writes them",
+          "[unit][rollout]") {
+  for (const auto& [text, kind] :
+       std::vector<std::pair<std::string, std::string>>{{"shop/deployment/web", "Deployment"},
+                                                        {"shop/sts/db", "StatefulSet"},
+                                                        {"shop/rs/web-1", "ReplicaSet"},
+                                                        {"shop/daemonset/agent", "DaemonSet"},
+                                                        {"shop/job/once", "Job"},
+                                                        {"shop/cronjob/nightly", "CronJob"},
+                                                        {"shop/pod/lonely", "Pod"}}) {
+    INFO(text);
+    auto target = parse_stop_target(text, "");
+    REQUIRE(target);
+    CHECK(target->resource.kind == kind);
+    CHECK(target->ns == "shop");
+  }
+  CHECK(parse_stop_target("job/once", "shop")->id() == "job/once");
+  CHECK(parse_stop_target("shop/job/once", "bank").error().code() == Code::invalid_input);
+  CHECK(parse_stop_target("job/once", "").error().code() == Code::invalid_input);
+  CHECK(parse_stop_target("shop/secret/token", "").error().code() == Code::invalid_input);
+  CHECK(parse_stop_target("shop/pod/Bad?x", "").error().code() == Code::invalid_input);
+  json::object params{{"incident-id", "INC-2026-11-26-001"},
+                      {"args", json::array{"stop", "shop/cronjob/nightly"}},
+                      {"digest", "sha256:" + std::string(64, 'a')}};
+  CHECK(options_from(params).error().code() == Code::invalid_input);  // a digest is for find-image
+  params.erase("digest");
+  REQUIRE(options_from(params));
+  CHECK(options_from(params)->verb == Verb::stop);
+}
