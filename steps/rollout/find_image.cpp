@@ -234,6 +234,19 @@ Result<void> find_image(const Options& options, Context& context, k8s::Client& c
   context.report().set_output("workloads", joined(walk.workloads));
   context.report().set_output("pod-count", std::to_string(pods.size()));
   context.report().set_output("workload-count", std::to_string(walk.workloads.size()));
+  // For a roll back: what has a revision history (`undo`), and what has
+  // none and can only be stopped.
+  std::set<std::string> with_history, without_history;
+  for (const auto& workload : walk.workloads) {
+    const bool history = workload.find("/deployment/") != std::string::npos ||
+                         workload.find("/statefulset/") != std::string::npos ||
+                         workload.find("/daemonset/") != std::string::npos;
+    (history ? with_history : without_history).insert(workload);
+  }
+  context.report().set_output("with-history", joined(with_history));
+  context.report().set_output("with-history-count", std::to_string(with_history.size()));
+  context.report().set_output("without-history", joined(without_history));
+  context.report().set_output("without-history-count", std::to_string(without_history.size()));
   context.report().set_output("digests", [&] {
     std::string text;
     for (const auto& digest : query->digests) text += (text.empty() ? "" : ",") + digest;

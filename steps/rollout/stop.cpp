@@ -10,6 +10,9 @@
 //                                        node has (the old one in irsteps.io/previous-node-selector)
 //   Pod (bare)                           deleted; --restore cannot bring it back
 //
+// It does not wait for the pods to go: their controllers remove them (the
+// kube-controller-manager's ReplicaSet, StatefulSet, DaemonSet and Job
+// controllers), and a Job's running pods and a bare pod are deleted here.
 // Every target is read before anything changes, so a bad or missing target
 // changes nothing. A second run changes nothing more; --restore undoes what
 // the annotations remember and warns about what it cannot.

@@ -334,6 +334,11 @@ spec: {{containers: [{{name: app, image: "{1}"}}]}}
   CHECK(found.output("workload-count") == "7");
   CHECK(found.output("workloads").find("/deployment/good") == std::string::npos);
   CHECK(found.output("workloads").find("replicaset") == std::string::npos);
+  // The playbook's roll back: undo what has a revision history, stop the rest.
+  CHECK(found.output("with-history") == q + "daemonset/agent," + q + "deployment/alias," + q +
+                                            "deployment/pinned," + q + "deployment/tagged");
+  CHECK(found.output("without-history") == q + "cronjob/nightly," + q + "job/once," + q + "pod/lonely");
+  CHECK(found.output("without-history-count") == "3");
 
   std::vector<std::string> stop_args{"stop"};
   stop_args.insert(stop_args.end(), expected.begin(), expected.end());
