@@ -644,6 +644,43 @@ TEST_CASE(
     REQUIRE(sent.size() == 1);
     CHECK(string_at(sent[0], {"text"}).find("failed verification") != std::string::npos);
   }
+  SECTION("response rollback: what has a revision history goes back, the rest is stopped") {
+    // Give the Deployments and the DaemonSet a previous revision (the signed image) to go back to.
+    auto& cluster = Cluster::get();
+    for (const auto& [workload, image] : std::vector<std::pair<std::string, std::string>>{
+             {"deployment/api", api_ref},
+             {"deployment/pinned", local.host() + "/shop/api@" + unsigned_image.digest},
+             {"daemonset/api-agent", api_ref}}) {
+      INFO(workload);
+      for (const auto& next : {signed_ref, image}) {
+        REQUIRE(cluster.kubectl({"-n", ns.name(), "set", "image", workload, "main=" + next}).exit_status ==
+                0);
+        REQUIRE(
+            cluster.kubectl({"-n", ns.name(), "rollout", "status", workload, "--timeout=60s"}).exit_status ==
+            0);
+      }
+    }
+    auto params = policy;
+    params.insert(params.end(), {"incident-id=INC-2026-11-26-509", "image=" + api_ref, "response=rollback"});
+    const auto result = rig.run("irsteps-supply-chain", params);
+    CHECK(string_at(result, {"phase"}) == "Succeeded");
+    CHECK(phase_of(result, "rollback") == "Succeeded");
+    CHECK(phase_of(result, "stop-without-history") == "Succeeded");
+    auto& client = cluster.client();
+    const auto image_of = [&](const k8s::Resource& resource, const std::string& name) {
+      auto live = client.get(resource, ns.name(), name);
+      REQUIRE(live);
+      return string_at(find(*live, {"spec", "template", "spec", "containers"})->as_array().at(0), {"image"});
+    };
+    CHECK(image_of(k8s::resources::deployments, "api") == signed_ref);
+    CHECK(image_of(k8s::resources::deployments, "pinned") == signed_ref);
+    CHECK(image_of(k8s::resources::daemonsets, "api-agent") == signed_ref);
+    auto cronjob = client.get(k8s::resources::cronjobs, ns.name(), "api-nightly");
+    REQUIRE(cronjob);
+    CHECK(find(*cronjob, {"spec", "suspend"})->as_bool());
+    CHECK(eventually([&] { return pods_labelled(ns.name(), "api-lonely") == 0; }));
+    CHECK(replicas_of(ns.name(), "signed") == 1);
+  }
   SECTION("an unreachable registry is no verdict: the workflow fails and touches nothing") {
     auto params = policy;
     params.insert(params.end(), {"incident-id=INC-2026-11-26-507",
