@@ -678,6 +678,9 @@ TEST_CASE(
     auto cronjob = client.get(k8s::resources::cronjobs, ns.name(), "api-nightly");
     REQUIRE(cronjob);
     CHECK(find(*cronjob, {"spec", "suspend"})->as_bool());
+    auto job = client.get(k8s::resources::jobs, ns.name(), "api-once");
+    REQUIRE(job);
+    CHECK(find(*job, {"spec", "parallelism"})->to_number<int>() == 0);
     CHECK(eventually([&] { return pods_labelled(ns.name(), "api-lonely") == 0; }));
     CHECK(replicas_of(ns.name(), "signed") == 1);
   }
