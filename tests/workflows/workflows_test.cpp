@@ -529,6 +529,38 @@ TEST_CASE("the Falco webhook needs a token, a peer allowed to reach it and an al
   CHECK_FALSE(sensor_accepts(filters, {{"body.priority", "Critical"}, {pod, "web-1"}}));
 }
 
+// Issue 18: Argo Events fails the whole trigger when a parameter resolves
+// to nothing (a missing key, or a template that gives "") and has no
+// `value` to fall back on (pkg/sensors/triggers/params.go ResolveParamValue);
+// and the trigger lists the workflows it submitted (argo-workflow.go).
+TEST_CASE("every Falco trigger parameter has a default and the Sensor may list what it submits",
+          "[unit][workflows]") {
+  const auto& sensor = document("Sensor", "falco-container-compromise");
+  std::size_t parameters = 0;
+  for (const auto& trigger : sensor.object.at("spec").at("triggers").as_array()) {
+    for (const auto& parameter : find(trigger, {"template", "argoWorkflow", "parameters"})->as_array()) {
+      INFO(string_at(parameter, {"dest"}));
+      CHECK(find(parameter, {"src", "value"}) != nullptr);
+      ++parameters;
+    }
+  }
+  CHECK(parameters == 9);
+  const auto& workload =
+      find(sensor.object.at("spec").at("triggers").as_array()[0], {"template", "argoWorkflow", "parameters"})
+          ->as_array()[4];
+  CHECK(string_at(workload, {"dest"}) == "spec.arguments.parameters.3.value");
+  CHECK(string_at(workload, {"src", "dataTemplate"}).find("k8smeta.deployment.name") != std::string::npos);
+  CHECK(string_at(workload, {"src", "value"}).empty());
+  const auto& role = document("Role", "irsteps-falco-sensor");
+  bool may_list = false;
+  for (const auto& rule : role.object.at("rules").as_array()) {
+    const auto& verbs = rule.at("verbs").as_array();
+    if (rule.at("resources").as_array().at(0) == "workflows")
+      may_list = std::find(verbs.begin(), verbs.end(), json::value("list")) != verbs.end();
+  }
+  CHECK(may_list);
+}
+
 TEST_CASE("every pod template has a writable volume at IRSTEPS_CACHE_DIR and a writable HOME",
           "[unit][workflows]") {
   // The root filesystem is read-only and runc's HOME (/home/nonroot) does not
