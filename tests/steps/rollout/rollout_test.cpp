@@ -129,7 +129,7 @@ TEST_CASE("targets whose name or namespace is not a Kubernetes name are refused"
   CHECK(parse_workload("deployment/web-1.v2", "shop"));
 }
 
-TEST_CASE("set-image takes an image by digest only, and leaves a tag beside the digest out",
+TEST_CASE("rollout set-image takes an image by digest only, and leaves a tag beside the digest out",
           "[unit][rollout]") {
   const std::string digest = "sha256:" + std::string(64, 'a');
   CHECK(*pinned_image("registry.example:5000/shop/web@" + digest) ==
@@ -159,8 +159,9 @@ TEST_CASE("set-image takes an image by digest only, and leaves a tag beside the 
   CHECK(options_from(params).error().code() == Code::invalid_input);  // --image belongs to set-image
 }
 
-TEST_CASE("set-image chooses the named container, else those of the image's repository, else the only one",
-          "[unit][rollout]") {
+TEST_CASE(
+    "rollout set-image chooses the named container, else those of the image's repository, else the only one",
+    "[unit][rollout]") {
   const std::string image = "registry.example/shop/web@sha256:" + std::string(64, 'a');
   const auto two = object(R"({"initContainers": [{"name": "init", "image": "registry.example/shop/web:0.9"}],
     "containers": [{"name": "web", "image": "registry.example/shop/web:1.0"},
@@ -194,8 +195,9 @@ TEST_CASE("set-image chooses the named container, else those of the image's repo
   CHECK(short_name->front().container == "proxy");
 }
 
-TEST_CASE("the previous-image annotation key stays a valid key for the longest container name",
-          "[unit][rollout]") {
+TEST_CASE(
+    "rollout set-image: the previous-image annotation key stays a valid key for the longest container name",
+    "[unit][rollout]") {
   CHECK(previous_image_annotation("web") == "irsteps.io/previous-image-web");
   const std::string longest(63, 'c');
   const std::string key = previous_image_annotation(longest);
