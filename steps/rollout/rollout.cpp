@@ -14,6 +14,7 @@ constexpr std::pair<std::string_view, Verb> verbs[] = {{"restart", Verb::restart
                                                        {"status", Verb::status},
                                                        {"undo", Verb::undo},
                                                        {"scale", Verb::scale},
+                                                       {"set-image", Verb::set_image},
                                                        {"delete-pod", Verb::delete_pod},
                                                        {"find-image", Verb::find_image},
                                                        {"check-persistence", Verb::check_persistence}};
@@ -178,6 +179,9 @@ Result<void> run_workload_verb(const Options& options, Context& context, k8s::Cl
         if (auto done = scale(options, context, client, workload); !done) return done;
       }
       return {};
+    case Verb::set_image:
+      if (auto done = set_image(options, context, client, *workloads); !done) return done;
+      return await(options, context, client, *workloads);
     case Verb::undo:
       for (const auto& workload : *workloads) {
         if (auto done = undo(options, context, client, workload); !done) return done;
@@ -200,12 +204,14 @@ Result<Options> options_from(const json::object& params) {
     args.erase(args.begin());
   }
   if (verb.empty())
-    return invalid("give a verb: restart, status, undo, scale, delete-pod, find-image, check-persistence");
+    return invalid(
+        "give a verb: restart, status, undo, scale, set-image, delete-pod, find-image, check-persistence");
   const auto* match =
       std::find_if(std::begin(verbs), std::end(verbs), [&](const auto& v) { return v.first == verb; });
   if (match == std::end(verbs)) {
     return invalid("unknown verb '" + verb +
-                   "': use restart, status, undo, scale, delete-pod, find-image or check-persistence");
+                   "': use restart, status, undo, scale, set-image, delete-pod, find-image or "
+                   "check-persistence");
   }
   options.verb = match->second;
   options.targets = param_strings(params, "target");
@@ -227,6 +233,14 @@ Result<Options> options_from(const json::object& params) {
     options.since = *parsed;
   }
   options.dry_run = param_bool(params, "dry-run");
+  options.container = param_string(params, "container");
+  if (options.verb == Verb::set_image) {
+    auto image = pinned_image(param_string(params, "image"));
+    if (!image) return image.error();
+    options.image = std::move(*image);
+  } else if (!param_string(params, "image").empty() || !options.container.empty()) {
+    return invalid("parameters image and container belong to set-image");
+  }
   // A whole namespace is a fair scope for persistence (a new CronJob, a
   // changed DaemonSet); the whole cluster without a selector is not.
   if (options.verb == Verb::check_persistence && options.selector.empty() && options.ns.empty()) {
@@ -256,7 +270,8 @@ Result<void> run(const Options& options, Context& context) {
 
 const StepDef& step() {
   static const StepDef def = define_step<Options>(
-      "rollout", "restart, await, undo, scale workloads; delete pods; find images; check persistence",
+      "rollout",
+      "restart, await, undo, scale, set the image of workloads; delete pods; find images; check persistence",
       options_from, run);
   return def;
 }

@@ -1,6 +1,6 @@
 // rollout: the workload actions the playbooks need, like `kubectl rollout`
-// but awaited and verified: restart, status, undo, scale, delete-pod,
-// find-image, check-persistence.
+// but awaited and verified: restart, status, undo, scale, set-image,
+// delete-pod, find-image, check-persistence.
 #pragma once
 
 #include "workload.hpp"
@@ -17,7 +17,7 @@ namespace ir::steps::rollout {
 
 inline constexpr std::string_view previous_replicas_annotation = "irsteps.io/previous-replicas";
 
-enum class Verb { restart, status, undo, scale, delete_pod, find_image, check_persistence };
+enum class Verb { restart, status, undo, scale, set_image, delete_pod, find_image, check_persistence };
 
 struct Options {
   std::string incident_id;
@@ -33,6 +33,8 @@ struct Options {
   bool force = false;
   std::string selector;
   std::optional<TimePoint> since;
+  std::string image;      // set-image: REPOSITORY@sha256:DIGEST, its tag left out
+  std::string container;  // set-image: the container to change
   bool dry_run = false;
 };
 
@@ -51,6 +53,26 @@ struct ImageRef {
                                  std::string_view image_id = {});
 [[nodiscard]] Result<void> find_image(const Options& options, Context& context, k8s::Client& client);
 [[nodiscard]] Result<void> check_persistence(const Options& options, Context& context, k8s::Client& client);
+
+// set_image.cpp
+struct ContainerImage {
+  std::string list;  // "containers" or "initContainers"
+  std::string container;
+  std::string image;
+};
+// The annotation on the workload that keeps a container's image from before
+// set-image changed it: irsteps.io/previous-image-<container>.
+[[nodiscard]] std::string previous_image_annotation(std::string_view container);
+// The image by digest (a tag beside it left out); a tag alone is refused.
+[[nodiscard]] Result<std::string> pinned_image(std::string_view text);
+// The containers set-image changes: the one named, else those that run the
+// image's repository, else the only container; ambiguity is refused.
+[[nodiscard]] Result<std::vector<ContainerImage>> choose_containers(const json::object& pod_spec,
+                                                                    std::string_view image,
+                                                                    std::string_view container,
+                                                                    std::string_view workload_id);
+[[nodiscard]] Result<void> set_image(const Options& options, Context& context, k8s::Client& client,
+                                     const std::vector<Workload>& workloads);
 
 // undo.cpp
 [[nodiscard]] Result<void> undo(const Options& options, Context& context, k8s::Client& client,

@@ -604,3 +604,164 @@ TEST_CASE(
     CHECK(string_at(sent[0], {"text"}).find(R"("displayName":"verify")") != std::string::npos);
   }
 }
+
+namespace {
+
+const json::object* node_named(const json::object& result, const std::string& node_suffix) {
+  for (const auto& node : result.at("nodes").as_array()) {
+    const std::string name = string_at(node, {"name"});
+    if (name.ends_with("." + node_suffix)) return &node.as_object();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// Issue 16 item 6: the verified recovery image is what the workload runs
+// afterwards, by the digest verified; the tag it was named by can be moved.
+TEST_CASE("container compromise recovers the workload on the verified recovery image, by digest",
+          "[integration][playbooks]") {
+  if (!have_docker_registry()) return;
+  Rig rig;
+  rig.with_case_repo = false;  // the report's timeline from the workflow's own steps
+  LocalRegistry local;
+  oci::RegistryOptions options;
+  options.plain_http = true;
+  oci::Registry registry(local.host(), options);
+  const auto image = push_image(registry, "shop/web", "1.0");
+  TempDir sigstore;
+  const std::string identity = "https://github.com/shop/web/.github/workflows/release.yml@refs/heads/main";
+  sign_image(registry, sigstore, "shop/web", local.host() + "/shop/web", image, identity);
+
+  TestNamespace ns("pbccrecover");
+  const std::string by_tag = local.host() + "/shop/web:1.0";
+  Cluster::get().apply_yaml(ns.name(), deployment_of("web", by_tag));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  const auto result =
+      rig.run("irsteps-container-compromise",
+              {"incident-id=INC-2026-11-26-516", "namespace=" + ns.name(), "pod=" + pods[0],
+               "workload=deployment/web", "recovery-image=" + by_tag, "certificate-identity=" + identity,
+               "certificate-oidc-issuer=https://token.actions.githubusercontent.com",
+               "trusted-root=" + sigstore / "trusted_root.json", "allow-http-registry=true"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(phase_of(result, "verify-recovery-image") == "Succeeded");
+  CHECK(phase_of(result, "set-recovery-image") == "Succeeded");
+  CHECK(phase_of(result, "restart") == "Skipped");
+  // What verify-image verified is what the rollout step was given.
+  const auto* set = node_named(result, "set-recovery-image");
+  REQUIRE(set != nullptr);
+  CHECK(string_at(*set, {"inputs", "verb"}) == "set-image");
+  CHECK(string_at(*set, {"inputs", "image"}) == by_tag + "@" + image.digest);
+  const std::string pinned = local.host() + "/shop/web@" + image.digest;
+  CHECK(string_at(result, {"outputs", "parameters", "recovery-image"}) == pinned);
+  auto live = Cluster::get().client().get(k8s::resources::deployments, ns.name(), "web");
+  REQUIRE(live);
+  CHECK(string_at(find(*live, {"spec", "template", "spec", "containers"})->as_array().at(0), {"image"}) ==
+        pinned);
+  CHECK(string_at(*live, {"metadata", "annotations", "irsteps.io/previous-image-main"}) == by_tag);
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 3);
+  CHECK(string_at(sent[2], {"text"}).find("by its verified digest: Succeeded") != std::string::npos);
+}
+
+TEST_CASE("container compromise without a recovery image restarts the workload from its own images",
+          "[integration][playbooks]") {
+  Rig rig;
+  rig.with_case_repo = false;
+  TestNamespace ns("pbccnorecovery");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  const auto result =
+      rig.run("irsteps-container-compromise", {"incident-id=INC-2026-11-26-517", "namespace=" + ns.name(),
+                                               "pod=" + pods[0], "workload=deployment/web"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(phase_of(result, "verify-recovery-image") == "Skipped");
+  CHECK(phase_of(result, "set-recovery-image") == "Skipped");
+  CHECK(phase_of(result, "restart") == "Succeeded");
+  CHECK(string_at(result, {"outputs", "parameters", "recovery-image"}) == "not set");
+  auto live = Cluster::get().client().get(k8s::resources::deployments, ns.name(), "web");
+  REQUIRE(live);
+  CHECK(string_at(find(*live, {"spec", "template", "spec", "containers"})->as_array().at(0), {"image"}) ==
+        "registry.example/shop/web:1.0");
+  CHECK(!string_at(*live, {"spec", "template", "metadata", "annotations", "irsteps.io/restartedAt"}).empty());
+}
+
+// Issue 16 item 6: filesystem capture and evidence signing are turned on
+// from the playbook's parameters.
+TEST_CASE("container compromise captures the filesystem and signs the evidence manifest when asked",
+          "[integration][playbooks]") {
+  Rig rig;
+  rig.with_case_repo = false;
+  // The test node runs no container: its exec runs on this host in the
+  // pod's rootfs folder, so `tar -C /` would read this host's root. A `tar`
+  // first on the container's PATH reads the rootfs in its place.
+  fs::create_directories(rig.dir / "rootfs/etc");
+  REQUIRE(write_file_atomic(rig.dir / "rootfs/etc/dropped-by-attacker", "xmrig --donate-level 0\n"));
+  fs::create_directories(rig.dir / "bin");
+  auto tar = run_process({"sh", "-c", "command -v tar"});
+  REQUIRE(tar);
+  const std::string real_tar = tar->out.substr(0, tar->out.find('\n'));
+  REQUIRE(write_file_atomic(rig.dir / "bin/tar",
+                            "#!/bin/sh\nn=$#\nprev=\nfor a do\n"
+                            "  if [ \"$prev\" = -C ] && [ \"$a\" = / ]; then a=$(pwd); fi\n"
+                            "  set -- \"$@\" \"$a\"\n  prev=$a\ndone\nshift \"$n\"\n"
+                            "exec " +
+                                real_tar + " \"$@\"\n"));
+  fs::permissions(rig.dir / "bin/tar", fs::perms::owner_all);
+  fs::create_directories(rig.dir / "keys");
+  REQUIRE(run_process({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                       "-out", rig.dir / "keys/key.pem"}));
+  REQUIRE(run_process(
+      {"openssl", "pkey", "-in", rig.dir / "keys/key.pem", "-pubout", "-out", rig.dir / "keys/key.pub"}));
+
+  TestNamespace ns("pbccfs");
+  Cluster::get().apply_yaml(
+      ns.name(),
+      "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n"
+      "  selector: {matchLabels: {app: web}}\n  template:\n    metadata:\n      labels: {app: web}\n"
+      "      annotations: {irsteps.io/test-rootfs: \"" +
+          rig.dir / "rootfs" +
+          "\"}\n    spec:\n      containers:\n      - name: app\n"
+          "        image: registry.example/shop/web:1.0\n"
+          "        env: [{name: PATH, value: \"" +
+          rig.dir / "bin" + ":/usr/sbin:/usr/bin:/sbin:/bin\"}]\n");
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  const std::string incident = "INC-2026-11-26-518";
+  const auto result = rig.run("irsteps-container-compromise",
+                              {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0],
+                               "capture-filesystem=true", "evidence-sign-key=" + rig.dir / "keys/key.pem"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  const auto* snapshot = node_named(result, "snapshot");
+  REQUIRE(snapshot != nullptr);
+  CHECK(string_at(*snapshot, {"inputs", "filesystem"}) == "true");
+  const std::string evidence = rig.dir / ("evidence/" + incident);
+  CHECK(string_at(*snapshot, {"outputs", "signature"}) == evidence + "/manifest.json.sig");
+  // The filesystem tar is an item of the manifest, hashed, and holds the rootfs.
+  auto manifest_text = read_file(evidence + "/manifest.json");
+  REQUIRE(manifest_text);
+  auto manifest = parse_json(*manifest_text, "manifest");
+  REQUIRE(manifest);
+  const json::value* item = nullptr;
+  for (const auto& entry : manifest->at("items").as_array()) {
+    if (string_at(entry, {"path"}).ends_with("/filesystem/app.tar")) item = &entry;
+  }
+  REQUIRE(item != nullptr);
+  CHECK(string_at(*item, {"status"}) == "complete");
+  const std::string tar_path = evidence + "/" + string_at(*item, {"path"});
+  CHECK(sha256_hex(*read_file(tar_path)) == string_at(*item, {"sha256"}));
+  auto listing = run_process({"tar", "tf", tar_path});
+  REQUIRE(listing);
+  CHECK(listing->out.find("etc/dropped-by-attacker") != std::string::npos);
+  // The manifest's signature verifies with the public key, and not with another.
+  auto verified = run_process({binary("snapshot"), "verify", evidence, "--key", rig.dir / "keys/key.pub"});
+  REQUIRE(verified);
+  INFO(verified->err);
+  CHECK(verified->exit_status == 0);
+  auto verdict = parse_json(verified->out, "snapshot verify stdout");
+  REQUIRE(verdict);
+  CHECK(string_at(*verdict, {"outputs", "signature"}) == "verified");
+  REQUIRE(write_file_atomic(evidence + "/manifest.json", *manifest_text + "\n"));
+  auto tampered = run_process({binary("snapshot"), "verify", evidence, "--key", rig.dir / "keys/key.pub"});
+  REQUIRE(tampered);
+  CHECK(tampered->exit_status != 0);
+}

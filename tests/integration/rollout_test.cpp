@@ -241,3 +241,161 @@ spec:
     REQUIRE_EXIT(absent, 2);
   }
 }
+
+namespace {
+
+std::string image_of(const json::object& workload, std::size_t index = 0) {
+  const auto* containers = find(workload, {"spec", "template", "spec", "containers"});
+  REQUIRE(containers != nullptr);
+  return string_at(containers->as_array().at(index), {"image"});
+}
+
+}  // namespace
+
+TEST_CASE("rollout set-image pins a container to an image by digest, remembers the old one, waits",
+          "[integration][rollout][rbac]") {
+  auto& cluster = Cluster::get();
+  cluster.apply_shipped_role("rollout");
+  // Under the shipped Role: it must be enough for set-image and its wait.
+  TokenKubeconfig step_identity(service_account_token("irsteps", "irsteps-rollout"), "irsteps-rollout");
+  TestNamespace ns("rollout-set-image");
+  cluster.apply_yaml(ns.name(), deployment_yaml("web", 2));
+  const auto before = running_pods(ns.name(), "app=web", 2);
+  const std::string digest = "sha256:" + sha256_hex("registry.example/shop/web:2.0");
+  const std::string pinned = "registry.example/shop/web@" + digest;
+  auto set_image = [&](std::vector<std::string> more) {
+    std::vector<std::string> list{"--incident-id", incident,       "--namespace",
+                                  ns.name(),       "--kubeconfig", step_identity.path()};
+    list.insert(list.end(), more.begin(), more.end());
+    return run_step_binary("rollout", list);
+  };
+  const auto generation = [&] {
+    const auto live = deployment(ns.name(), "web");
+    return find(live, {"metadata", "generation"})->to_number<std::int64_t>();
+  };
+  const auto first_generation = generation();
+
+  SECTION("bad input is exit 2 naming the parameter, and nothing changes") {
+    auto tag = set_image({"set-image", "deployment/web", "--image", "registry.example/shop/web:2.0"});
+    REQUIRE_EXIT(tag, 2);
+    CHECK(tag.all_text().find("parameter image") != std::string::npos);
+    CHECK(tag.all_text().find("is a tag, not a digest") != std::string::npos);
+    auto missing = set_image({"set-image", "deployment/web"});
+    REQUIRE_EXIT(missing, 2);
+    auto container = set_image({"set-image", "deployment/web", "--image", pinned, "--container", "nope"});
+    REQUIRE_EXIT(container, 2);
+    CHECK(container.all_text().find("parameter container: 'nope' is not a container of deployment/web") !=
+          std::string::npos);
+    auto cronjob = set_image({"set-image", "cronjob/nightly", "--image", pinned});
+    REQUIRE_EXIT(cronjob, 2);
+    CHECK(image_of(deployment(ns.name(), "web")) == "registry.example/shop/web:1.0");
+    CHECK(generation() == first_generation);
+  }
+
+  SECTION("dry-run prints the exact request and changes nothing") {
+    auto dry = set_image(
+        {"set-image", "deployment/web", "--image", "registry.example/shop/web:2.0@" + digest, "--dry-run"});
+    REQUIRE_EXIT(dry, 0);
+    const auto& actions = dry.result.at("actions").as_array();
+    REQUIRE(actions.size() == 1);
+    const auto* request = find(actions[0], {"request"});
+    REQUIRE(request != nullptr);
+    CHECK(string_at(*request, {"method"}) == "PATCH");
+    CHECK(string_at(*request, {"path"}) == "/apis/apps/v1/namespaces/" + ns.name() + "/deployments/web");
+    CHECK(string_at(*request, {"contentType"}) == "application/strategic-merge-patch+json");
+    const auto* containers = find(*request, {"body", "spec", "template", "spec", "containers"});
+    REQUIRE(containers != nullptr);
+    CHECK(string_at(containers->as_array().at(0), {"image"}) == pinned);  // the tag left out
+    CHECK(string_at(*request, {"body", "metadata", "annotations", "irsteps.io/previous-image-app"}) ==
+          "registry.example/shop/web:1.0");
+    CHECK(image_of(deployment(ns.name(), "web")) == "registry.example/shop/web:1.0");
+    CHECK(generation() == first_generation);
+  }
+
+  SECTION("the image is set, the old one kept, new pods run it; a re-run changes nothing and says so") {
+    auto set = set_image({"set-image", "deployment/web", "--image", pinned, "--timeout", "120s"});
+    REQUIRE_EXIT(set, 0);
+    CHECK(set.output("changed") == "true");
+    CHECK(set.output("rollouts").find("\"healthy\":true") != std::string::npos);
+    const auto live = deployment(ns.name(), "web");
+    CHECK(image_of(live) == pinned);
+    CHECK(string_at(live, {"metadata", "annotations", "irsteps.io/previous-image-app"}) ==
+          "registry.example/shop/web:1.0");
+    CHECK(string_at(live, {"metadata", "annotations", "irsteps.io/incident"}) == incident);
+    const auto after = running_pods(ns.name(), "app=web", 2);
+    for (const auto& pod : after) {
+      INFO(pod);
+      CHECK(std::find(before.begin(), before.end(), pod) == before.end());
+      auto object = cluster.client().get(k8s::resources::pods, ns.name(), pod);
+      REQUIRE(object);
+      CHECK(string_at(find(*object, {"spec", "containers"})->as_array().at(0), {"image"}) == pinned);
+    }
+    const auto set_generation = generation();
+    auto again = set_image({"set-image", "deployment/web", "--image", pinned, "--timeout", "60s"});
+    REQUIRE_EXIT(again, 0);
+    CHECK(again.output("changed") == "false");
+    CHECK(again.result.at("actions").as_array().empty());
+    CHECK(again.all_text().find("already runs " + pinned + ": nothing changed") != std::string::npos);
+    CHECK(generation() == set_generation);
+    CHECK(string_at(deployment(ns.name(), "web"),
+                    {"metadata", "annotations", "irsteps.io/previous-image-app"}) ==
+          "registry.example/shop/web:1.0");
+  }
+}
+
+TEST_CASE("rollout set-image on StatefulSets and DaemonSets, and a container named when several could be",
+          "[integration][rollout]") {
+  TestNamespace ns("rollout-set-image-sets");
+  auto& cluster = Cluster::get();
+  cluster.apply_yaml(ns.name(), R"(
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "registry.example/shop/db:1.0"}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+        - {name: agent, image: "registry.example/shop/agent:1.0"}
+        - {name: proxy, image: "registry.example/shop/proxy:1.0"}
+)");
+  running_pods(ns.name(), "app=db", 1);
+  running_pods(ns.name(), "app=agent", 1);
+  const std::string db_image = "registry.example/shop/db@sha256:" + sha256_hex("db:2.0");
+  auto db = run_step_binary(
+      "rollout", args(ns.name(), {"set-image", "statefulset/db", "--image", db_image, "--timeout", "120s"}));
+  REQUIRE_EXIT(db, 0);
+  auto statefulset = cluster.client().get(k8s::resources::statefulsets, ns.name(), "db");
+  REQUIRE(statefulset);
+  CHECK(image_of(*statefulset) == db_image);
+  CHECK(string_at(*statefulset, {"metadata", "annotations", "irsteps.io/previous-image-db"}) ==
+        "registry.example/shop/db:1.0");
+
+  // Neither container runs the new repository: which one is for a person to say.
+  const std::string sidecar = "registry.example/shop/sidecar@sha256:" + sha256_hex("sidecar:2.0");
+  auto ambiguous =
+      run_step_binary("rollout", args(ns.name(), {"set-image", "daemonset/agent", "--image", sidecar}));
+  REQUIRE_EXIT(ambiguous, 2);
+  CHECK(ambiguous.all_text().find("--container") != std::string::npos);
+  auto named = run_step_binary("rollout", args(ns.name(), {"set-image", "daemonset/agent", "--image", sidecar,
+                                                           "--container", "proxy", "--timeout", "120s"}));
+  REQUIRE_EXIT(named, 0);
+  auto daemonset = cluster.client().get(k8s::resources::daemonsets, ns.name(), "agent");
+  REQUIRE(daemonset);
+  CHECK(image_of(*daemonset, 0) == "registry.example/shop/agent:1.0");
+  CHECK(image_of(*daemonset, 1) == sidecar);
+  CHECK(string_at(*daemonset, {"metadata", "annotations", "irsteps.io/previous-image-proxy"}) ==
+        "registry.example/shop/proxy:1.0");
+}
