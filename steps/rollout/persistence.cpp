@@ -57,7 +57,9 @@ bool touches(const json::value& entry, std::initializer_list<std::string_view> p
   return find(entry, path) != nullptr;
 }
 
-const json::object* controller_of(const json::value& object) {
+// Takes an object, not a value: a json::value made from an object would be a
+// temporary copy, and the pointer returned into it would dangle.
+const json::object* controller_of(const json::object& object) {
   const auto* owners = find(object, {"metadata", "ownerReferences"});
   if (owners == nullptr || !owners->is_array()) return nullptr;
   for (const auto& owner : owners->get_array()) {
@@ -91,7 +93,7 @@ std::string changed_at(const json::value& object) {
 // the window, or the owner is itself new. The controller's own entry is left
 // out for an owner that a controller owns in turn (a Deployment's ReplicaSet:
 // the deployment controller scales it, never rewrites its template).
-bool template_changed_since(const json::value& owner, const std::string& since) {
+bool template_changed_since(const json::object& owner, const std::string& since) {
   if (string_at(owner, {"metadata", "creationTimestamp"}) >= since) return true;
   const bool controlled = controller_of(owner) != nullptr;
   const auto* fields = find(owner, {"metadata", "managedFields"});
@@ -172,7 +174,7 @@ class Owners {
 
 // Why the object, created or changed in the window, was made by its controller
 // from a template that did not change in the window; empty when it was not.
-Result<std::string> made_by_unchanged_controller(const json::value& object, std::string_view kind,
+Result<std::string> made_by_unchanged_controller(const json::object& object, std::string_view kind,
                                                  const std::string& since, Owners& owners) {
   const auto* reference = controller_of(object);
   if (reference == nullptr) return std::string();
@@ -273,7 +275,7 @@ Result<void> check_persistence(const Options& options, Context& context, k8s::Cl
                  string_at(item, {"metadata", "labels", quarantine_label}) == options.incident_id) {
         reason = "the compromised pod, quarantined for this incident";
       } else {
-        auto made = made_by_unchanged_controller(item, kind, since, owners);
+        auto made = made_by_unchanged_controller(item.as_object(), kind, since, owners);
         if (!made) return made.error();
         reason = *made;
       }

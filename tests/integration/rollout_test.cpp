@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <thread>
 
 using namespace ir;
@@ -288,6 +289,74 @@ spec:
   CHECK(flagged.find(ns.name() + "/deployment/web") != std::string::npos);
   CHECK(flagged.find(ns.name() + "/replicaset/web-") != std::string::npos);
   for (const auto& pod : changed_pods) CHECK(flagged.find(ns.name() + "/pod/" + pod) != std::string::npos);
+}
+
+// The pods that a ReplicaSet, a StatefulSet and a DaemonSet make again after
+// their pods were deleted, checked with the shipped ClusterRole (the owners
+// and ControllerRevisions are read with get): none is flagged.
+TEST_CASE("rollout check-persistence with its shipped role: controllers' replacement pods are not flagged",
+          "[integration][rollout][rbac]") {
+  auto& cluster = Cluster::get();
+  cluster.apply_shipped_role("rollout");
+  TokenKubeconfig step_identity(service_account_token("irsteps", "irsteps-rollout"), "irsteps-rollout");
+  TestNamespace ns("rollout-persist-rbac");
+  cluster.apply_yaml(ns.name(), deployment_yaml("web", 1) + R"(
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "registry.example/shop/db:1.0"}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: "registry.example/shop/agent:1.0"}]}
+)");
+  std::map<std::string, std::string> old_uids;
+  for (const auto* app : {"web", "db", "agent"}) {
+    const auto pod = running_pods(ns.name(), std::string("app=") + app, 1).at(0);
+    auto object = cluster.client().get(k8s::resources::pods, ns.name(), pod);
+    REQUIRE(object);
+    old_uids[app] = string_at(*object, {"metadata", "uid"});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // whole seconds: see above
+  const std::string since = format_utc(now());
+  for (const auto* app : {"web", "db", "agent"}) {
+    const auto pod = running_pods(ns.name(), std::string("app=") + app, 1).at(0);
+    REQUIRE(cluster.client().remove(k8s::resources::pods, ns.name(), pod));
+  }
+  for (const auto* app : {"web", "db", "agent"}) {
+    INFO(app);
+    CHECK(eventually(
+        [&] {
+          auto pods = cluster.client().list(k8s::resources::pods, ns.name(), {std::string("app=") + app, {}});
+          if (!pods) return false;
+          for (const auto& pod : pods->at("items").as_array()) {
+            if (string_at(pod, {"metadata", "uid"}) != old_uids[app] &&
+                string_at(pod, {"status", "phase"}) == "Running")
+              return true;
+          }
+          return false;
+        },
+        std::chrono::seconds(90)));
+  }
+  auto run = run_step_binary("rollout", {"--incident-id", incident, "--kubeconfig", step_identity.path(),
+                                         "--namespace", ns.name(), "check-persistence", "--since", since});
+  REQUIRE_EXIT(run, 0);
+  INFO(run.output("objects"));
+  CHECK(run.output("flagged-count") == "0");
+  for (const auto* made_by : {"/replicaset/web-", "/statefulset/db ", "/daemonset/agent "})
+    CHECK(run.output("objects").find("made by " + ns.name() + made_by) != std::string::npos);
 }
 
 TEST_CASE("rollout check-persistence refuses an empty window", "[integration][rollout]") {
