@@ -350,6 +350,35 @@ spec:
   CHECK(run.phase("skipped.absent") == "Error");
 }
 
+TEST_CASE("playbook --deny STEP denies that gate alone, and refuses a step that is no gate",
+          "[playbook][service]") {
+  const auto dir = work_dir("deny-one");
+  const auto path = write_template(dir, R"(kind: Workflow
+metadata: {generateName: two-gates-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: first, template: approval}
+        - - {name: second, template: approval}
+    - name: approval
+      suspend: {duration: "1h"}
+      outputs:
+        parameters:
+          - name: approved
+            valueFrom: {supplied: {}, default: "not approved"}
+)");
+  auto run = run_playbook({path, "--approve-all", "--deny", "second"});
+  REQUIRE_PLAYBOOK_EXIT(run, 0);
+  CHECK(run.output("two-gates.first", "approved") == "approved");
+  CHECK(run.output("two-gates.second", "approved") == "not approved");
+  auto typo = run_playbook({path, "--approve-all", "--deny", "secnod"});
+  REQUIRE_PLAYBOOK_EXIT(typo, 2);
+  CHECK(typo.err.find("--deny secnod") != std::string::npos);
+  CHECK(typo.err.find("first, second") != std::string::npos);
+}
+
 TEST_CASE("playbook gate with a duration resumes by itself", "[playbook][service]") {
   const auto dir = work_dir("timed-gate");
   const auto path = write_template(dir, R"(kind: Workflow
