@@ -120,7 +120,7 @@ std::vector<std::string> images_of(const json::object* pod_spec) {
   return images;
 }
 
-// A template's labels without the hash its controller adds.
+// A pod template without the pod-template-hash label its controller adds.
 json::value template_without_hash(const json::value& pod_template) {
   json::value copy = pod_template;
   if (auto* labels = copy.is_object() ? copy.get_object().if_contains("metadata") : nullptr;
