@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 
 namespace ir::steps::rollout {
 namespace {
@@ -134,7 +135,7 @@ json::value template_without_hash(const json::value& pod_template) {
 // The owners of what is checked, fetched once each.
 class Owners {
  public:
-  explicit Owners(k8s::Client& client) : client_(client) {}
+  explicit Owners(const OwnerLookup& lookup) : lookup_(lookup) {}
 
   // The object, if it still exists and is the one referred to (same uid).
   Result<const json::object*> get(std::string_view kind, const std::string& ns, const std::string& name,
@@ -142,10 +143,9 @@ class Owners {
     const std::string key = std::string(kind) + "/" + ns + "/" + name;
     auto found = cache_.find(key);
     if (found == cache_.end()) {
-      auto fetched = fetch(kind, ns, name);
-      if (!fetched && fetched.error().code() != Code::not_found) return fetched.error().with("get " + key);
-      found = cache_.emplace(key, fetched ? std::optional<json::object>(std::move(*fetched)) : std::nullopt)
-                  .first;
+      auto fetched = lookup_(kind, ns, name);
+      if (!fetched) return fetched.error().with("get " + key);
+      found = cache_.emplace(key, std::move(*fetched)).first;
     }
     if (!found->second) return static_cast<const json::object*>(nullptr);
     if (!uid.empty() && string_at(*found->second, {"metadata", "uid"}) != uid)
@@ -154,21 +154,7 @@ class Owners {
   }
 
  private:
-  Result<json::object> fetch(std::string_view kind, const std::string& ns, const std::string& name) {
-    if (kind == "ControllerRevision") return client_.get(controller_revisions, ns, name);
-    if (kind == "CronJob") {
-      auto cronjob = client_.get(cronjobs_v1, ns, name);
-      // batch/v1beta1 before 1.21: 404 for the whole group version there.
-      if (!cronjob && cronjob.error().code() == Code::not_found)
-        cronjob = client_.get(k8s::resources::cronjobs, ns, name);
-      return cronjob;
-    }
-    auto resource = k8s::resource_for(kind);
-    if (!resource) return Error(Code::not_found, "no resource for kind " + std::string(kind));
-    return client_.get(*resource, ns, name);
-  }
-
-  k8s::Client& client_;
+  const OwnerLookup& lookup_;
   std::map<std::string, std::optional<json::object>> cache_;
 };
 
@@ -252,44 +238,92 @@ Result<std::string> made_by_unchanged_controller(const json::object& object, std
   return std::string();
 }
 
+// Owners from the API server; a 404 (or a kind we do not know) is "gone".
+OwnerLookup client_lookup(k8s::Client& client) {
+  return [&client](std::string_view kind, const std::string& ns,
+                   const std::string& name) -> Result<std::optional<json::object>> {
+    Result<json::object> fetched = Error(Code::not_found, "no resource for kind " + std::string(kind));
+    if (kind == "ControllerRevision") {
+      fetched = client.get(controller_revisions, ns, name);
+    } else if (kind == "CronJob") {
+      fetched = client.get(cronjobs_v1, ns, name);
+      // batch/v1beta1 before 1.21: 404 for the whole group version there.
+      if (!fetched && fetched.error().code() == Code::not_found)
+        fetched = client.get(k8s::resources::cronjobs, ns, name);
+    } else if (auto resource = k8s::resource_for(kind); resource) {
+      fetched = client.get(*resource, ns, name);
+    }
+    if (fetched) return std::optional<json::object>(std::move(*fetched));
+    if (fetched.error().code() == Code::not_found) return std::optional<json::object>();
+    return fetched.error();
+  };
+}
+
 }  // namespace
+
+struct PersistenceJudge::Impl {
+  Impl(std::string since_, std::string incident_id_, OwnerLookup lookup_)
+      : since(std::move(since_)), incident_id(std::move(incident_id_)), lookup(std::move(lookup_)) {}
+  Impl(const Impl&) = delete;  // owners refers to lookup
+  Impl& operator=(const Impl&) = delete;
+
+  std::string since;
+  std::string incident_id;
+  OwnerLookup lookup;
+  Owners owners{lookup};
+};
+
+PersistenceJudge::PersistenceJudge(std::string since, std::string incident_id, OwnerLookup lookup)
+    : impl_(std::make_unique<Impl>(std::move(since), std::move(incident_id), std::move(lookup))) {}
+
+PersistenceJudge::~PersistenceJudge() = default;
+
+Result<PersistenceVerdict> PersistenceJudge::judge(const json::object& object, std::string_view kind) {
+  const std::string& since = impl_->since;
+  PersistenceVerdict verdict;
+  verdict.created = string_at(object, {"metadata", "creationTimestamp"});
+  verdict.changed = changed_at(object);
+  // RFC 3339 UTC strings of one format compare as times.
+  if (verdict.created < since && verdict.changed < since) {
+    verdict.reason = "unchanged since before the window";
+    return verdict;
+  }
+  if (kind == "Pod" && !impl_->incident_id.empty() &&
+      string_at(object, {"metadata", "labels", quarantine_label}) == impl_->incident_id) {
+    verdict.reason = "the compromised pod, quarantined for this incident";
+    return verdict;
+  }
+  auto made = made_by_unchanged_controller(object, kind, since, impl_->owners);
+  if (!made) return made.error();
+  verdict.reason = *made;
+  if (verdict.reason.empty()) {
+    verdict.flagged = true;
+    verdict.reason = verdict.created >= since ? "created in the window" : "changed in the window";
+  }
+  return verdict;
+}
 
 Result<void> check_persistence(const Options& options, Context& context, k8s::Client& client) {
   if (!options.since) return internal_error("check-persistence without a window");
   const std::string since = format_utc(*options.since);
   context.report().set_output("since", since);
-  Owners owners(client);
+  PersistenceJudge judge(since, options.incident_id, client_lookup(client));
   json::array objects;
   std::vector<std::string> flagged;
   auto inspect = [&](const json::object& listed, const std::string& kind) -> Result<void> {
     for (const auto& item : listed.at("items").as_array()) {
       const std::string name = qualified(item, kind);
-      const std::string created = string_at(item, {"metadata", "creationTimestamp"});
-      const std::string changed = changed_at(item);
-      // RFC 3339 UTC strings of one format compare as times.
-      const bool late = created >= since || changed >= since;
-      std::string reason;
-      if (!late) {
-        reason = "unchanged since before the window";
-      } else if (kind == "Pod" && !options.incident_id.empty() &&
-                 string_at(item, {"metadata", "labels", quarantine_label}) == options.incident_id) {
-        reason = "the compromised pod, quarantined for this incident";
-      } else {
-        auto made = made_by_unchanged_controller(item.as_object(), kind, since, owners);
-        if (!made) return made.error();
-        reason = *made;
-      }
-      const bool flag = reason.empty();
-      if (flag) reason = created >= since ? "created in the window" : "changed in the window";
+      auto verdict = judge.judge(item.as_object(), kind);
+      if (!verdict) return verdict.error();
       objects.push_back(json::object{{"object", name},
-                                     {"created", created},
-                                     {"changed", changed},
-                                     {"flagged", flag},
-                                     {"reason", reason}});
-      if (flag) {
+                                     {"created", verdict->created},
+                                     {"changed", verdict->changed},
+                                     {"flagged", verdict->flagged},
+                                     {"reason", verdict->reason}});
+      if (verdict->flagged) {
         flagged.push_back(name);
-        context.warn(name + " was " + (created >= since ? "created" : "changed") + " after " + since +
-                     " (created " + created + ", changed " + changed + ")");
+        context.warn(name + " was " + verdict->reason.substr(0, verdict->reason.find(' ')) + " after " +
+                     since + " (created " + verdict->created + ", changed " + verdict->changed + ")");
       }
     }
     return {};
