@@ -326,6 +326,10 @@ Result<void> Runner::check_container(const Template& t, const Scope& scope) {
     }
     if (auto r = check_text(*p.from_path, scope, p.where + ".valueFrom.path"); !r) return r.error();
   }
+  for (const auto& a : t.output_artifacts) {
+    if (a.path.front() != '/') return invalid(a.where + ".path: must be an absolute path");
+    if (auto r = check_text(a.path, scope, a.where + ".path"); !r) return r.error();
+  }
   return {};
 }
 

@@ -220,6 +220,8 @@ int main(int argc, char** argv) {
       ("work-dir", po::value<std::string>(), "folder for the nodes' /tmp and emptyDir volumes (kept)")
       ("keep-work-dir", "keep the temporary work folder and name it in the output")
       ("step-logs", "copy every step's stderr into the timeline")
+      ("artifact-dir", po::value<std::string>(),
+       "the artifact repository: outputs.artifacts are saved here as <node>/<name>.tgz (without it a template with output artifacts fails, as on an Argo without one)")
       ("lock-dir", po::value<std::string>(),
        "folder of spec.synchronization's lock files (default IRSTEPS_PLAYBOOK_LOCK_DIR, XDG_RUNTIME_DIR, or the temporary folder)")
       ("log-format", po::value<std::string>()->default_value("text"), "timeline format: text or json");
@@ -292,6 +294,10 @@ int main(int argc, char** argv) {
     }
     for (auto& [name, value] : *env) options.env[name] = std::move(value);
     if (vm.count("lock-dir")) options.lock_dir = vm["lock-dir"].as<std::string>();
+    if (vm.count("artifact-dir")) {
+      std::error_code ec;
+      options.artifact_dir = fs::absolute(vm["artifact-dir"].as<std::string>(), ec).string();
+    }
     options.dry_run = vm.count("dry-run") > 0;
     options.approve_all = vm.count("approve-all") > 0;
     options.deny_all = vm.count("deny-all") > 0;

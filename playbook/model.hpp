@@ -108,6 +108,15 @@ struct Template {
   std::string suspend_duration;  // empty: wait for approval only
   std::vector<Parameter> inputs;
   std::vector<Parameter> outputs;
+  // outputs.artifacts of a container template: a folder the step leaves,
+  // saved to the artifact repository (here --artifact-dir) as .tgz.
+  struct Artifact {
+    std::string name;
+    std::string path;
+    bool optional = false;
+    std::string where;
+  };
+  std::vector<Artifact> output_artifacts;
   std::optional<RetryStrategy> retry;
   std::string active_deadline_seconds;
   std::string timeout;

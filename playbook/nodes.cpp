@@ -1,6 +1,7 @@
 // The leaves of a run: container templates run as step executables with
 // their container paths mapped to local folders, suspend templates as
 // approval gates.
+#include "ir/evidence/archive.hpp"
 #include "retry.hpp"
 #include "runner.hpp"
 #include "vars.hpp"
@@ -196,6 +197,41 @@ void Runner::run_container(const Template& t, NodeRecord& node, int attempt,
     } else if (node.phase == "Succeeded") {
       fail("Error", "output parameter " + p.name + ": the step wrote no file " + *path + " (" + local + ")");
     }
+  }
+  save_artifacts(t, node, scope, *map);
+}
+
+// outputs.artifacts: each folder as <artifact dir>/<node>/<name>.tgz, as
+// Argo's wait container tars and uploads it (workflow/executor/executor.go
+// SaveArtifacts). Without an artifact repository Argo fails the node, and so
+// does the runner; a missing path fails it unless the artifact is optional.
+void Runner::save_artifacts(const Template& t, NodeRecord& node, const Scope& scope, const PathMap& map) {
+  for (const auto& artifact : t.output_artifacts) {
+    const auto fail_node = [&](const std::string& why) {
+      node.phase = "Error";
+      node.message = "output artifact " + artifact.name + ": " + why;
+    };
+    if (options_.artifact_dir.empty()) {
+      fail_node("no artifact repository (on Argo: configure one; here: --artifact-dir)");
+      return;
+    }
+    auto path = substitute(artifact.path, scope);
+    if (!path) return fail_node(path.error().describe());
+    const std::string local = rewrite_path(*path, map);
+    std::error_code ec;
+    if (!fs::exists(local, ec)) {
+      if (!artifact.optional && node.phase == "Succeeded") fail_node(*path + " does not exist");
+      continue;
+    }
+    if (!fs::is_directory(local, ec))
+      return fail_node(*path + " is not a folder (the runner archives folders)");
+    const fs::path key = fs::path(node.path) / (artifact.name + ".tgz");
+    const fs::path target = fs::path(options_.artifact_dir) / key;
+    fs::create_directories(target.parent_path(), ec);
+    auto sha256 = ir::evidence::write_tar_gz(local, target.string());
+    if (!sha256) return fail_node(sha256.error().describe());
+    node.artifacts.push_back(
+        json::object{{"name", artifact.name}, {"key", key.string()}, {"sha256", *sha256}});
   }
 }
 

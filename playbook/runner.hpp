@@ -41,8 +41,9 @@ struct RunOptions {
   std::string namespace_name = "default";
   std::string work_dir;  // empty: a fresh one under the temporary folder, removed at the end
   bool keep_work_dir = false;
-  bool step_logs = false;  // stream each step's stderr into the timeline
-  std::string lock_dir;    // spec.synchronization's lock files; empty: default_lock_dir()
+  bool step_logs = false;    // stream each step's stderr into the timeline
+  std::string lock_dir;      // spec.synchronization's lock files; empty: default_lock_dir()
+  std::string artifact_dir;  // the artifact repository for outputs.artifacts; empty: none, as in Argo
 };
 
 // What a finished node offers to later ones: {{steps.X.status}} and friends.
@@ -140,6 +141,7 @@ class Runner {
   // nodes.cpp
   void run_container(const Template& t, NodeRecord& node, int attempt,
                      std::optional<std::chrono::milliseconds> retry_deadline);
+  void save_artifacts(const Template& t, NodeRecord& node, const Scope& scope, const PathMap& map);
   void run_suspend(const Template& t, NodeRecord& node);
   enum class Answer { yes, no, timed_out, stopped };
   Answer ask_at_terminal(const NodeRecord& node, std::optional<std::chrono::milliseconds> duration,

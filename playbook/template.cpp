@@ -139,7 +139,11 @@ Result<Parameter> parse_parameter(const json::value& value, const std::string& w
 
 Result<std::vector<Parameter>> parse_parameters(const json::object& holder, const std::string& where,
                                                 ParamKind kind) {
-  if (auto r = check_keys(holder, where, {"parameters"}); !r) return r.error();
+  // A container's outputs may also name artifacts (parse_output_artifacts).
+  if (auto r = kind == ParamKind::output_container ? check_keys(holder, where, {"parameters", "artifacts"})
+                                                   : check_keys(holder, where, {"parameters"});
+      !r)
+    return r.error();
   std::vector<Parameter> out;
   const auto* list = holder.if_contains("parameters");
   if (list == nullptr || list->is_null()) return out;
@@ -422,6 +426,46 @@ Result<Template> parse_steps_or_dag(const json::object& o, Template t) {
   return t;
 }
 
+// outputs.artifacts of a container template: name, path, optional, and an
+// archive that is tar (gzip, Argo's default). Argo saves them from the
+// pod's volumes to the artifact repository (workflow/executor/executor.go
+// SaveArtifacts); other artifact sources and archive modes are refused.
+Result<std::vector<Template::Artifact>> parse_output_artifacts(const json::object& o,
+                                                               const std::string& where) {
+  std::vector<Template::Artifact> out;
+  const auto* outputs = o.if_contains("outputs");
+  if (outputs == nullptr || !outputs->is_object()) return out;
+  const auto* list_value = outputs->get_object().if_contains("artifacts");
+  if (list_value == nullptr || list_value->is_null()) return out;
+  auto list = array_at(*list_value, where + ".artifacts");
+  if (!list) return list.error();
+  for (std::size_t i = 0; i < (*list)->size(); ++i) {
+    const std::string at = where + ".artifacts[" + std::to_string(i) + "]";
+    auto item = object_at((**list)[i], at);
+    if (!item) return item.error();
+    if (auto r = check_keys(**item, at, {"name", "path", "optional", "archive"}); !r) return r.error();
+    Template::Artifact artifact;
+    artifact.where = at;
+    for (auto [key, field] : {std::pair{"name", &artifact.name}, std::pair{"path", &artifact.path}}) {
+      auto text = string_field(**item, key, at);
+      if (!text) return text.error();
+      if (text->empty()) return invalid(at + "." + key + ": required");
+      *field = *text;
+    }
+    if (const auto* optional = (*item)->if_contains("optional")) {
+      if (!optional->is_bool()) return invalid(at + ".optional: must be true or false");
+      artifact.optional = optional->get_bool();
+    }
+    if (const auto* archive = (*item)->if_contains("archive")) {
+      auto mode = object_at(*archive, at + ".archive");
+      if (!mode) return mode.error();
+      if (auto r = check_keys(**mode, at + ".archive", {"tar"}); !r) return r.error();
+    }
+    out.push_back(std::move(artifact));
+  }
+  return out;
+}
+
 Result<Template> parse_template(const json::value& value, const std::string& where) {
   auto object = object_at(value, where);
   if (!object) return object.error();
@@ -473,6 +517,11 @@ Result<Template> parse_template(const json::value& value, const std::string& whe
                                                                       : ParamKind::output_other);
   if (!outputs) return outputs.error();
   t.outputs = std::move(*outputs);
+  if (t.kind == Template::Kind::container) {
+    auto artifacts = parse_output_artifacts(o, t.where + ".outputs");
+    if (!artifacts) return artifacts.error();
+    t.output_artifacts = std::move(*artifacts);
+  }
   if (const auto* r = o.if_contains("retryStrategy"); r != nullptr && !r->is_null()) {
     auto retry = parse_retry(*r, t.where + ".retryStrategy");
     if (!retry) return retry.error();

@@ -48,6 +48,7 @@ json::object node_json(const NodeRecord& node) {
   for (const auto& [k, v] : node.outputs) outputs[k] = v;
   o["inputs"] = std::move(inputs);
   o["outputs"] = std::move(outputs);
+  if (!node.artifacts.empty()) o["artifacts"] = node.artifacts;
   if (node.result) o["result"] = *node.result;
   return o;
 }

@@ -31,6 +31,7 @@ struct NodeRecord {
   std::map<std::string, std::string> outputs;
   std::optional<json::object> result;  // summary of the step's result document
   std::string stdout_text;             // {{steps.X.outputs.result}}
+  json::array artifacts;               // saved output artifacts: name, key (the .tgz), sha256
 };
 
 [[nodiscard]] json::object node_json(const NodeRecord& node);

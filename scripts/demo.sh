@@ -80,7 +80,7 @@ set +e
   -p case-repo="$STATE/case.git" -p detected-at="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --mount /etc/irsteps/notify="$STATE/notify" --mount /var/run/secrets/irsteps/notify="$STATE/notify" \
   --mount /var/run/secrets/irsteps/case-repo="$STATE/empty" --mount /evidence="$STATE/evidence" \
-  --work-dir "$STATE/work" --approve-all > "$STATE/playbook-result.json"
+  --work-dir "$STATE/work" --artifact-dir "$STATE/artifacts" --approve-all > "$STATE/playbook-result.json"
 status=$?
 set -e
 jq -r '"phase: \(.phase)"' "$STATE/playbook-result.json" 2>/dev/null || cat "$STATE/playbook-result.json"
@@ -96,6 +96,7 @@ jq -r '.subject, "", .text' "$report"
 
 say "Where everything is"
 echo "evidence (hashed, with manifest.json):  $STATE/evidence/$INCIDENT"
+echo "its copy in the artifact repository:     $STATE/artifacts/$(cd "$STATE/artifacts" && ls -d -- */*.tgz 2>/dev/null | head -1)"
 echo "case record (one commit per step):       $STATE/case.git"
 git -C "$STATE/case.git" log --format='  %h %an: %s' main
 echo "notifications received:                  $STATE/received ($(ls "$STATE/received" | wc -l) messages)"

@@ -60,7 +60,9 @@ struct Rig {
                                   name,
                                   "--templates",
                                   std::string(IRSTEPS_SOURCE_DIR) + "/workflows/argo",
-                                  gate};
+                                  gate,
+                                  "--artifact-dir",
+                                  dir / "artifacts"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.insert(argv.end(), mounts.begin(), mounts.end());
     for (const auto& p : params) argv.insert(argv.end(), {"-p", p});
@@ -181,6 +183,23 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
   const std::string pod_dir = rig.dir / ("evidence/" + incident + "/" + ns.name() + "/" + pods[0]);
   CHECK(fs::exists(pod_dir + "/pod.json"));
   CHECK(fs::exists(rig.dir / ("evidence/" + incident + "/manifest.json")));
+  // Issue 16 item 12: the evidence folder also went to the artifact
+  // repository, and the workflow's output names its manifest's hash.
+  const auto manifest = read_file(rig.dir / ("evidence/" + incident + "/manifest.json"));
+  REQUIRE(manifest);
+  CHECK(string_at(result, {"outputs", "parameters", "evidence-manifest-sha256"}) == sha256_hex(*manifest));
+  bool archived = false;
+  for (const auto& node : find(result, {"nodes"})->as_array()) {
+    if (!string_at(node, {"name"}).ends_with(".snapshot")) continue;
+    for (const auto& artifact : find(node, {"artifacts"})->as_array()) {
+      const std::string archive = rig.dir / ("artifacts/" + string_at(artifact, {"key"}));
+      const auto listed = run_process({"tar", "-tzf", archive});
+      REQUIRE(listed);
+      archived = string_at(artifact, {"name"}) == "evidence" &&
+                 listed->out.find(incident + "/manifest.json") != std::string::npos;
+    }
+  }
+  CHECK(archived);
   // The receiver: initial notification, status update, post-incident report.
   const auto sent = rig.notifications();
   REQUIRE(sent.size() == 3);

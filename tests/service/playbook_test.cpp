@@ -864,3 +864,35 @@ TEST_CASE("playbook refuses semaphores and a mutex name that substitutes to noth
   REQUIRE_PLAYBOOK_EXIT(bad, 2);
   CHECK(bad.err.find("spec.synchronization.mutexes[0].name") != std::string::npos);
 }
+
+// Issue 16 item 12: outputs.artifacts go to the artifact repository; with
+// none, Argo fails the node (its wait container cannot save them), and so
+// does the runner.
+TEST_CASE("playbook saves output artifacts to --artifact-dir as .tgz, and fails the node without one",
+          "[playbook][service]") {
+  const auto dir = work_dir("artifacts");
+  const auto path =
+      write_template(dir, single_step("        args: [--outputs-dir=/tmp/out, --out=report.txt=found]\n") +
+                              "      outputs:\n        artifacts:\n"
+                              "          - {name: report, path: /tmp/out, archive: {tar: {}}}\n"
+                              "          - {name: absent, path: /tmp/none, optional: true}\n");
+  auto saved = run_playbook({path, "--artifact-dir", dir + "/repository"});
+  REQUIRE_PLAYBOOK_EXIT(saved, 0);
+  const auto& artifacts = saved.node("single.only").at("artifacts").as_array();
+  REQUIRE(artifacts.size() == 1);  // the optional one was not there
+  CHECK(string_at(artifacts[0], {"name"}) == "report");
+  const std::string archive = dir + "/repository/" + string_at(artifacts[0], {"key"});
+  REQUIRE(fs::exists(archive));
+  const auto listed = run_process({"tar", "-tzf", archive});
+  REQUIRE(listed);
+  CHECK(listed->out.find("out/report.txt") != std::string::npos);
+  const auto hashed = run_process({"sha256sum", archive});
+  REQUIRE(hashed);
+  CHECK(hashed->out.substr(0, 64) == string_at(artifacts[0], {"sha256"}));
+
+  auto without = run_playbook({path});
+  REQUIRE_PLAYBOOK_EXIT(without, 1);
+  CHECK(without.phase("single.only") == "Error");
+  CHECK(string_at(without.node("single.only"), {"message"}).find("no artifact repository") !=
+        std::string::npos);
+}
