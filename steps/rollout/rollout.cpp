@@ -227,10 +227,14 @@ Result<Options> options_from(const json::object& params) {
   if (params.contains("grace-period")) options.grace_period = param_int(params, "grace-period");
   options.force = param_bool(params, "force");
   options.selector = param_string(params, "selector");
-  if (const std::string since = param_string(params, "since"); !since.empty()) {
+  // since, else since-default (a playbook passes detected-at, else the
+  // workflow's creation time).
+  for (const auto* name : {"since", "since-default"}) {
+    const std::string since = param_string(params, name);
+    if (since.empty()) continue;
     auto parsed = parse_utc(since);
-    if (!parsed) return parsed.error().with("parameter since");
-    options.since = *parsed;
+    if (!parsed) return parsed.error().with(std::string("parameter ") + name);
+    if (!options.since) options.since = *parsed;
   }
   options.dry_run = param_bool(params, "dry-run");
   options.container = param_string(params, "container");
@@ -245,6 +249,13 @@ Result<Options> options_from(const json::object& params) {
   // changed DaemonSet); the whole cluster without a selector is not.
   if (options.verb == Verb::check_persistence && options.selector.empty() && options.ns.empty()) {
     return invalid("check-persistence needs --selector or --namespace");
+  }
+  // An empty window flags nothing and would pass for "no persistence found".
+  if (options.verb == Verb::check_persistence && !options.since) {
+    return invalid(
+        "parameter since: check-persistence needs the start of the incident's window (RFC 3339, "
+        "e.g. 2026-11-26T17:29:04Z), as --since or --since-default; an empty window would "
+        "flag nothing");
   }
   if (options.verb == Verb::find_image && options.targets.size() != 1) {
     return invalid("find-image takes exactly one image reference");

@@ -9,6 +9,8 @@
 #include "ir/driver/step.hpp"
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +75,30 @@ struct ContainerImage {
                                                                     std::string_view workload_id);
 [[nodiscard]] Result<void> set_image(const Options& options, Context& context, k8s::Client& client,
                                      const std::vector<Workload>& workloads);
+// persistence.cpp: whether an object of the checked namespace is persistence.
+// An owner lookup returns the object of that kind, namespace and name, or
+// nullopt when it is gone.
+using OwnerLookup = std::function<Result<std::optional<json::object>>(
+    std::string_view kind, const std::string& ns, const std::string& name)>;
+struct PersistenceVerdict {
+  bool flagged = false;
+  std::string reason;   // "created in the window", "made by ns/replicaset/web-1 from its template, ..."
+  std::string created;  // RFC 3339
+  std::string changed;  // the last write that was not a controller keeping its books
+};
+// Judges objects against one window [since, now), looking each owner up once.
+class PersistenceJudge {
+ public:
+  PersistenceJudge(std::string since, std::string incident_id, OwnerLookup lookup);
+  ~PersistenceJudge();
+  PersistenceJudge(const PersistenceJudge&) = delete;
+  PersistenceJudge& operator=(const PersistenceJudge&) = delete;
+  [[nodiscard]] Result<PersistenceVerdict> judge(const json::object& object, std::string_view kind);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // undo.cpp
 [[nodiscard]] Result<void> undo(const Options& options, Context& context, k8s::Client& client,

@@ -10,9 +10,12 @@
 #include "support/http_server.hpp"
 #include "support/pki.hpp"
 
+#include "ir/core/time.hpp"
+
 #include <boost/json/serialize.hpp>
 
 #include <filesystem>
+#include <thread>
 
 using namespace ir;
 using namespace ir::test;
@@ -31,6 +34,7 @@ struct Rig {
   std::vector<std::string> mounts;
   std::string gate = "--approve-all";  // or --deny-all: every approval gate's answer
   bool with_case_repo = true;
+  std::vector<std::string> extra;  // more options for `playbook run`, e.g. --deny STEP
 
   Rig() {
     make_bare_repo(case_repo);
@@ -59,6 +63,7 @@ struct Rig {
                                   gate,
                                   "--artifact-dir",
                                   dir / "artifacts"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     argv.insert(argv.end(), mounts.begin(), mounts.end());
     for (const auto& p : params) argv.insert(argv.end(), {"-p", p});
     if (with_case_repo) argv.insert(argv.end(), {"-p", "case-repo=" + case_repo});
@@ -110,6 +115,34 @@ std::string phase_of(const json::object& result, const std::string& node_suffix)
   return "";
 }
 
+std::string output_of(const json::object& result, const std::string& node_suffix, const std::string& key) {
+  const auto* nodes = find(result, {"nodes"});
+  if (nodes == nullptr || !nodes->is_array()) return "";
+  for (const auto& node : nodes->as_array()) {
+    const std::string name = string_at(node, {"name"});
+    if (name.size() >= node_suffix.size() && name.ends_with("." + node_suffix))
+      return string_at(node, {"outputs", key});
+  }
+  return "";
+}
+
+// Kubernetes' times are whole seconds, and the persistence check flags what
+// was created at or after the window's start: what the test set up before the
+// incident must be a second older than the workflow (or detected-at).
+void let_a_second_pass() {
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+}
+
+std::string node_field(const json::object& result, const std::string& node_suffix, std::string_view key) {
+  const auto* nodes = find(result, {"nodes"});
+  if (nodes == nullptr || !nodes->is_array()) return "";
+  for (const auto& node : nodes->as_array()) {
+    const std::string name = string_at(node, {"name"});
+    if (name.size() >= node_suffix.size() && name.ends_with("." + node_suffix)) return string_at(node, {key});
+  }
+  return "";
+}
+
 }  // namespace
 
 TEST_CASE("container compromise: isolate, evidence, notice, approval, eradication, restart, report",
@@ -119,6 +152,7 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
   Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 2));
   const auto pods = running_pods(ns.name(), "app=web", 2);
   const std::string incident = "INC-2026-11-26-501";
+  let_a_second_pass();
   const auto result = rig.run("irsteps-container-compromise",
                               {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0],
                                "workload=deployment/web", "severity=critical", "title=Miner in web",
@@ -134,6 +168,17 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
                                             "irsteps-isolate-inc-2026-11-26-501");
   CHECK(policy);
   CHECK(!Cluster::get().client().get(k8s::resources::pods, ns.name(), pods[0]));
+  // Issue 16 item 3: without detected-at the persistence window starts when
+  // the workflow was created, never empty. In it: the compromised pod
+  // (quarantined) and the pod its ReplicaSet made to replace it (detached
+  // by isolate): neither is persistence, so nothing gates the report.
+  const std::string since = output_of(result, "check-persistence", "since");
+  REQUIRE(since.size() == 20);  // 2026-12-07T09:06:19Z
+  CHECK(since.substr(0, 19) <= node_field(result, "isolate", "startedAt").substr(0, 19));
+  CHECK(output_of(result, "check-persistence", "flagged-count") == "0");
+  CHECK(string_at(result, {"outputs", "parameters", "persistence-flagged"}) == "0");
+  CHECK(phase_of(result, "persistence-found") == "Skipped");
+  CHECK(phase_of(result, "approve-resolution") == "Skipped");
   // The evidence folder: a manifest for the pod, every item hashed.
   const std::string pod_dir = rig.dir / ("evidence/" + incident + "/" + ns.name() + "/" + pods[0]);
   CHECK(fs::exists(pod_dir + "/pod.json"));
@@ -184,6 +229,7 @@ TEST_CASE("container compromise without a case record reports from its own steps
   Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
   const auto pods = running_pods(ns.name(), "app=web", 1);
   const std::string incident = "INC-2026-11-26-514";
+  let_a_second_pass();
   const auto result = rig.run(
       "irsteps-container-compromise",
       {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0], "workload=deployment/web"});
@@ -239,6 +285,129 @@ TEST_CASE("container compromise not approved: contained, nothing deleted, people
   CHECK(string_at(sent[1], {"text"}).find("eradication was not approved") != std::string::npos);
   const auto steps = rig.recorded_steps(incident);
   CHECK(std::count(steps.begin(), steps.end(), "rollout") == 0);
+}
+
+// Issue 16 item 3: a CronJob made during the incident is persistence. People
+// are told what was found, and the report does not go out as resolved while
+// nobody has cleared it (here the review is denied; eradication approved).
+TEST_CASE(
+    "container compromise with persistence: a CronJob made in the incident is flagged, no resolved report",
+    "[integration][playbooks]") {
+  Rig rig;
+  rig.extra = {"--deny", "approve-resolution"};
+  TestNamespace ns("pbccpersist");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  let_a_second_pass();
+  const std::string detected_at = format_utc(now());
+  Cluster::get().apply_yaml(ns.name(), R"(
+apiVersion: batch/v1beta1
+kind: CronJob
+metadata: {name: miner}
+spec:
+  schedule: "*/5 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: miner, image: registry.example/evil/miner:1.0}]
+)");
+  const std::string incident = "INC-2026-11-26-521";
+  const auto result = rig.run("irsteps-container-compromise",
+                              {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0],
+                               "workload=deployment/web", "detected-at=" + detected_at});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(output_of(result, "check-persistence", "since") == detected_at);
+  CHECK(output_of(result, "check-persistence", "flagged-count") == "1");
+  CHECK(output_of(result, "check-persistence", "flagged") == ns.name() + "/cronjob/miner");
+  CHECK(string_at(result, {"outputs", "parameters", "persistence-flagged"}) == "1");
+  CHECK(phase_of(result, "persistence-found") == "Succeeded");
+  CHECK(phase_of(result, "approve-resolution") == "Succeeded");
+  CHECK(output_of(result, "approve-resolution", "approved") == "not approved");
+  CHECK(phase_of(result, "persistence-not-cleared") == "Succeeded");
+  CHECK(phase_of(result, "status-update") == "Skipped");
+  CHECK(phase_of(result, "post-incident-report") == "Skipped");
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 3);
+  CHECK(string_at(sent[0], {"template"}) == "initial-notification");
+  for (const auto& notice : {sent[1], sent[2]}) {
+    CHECK(string_at(notice, {"template"}) == "status-update");
+    CHECK(string_at(notice, {"text"}).find(ns.name() + "/cronjob/miner") != std::string::npos);
+  }
+  CHECK(string_at(sent[1], {"text"}).find("possible persistence: 1 object(s)") != std::string::npos);
+  CHECK(string_at(sent[2], {"text"}).find("no resolved report was sent") != std::string::npos);
+  for (const auto& notice : sent) CHECK(string_at(notice, {"template"}) != "post-incident-report");
+}
+
+// The other path of the same gate: a person clears what was flagged, and
+// the report goes out as resolved, naming the object.
+TEST_CASE("container compromise with persistence cleared by a person: then the resolved report",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbccpersistok");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  let_a_second_pass();
+  const std::string detected_at = format_utc(now());
+  Cluster::get().apply_yaml(ns.name(), R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: backdoor}
+spec:
+  containers: [{name: sh, image: registry.example/evil/shell:1.0}]
+)");
+  const auto result = rig.run("irsteps-container-compromise",
+                              {"incident-id=INC-2026-11-26-522", "namespace=" + ns.name(), "pod=" + pods[0],
+                               "workload=deployment/web", "detected-at=" + detected_at});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(output_of(result, "check-persistence", "flagged") == ns.name() + "/pod/backdoor");
+  CHECK(output_of(result, "approve-resolution", "approved") == "approved");
+  CHECK(phase_of(result, "persistence-not-cleared") == "Skipped");
+  CHECK(phase_of(result, "post-incident-report") == "Succeeded");
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 4);
+  CHECK(string_at(sent[1], {"text"}).find(ns.name() + "/pod/backdoor") != std::string::npos);
+  CHECK(string_at(sent[2], {"template"}) == "status-update");
+  CHECK(string_at(sent[3], {"template"}) == "post-incident-report");
+}
+
+// Issue 16 item 3: with detected-at, the only new object is the pod the
+// ReplicaSet made to replace the compromised one (no workload: no restart,
+// so it is still there to look at): nothing is flagged, and the playbook
+// ends as it did before the check learned to tell it apart.
+TEST_CASE("container compromise with detected-at: the ReplicaSet's replacement pod is not flagged",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbccreplace");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 2));
+  const auto pods = running_pods(ns.name(), "app=web", 2);
+  let_a_second_pass();
+  const std::string detected_at = format_utc(now());
+  const auto result =
+      rig.run("irsteps-container-compromise", {"incident-id=INC-2026-11-26-523", "namespace=" + ns.name(),
+                                               "pod=" + pods[0], "detected-at=" + detected_at});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(output_of(result, "check-persistence", "since") == detected_at);
+  CHECK(output_of(result, "check-persistence", "flagged-count") == "0");
+  // The replacement: made in the window, by the ReplicaSet, and not flagged.
+  const auto now_running = running_pods(ns.name(), "app=web", 2);
+  std::size_t replacements = 0;
+  for (const auto& pod : now_running) {
+    if (std::find(pods.begin(), pods.end(), pod) != pods.end()) continue;
+    auto object = Cluster::get().client().get(k8s::resources::pods, ns.name(), pod);
+    REQUIRE(object);
+    CHECK(string_at(*object, {"metadata", "creationTimestamp"}) >= detected_at);
+    ++replacements;
+  }
+  CHECK(replacements == 1);
+  CHECK(phase_of(result, "persistence-found") == "Skipped");
+  CHECK(phase_of(result, "approve-resolution") == "Skipped");
+  CHECK(phase_of(result, "status-update") == "Succeeded");
+  CHECK(phase_of(result, "post-incident-report") == "Succeeded");
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 3);
+  CHECK(string_at(sent[2], {"template"}) == "post-incident-report");
 }
 
 // Issue 16 item 9: a failed playbook tells people, through its exit

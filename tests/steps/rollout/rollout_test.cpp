@@ -99,8 +99,10 @@ TEST_CASE("options: positional verb and targets, unknown verbs refused", "[unit]
 
 TEST_CASE("check-persistence covers a selector or a whole namespace, never the whole cluster unasked",
           "[unit][rollout]") {
-  json::object params{
-      {"incident-id", "INC-2026-11-26-001"}, {"verb", "check-persistence"}, {"namespace", "shop"}};
+  json::object params{{"incident-id", "INC-2026-11-26-001"},
+                      {"verb", "check-persistence"},
+                      {"namespace", "shop"},
+                      {"since", "2026-11-26T09:00:00Z"}};
   auto namespace_only = options_from(params);
   REQUIRE(namespace_only);
   CHECK(namespace_only->selector.empty());
@@ -110,6 +112,39 @@ TEST_CASE("check-persistence covers a selector or a whole namespace, never the w
   CHECK(nothing.error().describe().find("--selector or --namespace") != std::string::npos);
   params["selector"] = "app=web";
   CHECK(options_from(params));
+}
+
+// Issue 16 item 3: an empty window flagged nothing, and the playbook then
+// reported the incident resolved.
+TEST_CASE("check-persistence refuses an empty window, naming since, and falls back to since-default",
+          "[unit][rollout]") {
+  json::object params{
+      {"incident-id", "INC-2026-11-26-001"}, {"verb", "check-persistence"}, {"namespace", "shop"}};
+  for (const auto* empty : {"", "absent"}) {
+    INFO(empty);
+    if (std::string(empty).empty()) params["since"] = "";
+    auto refused = options_from(params);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code() == Code::invalid_input);
+    CHECK(refused.error().describe().find("parameter since") != std::string::npos);
+    params.erase("since");
+  }
+  params["since-default"] = "2026-11-26T08:00:00Z";
+  auto fallback = options_from(params);
+  REQUIRE(fallback);
+  CHECK(format_utc(*fallback->since) == "2026-11-26T08:00:00Z");
+  params["since"] = "2026-11-26T09:30:00Z";  // detected-at, when given, wins
+  auto detected = options_from(params);
+  REQUIRE(detected);
+  CHECK(format_utc(*detected->since) == "2026-11-26T09:30:00Z");
+  params["since"] = "yesterday";
+  auto bad = options_from(params);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().describe().find("parameter since") != std::string::npos);
+  // The other verbs take no window.
+  json::object status{
+      {"incident-id", "INC-2026-11-26-001"}, {"verb", "status"}, {"target", "deployment/web"}};
+  CHECK(options_from(status));
 }
 
 // Security review finding 22: a target reaches an API path, so its name and
