@@ -133,6 +133,14 @@ Result<void> Runner::prepare() {
     globals_.failures.reset();
     if (!r) return r.error().with(root_.where + ": spec.onExit");
   }
+  for (const auto& name : options_.denied_gates) {
+    if (gate_steps_.count(name) == 0) {
+      std::string known;
+      for (const auto& gate : gate_steps_) known += (known.empty() ? "" : ", ") + gate;
+      return invalid("--deny " + name + ": no step of that name calls an approval gate (suspend template)" +
+                     (known.empty() ? std::string() : "; the workflow's gates: " + known));
+    }
+  }
   if (!gates_.empty() && !options_.dry_run && !options_.approve_all && !options_.deny_all &&
       !options_.interactive) {
     return invalid("the workflow has approval gates (" + gates_.front() +
@@ -191,6 +199,7 @@ Result<void> Runner::check_template(const Template& t) {
 Result<void> Runner::check_call(const Template& t, const Call& call, const Scope& scope) {
   auto callee = library_.resolve(*t.owner, call);
   if (!callee) return callee.error();
+  if ((*callee)->kind == Template::Kind::suspend) gate_steps_.insert(call.name);
   if (!call.when.empty()) {
     auto text = check_text(call.when, scope, call.where + ".when");
     if (!text) return text.error();

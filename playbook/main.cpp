@@ -205,6 +205,8 @@ int main(int argc, char** argv) {
       ("dry-run", "run every step with --dry-run (workflow parameter dry-run=true, IRSTEPS_DRY_RUN=true); approval gates pass")
       ("approve-all", "approve every suspend gate: its supplied outputs get \"approved\" (argo node set --output-parameter, then argo resume)")
       ("deny-all", "deny every suspend gate: its supplied outputs take their defaults (a plain argo resume); a gate without any fails")
+      ("deny", po::value<std::vector<std::string>>()->composing(),
+       "STEP: deny the approval gate of this step (its node's displayName; repeatable), as a plain argo resume of that node; the other gates as --approve-all, --deny-all or the terminal")
       ("parallelism", po::value<int>()->default_value(4), "steps that run at the same time")
       ("bin-dir", po::value<std::vector<std::string>>()->composing(),
        "where the step executables are (repeatable; default: next to playbook, then IRSTEPS_BIN_DIR)")
@@ -299,6 +301,9 @@ int main(int argc, char** argv) {
     options.dry_run = vm.count("dry-run") > 0;
     options.approve_all = vm.count("approve-all") > 0;
     options.deny_all = vm.count("deny-all") > 0;
+    if (vm.count("deny")) {
+      for (const auto& name : vm["deny"].as<std::vector<std::string>>()) options.denied_gates.insert(name);
+    }
     if (options.approve_all && options.deny_all) {
       std::cerr << "playbook: --approve-all and --deny-all exclude each other\n";
       return exit_bad_input;

@@ -297,6 +297,8 @@ void Runner::run_suspend(const Template& t, NodeRecord& node) {
   const auto seconds = [](std::chrono::milliseconds d) { return std::to_string(d.count() / 1000) + "s"; };
   const std::string resume_text = duration ? "resumes by itself after " + seconds(*duration) : "";
   if (options_.dry_run) return resume(std::string(approved_value), "approved automatically (dry run)");
+  const std::string step_name = node.path.substr(node.path.rfind('.') + 1);
+  if (options_.denied_gates.count(step_name) != 0) return deny("denied (--deny " + step_name + ")");
   if (options_.deny_all) return deny("denied (--deny-all)");
   if (options_.approve_all) return resume(std::string(approved_value), "approved (--approve-all)");
   if (!options_.interactive) {

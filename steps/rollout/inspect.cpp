@@ -1,17 +1,7 @@
 #include "rollout.hpp"
 
-#include <boost/json/serialize.hpp>
-
-#include <algorithm>
-
 namespace ir::steps::rollout {
 namespace {
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string text;
-  for (const auto& item : items) text += (text.empty() ? "" : ",") + item;
-  return text;
-}
 
 std::string normalise_repository(std::string name) {
   const auto slash = name.find('/');
@@ -22,26 +12,6 @@ std::string normalise_repository(std::string name) {
     return "docker.io/" + name;
   }
   return name;
-}
-
-std::string qualified(const json::value& object, std::string_view kind) {
-  const std::string ns = string_at(object, {"metadata", "namespace"});
-  return (ns.empty() ? "" : ns + "/") + std::string(kind) + "/" + string_at(object, {"metadata", "name"});
-}
-
-// The last time anything but status was written (managedFields), else creation.
-std::string changed_at(const json::value& object) {
-  std::string latest = string_at(object, {"metadata", "creationTimestamp"});
-  const auto* fields = find(object, {"metadata", "managedFields"});
-  if (fields == nullptr || !fields->is_array()) return latest;
-  for (const auto& entry : fields->get_array()) {
-    const auto* touched = find(entry, {"fieldsV1"});
-    const bool status_only = touched != nullptr && touched->is_object() &&
-                             touched->get_object().size() == 1 && touched->get_object().contains("f:status");
-    const std::string time = string_at(entry, {"time"});
-    if (!status_only && time > latest) latest = time;
-  }
-  return latest;
 }
 
 }  // namespace
@@ -83,48 +53,6 @@ bool image_matches(const ImageRef& wanted, std::string_view image, std::string_v
   auto actual = parse_image_ref(image);
   if (!actual) return false;
   return actual->repository == wanted.repository && actual->tag == wanted.tag;
-}
-
-Result<void> check_persistence(const Options& options, Context& context, k8s::Client& client) {
-  const std::string since = options.since ? format_utc(*options.since) : std::string();
-  json::array objects;
-  std::vector<std::string> flagged;
-  auto inspect = [&](const json::object& listed, std::string_view kind) {
-    for (const auto& item : listed.at("items").as_array()) {
-      const std::string created = string_at(item, {"metadata", "creationTimestamp"});
-      const std::string changed = changed_at(item);
-      // RFC 3339 UTC strings of one format compare as times.
-      const bool late = !since.empty() && (created >= since || changed >= since);
-      objects.push_back(json::object{
-          {"object", qualified(item, kind)}, {"created", created}, {"changed", changed}, {"flagged", late}});
-      if (late) {
-        flagged.push_back(qualified(item, kind));
-        context.warn(qualified(item, kind) + " was created or changed after " + since + " (created " +
-                     created + ", changed " + changed + ")");
-      }
-    }
-  };
-  const k8s::ListOptions selector{options.selector, {}};
-  for (const auto* resource :
-       {&k8s::resources::pods, &k8s::resources::deployments, &k8s::resources::daemonsets,
-        &k8s::resources::statefulsets, &k8s::resources::jobs}) {
-    auto listed = client.list(*resource, options.ns, selector);
-    if (!listed) return listed.error().with("list " + resource->plural);
-    std::string kind = resource->kind;
-    std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return std::tolower(c); });
-    inspect(*listed, kind);
-  }
-  static const k8s::Resource cronjobs_v1{"batch", "v1", "cronjobs", "CronJob", true};
-  auto cronjobs = client.list(cronjobs_v1, options.ns, selector);
-  if (!cronjobs && cronjobs.error().code() == Code::not_found) {
-    cronjobs = client.list(k8s::resources::cronjobs, options.ns, selector);
-  }
-  if (!cronjobs) return cronjobs.error().with("list cronjobs");
-  inspect(*cronjobs, "cronjob");
-  context.report().set_output("objects", boost::json::serialize(objects));
-  context.report().set_output("flagged", joined(flagged));
-  context.report().set_output("flagged-count", std::to_string(flagged.size()));
-  return {};
 }
 
 }  // namespace ir::steps::rollout

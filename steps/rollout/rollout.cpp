@@ -14,6 +14,7 @@ constexpr std::pair<std::string_view, Verb> verbs[] = {{"restart", Verb::restart
                                                        {"status", Verb::status},
                                                        {"undo", Verb::undo},
                                                        {"scale", Verb::scale},
+                                                       {"set-image", Verb::set_image},
                                                        {"delete-pod", Verb::delete_pod},
                                                        {"find-image", Verb::find_image},
                                                        {"check-persistence", Verb::check_persistence},
@@ -179,6 +180,9 @@ Result<void> run_workload_verb(const Options& options, Context& context, k8s::Cl
         if (auto done = scale(options, context, client, workload); !done) return done;
       }
       return {};
+    case Verb::set_image:
+      if (auto done = set_image(options, context, client, *workloads); !done) return done;
+      return await(options, context, client, *workloads);
     case Verb::undo:
       for (const auto& workload : *workloads) {
         if (auto done = undo(options, context, client, workload); !done) return done;
@@ -202,12 +206,15 @@ Result<Options> options_from(const json::object& params) {
   }
   if (verb.empty())
     return invalid(
-        "give a verb: restart, status, undo, scale, delete-pod, find-image, check-persistence, stop");
+        "give a verb: restart, status, undo, scale, set-image, delete-pod, find-image, check-persistence, "
+        "stop");
   const auto* match =
       std::find_if(std::begin(verbs), std::end(verbs), [&](const auto& v) { return v.first == verb; });
   if (match == std::end(verbs)) {
-    return invalid("unknown verb '" + verb +
-                   "': use restart, status, undo, scale, delete-pod, find-image, check-persistence or stop");
+    return invalid(
+        "unknown verb '" + verb +
+        "': use restart, status, undo, scale, set-image, delete-pod, find-image, check-persistence "
+        "or stop");
   }
   options.verb = match->second;
   options.targets = param_strings(params, "target");
@@ -223,17 +230,36 @@ Result<Options> options_from(const json::object& params) {
   if (params.contains("grace-period")) options.grace_period = param_int(params, "grace-period");
   options.force = param_bool(params, "force");
   options.selector = param_string(params, "selector");
-  if (const std::string since = param_string(params, "since"); !since.empty()) {
+  // since, else since-default (a playbook passes detected-at, else the
+  // workflow's creation time).
+  for (const auto* name : {"since", "since-default"}) {
+    const std::string since = param_string(params, name);
+    if (since.empty()) continue;
     auto parsed = parse_utc(since);
-    if (!parsed) return parsed.error().with("parameter since");
-    options.since = *parsed;
+    if (!parsed) return parsed.error().with(std::string("parameter ") + name);
+    if (!options.since) options.since = *parsed;
   }
   options.dry_run = param_bool(params, "dry-run");
+  options.container = param_string(params, "container");
+  if (options.verb == Verb::set_image) {
+    auto image = pinned_image(param_string(params, "image"));
+    if (!image) return image.error();
+    options.image = std::move(*image);
+  } else if (!param_string(params, "image").empty() || !options.container.empty()) {
+    return invalid("parameters image and container belong to set-image");
+  }
   options.digest = param_string(params, "digest");
   // A whole namespace is a fair scope for persistence (a new CronJob, a
   // changed DaemonSet); the whole cluster without a selector is not.
   if (options.verb == Verb::check_persistence && options.selector.empty() && options.ns.empty()) {
     return invalid("check-persistence needs --selector or --namespace");
+  }
+  // An empty window flags nothing and would pass for "no persistence found".
+  if (options.verb == Verb::check_persistence && !options.since) {
+    return invalid(
+        "parameter since: check-persistence needs the start of the incident's window (RFC 3339, "
+        "e.g. 2026-11-26T17:29:04Z), as --since or --since-default; an empty window would "
+        "flag nothing");
   }
   if (options.verb == Verb::find_image && options.targets.size() != 1) {
     return invalid("find-image takes exactly one image reference");
@@ -266,7 +292,9 @@ Result<void> run(const Options& options, Context& context) {
 
 const StepDef& step() {
   static const StepDef def = define_step<Options>(
-      "rollout", "restart, await, undo, scale, stop workloads; delete pods; find images; check persistence",
+      "rollout",
+      "restart, await, undo, scale, set the image of, stop workloads; delete pods; find images; check "
+      "persistence",
       options_from, run);
   return def;
 }

@@ -1,6 +1,6 @@
 // rollout: the workload actions the playbooks need, like `kubectl rollout`
-// but awaited and verified: restart, status, undo, scale, delete-pod,
-// find-image, check-persistence, stop.
+// but awaited and verified: restart, status, undo, scale, set-image,
+// delete-pod, find-image, check-persistence, stop.
 #pragma once
 
 #include "workload.hpp"
@@ -9,6 +9,8 @@
 #include "ir/driver/step.hpp"
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,7 +19,7 @@ namespace ir::steps::rollout {
 
 inline constexpr std::string_view previous_replicas_annotation = "irsteps.io/previous-replicas";
 
-enum class Verb { restart, status, undo, scale, delete_pod, find_image, check_persistence, stop };
+enum class Verb { restart, status, undo, scale, set_image, delete_pod, find_image, check_persistence, stop };
 
 struct Options {
   std::string incident_id;
@@ -33,6 +35,8 @@ struct Options {
   bool force = false;
   std::string selector;
   std::optional<TimePoint> since;
+  std::string image;      // set-image: REPOSITORY@sha256:DIGEST, its tag left out
+  std::string container;  // set-image: the container to change
   bool dry_run = false;
   std::string digest;  // find-image: the verified digest (sha256:...) to look for as well
 };
@@ -82,6 +86,50 @@ struct StopTarget {
 // [NAMESPACE/]KIND/NAME, as find-image writes them.
 [[nodiscard]] Result<StopTarget> parse_stop_target(std::string_view target, std::string_view ns);
 [[nodiscard]] Result<void> stop(const Options& options, Context& context, k8s::Client& client);
+
+// set_image.cpp
+struct ContainerImage {
+  std::string list;  // "containers" or "initContainers"
+  std::string container;
+  std::string image;
+};
+// The annotation on the workload that keeps a container's image from before
+// set-image changed it: irsteps.io/previous-image-<container>.
+[[nodiscard]] std::string previous_image_annotation(std::string_view container);
+// The image by digest (a tag beside it left out); a tag alone is refused.
+[[nodiscard]] Result<std::string> pinned_image(std::string_view text);
+// The containers set-image changes: the one named, else those that run the
+// image's repository, else the only container; ambiguity is refused.
+[[nodiscard]] Result<std::vector<ContainerImage>> choose_containers(const json::object& pod_spec,
+                                                                    std::string_view image,
+                                                                    std::string_view container,
+                                                                    std::string_view workload_id);
+[[nodiscard]] Result<void> set_image(const Options& options, Context& context, k8s::Client& client,
+                                     const std::vector<Workload>& workloads);
+// persistence.cpp: whether an object of the checked namespace is persistence.
+// An owner lookup returns the object of that kind, namespace and name, or
+// nullopt when it is gone.
+using OwnerLookup = std::function<Result<std::optional<json::object>>(
+    std::string_view kind, const std::string& ns, const std::string& name)>;
+struct PersistenceVerdict {
+  bool flagged = false;
+  std::string reason;   // "created in the window", "made by ns/replicaset/web-1 from its template, ..."
+  std::string created;  // RFC 3339
+  std::string changed;  // the last write that was not a controller keeping its books
+};
+// Judges objects against one window [since, now), looking each owner up once.
+class PersistenceJudge {
+ public:
+  PersistenceJudge(std::string since, std::string incident_id, OwnerLookup lookup);
+  ~PersistenceJudge();
+  PersistenceJudge(const PersistenceJudge&) = delete;
+  PersistenceJudge& operator=(const PersistenceJudge&) = delete;
+  [[nodiscard]] Result<PersistenceVerdict> judge(const json::object& object, std::string_view kind);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // undo.cpp
 [[nodiscard]] Result<void> undo(const Options& options, Context& context, k8s::Client& client,

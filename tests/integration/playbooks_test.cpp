@@ -10,9 +10,12 @@
 #include "support/http_server.hpp"
 #include "support/pki.hpp"
 
+#include "ir/core/time.hpp"
+
 #include <boost/json/serialize.hpp>
 
 #include <filesystem>
+#include <thread>
 
 using namespace ir;
 using namespace ir::test;
@@ -31,6 +34,7 @@ struct Rig {
   std::vector<std::string> mounts;
   std::string gate = "--approve-all";  // or --deny-all: every approval gate's answer
   bool with_case_repo = true;
+  std::vector<std::string> extra;  // more options for `playbook run`, e.g. --deny STEP
 
   Rig() {
     make_bare_repo(case_repo);
@@ -59,6 +63,7 @@ struct Rig {
                                   gate,
                                   "--artifact-dir",
                                   dir / "artifacts"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     argv.insert(argv.end(), mounts.begin(), mounts.end());
     for (const auto& p : params) argv.insert(argv.end(), {"-p", p});
     if (with_case_repo) argv.insert(argv.end(), {"-p", "case-repo=" + case_repo});
@@ -110,6 +115,34 @@ std::string phase_of(const json::object& result, const std::string& node_suffix)
   return "";
 }
 
+std::string output_of(const json::object& result, const std::string& node_suffix, const std::string& key) {
+  const auto* nodes = find(result, {"nodes"});
+  if (nodes == nullptr || !nodes->is_array()) return "";
+  for (const auto& node : nodes->as_array()) {
+    const std::string name = string_at(node, {"name"});
+    if (name.size() >= node_suffix.size() && name.ends_with("." + node_suffix))
+      return string_at(node, {"outputs", key});
+  }
+  return "";
+}
+
+// Kubernetes' times are whole seconds, and the persistence check flags what
+// was created at or after the window's start: what the test set up before the
+// incident must be a second older than the workflow (or detected-at).
+void let_a_second_pass() {
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+}
+
+std::string node_field(const json::object& result, const std::string& node_suffix, std::string_view key) {
+  const auto* nodes = find(result, {"nodes"});
+  if (nodes == nullptr || !nodes->is_array()) return "";
+  for (const auto& node : nodes->as_array()) {
+    const std::string name = string_at(node, {"name"});
+    if (name.size() >= node_suffix.size() && name.ends_with("." + node_suffix)) return string_at(node, {key});
+  }
+  return "";
+}
+
 }  // namespace
 
 TEST_CASE("container compromise: isolate, evidence, notice, approval, eradication, restart, report",
@@ -119,6 +152,7 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
   Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 2));
   const auto pods = running_pods(ns.name(), "app=web", 2);
   const std::string incident = "INC-2026-11-26-501";
+  let_a_second_pass();
   const auto result = rig.run("irsteps-container-compromise",
                               {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0],
                                "workload=deployment/web", "severity=critical", "title=Miner in web",
@@ -134,6 +168,17 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
                                             "irsteps-isolate-inc-2026-11-26-501");
   CHECK(policy);
   CHECK(!Cluster::get().client().get(k8s::resources::pods, ns.name(), pods[0]));
+  // Issue 16 item 3: without detected-at the persistence window starts when
+  // the workflow was created, never empty. In it: the compromised pod
+  // (quarantined) and the pod its ReplicaSet made to replace it (detached
+  // by isolate): neither is persistence, so nothing gates the report.
+  const std::string since = output_of(result, "check-persistence", "since");
+  REQUIRE(since.size() == 20);  // 2026-12-07T09:06:19Z
+  CHECK(since.substr(0, 19) <= node_field(result, "isolate", "startedAt").substr(0, 19));
+  CHECK(output_of(result, "check-persistence", "flagged-count") == "0");
+  CHECK(string_at(result, {"outputs", "parameters", "persistence-flagged"}) == "0");
+  CHECK(phase_of(result, "persistence-found") == "Skipped");
+  CHECK(phase_of(result, "approve-resolution") == "Skipped");
   // The evidence folder: a manifest for the pod, every item hashed.
   const std::string pod_dir = rig.dir / ("evidence/" + incident + "/" + ns.name() + "/" + pods[0]);
   CHECK(fs::exists(pod_dir + "/pod.json"));
@@ -184,6 +229,7 @@ TEST_CASE("container compromise without a case record reports from its own steps
   Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
   const auto pods = running_pods(ns.name(), "app=web", 1);
   const std::string incident = "INC-2026-11-26-514";
+  let_a_second_pass();
   const auto result = rig.run(
       "irsteps-container-compromise",
       {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0], "workload=deployment/web"});
@@ -239,6 +285,129 @@ TEST_CASE("container compromise not approved: contained, nothing deleted, people
   CHECK(string_at(sent[1], {"text"}).find("eradication was not approved") != std::string::npos);
   const auto steps = rig.recorded_steps(incident);
   CHECK(std::count(steps.begin(), steps.end(), "rollout") == 0);
+}
+
+// Issue 16 item 3: a CronJob made during the incident is persistence. People
+// are told what was found, and the report does not go out as resolved while
+// nobody has cleared it (here the review is denied; eradication approved).
+TEST_CASE(
+    "container compromise with persistence: a CronJob made in the incident is flagged, no resolved report",
+    "[integration][playbooks]") {
+  Rig rig;
+  rig.extra = {"--deny", "approve-resolution"};
+  TestNamespace ns("pbccpersist");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  let_a_second_pass();
+  const std::string detected_at = format_utc(now());
+  Cluster::get().apply_yaml(ns.name(), R"(
+apiVersion: batch/v1beta1
+kind: CronJob
+metadata: {name: miner}
+spec:
+  schedule: "*/5 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: miner, image: registry.example/evil/miner:1.0}]
+)");
+  const std::string incident = "INC-2026-11-26-521";
+  const auto result = rig.run("irsteps-container-compromise",
+                              {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0],
+                               "workload=deployment/web", "detected-at=" + detected_at});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(output_of(result, "check-persistence", "since") == detected_at);
+  CHECK(output_of(result, "check-persistence", "flagged-count") == "1");
+  CHECK(output_of(result, "check-persistence", "flagged") == ns.name() + "/cronjob/miner");
+  CHECK(string_at(result, {"outputs", "parameters", "persistence-flagged"}) == "1");
+  CHECK(phase_of(result, "persistence-found") == "Succeeded");
+  CHECK(phase_of(result, "approve-resolution") == "Succeeded");
+  CHECK(output_of(result, "approve-resolution", "approved") == "not approved");
+  CHECK(phase_of(result, "persistence-not-cleared") == "Succeeded");
+  CHECK(phase_of(result, "status-update") == "Skipped");
+  CHECK(phase_of(result, "post-incident-report") == "Skipped");
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 3);
+  CHECK(string_at(sent[0], {"template"}) == "initial-notification");
+  for (const auto& notice : {sent[1], sent[2]}) {
+    CHECK(string_at(notice, {"template"}) == "status-update");
+    CHECK(string_at(notice, {"text"}).find(ns.name() + "/cronjob/miner") != std::string::npos);
+  }
+  CHECK(string_at(sent[1], {"text"}).find("possible persistence: 1 object(s)") != std::string::npos);
+  CHECK(string_at(sent[2], {"text"}).find("no resolved report was sent") != std::string::npos);
+  for (const auto& notice : sent) CHECK(string_at(notice, {"template"}) != "post-incident-report");
+}
+
+// The other path of the same gate: a person clears what was flagged, and
+// the report goes out as resolved, naming the object.
+TEST_CASE("container compromise with persistence cleared by a person: then the resolved report",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbccpersistok");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  let_a_second_pass();
+  const std::string detected_at = format_utc(now());
+  Cluster::get().apply_yaml(ns.name(), R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: backdoor}
+spec:
+  containers: [{name: sh, image: registry.example/evil/shell:1.0}]
+)");
+  const auto result = rig.run("irsteps-container-compromise",
+                              {"incident-id=INC-2026-11-26-522", "namespace=" + ns.name(), "pod=" + pods[0],
+                               "workload=deployment/web", "detected-at=" + detected_at});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(output_of(result, "check-persistence", "flagged") == ns.name() + "/pod/backdoor");
+  CHECK(output_of(result, "approve-resolution", "approved") == "approved");
+  CHECK(phase_of(result, "persistence-not-cleared") == "Skipped");
+  CHECK(phase_of(result, "post-incident-report") == "Succeeded");
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 4);
+  CHECK(string_at(sent[1], {"text"}).find(ns.name() + "/pod/backdoor") != std::string::npos);
+  CHECK(string_at(sent[2], {"template"}) == "status-update");
+  CHECK(string_at(sent[3], {"template"}) == "post-incident-report");
+}
+
+// Issue 16 item 3: with detected-at, the only new object is the pod the
+// ReplicaSet made to replace the compromised one (no workload: no restart,
+// so it is still there to look at): nothing is flagged, and the playbook
+// ends as it did before the check learned to tell it apart.
+TEST_CASE("container compromise with detected-at: the ReplicaSet's replacement pod is not flagged",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbccreplace");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 2));
+  const auto pods = running_pods(ns.name(), "app=web", 2);
+  let_a_second_pass();
+  const std::string detected_at = format_utc(now());
+  const auto result =
+      rig.run("irsteps-container-compromise", {"incident-id=INC-2026-11-26-523", "namespace=" + ns.name(),
+                                               "pod=" + pods[0], "detected-at=" + detected_at});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(output_of(result, "check-persistence", "since") == detected_at);
+  CHECK(output_of(result, "check-persistence", "flagged-count") == "0");
+  // The replacement: made in the window, by the ReplicaSet, and not flagged.
+  const auto now_running = running_pods(ns.name(), "app=web", 2);
+  std::size_t replacements = 0;
+  for (const auto& pod : now_running) {
+    if (std::find(pods.begin(), pods.end(), pod) != pods.end()) continue;
+    auto object = Cluster::get().client().get(k8s::resources::pods, ns.name(), pod);
+    REQUIRE(object);
+    CHECK(string_at(*object, {"metadata", "creationTimestamp"}) >= detected_at);
+    ++replacements;
+  }
+  CHECK(replacements == 1);
+  CHECK(phase_of(result, "persistence-found") == "Skipped");
+  CHECK(phase_of(result, "approve-resolution") == "Skipped");
+  CHECK(phase_of(result, "status-update") == "Succeeded");
+  CHECK(phase_of(result, "post-incident-report") == "Succeeded");
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 3);
+  CHECK(string_at(sent[2], {"template"}) == "post-incident-report");
 }
 
 // Issue 16 item 9: a failed playbook tells people, through its exit
@@ -696,4 +865,165 @@ TEST_CASE(
     REQUIRE(sent.size() == 1);
     CHECK(string_at(sent[0], {"text"}).find(R"("displayName":"verify")") != std::string::npos);
   }
+}
+
+namespace {
+
+const json::object* node_named(const json::object& result, const std::string& node_suffix) {
+  for (const auto& node : result.at("nodes").as_array()) {
+    const std::string name = string_at(node, {"name"});
+    if (name.ends_with("." + node_suffix)) return &node.as_object();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// Issue 16 item 6: the verified recovery image is what the workload runs
+// afterwards, by the digest verified; the tag it was named by can be moved.
+TEST_CASE("container compromise recovers the workload on the verified recovery image, by digest",
+          "[integration][playbooks]") {
+  if (!have_docker_registry()) return;
+  Rig rig;
+  rig.with_case_repo = false;  // the report's timeline from the workflow's own steps
+  LocalRegistry local;
+  oci::RegistryOptions options;
+  options.plain_http = true;
+  oci::Registry registry(local.host(), options);
+  const auto image = push_image(registry, "shop/web", "1.0");
+  TempDir sigstore;
+  const std::string identity = "https://github.com/shop/web/.github/workflows/release.yml@refs/heads/main";
+  sign_image(registry, sigstore, "shop/web", local.host() + "/shop/web", image, identity);
+
+  TestNamespace ns("pbccrecover");
+  const std::string by_tag = local.host() + "/shop/web:1.0";
+  Cluster::get().apply_yaml(ns.name(), deployment_of("web", by_tag));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  const auto result =
+      rig.run("irsteps-container-compromise",
+              {"incident-id=INC-2026-11-26-516", "namespace=" + ns.name(), "pod=" + pods[0],
+               "workload=deployment/web", "recovery-image=" + by_tag, "certificate-identity=" + identity,
+               "certificate-oidc-issuer=https://token.actions.githubusercontent.com",
+               "trusted-root=" + sigstore / "trusted_root.json", "allow-http-registry=true"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(phase_of(result, "verify-recovery-image") == "Succeeded");
+  CHECK(phase_of(result, "set-recovery-image") == "Succeeded");
+  CHECK(phase_of(result, "restart") == "Skipped");
+  // What verify-image verified is what the rollout step was given.
+  const auto* set = node_named(result, "set-recovery-image");
+  REQUIRE(set != nullptr);
+  CHECK(string_at(*set, {"inputs", "verb"}) == "set-image");
+  CHECK(string_at(*set, {"inputs", "image"}) == by_tag + "@" + image.digest);
+  const std::string pinned = local.host() + "/shop/web@" + image.digest;
+  CHECK(string_at(result, {"outputs", "parameters", "recovery-image"}) == pinned);
+  auto live = Cluster::get().client().get(k8s::resources::deployments, ns.name(), "web");
+  REQUIRE(live);
+  CHECK(string_at(find(*live, {"spec", "template", "spec", "containers"})->as_array().at(0), {"image"}) ==
+        pinned);
+  CHECK(string_at(*live, {"metadata", "annotations", "irsteps.io/previous-image-main"}) == by_tag);
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 3);
+  CHECK(string_at(sent[2], {"text"}).find("by its verified digest: Succeeded") != std::string::npos);
+}
+
+TEST_CASE("container compromise without a recovery image restarts the workload from its own images",
+          "[integration][playbooks]") {
+  Rig rig;
+  rig.with_case_repo = false;
+  TestNamespace ns("pbccnorecovery");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  const auto result =
+      rig.run("irsteps-container-compromise", {"incident-id=INC-2026-11-26-517", "namespace=" + ns.name(),
+                                               "pod=" + pods[0], "workload=deployment/web"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(phase_of(result, "verify-recovery-image") == "Skipped");
+  CHECK(phase_of(result, "set-recovery-image") == "Skipped");
+  CHECK(phase_of(result, "restart") == "Succeeded");
+  CHECK(string_at(result, {"outputs", "parameters", "recovery-image"}) == "not set");
+  auto live = Cluster::get().client().get(k8s::resources::deployments, ns.name(), "web");
+  REQUIRE(live);
+  CHECK(string_at(find(*live, {"spec", "template", "spec", "containers"})->as_array().at(0), {"image"}) ==
+        "registry.example/shop/web:1.0");
+  CHECK(!string_at(*live, {"spec", "template", "metadata", "annotations", "irsteps.io/restartedAt"}).empty());
+}
+
+// Issue 16 item 6: filesystem capture and evidence signing are turned on
+// from the playbook's parameters.
+TEST_CASE("container compromise captures the filesystem and signs the evidence manifest when asked",
+          "[integration][playbooks]") {
+  Rig rig;
+  rig.with_case_repo = false;
+  // The test node runs no container: its exec runs on this host in the
+  // pod's rootfs folder, so `tar -C /` would read this host's root. A `tar`
+  // first on the container's PATH reads the rootfs in its place.
+  fs::create_directories(rig.dir / "rootfs/etc");
+  REQUIRE(write_file_atomic(rig.dir / "rootfs/etc/dropped-by-attacker", "xmrig --donate-level 0\n"));
+  fs::create_directories(rig.dir / "bin");
+  auto tar = run_process({"sh", "-c", "command -v tar"});
+  REQUIRE(tar);
+  const std::string real_tar = tar->out.substr(0, tar->out.find('\n'));
+  REQUIRE(write_file_atomic(rig.dir / "bin/tar",
+                            "#!/bin/sh\nn=$#\nprev=\nfor a do\n"
+                            "  if [ \"$prev\" = -C ] && [ \"$a\" = / ]; then a=$(pwd); fi\n"
+                            "  set -- \"$@\" \"$a\"\n  prev=$a\ndone\nshift \"$n\"\n"
+                            "exec " +
+                                real_tar + " \"$@\"\n"));
+  fs::permissions(rig.dir / "bin/tar", fs::perms::owner_all);
+  fs::create_directories(rig.dir / "keys");
+  REQUIRE(run_process({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                       "-out", rig.dir / "keys/key.pem"}));
+  REQUIRE(run_process(
+      {"openssl", "pkey", "-in", rig.dir / "keys/key.pem", "-pubout", "-out", rig.dir / "keys/key.pub"}));
+
+  TestNamespace ns("pbccfs");
+  Cluster::get().apply_yaml(
+      ns.name(),
+      "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n"
+      "  selector: {matchLabels: {app: web}}\n  template:\n    metadata:\n      labels: {app: web}\n"
+      "      annotations: {irsteps.io/test-rootfs: \"" +
+          rig.dir / "rootfs" +
+          "\"}\n    spec:\n      containers:\n      - name: app\n"
+          "        image: registry.example/shop/web:1.0\n"
+          "        env: [{name: PATH, value: \"" +
+          rig.dir / "bin" + ":/usr/sbin:/usr/bin:/sbin:/bin\"}]\n");
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  const std::string incident = "INC-2026-11-26-518";
+  const auto result = rig.run("irsteps-container-compromise",
+                              {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0],
+                               "capture-filesystem=true", "evidence-sign-key=" + rig.dir / "keys/key.pem"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  const auto* snapshot = node_named(result, "snapshot");
+  REQUIRE(snapshot != nullptr);
+  CHECK(string_at(*snapshot, {"inputs", "filesystem"}) == "true");
+  const std::string evidence = rig.dir / ("evidence/" + incident);
+  CHECK(string_at(*snapshot, {"outputs", "signature"}) == evidence + "/manifest.json.sig");
+  // The filesystem tar is an item of the manifest, hashed, and holds the rootfs.
+  auto manifest_text = read_file(evidence + "/manifest.json");
+  REQUIRE(manifest_text);
+  auto manifest = parse_json(*manifest_text, "manifest");
+  REQUIRE(manifest);
+  const json::value* item = nullptr;
+  for (const auto& entry : manifest->at("items").as_array()) {
+    if (string_at(entry, {"path"}).ends_with("/filesystem/app.tar")) item = &entry;
+  }
+  REQUIRE(item != nullptr);
+  CHECK(string_at(*item, {"status"}) == "complete");
+  const std::string tar_path = evidence + "/" + string_at(*item, {"path"});
+  CHECK(sha256_hex(*read_file(tar_path)) == string_at(*item, {"sha256"}));
+  auto listing = run_process({"tar", "tf", tar_path});
+  REQUIRE(listing);
+  CHECK(listing->out.find("etc/dropped-by-attacker") != std::string::npos);
+  // The manifest's signature verifies with the public key, and not with another.
+  auto verified = run_process({binary("snapshot"), "verify", evidence, "--key", rig.dir / "keys/key.pub"});
+  REQUIRE(verified);
+  INFO(verified->err);
+  CHECK(verified->exit_status == 0);
+  auto verdict = parse_json(verified->out, "snapshot verify stdout");
+  REQUIRE(verdict);
+  CHECK(string_at(*verdict, {"outputs", "signature"}) == "verified");
+  REQUIRE(write_file_atomic(evidence + "/manifest.json", *manifest_text + "\n"));
+  auto tampered = run_process({binary("snapshot"), "verify", evidence, "--key", rig.dir / "keys/key.pub"});
+  REQUIRE(tampered);
+  CHECK(tampered->exit_status != 0);
 }

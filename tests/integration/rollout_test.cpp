@@ -3,8 +3,12 @@
 #include "step_runner.hpp"
 
 #include "ir/core/encoding.hpp"
+#include "ir/core/time.hpp"
 
 #include <fmt/format.h>
+
+#include <map>
+#include <thread>
 
 using namespace ir;
 using namespace ir::test;
@@ -184,6 +188,183 @@ TEST_CASE("rollout check-persistence flags what was created after the incident b
   CHECK(flagged.output("flagged").find("/deployment/") == std::string::npos);
 }
 
+// Issue 16 item 3: the pod a ReplicaSet makes to replace a deleted one is not
+// persistence; a new CronJob, DaemonSet, bare pod or a changed pod template is.
+TEST_CASE("rollout check-persistence leaves out a ReplicaSet's replacement pod, flags what is new or changed",
+          "[integration][rollout]") {
+  TestNamespace ns("rollout-persist-window");
+  auto& cluster = Cluster::get();
+  cluster.apply_yaml(ns.name(), deployment_yaml("web", 2));
+  const auto before = running_pods(ns.name(), "app=web", 2);
+  // Kubernetes' times are whole seconds: the window starts in the next one.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const std::string since = format_utc(now());
+  const auto check = [&] {
+    return run_step_binary("rollout", args(ns.name(), {"check-persistence", "--since", since}));
+  };
+
+  // The incident: a pod deleted; its ReplicaSet makes a replacement.
+  REQUIRE(cluster.client().remove(k8s::resources::pods, ns.name(), before[0]));
+  std::vector<std::string> after;
+  REQUIRE(eventually([&] {
+    after = running_pods(ns.name(), "app=web", 2);
+    return std::find(after.begin(), after.end(), before[0]) == after.end();
+  }));
+  const std::string replacement = after[0] == before[1] ? after[1] : after[0];
+  auto quiet = check();
+  REQUIRE_EXIT(quiet, 0);
+  CHECK(quiet.output("flagged-count") == "0");
+  CHECK(quiet.output("flagged").empty());
+  CHECK(quiet.output("since") == since);
+  const std::string objects = quiet.output("objects");
+  INFO(objects);
+  const auto entry = objects.find("\"object\":\"" + ns.name() + "/pod/" + replacement + "\"");
+  REQUIRE(entry != std::string::npos);  // it was looked at, in the window, and left out
+  const std::string replacement_entry = objects.substr(entry, objects.find('}', entry) - entry);
+  CHECK(replacement_entry.find("\"flagged\":false") != std::string::npos);
+  CHECK(replacement_entry.find("made by " + ns.name() + "/replicaset/web-") != std::string::npos);
+
+  // What an attacker leaves: a CronJob, a DaemonSet (on no node), a bare pod.
+  cluster.apply_yaml(ns.name(), R"(
+apiVersion: batch/v1beta1
+kind: CronJob
+metadata: {name: miner}
+spec:
+  schedule: "*/5 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: miner, image: registry.example/evil/miner:1.0}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: node-miner}
+spec:
+  selector: {matchLabels: {app: node-miner}}
+  template:
+    metadata: {labels: {app: node-miner}}
+    spec:
+      nodeSelector: {irsteps.io/no-such-node: "true"}
+      containers: [{name: miner, image: registry.example/evil/miner:1.0}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: shell}
+spec:
+  containers: [{name: sh, image: registry.example/evil/shell:1.0}]
+)");
+  auto found = check();
+  REQUIRE_EXIT(found, 0);
+  INFO(found.output("objects"));
+  CHECK(found.output("flagged-count") == "3");
+  for (const auto& object : {"/cronjob/miner", "/daemonset/node-miner", "/pod/shell"})
+    CHECK(found.output("flagged").find(ns.name() + object) != std::string::npos);
+
+  // A workload whose pod template changed in the window: it, its new
+  // ReplicaSet and the pods made from the new template are flagged.
+  REQUIRE(cluster.client().patch(
+      k8s::resources::deployments, ns.name(), "web", k8s::PatchType::merge,
+      json::object{
+          {"spec", json::object{
+                       {"template",
+                        json::object{
+                            {"spec", json::object{{"containers",
+                                                   json::array{json::object{
+                                                       {"name", "app"},
+                                                       {"image", "registry.example/evil/web:6.6"}}}}}}}}}}}));
+  std::vector<std::string> changed_pods;
+  REQUIRE(eventually(
+      [&] {
+        changed_pods = running_pods(ns.name(), "app=web", 2);
+        return std::none_of(changed_pods.begin(), changed_pods.end(),
+                            [&](const std::string& pod) { return pod == replacement || pod == before[1]; });
+      },
+      std::chrono::seconds(90)));
+  auto changed = check();
+  REQUIRE_EXIT(changed, 0);
+  const std::string flagged = changed.output("flagged");
+  INFO(flagged);
+  CHECK(flagged.find(ns.name() + "/deployment/web") != std::string::npos);
+  CHECK(flagged.find(ns.name() + "/replicaset/web-") != std::string::npos);
+  for (const auto& pod : changed_pods) CHECK(flagged.find(ns.name() + "/pod/" + pod) != std::string::npos);
+}
+
+// The pods that a ReplicaSet, a StatefulSet and a DaemonSet make again after
+// their pods were deleted, checked with the shipped ClusterRole (the owners
+// and ControllerRevisions are read with get): none is flagged.
+TEST_CASE("rollout check-persistence with its shipped role: controllers' replacement pods are not flagged",
+          "[integration][rollout][rbac]") {
+  auto& cluster = Cluster::get();
+  cluster.apply_shipped_role("rollout");
+  TokenKubeconfig step_identity(service_account_token("irsteps", "irsteps-rollout"), "irsteps-rollout");
+  TestNamespace ns("rollout-persist-rbac");
+  cluster.apply_yaml(ns.name(), deployment_yaml("web", 1) + R"(
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "registry.example/shop/db:1.0"}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: "registry.example/shop/agent:1.0"}]}
+)");
+  std::map<std::string, std::string> old_uids;
+  for (const auto* app : {"web", "db", "agent"}) {
+    const auto pod = running_pods(ns.name(), std::string("app=") + app, 1).at(0);
+    auto object = cluster.client().get(k8s::resources::pods, ns.name(), pod);
+    REQUIRE(object);
+    old_uids[app] = string_at(*object, {"metadata", "uid"});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // whole seconds: see above
+  const std::string since = format_utc(now());
+  for (const auto* app : {"web", "db", "agent"}) {
+    const auto pod = running_pods(ns.name(), std::string("app=") + app, 1).at(0);
+    REQUIRE(cluster.client().remove(k8s::resources::pods, ns.name(), pod));
+  }
+  for (const auto* app : {"web", "db", "agent"}) {
+    INFO(app);
+    CHECK(eventually(
+        [&] {
+          auto pods = cluster.client().list(k8s::resources::pods, ns.name(), {std::string("app=") + app, {}});
+          if (!pods) return false;
+          for (const auto& pod : pods->at("items").as_array()) {
+            if (string_at(pod, {"metadata", "uid"}) != old_uids[app] &&
+                string_at(pod, {"status", "phase"}) == "Running")
+              return true;
+          }
+          return false;
+        },
+        std::chrono::seconds(90)));
+  }
+  auto run = run_step_binary("rollout", {"--incident-id", incident, "--kubeconfig", step_identity.path(),
+                                         "--namespace", ns.name(), "check-persistence", "--since", since});
+  REQUIRE_EXIT(run, 0);
+  INFO(run.output("objects"));
+  CHECK(run.output("flagged-count") == "0");
+  for (const auto* made_by : {"/replicaset/web-", "/statefulset/db ", "/daemonset/agent "})
+    CHECK(run.output("objects").find("made by " + ns.name() + made_by) != std::string::npos);
+}
+
+TEST_CASE("rollout check-persistence refuses an empty window", "[integration][rollout]") {
+  auto empty = run_step_binary("rollout", args("default", {"check-persistence", "--since="}));
+  REQUIRE_EXIT(empty, 2);
+  CHECK(empty.err.find("parameter since") != std::string::npos);
+}
+
 TEST_CASE("rollout undo of StatefulSets and DaemonSets goes back through their ControllerRevisions",
           "[integration][rollout]") {
   TestNamespace ns("rollout-undo-revs");
@@ -240,6 +421,164 @@ spec:
         run_step_binary("rollout", args(ns.name(), {"undo", kind + "/" + name, "--to-revision", "99"}));
     REQUIRE_EXIT(absent, 2);
   }
+}
+
+namespace {
+
+std::string image_of(const json::object& workload, std::size_t index = 0) {
+  const auto* containers = find(workload, {"spec", "template", "spec", "containers"});
+  REQUIRE(containers != nullptr);
+  return string_at(containers->as_array().at(index), {"image"});
+}
+
+}  // namespace
+
+TEST_CASE("rollout set-image pins a container to an image by digest, remembers the old one, waits",
+          "[integration][rollout][rbac]") {
+  auto& cluster = Cluster::get();
+  cluster.apply_shipped_role("rollout");
+  // Under the shipped Role: it must be enough for set-image and its wait.
+  TokenKubeconfig step_identity(service_account_token("irsteps", "irsteps-rollout"), "irsteps-rollout");
+  TestNamespace ns("rollout-set-image");
+  cluster.apply_yaml(ns.name(), deployment_yaml("web", 2));
+  const auto before = running_pods(ns.name(), "app=web", 2);
+  const std::string digest = "sha256:" + sha256_hex("registry.example/shop/web:2.0");
+  const std::string pinned = "registry.example/shop/web@" + digest;
+  auto set_image = [&](std::vector<std::string> more) {
+    std::vector<std::string> list{"--incident-id", incident,       "--namespace",
+                                  ns.name(),       "--kubeconfig", step_identity.path()};
+    list.insert(list.end(), more.begin(), more.end());
+    return run_step_binary("rollout", list);
+  };
+  const auto generation = [&] {
+    const auto live = deployment(ns.name(), "web");
+    return find(live, {"metadata", "generation"})->to_number<std::int64_t>();
+  };
+  const auto first_generation = generation();
+
+  SECTION("bad input is exit 2 naming the parameter, and nothing changes") {
+    auto tag = set_image({"set-image", "deployment/web", "--image", "registry.example/shop/web:2.0"});
+    REQUIRE_EXIT(tag, 2);
+    CHECK(tag.all_text().find("parameter image") != std::string::npos);
+    CHECK(tag.all_text().find("is a tag, not a digest") != std::string::npos);
+    auto missing = set_image({"set-image", "deployment/web"});
+    REQUIRE_EXIT(missing, 2);
+    auto container = set_image({"set-image", "deployment/web", "--image", pinned, "--container", "nope"});
+    REQUIRE_EXIT(container, 2);
+    CHECK(container.all_text().find("parameter container: 'nope' is not a container of deployment/web") !=
+          std::string::npos);
+    auto cronjob = set_image({"set-image", "cronjob/nightly", "--image", pinned});
+    REQUIRE_EXIT(cronjob, 2);
+    CHECK(image_of(deployment(ns.name(), "web")) == "registry.example/shop/web:1.0");
+    CHECK(generation() == first_generation);
+  }
+
+  SECTION("dry-run prints the exact request and changes nothing") {
+    auto dry = set_image(
+        {"set-image", "deployment/web", "--image", "registry.example/shop/web:2.0@" + digest, "--dry-run"});
+    REQUIRE_EXIT(dry, 0);
+    const auto& actions = dry.result.at("actions").as_array();
+    REQUIRE(actions.size() == 1);
+    const auto* request = find(actions[0], {"request"});
+    REQUIRE(request != nullptr);
+    CHECK(string_at(*request, {"method"}) == "PATCH");
+    CHECK(string_at(*request, {"path"}) == "/apis/apps/v1/namespaces/" + ns.name() + "/deployments/web");
+    CHECK(string_at(*request, {"contentType"}) == "application/strategic-merge-patch+json");
+    const auto* containers = find(*request, {"body", "spec", "template", "spec", "containers"});
+    REQUIRE(containers != nullptr);
+    CHECK(string_at(containers->as_array().at(0), {"image"}) == pinned);  // the tag left out
+    CHECK(string_at(*request, {"body", "metadata", "annotations", "irsteps.io/previous-image-app"}) ==
+          "registry.example/shop/web:1.0");
+    CHECK(image_of(deployment(ns.name(), "web")) == "registry.example/shop/web:1.0");
+    CHECK(generation() == first_generation);
+  }
+
+  SECTION("the image is set, the old one kept, new pods run it; a re-run changes nothing and says so") {
+    auto set = set_image({"set-image", "deployment/web", "--image", pinned, "--timeout", "120s"});
+    REQUIRE_EXIT(set, 0);
+    CHECK(set.output("changed") == "true");
+    CHECK(set.output("rollouts").find("\"healthy\":true") != std::string::npos);
+    const auto live = deployment(ns.name(), "web");
+    CHECK(image_of(live) == pinned);
+    CHECK(string_at(live, {"metadata", "annotations", "irsteps.io/previous-image-app"}) ==
+          "registry.example/shop/web:1.0");
+    CHECK(string_at(live, {"metadata", "annotations", "irsteps.io/incident"}) == incident);
+    const auto after = running_pods(ns.name(), "app=web", 2);
+    for (const auto& pod : after) {
+      INFO(pod);
+      CHECK(std::find(before.begin(), before.end(), pod) == before.end());
+      auto object = cluster.client().get(k8s::resources::pods, ns.name(), pod);
+      REQUIRE(object);
+      CHECK(string_at(find(*object, {"spec", "containers"})->as_array().at(0), {"image"}) == pinned);
+    }
+    const auto set_generation = generation();
+    auto again = set_image({"set-image", "deployment/web", "--image", pinned, "--timeout", "60s"});
+    REQUIRE_EXIT(again, 0);
+    CHECK(again.output("changed") == "false");
+    CHECK(again.result.at("actions").as_array().empty());
+    CHECK(again.all_text().find("already runs " + pinned + ": nothing changed") != std::string::npos);
+    CHECK(generation() == set_generation);
+    CHECK(string_at(deployment(ns.name(), "web"),
+                    {"metadata", "annotations", "irsteps.io/previous-image-app"}) ==
+          "registry.example/shop/web:1.0");
+  }
+}
+
+TEST_CASE("rollout set-image on StatefulSets and DaemonSets, and a container named when several could be",
+          "[integration][rollout]") {
+  TestNamespace ns("rollout-set-image-sets");
+  auto& cluster = Cluster::get();
+  cluster.apply_yaml(ns.name(), R"(
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "registry.example/shop/db:1.0"}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+        - {name: agent, image: "registry.example/shop/agent:1.0"}
+        - {name: proxy, image: "registry.example/shop/proxy:1.0"}
+)");
+  running_pods(ns.name(), "app=db", 1);
+  running_pods(ns.name(), "app=agent", 1);
+  const std::string db_image = "registry.example/shop/db@sha256:" + sha256_hex("db:2.0");
+  auto db = run_step_binary(
+      "rollout", args(ns.name(), {"set-image", "statefulset/db", "--image", db_image, "--timeout", "120s"}));
+  REQUIRE_EXIT(db, 0);
+  auto statefulset = cluster.client().get(k8s::resources::statefulsets, ns.name(), "db");
+  REQUIRE(statefulset);
+  CHECK(image_of(*statefulset) == db_image);
+  CHECK(string_at(*statefulset, {"metadata", "annotations", "irsteps.io/previous-image-db"}) ==
+        "registry.example/shop/db:1.0");
+
+  // Neither container runs the new repository: which one is for a person to say.
+  const std::string sidecar = "registry.example/shop/sidecar@sha256:" + sha256_hex("sidecar:2.0");
+  auto ambiguous =
+      run_step_binary("rollout", args(ns.name(), {"set-image", "daemonset/agent", "--image", sidecar}));
+  REQUIRE_EXIT(ambiguous, 2);
+  CHECK(ambiguous.all_text().find("--container") != std::string::npos);
+  auto named = run_step_binary("rollout", args(ns.name(), {"set-image", "daemonset/agent", "--image", sidecar,
+                                                           "--container", "proxy", "--timeout", "120s"}));
+  REQUIRE_EXIT(named, 0);
+  auto daemonset = cluster.client().get(k8s::resources::daemonsets, ns.name(), "agent");
+  REQUIRE(daemonset);
+  CHECK(image_of(*daemonset, 0) == "registry.example/shop/agent:1.0");
+  CHECK(image_of(*daemonset, 1) == sidecar);
+  CHECK(string_at(*daemonset, {"metadata", "annotations", "irsteps.io/previous-image-proxy"}) ==
+        "registry.example/shop/proxy:1.0");
 }
 
 // Issue 16 item 5. The node agent reports imageID as

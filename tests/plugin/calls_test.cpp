@@ -182,19 +182,7 @@ TEST_CASE(
           hook_secret + "}\n");
   // The same template called twice with the same arguments, as a playbook
   // does for the same status update at two points: Argo's two nodes.
-  auto call = [&](const std::string& node) {
-    return request_for("notify", {{"step", "notify"},
-                                  {"node", node},
-                                  {"incident-id", incident},
-                                  {"routing", routing},
-                                  {"severity", "high"},
-                                  {"title", "Secret read by an unknown client"},
-                                  {"summary", "db-password was read"},
-                                  {"impact", "payments database"},
-                                  {"current-actions", "Secret rotated"},
-                                  {"contact", "Alice (IC)"},
-                                  {"dry-run", "true"}});
-  };
+  auto call = [&](const std::string& node) { return request_for("notify", notify_call(routing, node)); };
   const auto first = plugin.until_done(call("ir-x7k2p[0].notify"));
   INFO(json::serialize(first));
   REQUIRE(string_at(first, {"node", "phase"}) == "Succeeded");

@@ -30,18 +30,7 @@ struct NotifyCall {
   }
 
   [[nodiscard]] json::object request(const std::string& node, json::object more = {}) const {
-    json::object irsteps{{"step", "notify"},
-                         {"node", node},
-                         {"incident-id", incident},
-                         {"routing", routing},
-                         {"severity", "high"},
-                         {"title", "Secret read by an unknown client"},
-                         {"summary", "db-password was read"},
-                         {"impact", "payments database"},
-                         {"current-actions", "Secret rotated"},
-                         {"contact", "Alice (IC)"},
-                         {"dry-run", "true"}};
-    for (const auto& entry : more) irsteps[entry.key()] = entry.value();
+    json::object irsteps = notify_call(routing, node, more);
     return request_for("notify-stakeholders", std::move(irsteps));
   }
 

@@ -184,6 +184,25 @@ inline json::object request_for(const std::string& template_name, json::object i
                                 {"plugin", json::object{{"irsteps", std::move(irsteps)}}}}}};
 }
 
+// The plugin.irsteps fields of a dry-run notify call (the status notice the
+// tests send): `node` empty leaves it out, `more` adds or replaces fields.
+inline json::object notify_call(const std::string& routing, const std::string& node = {},
+                                const json::object& more = {}) {
+  json::object irsteps{{"step", "notify"},
+                       {"incident-id", incident},
+                       {"routing", routing},
+                       {"severity", "high"},
+                       {"title", "Secret read by an unknown client"},
+                       {"summary", "db-password was read"},
+                       {"impact", "payments database"},
+                       {"current-actions", "Secret rotated"},
+                       {"contact", "Alice (IC)"},
+                       {"dry-run", "true"}};
+  if (!node.empty()) irsteps["node"] = node;
+  for (const auto& entry : more) irsteps[entry.key()] = entry.value();
+  return irsteps;
+}
+
 // A policy (plugin/policy.hpp) that allows every step in every namespace,
 // and the given local files: {step, {parameter, {paths}}}.
 using PolicyFiles = std::map<std::string, std::map<std::string, std::vector<std::string>>>;

@@ -378,16 +378,7 @@ TEST_CASE(
       "routing.yaml",
       "channels:\n  - {name: siem, type: webhook, url: 'https://127.0.0.1:9/irsteps', secret-file: " +
           hook_secret + "}\n");
-  auto request = request_for("notify-stakeholders", {{"step", "notify"},
-                                                     {"incident-id", incident},
-                                                     {"routing", routing},
-                                                     {"severity", "high"},
-                                                     {"title", "Secret read by an unknown client"},
-                                                     {"summary", "db-password was read"},
-                                                     {"impact", "payments database"},
-                                                     {"current-actions", "Secret rotated"},
-                                                     {"contact", "Alice (IC)"},
-                                                     {"dry-run", "true"}});
+  auto request = request_for("notify-stakeholders", notify_call(routing));
   // As the playbooks declare them: a default for outputs a run may leave unset.
   request["template"].as_object()["outputs"] = json::object{
       {"parameters",

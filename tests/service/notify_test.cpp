@@ -584,3 +584,102 @@ TEST_CASE(
   CHECK(!fs::exists(used));
   CHECK(fs::is_empty(tmp));
 }
+
+namespace {
+
+// Text an attacker (or a careless alert) puts in an incident: Slack control
+// sequences, markup, entities, non-ASCII and emoji, repeated to `size`
+// characters.
+std::string hostile_text(std::size_t size) {
+  const std::string unit =
+      "<!channel> <https://evil.example/x|click here> & *bold* _it_ `code` &amp; ü日本 \xF0\x9F\x9A\xA8 ";
+  std::string text;
+  while (text.size() < size) text += unit;
+  return text.substr(0, text.rfind(' ', size));
+}
+
+// Runs notify with the parameters of `params` (a --params file: a 600,000-
+// character value is too long for one command-line argument), then holds
+// what every channel received against the services' rules.
+void send_and_check(Rig& rig, const json::object& params, const std::vector<std::string>& headings) {
+  const std::size_t slack_before = rig.slack.requests().size(), pd_before = rig.pagerduty.requests().size(),
+                    teams_before = rig.teams.requests().size(), mail_before = rig.smtp.messages().size();
+  const std::string file = rig.dir.file("params.json", boost::json::serialize(params));
+  auto run = run_step_binary(
+      "notify",
+      {"--incident-id", incident, "--routing", rig.routing, "--outputs-dir", rig.dir.path("outputs"),
+       "--params", file, "--severity", "critical", "--roles", "ciso"},
+      rig.env);
+  REQUIRE_EXIT(run, 0);
+  rig.check_no_secret(run);
+  TempDir captured;
+  std::size_t n = 0;
+  const auto keep = [&](const std::string& name, const std::string& body) {
+    REQUIRE(write_file_atomic(captured.path(name + "-" + std::to_string(n++)), body));
+  };
+  for (std::size_t i = slack_before; i < rig.slack.requests().size(); ++i)
+    keep("slack", rig.slack.requests()[i].body);
+  for (std::size_t i = pd_before; i < rig.pagerduty.requests().size(); ++i)
+    keep("pagerduty", rig.pagerduty.requests()[i].body);
+  for (std::size_t i = teams_before; i < rig.teams.requests().size(); ++i)
+    keep("teams", rig.teams.requests()[i].body);
+  const auto mail = rig.smtp.messages();
+  for (std::size_t i = mail_before; i < mail.size(); ++i) keep("mail", mail[i]);
+  REQUIRE(n == 4);  // one of each
+  std::vector<std::string> argv{
+      "/usr/bin/python3", std::string(IRSTEPS_SOURCE_DIR) + "/tests/support/check_notifications.py",
+      captured.path(), std::string(IRSTEPS_SOURCE_DIR) + "/tests/data/adaptive-cards"};
+  argv.insert(argv.end(), headings.begin(), headings.end());
+  const auto checked = run_process(argv);
+  REQUIRE(checked);
+  INFO(checked->out << checked->err);
+  CHECK(checked->exit_status == 0);
+}
+
+}  // namespace
+
+// Issue 25: whatever the incident's text, every channel's payload stays
+// within its service's limits and escaping. The receivers record; a Python
+// checker (tests/support/check_notifications.py) applies each service's
+// published rules, the Adaptive Card schema of Microsoft's own repository.
+TEST_CASE("notify: 5k, 200k and 600k characters of hostile text stay within every service's limits",
+          "[integration][notify][no-cluster]") {
+  Rig rig;
+  for (const std::size_t size : {std::size_t{5000}, std::size_t{200000}, std::size_t{600000}}) {
+    INFO("size " << size);
+    const std::string text = hostile_text(size);
+    send_and_check(rig,
+                   {{"template", "initial-notification"},
+                    {"title", hostile_text(300)},
+                    {"summary", text},
+                    {"impact", "shop web pods <!here>"},
+                    {"current-actions", "pod isolated & evidence taken"},
+                    {"contact", "Alice (IC) <alice@example.com>"},
+                    {"target", "shop/deployment/web"}},
+                   {"Impact:", "Current Actions:", "Contact:"});
+    send_and_check(rig,
+                   {{"template", "status-update"},
+                    {"title", "Miner"},
+                    {"progress", text},
+                    {"next-steps", "rotate & rebuild"},
+                    {"contact", "Alice"},
+                    {"target", "shop/deployment/web"}},
+                   {"Next steps:", "ETA for resolution:"});
+    send_and_check(rig,
+                   {{"template", "post-incident-report"},
+                    {"status", "resolved"},
+                    {"action", "trigger"},
+                    {"title", "Miner"},
+                    {"summary", "s"},
+                    {"timeline", text},
+                    {"response-actions", "isolated, rebuilt"},
+                    {"target", "shop/deployment/web"}},
+                   {"3. Root Cause Analysis", "5. Response Actions"});
+  }
+  // A custom template's subject of 40,000 characters: every service still
+  // gets a payload it accepts.
+  const std::string custom =
+      rig.dir.file("custom.txt", "Subject: " + hostile_text(40000) + "\n\n{{summary}}\n");
+  send_and_check(
+      rig, {{"template-file", custom}, {"title", "t"}, {"summary", "short"}, {"target", "shop/web"}}, {});
+}

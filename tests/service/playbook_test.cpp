@@ -312,6 +312,73 @@ TEST_CASE("playbook asks at the terminal: y approves, anything else denies", "[p
   CHECK(read_text(dir + "/declined").find("destroy") == std::string::npos);
 }
 
+// As Argo (scope.go addSkippedNodeOutputsToScope): a skipped step's outputs
+// are their declared defaults, so a later `when` can read a gate that did not run.
+TEST_CASE("playbook: a skipped step's outputs are their defaults, absent without one",
+          "[playbook][service]") {
+  const auto dir = work_dir("skipped-outputs");
+  const auto path = write_template(dir, R"(kind: Workflow
+metadata: {generateName: skipped-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: gate, template: approval, when: "'a' == 'b'"}
+        - - name: after
+            when: "'{{steps.gate.outputs.parameters.approved}}' == 'not approved'"
+            template: pause
+        - - name: absent
+            template: pause
+            when: "'{{steps.gate.outputs.parameters.other}}' == ''"
+    - name: approval
+      suspend: {duration: "1"}
+      outputs:
+        parameters:
+          - name: approved
+            valueFrom: {supplied: {}, default: "not approved"}
+          - name: other
+            valueFrom: {supplied: {}}
+    - name: pause
+      suspend: {duration: "0"}
+)");
+  auto run = run_playbook({path});
+  REQUIRE_PLAYBOOK_EXIT(run, 1);
+  CHECK(run.phase("skipped.gate") == "Skipped");
+  CHECK(run.output("skipped.gate", "approved") == "not approved");
+  CHECK(run.phase("skipped.after") == "Succeeded");
+  CHECK(run.phase("skipped.absent") == "Error");
+}
+
+TEST_CASE("playbook --deny STEP denies that gate alone, and refuses a step that is no gate",
+          "[playbook][service]") {
+  const auto dir = work_dir("deny-one");
+  const auto path = write_template(dir, R"(kind: Workflow
+metadata: {generateName: two-gates-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: first, template: approval}
+        - - {name: second, template: approval}
+    - name: approval
+      suspend: {duration: "1h"}
+      outputs:
+        parameters:
+          - name: approved
+            valueFrom: {supplied: {}, default: "not approved"}
+)");
+  auto run = run_playbook({path, "--approve-all", "--deny", "second"});
+  REQUIRE_PLAYBOOK_EXIT(run, 0);
+  CHECK(run.output("two-gates.first", "approved") == "approved");
+  CHECK(run.output("two-gates.second", "approved") == "not approved");
+  auto typo = run_playbook({path, "--approve-all", "--deny", "secnod"});
+  REQUIRE_PLAYBOOK_EXIT(typo, 2);
+  CHECK(typo.err.find("--deny secnod") != std::string::npos);
+  CHECK(typo.err.find("first, second") != std::string::npos);
+}
+
 TEST_CASE("playbook gate with a duration resumes by itself", "[playbook][service]") {
   const auto dir = work_dir("timed-gate");
   const auto path = write_template(dir, R"(kind: Workflow

@@ -5,6 +5,7 @@
 // step's schema, and playbook ServiceAccounts not bound to exactly the Roles
 // of the steps they run.
 #include "ir/core/json.hpp"
+#include "ir/core/time.hpp"
 #include "ir/params/params.hpp"
 #include "ir/params/schema.hpp"
 #include "support/catch.hpp"
@@ -529,6 +530,38 @@ TEST_CASE("the Falco webhook needs a token, a peer allowed to reach it and an al
   CHECK_FALSE(sensor_accepts(filters, {{"body.priority", "Critical"}, {pod, "web-1"}}));
 }
 
+// Issue 18: Argo Events fails the whole trigger when a parameter resolves
+// to nothing (a missing key, or a template that gives "") and has no
+// `value` to fall back on (pkg/sensors/triggers/params.go ResolveParamValue);
+// and the trigger lists the workflows it submitted (argo-workflow.go).
+TEST_CASE("every Falco trigger parameter has a default and the Sensor may list what it submits",
+          "[unit][workflows]") {
+  const auto& sensor = document("Sensor", "falco-container-compromise");
+  std::size_t parameters = 0;
+  for (const auto& trigger : sensor.object.at("spec").at("triggers").as_array()) {
+    for (const auto& parameter : find(trigger, {"template", "argoWorkflow", "parameters"})->as_array()) {
+      INFO(string_at(parameter, {"dest"}));
+      CHECK(find(parameter, {"src", "value"}) != nullptr);
+      ++parameters;
+    }
+  }
+  CHECK(parameters == 9);
+  const auto& workload =
+      find(sensor.object.at("spec").at("triggers").as_array()[0], {"template", "argoWorkflow", "parameters"})
+          ->as_array()[4];
+  CHECK(string_at(workload, {"dest"}) == "spec.arguments.parameters.3.value");
+  CHECK(string_at(workload, {"src", "dataTemplate"}).find("k8smeta.deployment.name") != std::string::npos);
+  CHECK(string_at(workload, {"src", "value"}).empty());
+  const auto& role = document("Role", "irsteps-falco-sensor");
+  bool may_list = false;
+  for (const auto& rule : role.object.at("rules").as_array()) {
+    const auto& verbs = rule.at("verbs").as_array();
+    if (rule.at("resources").as_array().at(0) == "workflows")
+      may_list = std::find(verbs.begin(), verbs.end(), json::value("list")) != verbs.end();
+  }
+  CHECK(may_list);
+}
+
 TEST_CASE("every pod template has a writable volume at IRSTEPS_CACHE_DIR and a writable HOME",
           "[unit][workflows]") {
   // The root filesystem is read-only and runc's HOME (/home/nonroot) does not
@@ -584,4 +617,78 @@ TEST_CASE("every pod template has a writable volume at IRSTEPS_CACHE_DIR and a w
     }
   }
   CHECK(checked == 8 + 3);  // every step's pod, and the three that stay pods in the plugin flavour
+}
+
+// Issue 16 item 6: a pod that hangs is stopped. Argo makes a template's
+// activeDeadlineSeconds its pods' spec.activeDeadlineSeconds
+// (workflow/controller/workflowpod.go createWorkflowPod); it must be above
+// the step's own timeout, or it cuts a step that would have ended by itself
+// (with its own message and exit code 4, which is retried), and within the
+// retries' backoff.maxDuration, which bounds every attempt anyway
+// (operator.go processNodeRetries).
+TEST_CASE("every pod template has an activeDeadlineSeconds above its step's own timeout",
+          "[unit][workflows]") {
+  auto seconds_of = [](const std::string& duration) {
+    auto parsed = parse_duration(duration);
+    REQUIRE(parsed);
+    return std::chrono::duration_cast<std::chrono::seconds>(*parsed).count();
+  };
+  std::map<std::string, std::int64_t> deadline_of;  // "irsteps-steps/rollout"
+  int checked = 0;
+  for (const char* file : {"steps.yaml", "plugin/steps.yaml"}) {
+    for (const auto* doc : workflow_templates()) {
+      if (doc->file != file) continue;
+      for (const auto& t : array_at(doc->object, {"spec", "templates"})) {
+        const auto* container = find(t, {"container"});
+        if (container == nullptr) continue;
+        const std::string where = doc->file + ": " + string_at(t, {"name"});
+        INFO(where);
+        ++checked;
+        const auto* deadline = find(t, {"activeDeadlineSeconds"});
+        REQUIRE(deadline != nullptr);
+        REQUIRE(deadline->is_int64());
+        const std::int64_t limit = deadline->as_int64();
+        deadline_of[doc->name() + "/" + string_at(t, {"name"})] = limit;
+        // The step's own timeout: the template's input default, else the schema's.
+        const std::string step =
+            fs::path(std::string(array_at(*container, {"command"}).at(0).as_string())).filename().string();
+        auto spec = ParamSpec::load(step);
+        REQUIRE(spec);
+        std::string timeout = string_at(spec->properties(), {"timeout", "default"});
+        for (const auto& p : array_at(t, {"inputs", "parameters"})) {
+          if (string_at(p, {"name"}) == "timeout") timeout = string_at(p, {"default"});
+        }
+        INFO("timeout " << timeout << ", activeDeadlineSeconds " << limit);
+        if (!timeout.empty()) CHECK(limit > seconds_of(timeout));
+        CHECK(limit >= 60);
+        const std::string max_duration = string_at(t, {"retryStrategy", "backoff", "maxDuration"});
+        REQUIRE(!max_duration.empty());
+        CHECK(limit <= seconds_of(max_duration));
+      }
+    }
+  }
+  CHECK(checked == 8 + 3);
+  // A playbook that passes a step a longer timeout than its default must
+  // not be cut by the template's deadline.
+  for (const auto* doc : workflow_templates()) {
+    for (const auto& t : array_at(doc->object, {"spec", "templates"})) {
+      std::vector<const json::value*> calls;
+      for (const auto& group : array_at(t, {"steps"})) {
+        for (const auto& step : group.as_array()) calls.push_back(&step);
+      }
+      for (const auto& task : array_at(t, {"dag", "tasks"})) calls.push_back(&task);
+      for (const auto* call : calls) {
+        const auto* ref = find(*call, {"templateRef"});
+        if (ref == nullptr) continue;
+        const auto limit = deadline_of.find(string_at(*ref, {"name"}) + "/" + string_at(*ref, {"template"}));
+        if (limit == deadline_of.end()) continue;
+        for (const auto& a : array_at(*call, {"arguments", "parameters"})) {
+          const std::string value = string_at(a, {"value"});
+          if (string_at(a, {"name"}) != "timeout" || value.find("{{") != std::string::npos) continue;
+          INFO(doc->where() << ": " << string_at(*call, {"name"}) << " timeout " << value);
+          CHECK(limit->second > seconds_of(value));
+        }
+      }
+    }
+  }
 }

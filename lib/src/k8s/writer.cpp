@@ -127,12 +127,21 @@ Result<std::optional<json::object>> Writer::apply(const Resource& resource, std:
 Result<std::optional<json::object>> Writer::merge_patch(const Resource& resource, std::string_view ns,
                                                         std::string_view name, const json::value& patch,
                                                         std::string detail) {
+  return this->patch(resource, ns, name, PatchType::merge, patch, std::move(detail));
+}
+
+Result<std::optional<json::object>> Writer::patch(const Resource& resource, std::string_view ns,
+                                                  std::string_view name, PatchType type,
+                                                  const json::value& body, std::string detail) {
   if (dry_run_) {
+    const char* content_type = type == PatchType::json        ? "application/json-patch+json"
+                               : type == PatchType::strategic ? "application/strategic-merge-patch+json"
+                                                              : "application/merge-patch+json";
     record("patch", resource, ns, name, {}, std::move(detail),
-           request_of("PATCH", Client::path(resource, ns, name), "application/merge-patch+json", patch));
+           request_of("PATCH", Client::path(resource, ns, name), content_type, body));
     return std::optional<json::object>();
   }
-  auto patched = client_.patch(resource, ns, name, PatchType::merge, patch);
+  auto patched = client_.patch(resource, ns, name, type, body);
   if (!patched) return patched.error();
   record("patch", resource, ns, name, uid_of(*patched), std::move(detail), std::nullopt);
   return std::optional<json::object>(std::move(*patched));

@@ -376,23 +376,56 @@ std::string dot_stuff(std::string_view message) {
   return out;
 }
 
-std::string header_value(std::string_view text) {
+std::string header_field(std::string_view name, std::string_view text) {
   std::string clean;
   for (const char c : text) clean.push_back(c == '\r' || c == '\n' ? ' ' : c);
+  std::string field = std::string(name) + ":";
   const bool ascii =
       std::all_of(clean.begin(), clean.end(), [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
-  if (ascii) return clean;
-  // Encoded words of at most 75 characters; split between UTF-8 sequences.
-  std::string out;
+  if (ascii) {
+    // Folded before a space (the space starts the next line), greedily: a
+    // line ends at the last space that keeps it within 78 characters.
+    const std::string value = " " + clean;
+    std::string folded = field;
+    std::size_t used = field.size();  // of the current line
+    std::size_t start = 0;            // of the current line, in value
+    bool fits = true;
+    while (used + (value.size() - start) > 78) {
+      std::size_t cut = std::string::npos;
+      for (std::size_t i = start + 1; i < value.size() && used + (i - start) <= 78; ++i)
+        if (value[i] == ' ') cut = i;
+      if (cut == std::string::npos) {
+        fits = false;
+        break;
+      }
+      folded += value.substr(start, cut - start) + "\r\n";
+      used = 0;
+      start = cut;
+    }
+    if (fits) return folded + value.substr(start);
+  }
+  // Encoded words: n bytes take 4*ceil(n/3) base64 characters and 12 more
+  // ("=?UTF-8?B?" and "?="); split between UTF-8 sequences.
+  std::size_t line = field.size();
+  std::string out = field;
   std::size_t start = 0;
   while (start < clean.size()) {
-    std::size_t end = std::min(start + 45, clean.size());
+    const std::size_t room = 76 - line - 1;  // the space before the word
+    std::size_t bytes = room > 12 ? (room - 12) / 4 * 3 : 0;
+    if (bytes == 0) bytes = 45;  // a new line has room for 45
+    std::size_t end = std::min(start + bytes, clean.size());
     while (end < clean.size() && end > start && (static_cast<unsigned char>(clean[end]) & 0xC0) == 0x80)
       --end;
-    if (!out.empty()) out += "\r\n ";
-    out += "=?UTF-8?B?" + base64_encode(clean.substr(start, end - start)) + "?=";
+    const std::string word = "=?UTF-8?B?" + base64_encode(clean.substr(start, end - start)) + "?=";
+    if (line + word.size() > 76) {
+      out += "\r\n";
+      line = 0;
+    }
+    out += " " + word;
+    line += 1 + word.size();
     start = end;
   }
+  if (clean.empty()) out += " ";
   return out;
 }
 

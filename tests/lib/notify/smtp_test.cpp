@@ -6,7 +6,7 @@
 #include "support/catch.hpp"
 
 using ir::notify::dot_stuff;
-using ir::notify::header_value;
+using ir::notify::header_field;
 
 TEST_CASE("dot-stuffing doubles a leading dot and ends every line with CRLF", "[unit][smtp]") {
   CHECK(dot_stuff("a\n.b\n..c\nd.e") == "a\r\n..b\r\n...c\r\nd.e\r\n");
@@ -17,11 +17,11 @@ TEST_CASE("dot-stuffing doubles a leading dot and ends every line with CRLF", "[
 }
 
 TEST_CASE("header values cannot start a new header, non-ASCII becomes encoded words", "[unit][smtp]") {
-  CHECK(header_value("plain subject") == "plain subject");
-  CHECK(header_value("a\r\nBcc: x@y") == "a  Bcc: x@y");
+  CHECK(header_field("Subject", "plain subject") == "Subject: plain subject");
+  CHECK(header_field("Subject", "a\r\nBcc: x@y") == "Subject: a  Bcc: x@y");
   const std::string encoded =
-      header_value("Vorfall: Schadsoftware gefunden in Pod ö und noch mehr Text hier");
-  CHECK(encoded.rfind("=?UTF-8?B?", 0) == 0);
+      header_field("Subject", "Vorfall: Schadsoftware gefunden in Pod ö und noch mehr Text hier");
+  CHECK(encoded.rfind("Subject: =?UTF-8?B?", 0) == 0);
   std::string decoded;
   std::size_t at = 0;
   while ((at = encoded.find("=?UTF-8?B?", at)) != std::string::npos) {

@@ -99,8 +99,10 @@ TEST_CASE("options: positional verb and targets, unknown verbs refused", "[unit]
 
 TEST_CASE("check-persistence covers a selector or a whole namespace, never the whole cluster unasked",
           "[unit][rollout]") {
-  json::object params{
-      {"incident-id", "INC-2026-11-26-001"}, {"verb", "check-persistence"}, {"namespace", "shop"}};
+  json::object params{{"incident-id", "INC-2026-11-26-001"},
+                      {"verb", "check-persistence"},
+                      {"namespace", "shop"},
+                      {"since", "2026-11-26T09:00:00Z"}};
   auto namespace_only = options_from(params);
   REQUIRE(namespace_only);
   CHECK(namespace_only->selector.empty());
@@ -110,6 +112,39 @@ TEST_CASE("check-persistence covers a selector or a whole namespace, never the w
   CHECK(nothing.error().describe().find("--selector or --namespace") != std::string::npos);
   params["selector"] = "app=web";
   CHECK(options_from(params));
+}
+
+// Issue 16 item 3: an empty window flagged nothing, and the playbook then
+// reported the incident resolved.
+TEST_CASE("check-persistence refuses an empty window, naming since, and falls back to since-default",
+          "[unit][rollout]") {
+  json::object params{
+      {"incident-id", "INC-2026-11-26-001"}, {"verb", "check-persistence"}, {"namespace", "shop"}};
+  for (const auto* empty : {"", "absent"}) {
+    INFO(empty);
+    if (std::string(empty).empty()) params["since"] = "";
+    auto refused = options_from(params);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code() == Code::invalid_input);
+    CHECK(refused.error().describe().find("parameter since") != std::string::npos);
+    params.erase("since");
+  }
+  params["since-default"] = "2026-11-26T08:00:00Z";
+  auto fallback = options_from(params);
+  REQUIRE(fallback);
+  CHECK(format_utc(*fallback->since) == "2026-11-26T08:00:00Z");
+  params["since"] = "2026-11-26T09:30:00Z";  // detected-at, when given, wins
+  auto detected = options_from(params);
+  REQUIRE(detected);
+  CHECK(format_utc(*detected->since) == "2026-11-26T09:30:00Z");
+  params["since"] = "yesterday";
+  auto bad = options_from(params);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().describe().find("parameter since") != std::string::npos);
+  // The other verbs take no window.
+  json::object status{
+      {"incident-id", "INC-2026-11-26-001"}, {"verb", "status"}, {"target", "deployment/web"}};
+  CHECK(options_from(status));
 }
 
 // Security review finding 22: a target reaches an API path, so its name and
@@ -129,8 +164,85 @@ TEST_CASE("targets whose name or namespace is not a Kubernetes name are refused"
   CHECK(parse_workload("deployment/web-1.v2", "shop"));
 }
 
-TEST_CASE("find-image matches a spec by tag, a pinned spec by the verified digest, a pod by its imageID",
+TEST_CASE("rollout set-image takes an image by digest only, and leaves a tag beside the digest out",
           "[unit][rollout]") {
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  CHECK(*pinned_image("registry.example:5000/shop/web@" + digest) ==
+        "registry.example:5000/shop/web@" + digest);
+  CHECK(*pinned_image("registry.example:5000/shop/web:1.0@" + digest) ==
+        "registry.example:5000/shop/web@" + digest);
+  CHECK(*pinned_image("nginx@" + digest) == "nginx@" + digest);
+  for (const std::string refused : {"registry.example/shop/web:1.0", "registry.example/shop/web", "",
+                                    "registry.example/shop/web@sha256:abc"}) {
+    INFO(refused);
+    auto pinned = pinned_image(refused);
+    REQUIRE_FALSE(pinned);
+    CHECK(pinned.error().code() == Code::invalid_input);
+    CHECK(pinned.error().message().find("parameter image") != std::string::npos);
+  }
+  json::object params{{"incident-id", "INC-2026-11-26-001"},
+                      {"args", json::array{"set-image", "deployment/web"}},
+                      {"namespace", "shop"},
+                      {"image", "registry.example/shop/web:2.0@" + digest}};
+  auto options = options_from(params);
+  REQUIRE(options);
+  CHECK(options->verb == Verb::set_image);
+  CHECK(options->image == "registry.example/shop/web@" + digest);
+  params["image"] = "registry.example/shop/web:2.0";
+  CHECK(options_from(params).error().message().find("is a tag, not a digest") != std::string::npos);
+  params["args"] = json::array{"restart", "deployment/web"};
+  CHECK(options_from(params).error().code() == Code::invalid_input);  // --image belongs to set-image
+}
+
+TEST_CASE(
+    "rollout set-image chooses the named container, else those of the image's repository, else the only one",
+    "[unit][rollout]") {
+  const std::string image = "registry.example/shop/web@sha256:" + std::string(64, 'a');
+  const auto two = object(R"({"initContainers": [{"name": "init", "image": "registry.example/shop/web:0.9"}],
+    "containers": [{"name": "web", "image": "registry.example/shop/web:1.0"},
+                   {"name": "proxy", "image": "docker.io/library/nginx:1.25"}]})");
+  auto by_repository = choose_containers(two, image, "", "deployment/web");
+  REQUIRE(by_repository);
+  REQUIRE(by_repository->size() == 2);
+  CHECK((*by_repository)[0].container == "web");
+  CHECK((*by_repository)[1].container == "init");
+  CHECK((*by_repository)[1].list == "initContainers");
+  auto named = choose_containers(two, image, "proxy", "deployment/web");
+  REQUIRE(named);
+  REQUIRE(named->size() == 1);
+  CHECK(named->front().image == "docker.io/library/nginx:1.25");
+  auto absent = choose_containers(two, image, "sidecar", "deployment/web");
+  REQUIRE_FALSE(absent);
+  CHECK(absent.error().message().find("parameter container: 'sidecar' is not a container") == 0);
+  // Another repository: only a single container is unambiguous.
+  const std::string other = "registry.example/shop/api@sha256:" + std::string(64, 'b');
+  auto ambiguous = choose_containers(two, other, "", "deployment/web");
+  REQUIRE_FALSE(ambiguous);
+  CHECK(ambiguous.error().code() == Code::invalid_input);
+  CHECK(ambiguous.error().message().find("--container") != std::string::npos);
+  const auto one = object(R"({"containers": [{"name": "app", "image": "registry.example/shop/old:1.0"}]})");
+  auto only = choose_containers(one, other, "", "deployment/web");
+  REQUIRE(only);
+  CHECK(only->front().container == "app");
+  // Docker Hub's short names are the same repository as their long form.
+  auto short_name = choose_containers(two, "nginx@sha256:" + std::string(64, 'c'), "", "deployment/web");
+  REQUIRE(short_name);
+  CHECK(short_name->front().container == "proxy");
+}
+
+TEST_CASE(
+    "rollout set-image: the previous-image annotation key stays a valid key for the longest container name",
+    "[unit][rollout]") {
+  CHECK(previous_image_annotation("web") == "irsteps.io/previous-image-web");
+  const std::string longest(63, 'c');
+  const std::string key = previous_image_annotation(longest);
+  CHECK(key.size() - std::string("irsteps.io/").size() == 63);
+  CHECK(key != previous_image_annotation(std::string(62, 'c') + "d"));
+}
+
+TEST_CASE(
+    "rollout find-image matches a spec by tag, a pinned spec by the verified digest, a pod by its imageID",
+    "[unit][rollout]") {
   const std::string bad = "sha256:" + std::string(64, 'a');
   const std::string good = "sha256:" + std::string(64, 'b');
   auto query = image_query("registry.example/shop/api:1.0", bad);
@@ -162,7 +274,7 @@ TEST_CASE("find-image matches a spec by tag, a pinned spec by the verified diges
   }
 }
 
-TEST_CASE("stop targets: every kind it can stop, NAMESPACE/KIND/NAME as find-image writes them",
+TEST_CASE("rollout stop targets: every kind it can stop, NAMESPACE/KIND/NAME as find-image writes them",
           "[unit][rollout]") {
   for (const auto& [text, kind] :
        std::vector<std::pair<std::string, std::string>>{{"shop/deployment/web", "Deployment"},

@@ -31,6 +31,10 @@ class Writer {
   [[nodiscard]] Result<std::optional<json::object>> merge_patch(const Resource& resource, std::string_view ns,
                                                                 std::string_view name,
                                                                 const json::value& patch, std::string detail);
+  // Any patch type; under --dry-run the request records its content type.
+  [[nodiscard]] Result<std::optional<json::object>> patch(const Resource& resource, std::string_view ns,
+                                                          std::string_view name, PatchType type,
+                                                          const json::value& body, std::string detail);
   // With exists_ok, AlreadyExists counts as done (deterministic names make re-runs safe).
   [[nodiscard]] Result<std::optional<json::object>> create(const Resource& resource, std::string_view ns,
                                                            const json::object& object, std::string detail,

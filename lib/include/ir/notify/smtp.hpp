@@ -55,8 +55,12 @@ struct SmtpDelivery {
 // a final CRLF; without the terminating ".\r\n".
 [[nodiscard]] std::string dot_stuff(std::string_view message);
 
-// A header value as RFC 2047 encoded words when it is not plain ASCII, with
-// CR and LF removed first so that a value can never start a new header.
-[[nodiscard]] std::string header_value(std::string_view text);
+// A whole header field "Name: value" (no final CRLF), CR and LF in the
+// value made spaces first so that it can never start a new header. Plain
+// ASCII is folded at spaces into lines of at most 78 characters (RFC 5322
+// 2.1.1); a value that cannot be (non-ASCII, or a word too long to fold)
+// becomes RFC 2047 encoded words of at most 75 characters, each line at
+// most 76 (RFC 2047 2), the first one counting the field's name.
+[[nodiscard]] std::string header_field(std::string_view name, std::string_view text);
 
 }  // namespace ir::notify

@@ -1,0 +1,183 @@
+// set-image: put an image, by digest, into a workload's pod template, so
+// that recovery runs from the verified image and not from whatever its tag
+// points at now.
+#include "rollout.hpp"
+
+#include "ir/core/encoding.hpp"
+#include "ir/core/log.hpp"
+#include "ir/oci/reference.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+
+namespace ir::steps::rollout {
+namespace {
+
+constexpr std::string_view container_lists[] = {"containers", "initContainers"};
+
+std::string names_of(const json::object& pod_spec) {
+  std::string names;
+  for (const auto list : container_lists) {
+    const auto* containers = pod_spec.if_contains(list);
+    if (containers == nullptr || !containers->is_array()) continue;
+    for (const auto& container : containers->get_array())
+      names += (names.empty() ? "" : ", ") + string_at(container, {"name"});
+  }
+  return names;
+}
+
+bool same_repository(const oci::Reference& wanted, std::string_view image) {
+  auto actual = oci::parse_reference(image);
+  return actual && actual->registry == wanted.registry && actual->repository == wanted.repository;
+}
+
+// The strategic merge patch of `changes` (lists merge by container name),
+// conditional on the resourceVersion that was read.
+json::object set_image_patch(const std::vector<ContainerImage>& changes, std::string_view image,
+                             std::string_view incident_id, std::string_view resource_version) {
+  json::object annotations;
+  json::object pod_spec;
+  for (const auto& change : changes) {
+    annotations[previous_image_annotation(change.container)] = change.image;
+    auto& list = pod_spec[change.list];
+    if (!list.is_array()) list = json::array{};
+    list.as_array().push_back(json::object{{"name", change.container}, {"image", image}});
+  }
+  if (!incident_id.empty()) annotations[incident_annotation] = incident_id;
+  return {{"metadata", json::object{{"resourceVersion", resource_version}, {"annotations", annotations}}},
+          {"spec", json::object{{"template", json::object{{"spec", std::move(pod_spec)}}}}}};
+}
+
+struct Outcome {
+  json::array images;  // one entry per chosen container
+  bool changed = false;
+};
+
+Result<void> set_image_once(const Options& options, Context& context, k8s::Client& client,
+                            const Workload& workload, Outcome& outcome) {
+  auto object = client.get(workload.resource, workload.ns, workload.name);
+  if (!object) {
+    if (object.error().code() == Code::not_found)
+      return Error(Code::not_found, workload.id() + " not found in namespace " + workload.ns);
+    return object.error().with("read " + workload.id());
+  }
+  const auto* pod_spec = find(*object, {"spec", "template", "spec"});
+  if (pod_spec == nullptr || !pod_spec->is_object())
+    return Error(Code::action_failed, workload.id() + " has no pod template");
+  auto chosen = choose_containers(pod_spec->get_object(), options.image, options.container, workload.id());
+  if (!chosen) return chosen.error();
+  std::vector<ContainerImage> changes;
+  for (const auto& current : *chosen) {
+    const bool same = current.image == options.image;
+    outcome.images.push_back(json::object{{"workload", workload.id()},
+                                          {"namespace", workload.ns},
+                                          {"container", current.container},
+                                          {"previous", current.image},
+                                          {"image", options.image},
+                                          {"changed", !same}});
+    if (!same) changes.push_back(current);
+  }
+  if (changes.empty()) {
+    context.warn(workload.id() + " already runs " + options.image + ": nothing changed");
+    return {};
+  }
+  const std::string resource_version = string_at(*object, {"metadata", "resourceVersion"});
+  std::string detail = "set image " + options.image + " (was";
+  for (const auto& change : changes) detail += " " + change.container + "=" + change.image;
+  detail += ")";
+  k8s::Writer writer(client, context.report(), options.dry_run);
+  auto patched = writer.patch(workload.resource, workload.ns, workload.name, k8s::PatchType::strategic,
+                              set_image_patch(changes, options.image, options.incident_id, resource_version),
+                              std::move(detail));
+  if (!patched) return patched.error().with("set image of " + workload.id());
+  outcome.changed = true;
+  return {};
+}
+
+}  // namespace
+
+std::string previous_image_annotation(std::string_view container) {
+  constexpr std::string_view prefix = "irsteps.io/previous-image-";
+  // The name part of an annotation key holds at most 63 characters; a
+  // container name may have 63 itself.
+  constexpr std::size_t room = 63 - (prefix.size() - std::string_view("irsteps.io/").size());
+  if (container.size() <= room) return std::string(prefix) + std::string(container);
+  return std::string(prefix) + std::string(container.substr(0, room - 9)) + "-" +
+         sha256_hex(container).substr(0, 8);
+}
+
+Result<std::string> pinned_image(std::string_view text) {
+  if (text.empty()) return invalid("parameter image: set-image needs --image REPOSITORY@sha256:DIGEST");
+  auto reference = oci::parse_reference(text);
+  if (!reference) return invalid("parameter image: " + reference.error().message());
+  if (reference->digest.empty()) {
+    return invalid("parameter image: '" + std::string(text) +
+                   "' is a tag, not a digest: whoever can push to the registry can move a tag; give "
+                   "REPOSITORY@sha256:DIGEST (verify-image's image output)");
+  }
+  // A tag beside the digest means nothing to the runtime: leave it out, so
+  // that nobody reading the spec takes it for what runs.
+  std::string name(text.substr(0, text.find('@')));
+  if (!reference->tag.empty()) name.resize(name.size() - reference->tag.size() - 1);
+  return name + "@" + reference->digest;
+}
+
+Result<std::vector<ContainerImage>> choose_containers(const json::object& pod_spec, std::string_view image,
+                                                      std::string_view container,
+                                                      std::string_view workload_id) {
+  std::vector<ContainerImage> all;
+  for (const auto list : container_lists) {
+    const auto* containers = pod_spec.if_contains(list);
+    if (containers == nullptr || !containers->is_array()) continue;
+    for (const auto& item : containers->get_array())
+      all.push_back({std::string(list), string_at(item, {"name"}), string_at(item, {"image"})});
+  }
+  if (!container.empty()) {
+    for (const auto& candidate : all) {
+      if (candidate.container == container) return std::vector<ContainerImage>{candidate};
+    }
+    return invalid("parameter container: '" + std::string(container) + "' is not a container of " +
+                   std::string(workload_id) + " (it has: " + names_of(pod_spec) + ")");
+  }
+  auto wanted = oci::parse_reference(image);
+  if (!wanted) return wanted.error().with("parameter image");
+  std::vector<ContainerImage> matching;
+  std::copy_if(all.begin(), all.end(), std::back_inserter(matching),
+               [&](const ContainerImage& c) { return same_repository(*wanted, c.image); });
+  if (!matching.empty()) return matching;
+  const auto regular =
+      std::count_if(all.begin(), all.end(), [](const ContainerImage& c) { return c.list == "containers"; });
+  if (regular == 1 && all.front().list == "containers") return std::vector<ContainerImage>{all.front()};
+  return invalid("parameter container: " + std::string(workload_id) + " has several containers (" +
+                 names_of(pod_spec) + ") and none runs " + wanted->registry + "/" + wanted->repository +
+                 ": name the one to change with --container");
+}
+
+// The patch is conditional on the resourceVersion read, and controllers
+// write the workload's status all the time: on a conflict, read and choose
+// again, a bounded number of times.
+Result<void> set_image(const Options& options, Context& context, k8s::Client& client,
+                       const std::vector<Workload>& workloads) {
+  constexpr int attempts = 5;
+  Outcome outcome;
+  for (const auto& workload : workloads) {
+    for (int attempt = 1;; ++attempt) {
+      Outcome tried;
+      auto done = set_image_once(options, context, client, workload, tried);
+      if (done) {
+        for (auto& entry : tried.images) outcome.images.push_back(std::move(entry));
+        outcome.changed = outcome.changed || tried.changed;
+        break;
+      }
+      if (done.error().code() != Code::conflict || attempt == attempts) return done;
+      log::warn("rollout.set_image.conflict", {{"workload", workload.id()}, {"attempt", attempt}});
+    }
+  }
+  context.report().set_output("image", options.image);
+  context.report().set_output("images", boost::json::serialize(outcome.images));
+  context.report().set_output("changed", outcome.changed ? "true" : "false");
+  return {};
+}
+
+}  // namespace ir::steps::rollout
