@@ -794,3 +794,71 @@ spec: {{containers: [{{name: app, image: "{1}"}}]}}
     CHECK(restored_again.all_text().find("nothing to restore") != std::string::npos);
   }
 }
+
+// The shipped ClusterRole (workflows/argo/rbac/rollout.yaml) holds what
+// find-image and stop need, the Job's server-side dry-run probe and a bare
+// ReplicaSet included: a missing right would be a 403 here.
+TEST_CASE("rollout find-image and stop with their shipped role, a bare ReplicaSet included",
+          "[integration][rollout][rbac]") {
+  auto& cluster = Cluster::get();
+  cluster.apply_shipped_role("rollout");
+  TokenKubeconfig step_identity(service_account_token("irsteps", "irsteps-rollout"), "irsteps-rollout");
+  TestNamespace ns("rollout-stop-rbac");
+  const std::string image = "registry.example/shop/bad:3.0";
+  cluster.apply_yaml(ns.name(), fmt::format(R"(
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {{name: bare}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: bare}}}}
+  template:
+    metadata: {{labels: {{app: bare}}}}
+    spec: {{containers: [{{name: app, image: "{0}"}}]}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: once}}
+spec:
+  template:
+    metadata: {{labels: {{app: once}}}}
+    spec: {{restartPolicy: Never, containers: [{{name: job, image: "{0}"}}]}}
+---
+apiVersion: batch/v1beta1
+kind: CronJob
+metadata: {{name: nightly}}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate: {{spec: {{template: {{spec: {{restartPolicy: Never, containers: [{{name: job, image: "{0}"}}]}}}}}}}}
+)",
+                                            image));
+  running_pods(ns.name(), "app=bare", 2);
+  running_pods(ns.name(), "app=once", 1);
+  const auto as_step = [&](std::vector<std::string> more) {
+    std::vector<std::string> list{"--incident-id", incident, "--kubeconfig", step_identity.path()};
+    list.insert(list.end(), more.begin(), more.end());
+    return run_step_binary("rollout", list);
+  };
+  const std::string q = ns.name() + "/";
+  auto found = as_step({"--namespace", ns.name(), "find-image", image});
+  REQUIRE_EXIT(found, 0);
+  CHECK(found.output("workloads") == q + "cronjob/nightly," + q + "job/once," + q + "replicaset/bare");
+  auto stopped = as_step({"stop", q + "cronjob/nightly", q + "job/once", q + "replicaset/bare"});
+  REQUIRE_EXIT(stopped, 0);
+  auto replica_set = cluster.client().get(k8s::resources::replicasets, ns.name(), "bare");
+  REQUIRE(replica_set);
+  CHECK(find(*replica_set, {"spec", "replicas"})->to_number<int>() == 0);
+  CHECK(string_at(*replica_set, {"metadata", "annotations", "irsteps.io/previous-replicas"}) == "2");
+  for (const auto* app : {"bare", "once"}) {
+    INFO(app);
+    CHECK(eventually([&] {
+      auto pods = cluster.client().list(k8s::resources::pods, ns.name(), {std::string("app=") + app, {}});
+      return pods && pods->at("items").as_array().empty();
+    }));
+  }
+  auto restored =
+      as_step({"stop", q + "cronjob/nightly", q + "job/once", q + "replicaset/bare", "--restore"});
+  REQUIRE_EXIT(restored, 0);
+  running_pods(ns.name(), "app=bare", 2);
+  running_pods(ns.name(), "app=once", 1);
+}
