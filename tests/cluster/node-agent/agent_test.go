@@ -170,9 +170,12 @@ func TestAgentAgainstFakeAPIServer(t *testing.T) {
 	}
 	f.events <- `{"type":"DELETED","object":` + podJSON(p1) + `}`
 	waitFor(t, "pod forgotten", func() bool { return store.get("default", "web-1") == nil })
-	if _, err := os.Stat(rec.dir); !os.IsNotExist(err) {
-		t.Fatal("pod dir not removed")
-	}
+	// The record leaves the store before its files go (forgetPod, then
+	// releaseRecord): wait for the folder too rather than look once.
+	waitFor(t, "pod dir removed", func() bool {
+		_, err := os.Stat(rec.dir)
+		return os.IsNotExist(err)
+	})
 
 	// 410 Gone: relist.
 	f.mu.Lock()
