@@ -640,15 +640,6 @@ TEST_CASE("misconfiguration not approved: drift found, nothing changed, people t
 
 namespace {
 
-std::string deployment_of(const std::string& name, const std::string& image) {
-  return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name +
-         "}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: " + name +
-         "}}\n  template:\n    metadata: {labels: {app: " + name +
-         "}}\n    spec:\n      containers:\n"
-         "        - {name: main, image: '" +
-         image + "'}\n";
-}
-
 int replicas_of(const std::string& ns, const std::string& name) {
   auto live = Cluster::get().client().get(k8s::resources::deployments, ns, name);
   REQUIRE(live);
@@ -730,13 +721,13 @@ TEST_CASE(
   TestNamespace ns("pbsupply");
   const std::string api_ref = local.host() + "/shop/api:1.0";
   const std::string signed_ref = local.host() + "/shop/signed:1.0";
-  Cluster::get().apply_yaml(ns.name(), deployment_of("api", api_ref));
+  Cluster::get().apply_yaml(ns.name(), deployment_running("api", api_ref, "main"));
   // Pinned by the digest the registry gives the unsigned image: found through
   // verify-image's digest output, not by the tag.
-  Cluster::get().apply_yaml(ns.name(),
-                            deployment_of("pinned", local.host() + "/shop/api@" + unsigned_image.digest));
+  Cluster::get().apply_yaml(
+      ns.name(), deployment_running("pinned", local.host() + "/shop/api@" + unsigned_image.digest, "main"));
   Cluster::get().apply_yaml(ns.name(), other_kinds_of("api", api_ref));
-  Cluster::get().apply_yaml(ns.name(), deployment_of("signed", signed_ref));
+  Cluster::get().apply_yaml(ns.name(), deployment_running("signed", signed_ref, "main"));
   for (const auto* app : {"api", "pinned", "api-once", "api-agent", "api-lonely", "signed"}) {
     running_pods(ns.name(), std::string("app=") + app, 1);
   }
@@ -897,7 +888,7 @@ TEST_CASE("container compromise recovers the workload on the verified recovery i
 
   TestNamespace ns("pbccrecover");
   const std::string by_tag = local.host() + "/shop/web:1.0";
-  Cluster::get().apply_yaml(ns.name(), deployment_of("web", by_tag));
+  Cluster::get().apply_yaml(ns.name(), deployment_running("web", by_tag, "main"));
   const auto pods = running_pods(ns.name(), "app=web", 1);
   const auto result =
       rig.run("irsteps-container-compromise",

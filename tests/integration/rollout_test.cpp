@@ -595,24 +595,10 @@ TEST_CASE(
   const std::string bad_tag = "registry.example/shop/bad:1.0";
   const std::string alias = "registry.example/shop/alias:2.0";
   const std::string digest = "sha256:" + sha256_hex(alias);
-  const auto deployment_of = [](const std::string& name, const std::string& image) {
-    return fmt::format(R"(
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {0}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {0}}}}}
-  template:
-    metadata: {{labels: {{app: {0}}}}}
-    spec: {{containers: [{{name: app, image: "{1}"}}]}}
-)",
-                       name, image);
-  };
-  cluster.apply_yaml(ns.name(), deployment_of("tagged", bad_tag));
-  cluster.apply_yaml(ns.name(), deployment_of("pinned", "registry.example/shop/bad@" + digest));
-  cluster.apply_yaml(ns.name(), deployment_of("alias", alias));
-  cluster.apply_yaml(ns.name(), deployment_of("good", "registry.example/shop/good:1.0"));
+  cluster.apply_yaml(ns.name(), deployment_running("tagged", bad_tag));
+  cluster.apply_yaml(ns.name(), deployment_running("pinned", "registry.example/shop/bad@" + digest));
+  cluster.apply_yaml(ns.name(), deployment_running("alias", alias));
+  cluster.apply_yaml(ns.name(), deployment_running("good", "registry.example/shop/good:1.0"));
   cluster.apply_yaml(ns.name(), fmt::format(R"(
 apiVersion: batch/v1beta1
 kind: CronJob

@@ -146,6 +146,22 @@ spec:
                      name, replicas);
 }
 
+std::string deployment_running(const std::string& name, const std::string& image,
+                               const std::string& container) {
+  return fmt::format(R"(
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {0}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {0}}}}}
+  template:
+    metadata: {{labels: {{app: {0}}}}}
+    spec: {{containers: [{{name: {2}, image: "{1}"}}]}}
+)",
+                     name, image, container);
+}
+
 void await_running(const std::string& ns, const std::string& name) {
   const bool running = eventually([&] {
     auto pod = Cluster::get().client().get(k8s::resources::pods, ns, name);

@@ -65,6 +65,9 @@ bool eventually(const std::function<bool()>& condition,
 
 // A Deployment of `replicas` pods labelled app=<name>, with a Service.
 std::string deployment_yaml(const std::string& name, int replicas);
+// A one-replica Deployment `name` whose one container runs `image`.
+std::string deployment_running(const std::string& name, const std::string& image,
+                               const std::string& container = "app");
 // Waits until the pod is Running (fails the test otherwise).
 void await_running(const std::string& ns, const std::string& name);
 // Waits until the Deployment's pods are Running and returns their names.

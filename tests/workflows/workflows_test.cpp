@@ -76,6 +76,26 @@ const json::array& array_at(const json::object& o, std::initializer_list<std::st
 // A reference into a temporary would dangle (range-for over a copy).
 const json::array& array_at(json::value&&, std::initializer_list<std::string_view>) = delete;
 
+// Every template that runs a pod, in both flavours' step libraries: the
+// document, the template and its container.
+struct PodTemplate {
+  const Doc* doc;
+  const json::value* t;
+  const json::value* container;
+};
+std::vector<PodTemplate> pod_templates() {
+  std::vector<PodTemplate> out;
+  for (const char* file : {"steps.yaml", "plugin/steps.yaml"}) {
+    for (const auto* doc : workflow_templates()) {
+      if (doc->file != file) continue;
+      for (const auto& t : array_at(doc->object, {"spec", "templates"})) {
+        if (const auto* container = find(t, {"container"})) out.push_back({doc, &t, container});
+      }
+    }
+  }
+  return out;
+}
+
 // Argo's schema with IntOrString widened to string-or-integer (its README's
 // first known limit) and ExecutorPlugin given its type fields.
 const Schema& argo_schema() {
@@ -568,53 +588,45 @@ TEST_CASE("every pod template has a writable volume at IRSTEPS_CACHE_DIR and a w
   // exist: without a volume there, a git-backed step (a case record, drift
   // --expected URL) clones into a private temporary folder at best.
   int checked = 0;
-  for (const char* file : {"steps.yaml", "plugin/steps.yaml"}) {
-    for (const auto* doc : workflow_templates()) {
-      if (doc->file != file) continue;
-      for (const auto& t : array_at(doc->object, {"spec", "templates"})) {
-        const auto* container = find(t, {"container"});
-        if (container == nullptr) continue;
-        const std::string where = doc->file + ": " + string_at(t, {"name"});
-        INFO(where);
-        ++checked;
-        std::map<std::string, std::string> env;
-        for (const auto& e : array_at(*container, {"env"}))
-          env[string_at(e, {"name"})] = string_at(e, {"value"});
-        REQUIRE(env.contains("IRSTEPS_CACHE_DIR"));
-        REQUIRE(env.contains("HOME"));
-        // Where a path lives: the mount that holds it, or none.
-        auto volume_holding = [&](const std::string& path) -> const json::value* {
-          std::string best;
-          const json::value* found = nullptr;
-          for (const auto& m : array_at(*container, {"volumeMounts"})) {
-            const std::string at = string_at(m, {"mountPath"});
-            if ((path == at || path.starts_with(at + "/")) && at.size() > best.size()) {
-              best = at;
-              found = &m;
-            }
-          }
-          return found;
-        };
-        for (const std::string variable : {"IRSTEPS_CACHE_DIR", "HOME"}) {
-          INFO(variable << "=" << env[variable]);
-          const auto* mount = volume_holding(env[variable]);
-          REQUIRE(mount != nullptr);
-          const auto* read_only = find(*mount, {"readOnly"});
-          CHECK((read_only == nullptr || !read_only->as_bool()));
-          const std::string volume = string_at(*mount, {"name"});
-          bool writable_kind = false;
-          for (const auto& v : array_at(t, {"volumes"})) {
-            if (string_at(v, {"name"}) != volume) continue;
-            writable_kind = find(v, {"emptyDir"}) != nullptr || find(v, {"persistentVolumeClaim"}) != nullptr;
-          }
-          CHECK(writable_kind);
+  for (const auto& [doc, template_value, container] : pod_templates()) {
+    const auto& t = *template_value;
+    const std::string where = doc->file + ": " + string_at(t, {"name"});
+    INFO(where);
+    ++checked;
+    std::map<std::string, std::string> env;
+    for (const auto& e : array_at(*container, {"env"})) env[string_at(e, {"name"})] = string_at(e, {"value"});
+    REQUIRE(env.contains("IRSTEPS_CACHE_DIR"));
+    REQUIRE(env.contains("HOME"));
+    // Where a path lives: the mount that holds it, or none.
+    auto volume_holding = [&](const std::string& path) -> const json::value* {
+      std::string best;
+      const json::value* found = nullptr;
+      for (const auto& m : array_at(*container, {"volumeMounts"})) {
+        const std::string at = string_at(m, {"mountPath"});
+        if ((path == at || path.starts_with(at + "/")) && at.size() > best.size()) {
+          best = at;
+          found = &m;
         }
-        // The cache has a volume of its own, not /tmp's: the outputs' folder
-        // must not be where a clone of unknown size grows.
-        CHECK(string_at(*volume_holding(env["IRSTEPS_CACHE_DIR"]), {"mountPath"}) ==
-              env["IRSTEPS_CACHE_DIR"]);
       }
+      return found;
+    };
+    for (const std::string variable : {"IRSTEPS_CACHE_DIR", "HOME"}) {
+      INFO(variable << "=" << env[variable]);
+      const auto* mount = volume_holding(env[variable]);
+      REQUIRE(mount != nullptr);
+      const auto* read_only = find(*mount, {"readOnly"});
+      CHECK((read_only == nullptr || !read_only->as_bool()));
+      const std::string volume = string_at(*mount, {"name"});
+      bool writable_kind = false;
+      for (const auto& v : array_at(t, {"volumes"})) {
+        if (string_at(v, {"name"}) != volume) continue;
+        writable_kind = find(v, {"emptyDir"}) != nullptr || find(v, {"persistentVolumeClaim"}) != nullptr;
+      }
+      CHECK(writable_kind);
     }
+    // The cache has a volume of its own, not /tmp's: the outputs' folder
+    // must not be where a clone of unknown size grows.
+    CHECK(string_at(*volume_holding(env["IRSTEPS_CACHE_DIR"]), {"mountPath"}) == env["IRSTEPS_CACHE_DIR"]);
   }
   CHECK(checked == 8 + 3);  // every step's pod, and the three that stay pods in the plugin flavour
 }
@@ -635,37 +647,31 @@ TEST_CASE("every pod template has an activeDeadlineSeconds above its step's own 
   };
   std::map<std::string, std::int64_t> deadline_of;  // "irsteps-steps/rollout"
   int checked = 0;
-  for (const char* file : {"steps.yaml", "plugin/steps.yaml"}) {
-    for (const auto* doc : workflow_templates()) {
-      if (doc->file != file) continue;
-      for (const auto& t : array_at(doc->object, {"spec", "templates"})) {
-        const auto* container = find(t, {"container"});
-        if (container == nullptr) continue;
-        const std::string where = doc->file + ": " + string_at(t, {"name"});
-        INFO(where);
-        ++checked;
-        const auto* deadline = find(t, {"activeDeadlineSeconds"});
-        REQUIRE(deadline != nullptr);
-        REQUIRE(deadline->is_int64());
-        const std::int64_t limit = deadline->as_int64();
-        deadline_of[doc->name() + "/" + string_at(t, {"name"})] = limit;
-        // The step's own timeout: the template's input default, else the schema's.
-        const std::string step =
-            fs::path(std::string(array_at(*container, {"command"}).at(0).as_string())).filename().string();
-        auto spec = ParamSpec::load(step);
-        REQUIRE(spec);
-        std::string timeout = string_at(spec->properties(), {"timeout", "default"});
-        for (const auto& p : array_at(t, {"inputs", "parameters"})) {
-          if (string_at(p, {"name"}) == "timeout") timeout = string_at(p, {"default"});
-        }
-        INFO("timeout " << timeout << ", activeDeadlineSeconds " << limit);
-        if (!timeout.empty()) CHECK(limit > seconds_of(timeout));
-        CHECK(limit >= 60);
-        const std::string max_duration = string_at(t, {"retryStrategy", "backoff", "maxDuration"});
-        REQUIRE(!max_duration.empty());
-        CHECK(limit <= seconds_of(max_duration));
-      }
+  for (const auto& [doc, template_value, container] : pod_templates()) {
+    const auto& t = *template_value;
+    const std::string where = doc->file + ": " + string_at(t, {"name"});
+    INFO(where);
+    ++checked;
+    const auto* deadline = find(t, {"activeDeadlineSeconds"});
+    REQUIRE(deadline != nullptr);
+    REQUIRE(deadline->is_int64());
+    const std::int64_t limit = deadline->as_int64();
+    deadline_of[doc->name() + "/" + string_at(t, {"name"})] = limit;
+    // The step's own timeout: the template's input default, else the schema's.
+    const std::string step =
+        fs::path(std::string(array_at(*container, {"command"}).at(0).as_string())).filename().string();
+    auto spec = ParamSpec::load(step);
+    REQUIRE(spec);
+    std::string timeout = string_at(spec->properties(), {"timeout", "default"});
+    for (const auto& p : array_at(t, {"inputs", "parameters"})) {
+      if (string_at(p, {"name"}) == "timeout") timeout = string_at(p, {"default"});
     }
+    INFO("timeout " << timeout << ", activeDeadlineSeconds " << limit);
+    if (!timeout.empty()) CHECK(limit > seconds_of(timeout));
+    CHECK(limit >= 60);
+    const std::string max_duration = string_at(t, {"retryStrategy", "backoff", "maxDuration"});
+    REQUIRE(!max_duration.empty());
+    CHECK(limit <= seconds_of(max_duration));
   }
   CHECK(checked == 8 + 3);
   // A playbook that passes a step a longer timeout than its default must
