@@ -18,6 +18,8 @@ namespace po = boost::program_options;
 
 namespace {
 
+constexpr std::chrono::milliseconds max_wait = std::chrono::seconds(20);
+
 Result<std::chrono::milliseconds> duration_option(const po::variables_map& vm, const std::string& name,
                                                   std::chrono::milliseconds fallback) {
   if (vm.count(name) == 0) return fallback;
@@ -73,7 +75,7 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
                                              "ConfigMap key given to the sidecar with configMapKeyRef)")
     ("token-file", po::value<std::string>()->default_value(o.token_file),
      "the agent's bearer token, read again when it changes")
-    ("wait", po::value<std::string>()->default_value("2s"), "how long a call waits for its step before replying Running")
+    ("wait", po::value<std::string>()->default_value("2s"), "how long a call waits for its step before replying Running (at most 20s)")
     ("requeue", po::value<std::string>()->default_value("5s"), "when Argo should call again for a running step")
     ("max-concurrent", po::value<std::size_t>()->default_value(o.jobs.max_concurrent), "steps running at once")
     ("max-queued", po::value<std::size_t>()->default_value(o.jobs.max_queued),
@@ -132,6 +134,10 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
     *target = *value;
   }
   if (o.requeue.count() < 1000) return invalid("--requeue: at least 1s");
+  // Argo's agent gives up on a call after 30 s (workflow/executor/plugins/
+  // rpc/plugin.go: rpc.New(..., 30*time.Second, ...)) and fails the node
+  // after five such calls; an answer must always come well before that.
+  if (o.wait > max_wait) return invalid("--wait: at most 20s: Argo's agent abandons a call after 30s");
   if (auto policy = policy_option(vm); !policy) {
     return policy.error();
   } else {

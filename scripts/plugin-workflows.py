@@ -22,7 +22,10 @@ KEEP_POD = {'snapshot': ('its evidence goes to the PersistentVolumeClaim', 'irst
 # written below); tests/plugin/manifests_test.cpp reads it back.
 RETRY_EXPRESSION = ("lastRetry.message contains 'failed with exit code 4 ' || "
                     "lastRetry.message contains 'irsteps-plugin unavailable: ' || "
-                    "lastRetry.message contains 'connection refused'")
+                    "lastRetry.message contains 'connection refused' || "
+                    "lastRetry.message contains 'Client.Timeout' || "
+                    "lastRetry.message contains 'connection reset by peer' || "
+                    "lastRetry.message contains '\": EOF'")
 
 def flow(v):
     return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=1000).strip()
@@ -44,13 +47,19 @@ out.append('''# The plugin flavour of ../steps.yaml: the same template names, in
 #   before it recorded the node. A Failed one, once handed out, is a retry.
 # - Retries: a failed node's message names the step's exit code
 #   ("... failed with exit code 4 (transient ..."); only 4 is retried, and
-#   the two ways Argo's agent fails a node when it could not reach the
-#   plugin: after five calls answered 503 the message is the answer's body
-#   ("irsteps-plugin unavailable: ..."), after five refused connections it is
-#   Go's error ("Post \"http://localhost:7355/...\": dial tcp ...: connect:
-#   connection refused"): workflow/util/plugin/plugin.go and
-#   workflow/executor/agent.go of argo-workflows. The step did not start in
-#   either case.
+#   the ways Argo's agent fails a node when a call did not get the plugin's
+#   answer, each after five calls to the same sidecar about 1, 2, 4 and 8 s
+#   apart (workflow/util/plugin/plugin.go Client.Call retries them all;
+#   workflow/executor/agent.go processTask makes the last error the node's
+#   message): a 503's body ("irsteps-plugin unavailable: ..."), and Go's
+#   errors for a refused connection ("Post \"http://localhost:7355/...\":
+#   dial tcp ...: connect: connection refused"), for its 30 s client timeout
+#   ("... (Client.Timeout exceeded while awaiting headers)"), and for a
+#   sidecar that died while answering ("...: read: connection reset by
+#   peer", "...\": EOF"). A step that was running then runs again when the
+#   node is retried: the steps are idempotent, and a Succeeded run is kept
+#   on disk and given again, never run twice. --wait stays far below the
+#   client timeout, so a healthy plugin always answers in time.
 # - Three templates stay pods, because the agent pod cannot give a plugin what
 #   they need: snapshot (its evidence PersistentVolumeClaim), notify (routing
 #   ConfigMap, channel Secret) and drift (writable storage for its git clone).

@@ -166,6 +166,17 @@ TEST_CASE("plugin: security review finding 8: loopback is the default address, a
   REQUIRE(zero);
   CHECK(zero->exit_status == 2);
   CHECK(zero->err.find("--max-connections") != std::string::npos);
+  // A call must be answered well within the 30 s after which Argo's agent
+  // abandons it (workflow/executor/plugins/rpc/plugin.go).
+  auto long_wait = run_process(
+      {binary("irsteps-plugin"), "--dry-run", "--port", "0", "--token-file", token, "--wait", "25s"});
+  REQUIRE(long_wait);
+  CHECK(long_wait->exit_status == 2);
+  CHECK(long_wait->err.find("--wait: at most 20s") != std::string::npos);
+  auto longest = run_process(
+      {binary("irsteps-plugin"), "--dry-run", "--port", "0", "--token-file", token, "--wait", "20s"});
+  REQUIRE(longest);
+  CHECK(longest->exit_status == 0);
 }
 
 TEST_CASE(
@@ -254,6 +265,21 @@ TEST_CASE("plugin: Argo retries a plugin node exactly when the step did not run 
   CHECK(
       retried("Post \"http://localhost:7355/api/v1/template.execute\": dial tcp 127.0.0.1:7355: connect: "
               "connection refused"));
+  // The sidecar hung past the agent's 30 s client timeout, or died while
+  // answering, five times: Go's errors (net/http/client.go, net/url/url.go),
+  // which Client.Call retries as temporary, or as transient network errors
+  // (util/errors/errors.go isTransientNetworkErr), before they become the
+  // node's message.
+  CHECK(
+      retried("Post \"http://localhost:7355/api/v1/template.execute\": context deadline exceeded "
+              "(Client.Timeout exceeded "
+              "while awaiting headers)"));
+  CHECK(retried("context deadline exceeded (Client.Timeout or context cancellation while reading body)"));
+  CHECK(
+      retried("Post \"http://localhost:7355/api/v1/template.execute\": read tcp [::1]:51414->[::1]:7355: "
+              "read: connection "
+              "reset by peer"));
+  CHECK(retried("Post \"http://localhost:7355/api/v1/template.execute\": EOF"));
   // Any other status: `fmt.Errorf("%s: %s", resp.Status, string(data))`
   // (workflow/util/plugin/plugin.go), and no plugin taking the template
   // (executePluginTemplate): retrying cannot help.
