@@ -1,5 +1,6 @@
 #include "isolate.hpp"
 
+#include "ir/core/log.hpp"
 #include "ir/params/params.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -38,29 +39,69 @@ json::object label_patch(const Options& options, const json::object& removed_lab
   return {{"metadata", std::move(patch_metadata)}};
 }
 
-Result<std::vector<json::object>> find_pods(const Options& options, k8s::Client& client) {
+// The pods to isolate; a named pod that does not exist is `missing`, for
+// the caller to tell a pod already handled from one that never was.
+struct Found {
   std::vector<json::object> pods;
+  std::vector<std::string> missing;
+};
+
+Result<Found> find_pods(const Options& options, k8s::Client& client) {
+  Found found;
   if (!options.pods.empty()) {
     for (const auto& name : options.pods) {
       auto pod = client.get(k8s::resources::pods, options.ns, name);
       if (!pod) {
-        if (pod.error().code() == Code::not_found) {
-          return Error(Code::not_found, "pod " + name + " not found in namespace " + options.ns);
-        }
-        return pod.error();
+        if (pod.error().code() != Code::not_found) return pod.error();
+        found.missing.push_back(name);
+        continue;
       }
-      pods.push_back(std::move(*pod));
+      found.pods.push_back(std::move(*pod));
     }
-    return pods;
+    return found;
   }
   auto listed = client.list(k8s::resources::pods, options.ns, {options.selector, {}});
   if (!listed) return listed.error();
-  for (auto& item : listed->at("items").as_array()) pods.push_back(std::move(item.as_object()));
-  if (pods.empty()) {
+  for (auto& item : listed->at("items").as_array()) found.pods.push_back(std::move(item.as_object()));
+  if (found.pods.empty()) {
     return Error(Code::not_found,
                  "no pod in namespace " + options.ns + " matches the selector " + options.selector);
   }
-  return pods;
+  return found;
+}
+
+// Named pods that are gone: each must be one an earlier run isolated (a
+// quarantine NetworkPolicy of irsteps names it), deleted since — a second
+// alert for the same pod, run after the first playbook finished. Then there
+// is nothing left to contain, and that is reported, not an error. A pod no
+// quarantine names is missing: exit as before, with nothing changed. The
+// record is only trusted for a pod that no longer exists.
+Result<std::vector<Handled>> handled_elsewhere(const Options& options, k8s::Client& client,
+                                               const std::vector<std::string>& missing) {
+  std::vector<Handled> handled;
+  if (missing.empty()) return handled;
+  auto listed = client.list(k8s::resources::networkpolicies, options.ns,
+                            {std::string(managed_by_label) + "=irsteps", {}});
+  if (!listed) return listed.error().with("look for an earlier quarantine of the missing pods");
+  for (const auto& name : missing) {
+    auto found = find_handled(listed->at("items").as_array(), name);
+    if (!found) return Error(Code::not_found, "pod " + name + " not found in namespace " + options.ns);
+    log::info("isolate.already_handled",
+              {{"pod", name}, {"incident", found->incident}, {"policy", found->policy}});
+    handled.push_back(std::move(*found));
+  }
+  return handled;
+}
+
+// What a run reports about pods handled before: "incident" and "policy"
+// each comma-joined, without repeats.
+std::string joined(const std::vector<Handled>& handled, std::string Handled::*field) {
+  std::string out;
+  for (const auto& h : handled) {
+    if (("," + out + ",").find("," + h.*field + ",") == std::string::npos)
+      out += (out.empty() ? "" : ",") + h.*field;
+  }
+  return out;
 }
 
 // --scope workload: the owning workloads, and every pod they have now.
@@ -86,6 +127,28 @@ Result<std::vector<Workload>> expand_to_workloads(const Options& options, k8s::C
     }
   }
   return workloads;
+}
+
+// The policy's isolated_pods_annotation: the pods isolated now, and those
+// the live policy of the same name already names (an earlier run of the
+// same incident), so that none is forgotten once deleted.
+Result<void> record_pods(const Options& options, k8s::Client& client, json::object& policy,
+                         const std::vector<json::object>& pods) {
+  std::vector<std::string> names;
+  auto live = client.get(k8s::resources::networkpolicies, options.ns, name_of(policy));
+  if (live) {
+    names = isolated_pods(*live);
+  } else if (live.error().code() != Code::not_found) {
+    return live.error().with("read the quarantine NetworkPolicy");
+  }
+  for (const auto& pod : pods) {
+    if (std::find(names.begin(), names.end(), name_of(pod)) == names.end()) names.push_back(name_of(pod));
+  }
+  json::array list;
+  for (auto& name : names) list.emplace_back(std::move(name));
+  policy["metadata"].as_object()["annotations"].as_object()[isolated_pods_annotation] =
+      boost::json::serialize(list);
+  return {};
 }
 
 Result<void> verify(const Options& options, k8s::Client& client, const std::vector<json::object>& policies,
@@ -213,6 +276,7 @@ Result<void> run(const Options& options, Context& context) {
   k8s::Writer writer(client, context.report(), options.dry_run);
 
   std::vector<json::object> pods;
+  std::vector<std::string> missing;
   std::set<std::string> labelled;
   // One named pod, nothing else to learn first: the label patch doubles as
   // the existence check, so isolation costs three requests.
@@ -222,19 +286,32 @@ Result<void> run(const Options& options, Context& context) {
     auto patched = writer.merge_patch(k8s::resources::pods, options.ns, options.pods.front(),
                                       label_patch(options, {}, {}), "quarantine label");
     if (!patched) {
-      if (patched.error().code() == Code::not_found) {
-        return Error(Code::not_found,
-                     "pod " + options.pods.front() + " not found in namespace " + options.ns);
-      }
-      return patched.error();
+      if (patched.error().code() != Code::not_found) return patched.error();
+      missing.push_back(options.pods.front());
+    } else {
+      pods.push_back(std::move(**patched));
+      labelled.insert(options.pods.front());
     }
-    pods.push_back(std::move(**patched));
-    labelled.insert(options.pods.front());
   } else {
     auto found = find_pods(options, client);
     if (!found) return found.error();
-    pods = std::move(*found);
+    pods = std::move(found->pods);
+    missing = std::move(found->missing);
   }
+  auto handled = handled_elsewhere(options, client, missing);
+  if (!handled) return handled.error();
+  context.report().set_output("handled-by", joined(*handled, &Handled::incident));
+  if (pods.empty()) {
+    // Every named pod was isolated by an earlier run and is gone: nothing
+    // is changed, and the playbook skips what would act on the pod.
+    context.report().set_output("outcome", "already-handled");
+    context.report().set_output("policy", joined(*handled, &Handled::policy));
+    context.report().set_output("pods", "");
+    context.report().set_output("pod-count", "0");
+    context.report().set_output("quarantine-label", "");
+    return {};
+  }
+  context.report().set_output("outcome", "isolated");
 
   std::vector<json::object> policies;
   if (options.scope == Scope::workload) {
@@ -247,6 +324,9 @@ Result<void> run(const Options& options, Context& context) {
     policies.push_back(
         build_policy(options, policy_name(options),
                      json::object{{"matchLabels", json::object{{quarantine_label, options.incident_id}}}}));
+  }
+  for (auto& policy : policies) {
+    if (auto recorded = record_pods(options, client, policy, pods); !recorded) return recorded.error();
   }
   for (const auto& policy : policies) {
     auto applied = writer.ensure(k8s::resources::networkpolicies, options.ns, policy,

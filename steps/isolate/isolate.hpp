@@ -7,6 +7,7 @@
 #include "ir/driver/step.hpp"
 #include "ir/k8s/writer.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ inline constexpr std::string_view quarantine_label = "irsteps.io/quarantine";
 inline constexpr std::string_view incident_label = "irsteps.io/incident";
 inline constexpr std::string_view detached_annotation = "irsteps.io/detached-labels";
 inline constexpr std::string_view managed_by_label = "app.kubernetes.io/managed-by";
+// On a quarantine NetworkPolicy: the names of the pods isolated with it, as
+// a JSON array. A pod gone since (deleted after its evidence was captured)
+// is then known as handled, not missing.
+inline constexpr std::string_view isolated_pods_annotation = "irsteps.io/isolated-pods";
 
 enum class Scope { pods, workload };
 
@@ -61,6 +66,18 @@ struct Workload {
 [[nodiscard]] Result<Workload> top_workload(k8s::Client& client, const json::object& pod);
 
 [[nodiscard]] Result<void> release(const Options& options, Context& context, k8s::Client& client);
+
+// A pod that is gone but was isolated before: the earlier incident and the
+// NetworkPolicy whose isolated_pods_annotation names it.
+struct Handled {
+  std::string incident;
+  std::string policy;
+};
+// Among `policies` (a NetworkPolicyList's items), the irsteps quarantine
+// that isolated `pod`, if any.
+[[nodiscard]] std::optional<Handled> find_handled(const json::array& policies, const std::string& pod);
+// The annotation's names, or none when it is absent or not a JSON array of strings.
+[[nodiscard]] std::vector<std::string> isolated_pods(const json::object& policy);
 
 // A NetworkPolicy other than the quarantine's that still allows traffic to
 // or from quarantined pods: its name, "Ingress" or "Egress", the peers and

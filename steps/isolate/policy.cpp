@@ -4,6 +4,7 @@
 #include "ir/core/encoding.hpp"
 #include "ir/core/time.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace ir::steps::isolate {
@@ -127,6 +128,37 @@ json::object build_event(const Options& options, const json::object& pod, std::s
           {"firstTimestamp", stamp},
           {"lastTimestamp", stamp},
           {"count", 1}};
+}
+
+}  // namespace ir::steps::isolate
+
+namespace ir::steps::isolate {
+
+std::vector<std::string> isolated_pods(const json::object& policy) {
+  std::vector<std::string> names;
+  const std::string text = string_at(policy, {"metadata", "annotations", isolated_pods_annotation});
+  if (text.empty()) return names;
+  auto parsed = parse_json(text, "annotation");
+  if (!parsed || !parsed->is_array()) return names;
+  for (const auto& item : parsed->get_array()) {
+    if (item.is_string()) names.emplace_back(item.get_string());
+  }
+  return names;
+}
+
+std::optional<Handled> find_handled(const json::array& policies, const std::string& pod) {
+  for (const auto& item : policies) {
+    if (!item.is_object()) continue;
+    const auto& policy = item.get_object();
+    if (string_at(policy, {"metadata", "labels", managed_by_label}) != "irsteps") continue;
+    const std::string incident = string_at(policy, {"metadata", "labels", incident_label});
+    if (incident.empty()) continue;
+    const auto names = isolated_pods(policy);
+    if (std::find(names.begin(), names.end(), pod) != names.end()) {
+      return Handled{incident, string_at(policy, {"metadata", "name"})};
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace ir::steps::isolate

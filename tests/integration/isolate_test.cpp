@@ -106,6 +106,55 @@ TEST_CASE("isolate quarantines exactly the named pod and reads it back", "[integ
   }
 }
 
+// Issue 16 item 10: Falco fires again for the same pod; the second playbook
+// waits on the pod's mutex and runs after the first deleted the pod. The
+// quarantine policy names the pods it isolated, so the second run finds the
+// work done instead of failing (and paging) for a missing pod.
+TEST_CASE("a pod deleted after an earlier run isolated it is already handled, and nothing changes",
+          "[integration][isolate]") {
+  TestNamespace ns("handled");
+  auto& cluster = Cluster::get();
+  cluster.apply_yaml(ns.name(), deployment_yaml("web", 2));
+  const auto pods = running_pods(ns.name(), "app=web", 2);
+  REQUIRE_EXIT(run_step_binary("isolate", args(ns.name(), "--pod", pods[0])), 0);
+  // The same incident, another pod: the policy now names both.
+  REQUIRE_EXIT(run_step_binary("isolate", args(ns.name(), "--pod", pods[1])), 0);
+  const auto recorded = string_at(get_or_fail(k8s::resources::networkpolicies, ns.name(), policy),
+                                  {"metadata", "annotations", "irsteps.io/isolated-pods"});
+  CHECK(recorded == "[\"" + pods[0] + "\",\"" + pods[1] + "\"]");
+  k8s::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  REQUIRE(cluster.client().remove(k8s::resources::pods, ns.name(), pods[0], now));
+  REQUIRE(eventually([&] { return !exists(k8s::resources::pods, ns.name(), pods[0]); }));
+
+  const std::string second = "INC-2026-11-26-102";
+  auto again = run_step_binary("isolate", {"--incident-id", second, "--namespace", ns.name(), "--pod",
+                                           pods[0], "--kubeconfig", cluster.kubeconfig()});
+  REQUIRE_EXIT(again, 0);
+  CHECK(again.output("outcome") == "already-handled");
+  CHECK(again.output("handled-by") == incident);
+  CHECK(again.output("policy") == policy);
+  CHECK(again.output("pod-count") == "0");
+  CHECK_FALSE(exists(k8s::resources::networkpolicies, ns.name(), "irsteps-isolate-inc-2026-11-26-102"));
+
+  // One pod gone and handled, one still there: the one there is isolated.
+  auto mixed = run_step_binary("isolate", {"--incident-id", second, "--namespace", ns.name(), "--pod",
+                                           pods[0], "--pod", pods[1], "--kubeconfig", cluster.kubeconfig()});
+  REQUIRE_EXIT(mixed, 0);
+  CHECK(mixed.output("outcome") == "isolated");
+  CHECK(mixed.output("handled-by") == incident);
+  CHECK(mixed.output("pods") == pods[1]);
+  CHECK(label_of(get_or_fail(k8s::resources::pods, ns.name(), pods[1]), "irsteps.io/quarantine") == second);
+
+  // A pod no quarantine names is missing, as before: exit 2, nothing made.
+  auto unknown =
+      run_step_binary("isolate", {"--incident-id", "INC-2026-11-26-103", "--namespace", ns.name(), "--pod",
+                                  pods[0] + "-other", "--kubeconfig", cluster.kubeconfig()});
+  REQUIRE_EXIT(unknown, 2);
+  CHECK(unknown.err.find("not found in namespace " + ns.name()) != std::string::npos);
+  CHECK_FALSE(exists(k8s::resources::networkpolicies, ns.name(), "irsteps-isolate-inc-2026-11-26-103"));
+}
+
 // Security review finding 3: NetworkPolicies add up, so an allow policy
 // beside the quarantine's deny-all still lets traffic reach the pod. isolate
 // reads the namespace's other policies and says the pod is only partly

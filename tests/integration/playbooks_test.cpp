@@ -217,6 +217,30 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
   CHECK(steps.size() ==
         8);  // isolate, snapshot, notify, 3 rollout, 2 notify (the report reads, then records)
   CHECK(run_git(rig.case_repo, {"fsck", "--strict"}).exit_status == 0);
+
+  // Issue 16 item 10: Falco fired again for the same shell, a second
+  // workflow with its own incident id, which ran once the pod's mutex was
+  // free: the pod is gone, and the first run's quarantine names it. Nothing
+  // is changed, nobody is told again, and the run succeeds (no exit-handler
+  // failure notice either).
+  const std::string second = "INC-2026-11-26-521";
+  const auto again = rig.run(
+      "irsteps-container-compromise",
+      {"incident-id=" + second, "namespace=" + ns.name(), "pod=" + pods[0], "workload=deployment/web"});
+  CHECK(string_at(again, {"phase"}) == "Succeeded");
+  CHECK(string_at(again, {"outputs", "parameters", "outcome"}) == "already-handled");
+  CHECK(string_at(again, {"outputs", "parameters", "handled-by"}) == incident);
+  CHECK(phase_of(again, "isolate") == "Succeeded");
+  for (const auto* node :
+       {"snapshot", "initial-notification", "approve-eradication", "eradication-not-approved", "delete-pod",
+        "check-persistence", "restart", "status-update", "post-incident-report"}) {
+    INFO(node);
+    CHECK(phase_of(again, node) == "Skipped");
+  }
+  CHECK(rig.notifications().size() == 3);
+  CHECK(!Cluster::get().client().get(k8s::resources::networkpolicies, ns.name(),
+                                     "irsteps-isolate-inc-2026-11-26-521"));
+  CHECK(!fs::exists(rig.dir / ("evidence/" + second)));
 }
 
 // Issue 16 item 14: without a case record the playbook still runs to its
