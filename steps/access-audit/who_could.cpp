@@ -10,9 +10,6 @@
 namespace ir::steps::access_audit {
 namespace {
 
-const k8s::Resource subject_access_reviews{"authorization.k8s.io", "v1", "subjectaccessreviews",
-                                           "SubjectAccessReview", false};
-
 Result<json::array> items(k8s::Client& client, const k8s::Resource& resource, std::string_view ns) {
   auto listed = client.list(resource, ns);
   if (!listed) return listed.error().with("list " + resource.plural);
@@ -23,7 +20,8 @@ Result<json::array> items(k8s::Client& client, const k8s::Resource& resource, st
 
 Result<bool> server_allows(k8s::Client& client, const Identity& identity, const Target& target,
                            std::string_view verb) {
-  auto review = client.create(subject_access_reviews, {}, access_review(identity, target, verb));
+  auto review =
+      client.create(k8s::resources::subjectaccessreviews, {}, access_review(identity, target, verb));
   if (!review) return review.error().with("SubjectAccessReview");
   const auto* allowed = find(*review, {"status", "allowed"});
   return allowed != nullptr && allowed->is_bool() && allowed->get_bool();

@@ -66,7 +66,8 @@ Result<k8s::Resource> resource_of(const json::object& document, const std::strin
   for (const auto* resource : supported) {
     if (resource->kind == kind && resource->group == group) {
       k8s::Resource found = *resource;
-      found.version = version;  // the manifest's version (CronJob: batch/v1 or v1beta1)
+      found.version = version;  // the manifest's version (CronJob: batch/v1 or v1beta1), as it is
+      found.older_version.clear();
       return found;
     }
   }

@@ -208,7 +208,7 @@ Result<void> find_image(const Options& options, Context& context, k8s::Client& c
     if (!items) return items.error().with("list " + resource->plural);
     lists.emplace_back(std::move(*items), resource->kind);
   }
-  auto cronjobs = list_cronjobs(client, options.ns);
+  auto cronjobs = client.list(k8s::resources::cronjobs, options.ns);
   if (!cronjobs) return cronjobs.error().with("list cronjobs");
   lists.emplace_back(std::move(*cronjobs), "CronJob");
 

@@ -34,9 +34,6 @@ namespace {
 constexpr std::string_view controller_manager = "kube-controller-manager";
 constexpr std::string_view quarantine_label = "irsteps.io/quarantine";  // set by isolate
 
-const k8s::Resource controller_revisions{"apps", "v1", "controllerrevisions", "ControllerRevision", true};
-const k8s::Resource cronjobs_v1{"batch", "v1", "cronjobs", "CronJob", true};
-
 std::string joined(const std::vector<std::string>& items) {
   std::string text;
   for (const auto& item : items) text += (text.empty() ? "" : ",") + item;
@@ -243,14 +240,8 @@ OwnerLookup client_lookup(k8s::Client& client) {
   return [&client](std::string_view kind, const std::string& ns,
                    const std::string& name) -> Result<std::optional<json::object>> {
     Result<json::object> fetched = Error(Code::not_found, "no resource for kind " + std::string(kind));
-    if (kind == "ControllerRevision") {
-      fetched = client.get(controller_revisions, ns, name);
-    } else if (kind == "CronJob") {
-      fetched = client.get(cronjobs_v1, ns, name);
-      // batch/v1beta1 before 1.21: 404 for the whole group version there.
-      if (!fetched && fetched.error().code() == Code::not_found)
-        fetched = client.get(k8s::resources::cronjobs, ns, name);
-    } else if (auto resource = k8s::resource_for(kind); resource) {
+    // CronJob: batch/v1, or v1beta1 before 1.21 (the client's discovery).
+    if (auto resource = k8s::resource_for(kind); resource) {
       fetched = client.get(*resource, ns, name);
     }
     if (fetched) return std::optional<json::object>(std::move(*fetched));
@@ -331,17 +322,12 @@ Result<void> check_persistence(const Options& options, Context& context, k8s::Cl
   const k8s::ListOptions selector{options.selector, {}};
   for (const auto* resource :
        {&k8s::resources::pods, &k8s::resources::replicasets, &k8s::resources::deployments,
-        &k8s::resources::daemonsets, &k8s::resources::statefulsets, &k8s::resources::jobs}) {
+        &k8s::resources::daemonsets, &k8s::resources::statefulsets, &k8s::resources::jobs,
+        &k8s::resources::cronjobs}) {
     auto listed = client.list(*resource, options.ns, selector);
     if (!listed) return listed.error().with("list " + resource->plural);
     if (auto done = inspect(*listed, resource->kind); !done) return done;
   }
-  auto cronjobs = client.list(cronjobs_v1, options.ns, selector);
-  if (!cronjobs && cronjobs.error().code() == Code::not_found) {
-    cronjobs = client.list(k8s::resources::cronjobs, options.ns, selector);
-  }
-  if (!cronjobs) return cronjobs.error().with("list cronjobs");
-  if (auto done = inspect(*cronjobs, "CronJob"); !done) return done;
   context.report().set_output("objects", boost::json::serialize(objects));
   context.report().set_output("flagged", joined(flagged));
   context.report().set_output("flagged-count", std::to_string(flagged.size()));

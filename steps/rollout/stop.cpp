@@ -29,8 +29,6 @@
 namespace ir::steps::rollout {
 namespace {
 
-const k8s::Resource cronjobs_v1{"batch", "v1", "cronjobs", "CronJob", true};
-
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
   return text;
@@ -266,17 +264,8 @@ struct Stopping {
   }
 };
 
-// GETs the target; a CronJob from batch/v1, else batch/v1beta1 (before 1.21).
+// GETs the target (a CronJob from the version the API server serves).
 Result<std::optional<json::object>> read_target(k8s::Client& client, StopTarget& target) {
-  if (target.resource.kind == "CronJob") {
-    auto v1 = client.get(cronjobs_v1, target.ns, target.name);
-    if (v1) {
-      target.resource = cronjobs_v1;
-      return std::optional<json::object>(std::move(*v1));
-    }
-    if (v1.error().code() != Code::not_found) return v1.error();
-    target.resource = k8s::resources::cronjobs;
-  }
   auto object = client.get(target.resource, target.ns, target.name);
   if (object) return std::optional<json::object>(std::move(*object));
   if (object.error().code() == Code::not_found) return std::optional<json::object>();

@@ -50,8 +50,6 @@ Result<void> apply_revision(const Options& options, Context& context, k8s::Clien
   return {};
 }
 
-const k8s::Resource controller_revisions{"apps", "v1", "controllerrevisions", "ControllerRevision", true};
-
 // ControllerRevisions number themselves; ReplicaSets carry the annotation.
 std::int64_t controller_revision_of(const json::value& object) {
   const auto* revision = find(object, {"revision"});
@@ -135,9 +133,9 @@ Result<const Revision*> choose(const History& history, std::int64_t current, con
 static Result<void> undo_once(const Options& options, Context& context, k8s::Client& client,
                               const Workload& workload) {
   const bool deployment = workload.resource.kind == "Deployment";
-  auto history =
-      read_history(client, workload, deployment ? k8s::resources::replicasets : controller_revisions,
-                   deployment ? revision_of : controller_revision_of);
+  auto history = read_history(client, workload,
+                              deployment ? k8s::resources::replicasets : k8s::resources::controllerrevisions,
+                              deployment ? revision_of : controller_revision_of);
   if (!history) return history.error();
   if (!deployment && history->revisions.empty()) {
     return Error(Code::not_found, workload.id() + " has no revision history");

@@ -276,13 +276,6 @@ const json::object* pod_spec_of(const json::object& object) {
   return nullptr;
 }
 
-Result<json::object> list_cronjobs(k8s::Client& client, std::string_view ns) {
-  static const k8s::Resource v1{"batch", "v1", "cronjobs", "CronJob", true};
-  auto listed = client.list(v1, ns);
-  if (listed || listed.error().code() != Code::not_found) return listed;
-  return client.list(k8s::resources::cronjobs, ns);
-}
-
 std::string results_json(const std::vector<RolloutResult>& results) {
   json::array items;
   for (const auto& result : results) {

@@ -68,10 +68,6 @@ struct RolloutResult {
 // CronJob, Pod); nullptr when there is none.
 [[nodiscard]] const json::object* pod_spec_of(const json::object& object);
 
-// CronJobs are batch/v1 on current clusters and batch/v1beta1 before 1.21:
-// the first that the server knows (404 means it does not).
-[[nodiscard]] Result<json::object> list_cronjobs(k8s::Client& client, std::string_view ns);
-
 // A JSON array of results, for an output.
 [[nodiscard]] std::string results_json(const std::vector<RolloutResult>& results);
 

@@ -87,7 +87,7 @@ Result<Consumers> find_consumers(k8s::Client& client, const std::string& ns,
       consumers.workloads.push_back(std::move(workload));
     }
   }
-  auto cronjobs = rollout::list_cronjobs(client, ns);
+  auto cronjobs = client.list(k8s::resources::cronjobs, ns);
   if (!cronjobs) return cronjobs.error().with("find consumers");
   for (const auto& item : cronjobs->at("items").as_array()) {
     const auto* spec = rollout::pod_spec_of(item.as_object());

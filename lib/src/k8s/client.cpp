@@ -27,13 +27,16 @@ const Resource replicasets{"apps", "v1", "replicasets", "ReplicaSet", true};
 const Resource statefulsets{"apps", "v1", "statefulsets", "StatefulSet", true};
 const Resource daemonsets{"apps", "v1", "daemonsets", "DaemonSet", true};
 const Resource jobs{"batch", "v1", "jobs", "Job", true};
-const Resource cronjobs{"batch", "v1beta1", "cronjobs", "CronJob", true};
+const Resource cronjobs{"batch", "v1", "cronjobs", "CronJob", true, "v1beta1"};
 const Resource roles{"rbac.authorization.k8s.io", "v1", "roles", "Role", true};
 const Resource rolebindings{"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true};
 const Resource clusterroles{"rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false};
 const Resource clusterrolebindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings",
                                    "ClusterRoleBinding", false};
 const Resource leases{"coordination.k8s.io", "v1", "leases", "Lease", true};
+const Resource controllerrevisions{"apps", "v1", "controllerrevisions", "ControllerRevision", true};
+const Resource subjectaccessreviews{"authorization.k8s.io", "v1", "subjectaccessreviews",
+                                    "SubjectAccessReview", false};
 }  // namespace resources
 
 namespace {
@@ -51,23 +54,8 @@ std::string query_join(const std::string& path, const std::string& query) {
 
 }  // namespace
 
-Result<Resource> resource_for(std::string_view kind_or_plural) {
-  static const std::pair<std::string_view, const Resource*> aliases[] = {
-      {"po", &resources::pods},
-      {"svc", &resources::services},
-      {"ev", &resources::events},
-      {"sa", &resources::serviceaccounts},
-      {"ns", &resources::namespaces},
-      {"no", &resources::nodes},
-      {"cm", &resources::configmaps},
-      {"netpol", &resources::networkpolicies},
-      {"deploy", &resources::deployments},
-      {"rs", &resources::replicasets},
-      {"sts", &resources::statefulsets},
-      {"ds", &resources::daemonsets},
-      {"cj", &resources::cronjobs},
-  };
-  static const Resource* all[] = {
+const std::vector<const Resource*>& all_resources() {
+  static const std::vector<const Resource*> all{
       &resources::pods,
       &resources::services,
       &resources::events,
@@ -88,12 +76,34 @@ Result<Resource> resource_for(std::string_view kind_or_plural) {
       &resources::clusterroles,
       &resources::clusterrolebindings,
       &resources::leases,
+      &resources::controllerrevisions,
+      &resources::subjectaccessreviews,
   };
+  return all;
+}
+
+Result<Resource> resource_for(std::string_view kind_or_plural) {
+  static const std::pair<std::string_view, const Resource*> aliases[] = {
+      {"po", &resources::pods},
+      {"svc", &resources::services},
+      {"ev", &resources::events},
+      {"sa", &resources::serviceaccounts},
+      {"ns", &resources::namespaces},
+      {"no", &resources::nodes},
+      {"cm", &resources::configmaps},
+      {"netpol", &resources::networkpolicies},
+      {"deploy", &resources::deployments},
+      {"rs", &resources::replicasets},
+      {"sts", &resources::statefulsets},
+      {"ds", &resources::daemonsets},
+      {"cj", &resources::cronjobs},
+  };
+
   const std::string wanted = lower(kind_or_plural);
   for (const auto& [alias, resource] : aliases) {
     if (alias == wanted) return *resource;
   }
-  for (const Resource* resource : all) {
+  for (const Resource* resource : all_resources()) {
     if (resource->plural == wanted || lower(resource->kind) == wanted) return *resource;
   }
   return invalid("unknown kind '" + std::string(kind_or_plural) + "'");
@@ -290,6 +300,47 @@ Result<http::Response> Client::send(http::Request request, const http::DataSink*
   return internal_error("unreachable");
 }
 
+Result<Resource> Client::served(const Resource& resource) {
+  if (resource.older_version.empty()) return resource;
+  const std::string key = resource.group + "/" + resource.plural;
+  {
+    std::lock_guard lock(served_mutex_);
+    if (const auto it = served_versions_.find(key); it != served_versions_.end()) {
+      Resource found = resource;
+      found.version = it->second;
+      return found;
+    }
+  }
+  // The discovery document of the newer group version lists its resources
+  // (an APIResourceList); a server that predates it answers 404 for the
+  // whole group version, or serves the group version without this resource.
+  http::Request request;
+  request.url = "/apis/" + resource.group + "/" + resource.version;
+  auto response = send(std::move(request));
+  if (!response)
+    return response.error().with("discover which version of " + resource.kind + " the API server serves");
+  std::string version = resource.older_version;
+  if (response->status >= 200 && response->status < 300) {
+    auto document = parse_json(response->body, "discovery of " + resource.api_version());
+    if (!document) return document.error();
+    const auto* listed = find(*document, {"resources"});
+    if (listed != nullptr && listed->is_array()) {
+      for (const auto& item : listed->get_array()) {
+        if (string_at(item, {"name"}) == resource.plural) version = resource.version;
+      }
+    }
+  } else if (response->status != 404) {
+    return error_from_response(*response,
+                               "discover which version of " + resource.kind + " the API server serves");
+  }
+  log::debug("k8s.served", {{"kind", resource.kind}, {"api_version", resource.group + "/" + version}});
+  std::lock_guard lock(served_mutex_);
+  served_versions_.emplace(key, version);
+  Resource found = resource;
+  found.version = version;
+  return found;
+}
+
 std::string Client::path(const Resource& resource, std::string_view ns, std::string_view name,
                          std::string_view subresource) {
   std::string p = resource.group.empty() ? "/api/" + resource.version
@@ -320,14 +371,20 @@ std::string describe(const Resource& resource, std::string_view ns, std::string_
 }
 }  // namespace
 
-Result<json::object> Client::get(const Resource& resource, std::string_view ns, std::string_view name) {
+Result<json::object> Client::get(const Resource& resource_asked, std::string_view ns, std::string_view name) {
+  auto served_resource = served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   http::Request request;
   request.url = path(resource, ns, name);
   return object_from(send(std::move(request)), "get " + describe(resource, ns, name));
 }
 
-Result<json::object> Client::get_metadata(const Resource& resource, std::string_view ns,
+Result<json::object> Client::get_metadata(const Resource& resource_asked, std::string_view ns,
                                           std::string_view name) {
+  auto served_resource = served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   http::Request request;
   request.url = path(resource, ns, name);
   request.headers.emplace_back(
@@ -335,7 +392,11 @@ Result<json::object> Client::get_metadata(const Resource& resource, std::string_
   return object_from(send(std::move(request)), "get metadata of " + describe(resource, ns, name));
 }
 
-Result<json::object> Client::list(const Resource& resource, std::string_view ns, const ListOptions& options) {
+Result<json::object> Client::list(const Resource& resource_asked, std::string_view ns,
+                                  const ListOptions& options) {
+  auto served_resource = served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   json::object result;
   json::array items;
   std::string continue_token;
@@ -364,8 +425,11 @@ Result<json::object> Client::list(const Resource& resource, std::string_view ns,
   return result;
 }
 
-Result<json::object> Client::create(const Resource& resource, std::string_view ns, const json::object& object,
-                                    bool server_dry_run) {
+Result<json::object> Client::create(const Resource& resource_asked, std::string_view ns,
+                                    const json::object& object, bool server_dry_run) {
+  auto served_resource = served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   http::Request request;
   request.method = "POST";
   request.url = query_join(path(resource, ns), std::string("fieldManager=") + std::string(field_manager) +
@@ -376,8 +440,11 @@ Result<json::object> Client::create(const Resource& resource, std::string_view n
                      "create " + describe(resource, ns, string_at(object, {"metadata", "name"})));
 }
 
-Result<json::object> Client::apply(const Resource& resource, std::string_view ns, std::string_view name,
+Result<json::object> Client::apply(const Resource& resource_asked, std::string_view ns, std::string_view name,
                                    const json::object& object, bool force, bool server_dry_run) {
+  auto served_resource = served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   http::Request request;
   request.method = "PATCH";
   std::string query = "fieldManager=" + std::string(field_manager);
@@ -390,9 +457,12 @@ Result<json::object> Client::apply(const Resource& resource, std::string_view ns
   return object_from(send(std::move(request)), "apply " + describe(resource, ns, name));
 }
 
-Result<json::object> Client::patch(const Resource& resource, std::string_view ns, std::string_view name,
+Result<json::object> Client::patch(const Resource& resource_asked, std::string_view ns, std::string_view name,
                                    PatchType type, const json::value& body, bool server_dry_run,
                                    std::string_view subresource) {
+  auto served_resource = served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   http::Request request;
   request.method = "PATCH";
   std::string query = "fieldManager=" + std::string(field_manager);
@@ -406,8 +476,11 @@ Result<json::object> Client::patch(const Resource& resource, std::string_view ns
   return object_from(send(std::move(request)), "patch " + describe(resource, ns, name));
 }
 
-Result<json::object> Client::remove(const Resource& resource, std::string_view ns, std::string_view name,
-                                    const DeleteOptions& options) {
+Result<json::object> Client::remove(const Resource& resource_asked, std::string_view ns,
+                                    std::string_view name, const DeleteOptions& options) {
+  auto served_resource = served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   json::object body{
       {"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"propagationPolicy", options.propagation}};
   if (options.uid || options.resource_version) {
@@ -425,9 +498,12 @@ Result<json::object> Client::remove(const Resource& resource, std::string_view n
   return object_from(send(std::move(request)), "delete " + describe(resource, ns, name));
 }
 
-Result<void> Client::watch(const Resource& resource, std::string_view ns, const ListOptions& options,
+Result<void> Client::watch(const Resource& resource_asked, std::string_view ns, const ListOptions& options,
                            std::string_view resource_version, int timeout_seconds,
                            const std::function<bool(const WatchEvent&)>& on_event) {
+  auto served_resource = served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   std::string query = "watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(timeout_seconds);
   if (!resource_version.empty()) query += "&resourceVersion=" + http::url_encode(resource_version);
   if (!options.label_selector.empty()) query += "&labelSelector=" + http::url_encode(options.label_selector);

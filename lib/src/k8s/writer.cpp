@@ -78,8 +78,12 @@ bool contained_in(const json::value& desired, const json::value* live) {
   return live != nullptr && *live == desired;
 }
 
-Result<std::optional<json::object>> Writer::ensure(const Resource& resource, std::string_view ns,
+Result<std::optional<json::object>> Writer::ensure(const Resource& resource_asked, std::string_view ns,
                                                    const json::object& object, std::string detail) {
+  // The version the API server serves, in the request and the record alike.
+  auto served_resource = client_.served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   const std::string name = string_at(object, {"metadata", "name"});
   auto compare_and_apply = [&](const json::object& live) -> Result<std::optional<json::object>> {
     json::object desired = object;
@@ -109,8 +113,12 @@ Result<std::optional<json::object>> Writer::ensure(const Resource& resource, std
   return compare_and_apply(*live);
 }
 
-Result<std::optional<json::object>> Writer::apply(const Resource& resource, std::string_view ns,
+Result<std::optional<json::object>> Writer::apply(const Resource& resource_asked, std::string_view ns,
                                                   const json::object& object, std::string detail) {
+  // The version the API server serves, in the request and the record alike.
+  auto served_resource = client_.served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   const std::string name = string_at(object, {"metadata", "name"});
   if (dry_run_) {
     record("apply", resource, ns, name, {}, std::move(detail),
@@ -130,9 +138,13 @@ Result<std::optional<json::object>> Writer::merge_patch(const Resource& resource
   return this->patch(resource, ns, name, PatchType::merge, patch, std::move(detail));
 }
 
-Result<std::optional<json::object>> Writer::patch(const Resource& resource, std::string_view ns,
+Result<std::optional<json::object>> Writer::patch(const Resource& resource_asked, std::string_view ns,
                                                   std::string_view name, PatchType type,
                                                   const json::value& body, std::string detail) {
+  // The version the API server serves, in the request and the record alike.
+  auto served_resource = client_.served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   if (dry_run_) {
     const char* content_type = type == PatchType::json        ? "application/json-patch+json"
                                : type == PatchType::strategic ? "application/strategic-merge-patch+json"
@@ -147,9 +159,13 @@ Result<std::optional<json::object>> Writer::patch(const Resource& resource, std:
   return std::optional<json::object>(std::move(*patched));
 }
 
-Result<std::optional<json::object>> Writer::create(const Resource& resource, std::string_view ns,
+Result<std::optional<json::object>> Writer::create(const Resource& resource_asked, std::string_view ns,
                                                    const json::object& object, std::string detail,
                                                    bool exists_ok) {
+  // The version the API server serves, in the request and the record alike.
+  auto served_resource = client_.served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   const std::string name = string_at(object, {"metadata", "name"});
   if (dry_run_) {
     record("create", resource, ns, name, {}, std::move(detail),
@@ -165,8 +181,12 @@ Result<std::optional<json::object>> Writer::create(const Resource& resource, std
   return std::optional<json::object>(std::move(*created));
 }
 
-Result<bool> Writer::remove(const Resource& resource, std::string_view ns, std::string_view name,
+Result<bool> Writer::remove(const Resource& resource_asked, std::string_view ns, std::string_view name,
                             const DeleteOptions& options, std::string detail, bool missing_ok) {
+  // The version the API server serves, in the request and the record alike.
+  auto served_resource = client_.served(resource_asked);
+  if (!served_resource) return served_resource.error();
+  const Resource& resource = *served_resource;
   if (dry_run_) {
     record("delete", resource, ns, name, options.uid.value_or(""), std::move(detail),
            request_of("DELETE", Client::path(resource, ns, name), {}, nullptr));

@@ -14,7 +14,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +30,11 @@ struct Resource {
   std::string plural;
   std::string kind;
   bool namespaced = true;
+  // The version older API servers serve instead of `version`, e.g. CronJob:
+  // batch/v1 since 1.21, batch/v1beta1 before (and gone in 1.25). When set,
+  // the client asks the API server's discovery which one it serves (once per
+  // client) and sends every request there; empty: `version` always.
+  std::string older_version;
 
   [[nodiscard]] std::string api_version() const { return group.empty() ? version : group + "/" + version; }
 };
@@ -35,11 +42,15 @@ struct Resource {
 namespace resources {
 extern const Resource pods, services, events, secrets, serviceaccounts, namespaces, nodes, configmaps,
     networkpolicies, deployments, replicasets, statefulsets, daemonsets, jobs, cronjobs, roles, rolebindings,
-    clusterroles, clusterrolebindings, leases;
+    clusterroles, clusterrolebindings, leases, controllerrevisions, subjectaccessreviews;
 }  // namespace resources
 
 // "deployment", "deployments", "deploy", "Deployment" → the resource.
 [[nodiscard]] Result<Resource> resource_for(std::string_view kind_or_plural);
+// Every resource above, for the table of the APIs the project uses
+// (docs/kubernetes-apis.md) and its test against a current API server's
+// OpenAPI.
+[[nodiscard]] const std::vector<const Resource*>& all_resources();
 
 inline constexpr std::string_view field_manager = "irsteps";
 
@@ -136,6 +147,12 @@ class Client {
   [[nodiscard]] static std::string path(const Resource& resource, std::string_view ns,
                                         std::string_view name = {}, std::string_view subresource = {});
 
+  // The resource as this API server serves it: `resource` itself, or for
+  // one with an older_version, the version its discovery document
+  // (/apis/GROUP/VERSION) lists the resource under; the answer is kept for
+  // the client's life. Every request method above uses it.
+  [[nodiscard]] Result<Resource> served(const Resource& resource);
+
   [[nodiscard]] const ClusterConfig& config() const { return credentials_.config(); }
   // Requests made (each attempt counts), for tests and benchmarks.
   [[nodiscard]] int requests() const noexcept { return requests_.load(); }
@@ -153,6 +170,8 @@ class Client {
   std::unique_ptr<http::Client> http_;
   std::string transport_cert_;  // the exec plugin's certificate the transport was built with
   std::atomic<int> requests_{0};
+  std::mutex served_mutex_;
+  std::map<std::string, std::string> served_versions_;  // "group/plural" -> version
 };
 
 // "app=web,tier in (a,b),!canary" from a LabelSelector object.
