@@ -179,7 +179,9 @@ std::string render(const std::vector<Row>& rows, const Grants& grants) {
       "    IRSTEPS_WRITE_API_TABLE=1 build/tests/unit_tests \"[api-table]\"\n\n"
       "A resource with an older version is requested at the version the API\n"
       "server's discovery lists it under (`/apis/GROUP/VERSION`, asked once per\n"
-      "run; `k8s::Client::served`): the newer where it is served, else the older.\n\n"
+      "run; `k8s::Client::served`): the newer where it is served, else the older.\n"
+      "What else changes with the version (the ephemeral containers' form, token\n"
+      "Secrets, the kubelet's checkpoint API): the README, \"Kubernetes versions\".\n\n"
       "| kind | API version | resource | scope | verbs in the shipped Roles | older version, used where the "
       "newer is not served |\n"
       "|---|---|---|---|---|---|\n";
