@@ -311,6 +311,42 @@ TEST_CASE("container compromise not approved: contained, nothing deleted, people
   CHECK(std::count(steps.begin(), steps.end(), "rollout") == 0);
 }
 
+// Issue 18: a Falco alert below Critical starts the playbook with
+// response=evidence: the evidence is captured and people are told, and
+// nothing is isolated, deleted or restarted, with no approval asked.
+TEST_CASE("container compromise with response=evidence: evidence and a notice, nothing contained",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbccev");
+  Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
+  const auto pods = running_pods(ns.name(), "app=web", 1);
+  const std::string incident = "INC-2026-11-26-531";
+  const auto result = rig.run("irsteps-container-compromise",
+                              {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0],
+                               "workload=deployment/web", "response=evidence"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(phase_of(result, "snapshot") == "Succeeded");
+  CHECK(phase_of(result, "evidence-notification") == "Succeeded");
+  for (const auto* node :
+       {"isolate", "initial-notification", "approve-eradication", "eradication-not-approved", "delete-pod",
+        "check-persistence", "restart", "status-update", "post-incident-report"}) {
+    INFO(node);
+    CHECK(phase_of(result, node) == "Skipped");
+  }
+  CHECK(!Cluster::get().client().get(k8s::resources::networkpolicies, ns.name(),
+                                     "irsteps-isolate-inc-2026-11-26-531"));
+  const auto pod = Cluster::get().client().get(k8s::resources::pods, ns.name(), pods[0]);
+  REQUIRE(pod);
+  CHECK(string_at(*pod, {"metadata", "labels", "irsteps.io/quarantine"}).empty());
+  CHECK(fs::exists(rig.dir / ("evidence/" + incident + "/manifest.json")));
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 1);
+  CHECK(string_at(sent[0], {"text"}).find("nothing was isolated, deleted or restarted") != std::string::npos);
+  const auto steps = rig.recorded_steps(incident);
+  CHECK(std::count(steps.begin(), steps.end(), "isolate") == 0);
+  CHECK(std::count(steps.begin(), steps.end(), "rollout") == 0);
+}
+
 // Issue 16 item 3: a CronJob made during the incident is persistence. People
 // are told what was found, and the report does not go out as resolved while
 // nobody has cleared it (here the review is denied; eradication approved).

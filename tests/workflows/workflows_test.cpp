@@ -565,13 +565,55 @@ TEST_CASE("every Falco trigger parameter has a default and the Sensor may list w
       ++parameters;
     }
   }
-  CHECK(parameters == 9);
-  const auto& workload =
-      find(sensor.object.at("spec").at("triggers").as_array()[0], {"template", "argoWorkflow", "parameters"})
-          ->as_array()[4];
-  CHECK(string_at(workload, {"dest"}) == "spec.arguments.parameters.3.value");
+  CHECK(parameters == 10);
+  // Each parameter lands on the workflow argument it means: the index in
+  // `dest` names the argument of the submitted resource.
+  const auto& argo_workflow =
+      *find(sensor.object.at("spec").at("triggers").as_array()[0], {"template", "argoWorkflow"});
+  const auto& arguments =
+      find(argo_workflow, {"source", "resource", "spec", "arguments", "parameters"})->as_array();
+  std::map<std::string, const json::value*> by_argument;
+  for (const auto& parameter : find(argo_workflow, {"parameters"})->as_array()) {
+    const std::string dest = string_at(parameter, {"dest"});
+    const std::string prefix = "spec.arguments.parameters.";
+    if (!dest.starts_with(prefix)) continue;
+    const auto index = std::stoul(dest.substr(prefix.size()));
+    REQUIRE(index < arguments.size());
+    by_argument[string_at(arguments[index], {"name"})] = &parameter;
+  }
+  for (const char* name : {"incident-id", "response", "namespace", "pod", "workload", "severity", "title",
+                           "summary", "detected-at"}) {
+    INFO(name);
+    CHECK(by_argument.contains(name));
+  }
+  const auto& workload = *by_argument.at("workload");
   CHECK(string_at(workload, {"src", "dataTemplate"}).find("k8smeta.deployment.name") != std::string::npos);
   CHECK(string_at(workload, {"src", "value"}).empty());
+  // Issue 18's priority policy: only Emergency, Alert and Critical contain;
+  // anything else, and a template that fails, only captures evidence.
+  const auto& response = *by_argument.at("response");
+  const std::string policy = string_at(response, {"src", "dataTemplate"});
+  CHECK(
+      policy ==
+      "{{ $p := .Input.body.priority }}{{ if or (eq $p \"Emergency\") (eq $p \"Alert\") (eq $p \"Critical\") "
+      "}}contain{{ else }}evidence{{ end }}");
+  CHECK(string_at(response, {"src", "value"}) == "evidence");
+  for (const auto& argument : arguments) {
+    if (string_at(argument, {"name"}) == "response") CHECK(string_at(argument, {"value"}) == "evidence");
+  }
+  // The workflow's name repeats for the same rule and pod in a window, so
+  // a repeated alert is refused as AlreadyExists; it names the response too.
+  std::string name_template;
+  for (const auto& parameter : find(argo_workflow, {"parameters"})->as_array()) {
+    if (string_at(parameter, {"dest"}) == "metadata.name")
+      name_template = string_at(parameter, {"src", "dataTemplate"});
+  }
+  for (const char* part : {"k8s.ns.name", "k8s.pod.name", ".Input.body.rule", "sha1sum",
+                           "substr 0 15 .Input.body.time", "contain", "evidence"}) {
+    INFO(part);
+    CHECK(name_template.find(part) != std::string::npos);
+  }
+  CHECK(name_template.find("uuid") == std::string::npos);
   const auto& role = document("Role", "irsteps-falco-sensor");
   bool may_list = false;
   for (const auto& rule : role.object.at("rules").as_array()) {
