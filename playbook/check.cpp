@@ -5,6 +5,7 @@
 #include "runner.hpp"
 #include "vars.hpp"
 
+#include <filesystem>
 #include <random>
 
 namespace playbook {
@@ -106,9 +107,41 @@ Result<void> Runner::check_parameters() {
   return {};
 }
 
+// --artifact NAME=PATH: an input artifact of the entrypoint, from a file or
+// folder that exists; a required one must be given, as Argo refuses to
+// submit a workflow without it (validate.go validateTemplateHolder ->
+// workflow/common/util.go ProcessArgs).
+Result<void> Runner::check_artifacts() {
+  const Template* entry = root_.find(root_.entrypoint);
+  std::set<std::string> given;
+  for (auto& [name, local] : options_.artifacts) {
+    const auto declared = std::find_if(entry->input_artifacts.begin(), entry->input_artifacts.end(),
+                                       [&](const Template::Artifact& a) { return a.name == name; });
+    if (declared == entry->input_artifacts.end()) {
+      std::string known;
+      for (const auto& a : entry->input_artifacts) known += (known.empty() ? "" : ", ") + a.name;
+      return invalid("--artifact " + name + ": " + root_.name + " has no input artifact " + name +
+                     (known.empty() ? std::string(" (it takes none)") : " (it takes " + known + ")"));
+    }
+    if (!given.insert(name).second) return invalid("--artifact " + name + ": given twice");
+    std::error_code ec;
+    if (local.empty() || !std::filesystem::exists(local, ec))
+      return invalid("--artifact " + name + "=" + local + ": no such file or folder");
+    local = std::filesystem::absolute(local, ec).string();
+  }
+  for (const auto& a : entry->input_artifacts) {
+    if (!a.optional && !given.contains(a.name)) {
+      return invalid(a.where + ": inputs.artifacts." + a.name + " was not supplied: pass --artifact " +
+                     a.name + "=LOCAL_PATH");
+    }
+  }
+  return {};
+}
+
 Result<void> Runner::prepare() {
   if (auto r = check_parameters(); !r) return r;
   if (root_.entrypoint.empty()) return invalid(root_.where + ": spec.entrypoint: required to run it");
+  if (auto r = check_artifacts(); !r) return r;
   const Template* entry = root_.find(root_.entrypoint);
   for (const auto& p : entry->inputs) {
     if (!globals_.parameters.contains(p.name) && !p.value && !p.default_value) {
@@ -221,6 +254,27 @@ Result<void> Runner::check_call(const Template& t, const Call& call, const Scope
                      p.name);
     }
   }
+  const auto declares = [](const Template& in, const std::string& name) {
+    return std::any_of(in.input_artifacts.begin(), in.input_artifacts.end(),
+                       [&](const Template::Artifact& a) { return a.name == name; });
+  };
+  for (const auto& a : call.artifact_arguments) {
+    if (!declares(**callee, a.name))
+      return invalid(a.where + ": template " + (*callee)->name + " has no input artifact " + a.name);
+    // validate.go resolveAllVariables: {{inputs.artifacts.X}} must be an
+    // input artifact of the template the call is in.
+    if (!declares(t, a.from_input))
+      return invalid(a.where + ".from: {{inputs.artifacts." + a.from_input + "}}: template " + t.name +
+                     " has no input artifact " + a.from_input);
+  }
+  for (const auto& in : (*callee)->input_artifacts) {
+    const bool passed = std::any_of(call.artifact_arguments.begin(), call.artifact_arguments.end(),
+                                    [&](const ArtifactArgument& a) { return a.name == in.name; });
+    // workflow/common/util.go ProcessArgs, which validate.go runs on every call.
+    if (!passed && !in.optional)
+      return invalid(call.where + ".arguments: inputs.artifacts." + in.name + " was not supplied (template " +
+                     (*callee)->name + " needs it)");
+  }
   return check_template(**callee);
 }
 
@@ -325,6 +379,17 @@ Result<void> Runner::check_container(const Template& t, const Scope& scope) {
       return invalid(p.where + ".valueFrom.path: must be an absolute path");
     }
     if (auto r = check_text(*p.from_path, scope, p.where + ".valueFrom.path"); !r) return r.error();
+  }
+  for (const auto& a : t.input_artifacts) {
+    if (a.path.front() != '/') return invalid(a.where + ".path: must be an absolute path");
+    if (a.path.find("{{") != std::string::npos)
+      return invalid(a.where +
+                     ".path: variables in an input artifact's path are not supported by the local " +
+                     "playbook runner");
+    // validate.go validateLeaf: an artifact's path may not be a mountPath.
+    for (const auto& m : c.mounts) {
+      if (m.mount_path == a.path) return invalid(a.where + ".path: '" + a.path + "' already mounted");
+    }
   }
   for (const auto& a : t.output_artifacts) {
     if (a.path.front() != '/') return invalid(a.where + ".path: must be an absolute path");

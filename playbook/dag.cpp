@@ -91,7 +91,7 @@ void Runner::run_dag(const Template& t, NodeRecord& node) {
       }
       const Scope scope{&globals_, &node.inputs, "tasks", &done, std::nullopt};
       ChildState not_run;
-      auto arguments = prepare_call(t, task, scope, path, not_run);
+      auto arguments = prepare_call(t, node, task, scope, path, not_run);
       if (!arguments) {
         done[task.name] = not_run;
         note_failure(task, not_run);

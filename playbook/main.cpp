@@ -222,6 +222,8 @@ int main(int argc, char** argv) {
       ("step-logs", "copy every step's stderr into the timeline")
       ("artifact-dir", po::value<std::string>(),
        "the artifact repository: outputs.artifacts are saved here as <node>/<name>.tgz (without it a template with output artifacts fails, as on an Argo without one)")
+      ("artifact", po::value<std::vector<std::string>>()->composing(),
+       "NAME=LOCAL_PATH: an input artifact of the entrypoint (a file or folder), as a Workflow's spec.arguments.artifacts with a location supplies it (repeatable)")
       ("lock-dir", po::value<std::string>(),
        "folder of spec.synchronization's lock files (default IRSTEPS_PLAYBOOK_LOCK_DIR, XDG_RUNTIME_DIR, or the temporary folder)")
       ("log-format", po::value<std::string>()->default_value("text"), "timeline format: text or json");
@@ -276,9 +278,10 @@ int main(int argc, char** argv) {
     };
     auto parameters = pairs("parameter");
     auto mounts = pairs("mount");
+    auto artifacts = pairs("artifact");
     auto env =
         env_values(vm.count("env") ? vm["env"].as<std::vector<std::string>>() : std::vector<std::string>{});
-    for (auto* r : {&parameters, &mounts, &env}) {
+    for (auto* r : {&parameters, &mounts, &artifacts, &env}) {
       if (!*r) {
         // Refused before anything ran: the one document on stdout says so too.
         std::cerr << "playbook: " << r->error().describe() << '\n';
@@ -287,6 +290,7 @@ int main(int argc, char** argv) {
       }
     }
     options.parameters = std::move(*parameters);
+    options.artifacts = std::move(*artifacts);
     for (auto& [path, local] : *mounts) {
       while (path.size() > 1 && path.back() == '/') path.pop_back();
       std::error_code ec;

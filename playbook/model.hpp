@@ -40,12 +40,23 @@ struct TemplateRef {
   std::string template_name;
 };
 
+// arguments.artifacts of a call: only `from: "{{inputs.artifacts.NAME}}"`,
+// the caller's own input artifact passed on (workflow/controller/dag.go
+// resolveDependencyReferences, steps.go resolveReferences).
+struct ArtifactArgument {
+  std::string name;
+  std::string from_input;  // NAME of the caller's input artifact
+  bool optional = false;   // unresolvable: dropped, not an error
+  std::string where;
+};
+
 // One entry of a steps group, or one dag task.
 struct Call {
   std::string name;
   std::string template_name;  // empty when template_ref is set
   std::optional<TemplateRef> template_ref;
   std::vector<Parameter> arguments;
+  std::vector<ArtifactArgument> artifact_arguments;
   std::string when;
   bool continue_on_failed = false;
   bool continue_on_error = false;
@@ -110,6 +121,8 @@ struct Template {
   std::vector<Parameter> outputs;
   // outputs.artifacts of a container template: a folder the step leaves,
   // saved to the artifact repository (here --artifact-dir) as .tgz.
+  // inputs.artifacts: what the caller (or --artifact) supplies; a container
+  // template's appear at their path, steps and dag templates have no path.
   struct Artifact {
     std::string name;
     std::string path;
@@ -117,6 +130,7 @@ struct Template {
     std::string where;
   };
   std::vector<Artifact> output_artifacts;
+  std::vector<Artifact> input_artifacts;
   std::optional<RetryStrategy> retry;
   std::string active_deadline_seconds;
   std::string timeout;

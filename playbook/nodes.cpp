@@ -63,7 +63,7 @@ std::string Runner::volume_dir(const std::string& name) {
   return dir;
 }
 
-Result<PathMap> Runner::path_map(const Template& t, const std::string& node_dir) {
+Result<PathMap> Runner::path_map(const Template& t, const NodeRecord& node, const std::string& node_dir) {
   PathMap map;
   bool tmp_mounted = false;
   for (const auto& m : t.container.mounts) {
@@ -94,6 +94,17 @@ Result<PathMap> Runner::path_map(const Template& t, const std::string& node_dir)
     tmp_mounted = tmp_mounted || m.mount_path == "/tmp";
   }
   if (!tmp_mounted) map.emplace_back("/tmp", node_dir + "/tmp");
+  // inputs.artifacts at their path: the file or folder given (Argo's
+  // executor downloads it there, executor.go loadArtifact). One that is
+  // optional and was not supplied is not there in the pod (loadArtifact
+  // skips it), so its path maps to one under the node's folder that is never
+  // created: the step must not find a host file at the container's path.
+  for (const auto& a : t.input_artifacts) {
+    const auto it = node.input_artifacts.find(a.name);
+    map.emplace_back(a.path, it != node.input_artifacts.end()
+                                 ? it->second
+                                 : node_dir + "/artifacts-not-supplied/" + a.name);
+  }
   return sorted_path_map(std::move(map));
 }
 
@@ -110,7 +121,7 @@ void Runner::run_container(const Template& t, NodeRecord& node, int attempt,
   std::error_code ec;
   fs::create_directories(tmp_dir, ec);
   if (ec) return fail("Error", "cannot create " + tmp_dir + ": " + ec.message());
-  auto map = path_map(t, node_dir);
+  auto map = path_map(t, node, node_dir);
   if (!map) return fail("Error", map.error().describe());
 
   ChildSpec spec;

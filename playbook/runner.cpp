@@ -122,11 +122,15 @@ json::object Runner::run() {
   timeline_.event("workflow.started", "", header);
 
   const Template& entry = *root_.find(root_.entrypoint);
-  std::map<std::string, std::string> inputs;
+  Arguments inputs;
   for (const auto& p : entry.inputs) {
     if (const auto it = globals_.parameters.find(p.name); it != globals_.parameters.end())
-      inputs[p.name] = it->second;
+      inputs.parameters[p.name] = it->second;
   }
+  // The entrypoint gets the workflow's arguments, artifacts included
+  // (operator.go operate: execWf.Spec.Arguments; util/merge.go
+  // JoinWorkflowSpec adds a Workflow's to its WorkflowTemplate's).
+  for (const auto& [name, local] : options_.artifacts) inputs.artifacts[name] = local;
   // spec.synchronization: held from before the entrypoint until after the
   // exit handler. A run that cannot get its locks runs nothing.
   std::vector<HeldMutex> held;
@@ -209,13 +213,12 @@ json::object Runner::run() {
   return document;
 }
 
-ChildState Runner::execute(const Template& t, const std::map<std::string, std::string>& given,
-                           const std::string& path) {
+ChildState Runner::execute(const Template& t, const Arguments& given, const std::string& path) {
   NodeRecord& node = new_node(path, type_of(t), &t);
   const Scope workflow_scope{&globals_, nullptr, "", nullptr, std::nullopt};
   for (const auto& p : t.inputs) {
     Result<std::string> value = std::string();
-    if (const auto it = given.find(p.name); it != given.end()) {
+    if (const auto it = given.parameters.find(p.name); it != given.parameters.end()) {
       value = it->second;
     } else if (p.value) {
       value = substitute(*p.value, workflow_scope);
@@ -234,6 +237,26 @@ ChildState Runner::execute(const Template& t, const std::map<std::string, std::s
       return state_of(node);
     }
     node.inputs[p.name] = *value;
+  }
+  // inputs.artifacts, as Argo's workflow/common/util.go ProcessArgs: a
+  // required one that no argument names was not supplied, one named without
+  // a location is missing it; an optional one may be absent either way (the
+  // executor skips it: workflow/executor/executor.go loadArtifact).
+  for (const auto& a : t.input_artifacts) {
+    const auto it = given.artifacts.find(a.name);
+    std::string error;
+    if (it != given.artifacts.end() && it->second) {
+      node.input_artifacts[a.name] = *it->second;
+    } else if (!a.optional) {
+      error = "inputs.artifacts." + a.name +
+              (it == given.artifacts.end() ? " was not supplied" : " missing location information");
+    }
+    if (!error.empty()) {
+      node.phase = "Error";
+      node.message = error;
+      finish_node(node);
+      return state_of(node);
+    }
   }
   if (t.kind != Template::Kind::container) timeline_.node_started(node, 0);
   const auto first_start = std::chrono::steady_clock::now();
@@ -292,10 +315,9 @@ void Runner::execute_once(const Template& t, NodeRecord& node, int attempt,
   }
 }
 
-std::optional<std::map<std::string, std::string>> Runner::prepare_call(const Template& caller,
-                                                                       const Call& call, const Scope& scope,
-                                                                       const std::string& path,
-                                                                       ChildState& not_run) {
+std::optional<Arguments> Runner::prepare_call(const Template& caller, const NodeRecord& caller_node,
+                                              const Call& call, const Scope& scope, const std::string& path,
+                                              ChildState& not_run) {
   auto callee = library_.resolve(*caller.owner, call);
   const auto fail = [&](const ir::Error& error) {
     NodeRecord& failed = new_node(path, "Pod", callee ? *callee : nullptr);
@@ -331,14 +353,23 @@ std::optional<std::map<std::string, std::string>> Runner::prepare_call(const Tem
       return std::nullopt;
     }
   }
-  std::map<std::string, std::string> arguments;
+  Arguments arguments;
   for (const auto& a : call.arguments) {
     auto value = substitute(*a.value, scope);
     if (!value) {
       fail(value.error().with(a.where));
       return std::nullopt;
     }
-    arguments[a.name] = *value;
+    arguments.parameters[a.name] = *value;
+  }
+  // from: {{inputs.artifacts.NAME}} resolves to the caller's input artifact
+  // as declared, with its location only when it was supplied (scope.go
+  // resolveVar; dag.go resolveDependencyReferences, steps.go
+  // resolveReferences). prepare() made sure the caller declares it.
+  for (const auto& a : call.artifact_arguments) {
+    const auto it = caller_node.input_artifacts.find(a.from_input);
+    arguments.artifacts[a.name] =
+        it == caller_node.input_artifacts.end() ? std::nullopt : std::optional<std::string>(it->second);
   }
   return arguments;
 }
@@ -400,7 +431,7 @@ void Runner::run_steps(const Template& t, NodeRecord& node) {
       const Call& call = group[i];
       const std::string path = node.path + "." + call.name;
       ChildState not_run;
-      auto arguments = prepare_call(t, call, scope, path, not_run);
+      auto arguments = prepare_call(t, node, call, scope, path, not_run);
       if (!arguments) {
         results[i] = not_run;
         continue;

@@ -44,6 +44,17 @@ struct RunOptions {
   bool step_logs = false;    // stream each step's stderr into the timeline
   std::string lock_dir;      // spec.synchronization's lock files; empty: default_lock_dir()
   std::string artifact_dir;  // the artifact repository for outputs.artifacts; empty: none, as in Argo
+  // --artifact NAME=PATH: the entrypoint's input artifacts, as a Workflow's
+  // spec.arguments.artifacts with a location would supply them.
+  std::vector<std::pair<std::string, std::string>> artifacts;
+};
+
+// What a call passes to a template: its parameters, and its artifacts as
+// local paths; nullopt: the argument is there but has no location (the
+// caller's own optional input artifact, not supplied).
+struct Arguments {
+  std::map<std::string, std::string> parameters;
+  std::map<std::string, std::optional<std::string>> artifacts;
 };
 
 // What a finished node offers to later ones: {{steps.X.status}} and friends.
@@ -116,23 +127,23 @@ class Runner {
  private:
   // check.cpp
   Result<void> check_parameters();
+  Result<void> check_artifacts();
   Result<void> check_template(const Template& t);
   Result<void> check_calls(const Template& t);
   Result<void> check_dag(const Template& t);
   Result<void> check_call(const Template& t, const Call& call, const Scope& scope);
   Result<void> check_container(const Template& t, const Scope& scope);
   // runner.cpp
-  ChildState execute(const Template& t, const std::map<std::string, std::string>& given,
-                     const std::string& path);
+  ChildState execute(const Template& t, const Arguments& given, const std::string& path);
   // retry_deadline: how long a retry may run (backoff.maxDuration's rest).
   void execute_once(const Template& t, NodeRecord& node, int attempt,
                     std::optional<std::chrono::milliseconds> retry_deadline);
   void run_steps(const Template& t, NodeRecord& node);
   void run_dag(const Template& t, NodeRecord& node);
   // Evaluates `when`, substitutes the arguments; nullopt when the call does not run.
-  std::optional<std::map<std::string, std::string>> prepare_call(const Template& caller, const Call& call,
-                                                                 const Scope& scope, const std::string& path,
-                                                                 ChildState& not_run);
+  std::optional<Arguments> prepare_call(const Template& caller, const NodeRecord& caller_node,
+                                        const Call& call, const Scope& scope, const std::string& path,
+                                        ChildState& not_run);
   void template_outputs(const Template& t, NodeRecord& node, const Scope& scope);
   // spec.onExit after the entrypoint ended in `phase`.
   ChildState run_exit_handler(const std::string& phase);
@@ -146,7 +157,7 @@ class Runner {
   enum class Answer { yes, no, timed_out, stopped };
   Answer ask_at_terminal(const NodeRecord& node, std::optional<std::chrono::milliseconds> duration,
                          const std::string& resume_text);
-  Result<PathMap> path_map(const Template& t, const std::string& node_dir);
+  Result<PathMap> path_map(const Template& t, const NodeRecord& node, const std::string& node_dir);
   std::string volume_dir(const std::string& name);
 
   Library& library_;

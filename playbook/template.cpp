@@ -139,9 +139,12 @@ Result<Parameter> parse_parameter(const json::value& value, const std::string& w
 
 Result<std::vector<Parameter>> parse_parameters(const json::object& holder, const std::string& where,
                                                 ParamKind kind) {
-  // A container's outputs may also name artifacts (parse_output_artifacts).
-  if (auto r = kind == ParamKind::output_container ? check_keys(holder, where, {"parameters", "artifacts"})
-                                                   : check_keys(holder, where, {"parameters"});
+  // A container's outputs, any template's inputs, a call's and the
+  // workflow's arguments may also name artifacts (parse_output_artifacts,
+  // parse_input_artifacts, parse_artifact_arguments).
+  if (auto r = kind == ParamKind::output_other || kind == ParamKind::output_suspend
+                   ? check_keys(holder, where, {"parameters"})
+                   : check_keys(holder, where, {"parameters", "artifacts"});
       !r)
     return r.error();
   std::vector<Parameter> out;
@@ -167,6 +170,143 @@ Result<std::vector<Parameter>> parameters_under(const json::object& object, std:
   auto h = object_at(*holder, where + "." + std::string(key));
   if (!h) return h.error();
   return parse_parameters(**h, where + "." + std::string(key), kind);
+}
+
+// The list under holder["artifacts"], each item a mapping; none: empty.
+Result<std::vector<const json::object*>> artifact_items(const json::object& holder,
+                                                        const std::string& where) {
+  std::vector<const json::object*> out;
+  const auto* list_value = holder.if_contains("artifacts");
+  if (list_value == nullptr || list_value->is_null()) return out;
+  auto list = array_at(*list_value, where + ".artifacts");
+  if (!list) return list.error();
+  for (std::size_t i = 0; i < (*list)->size(); ++i) {
+    auto item = object_at((**list)[i], where + ".artifacts[" + std::to_string(i) + "]");
+    if (!item) return item.error();
+    out.push_back(*item);
+  }
+  return out;
+}
+
+Result<bool> optional_field(const json::object& item, const std::string& at) {
+  const auto* optional = item.if_contains("optional");
+  if (optional == nullptr) return false;
+  if (!optional->is_bool()) return invalid(at + ".optional: must be true or false");
+  return optional->get_bool();
+}
+
+// inputs.artifacts: name, optional, and for a container template the path
+// where the artifact appears (Argo's executor puts it there before the step
+// starts, workflow/executor/executor.go loadArtifact; validate.go
+// validateInputs: a path only in container and script templates, and one is
+// required there). A location in the template (s3, http, git, ...) is refused:
+// the runner has no artifact repository to read from; `from` is not valid in
+// inputs on Argo either.
+Result<std::vector<Template::Artifact>> parse_input_artifacts(const json::object& o, const std::string& where,
+                                                              Template::Kind kind) {
+  std::vector<Template::Artifact> out;
+  const auto* inputs = o.if_contains("inputs");
+  if (inputs == nullptr || !inputs->is_object()) return out;
+  auto items = artifact_items(inputs->get_object(), where);
+  if (!items) return items.error();
+  const bool container = kind == Template::Kind::container;
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    const std::string at = where + ".artifacts[" + std::to_string(i) + "]";
+    const auto& item = *(*items)[i];
+    if (kind == Template::Kind::suspend) return invalid(at + ": not supported by the local playbook runner");
+    if (auto r = check_keys(item, at, {"name", "path", "optional"}); !r) return r.error();
+    Template::Artifact artifact;
+    artifact.where = at;
+    auto name = string_field(item, "name", at);
+    auto path = string_field(item, "path", at);
+    auto optional = optional_field(item, at);
+    if (!name) return name.error();
+    if (!path) return path.error();
+    if (!optional) return optional.error();
+    if (name->empty()) return invalid(at + ".name: required");
+    if (container && path->empty()) return invalid(at + ".path: required in a container template");
+    if (!container && !path->empty())
+      return invalid(at + ".path: only valid in container templates (Argo's validate.go validateInputs)");
+    for (const auto& seen : out) {
+      if (seen.name == *name) return invalid(at + ": artifact " + *name + " given twice");
+    }
+    artifact.name = *name;
+    artifact.path = *path;
+    artifact.optional = *optional;
+    out.push_back(std::move(artifact));
+  }
+  return out;
+}
+
+// arguments.artifacts of a call: `from: "{{inputs.artifacts.NAME}}"` passes
+// on the caller's input artifact; other sources (a task's outputs,
+// fromExpression, a location) are refused.
+Result<std::vector<ArtifactArgument>> parse_artifact_arguments(const json::object& arguments,
+                                                               const std::string& where) {
+  std::vector<ArtifactArgument> out;
+  auto items = artifact_items(arguments, where);
+  if (!items) return items.error();
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    const std::string at = where + ".artifacts[" + std::to_string(i) + "]";
+    const auto& item = *(*items)[i];
+    if (auto r = check_keys(item, at, {"name", "from", "optional"}); !r) return r.error();
+    ArtifactArgument argument;
+    argument.where = at;
+    auto name = string_field(item, "name", at);
+    auto from = string_field(item, "from", at);
+    auto optional = optional_field(item, at);
+    if (!name) return name.error();
+    if (!from) return from.error();
+    if (!optional) return optional.error();
+    if (name->empty()) return invalid(at + ".name: required");
+    // validate.go validateArgumentsValues: an argument needs a source.
+    if (from->empty())
+      return invalid(at + ".from: required (Argo: from, artifact location, or key is required)");
+    constexpr std::string_view prefix = "{{inputs.artifacts.";
+    const bool simple = from->starts_with(prefix) && from->ends_with("}}") &&
+                        from->size() > prefix.size() + 2 &&
+                        from->find_first_of(". {}", prefix.size()) == from->size() - 2;
+    if (!simple) {
+      return invalid(at + ".from: '" + *from +
+                     "' is not supported by the local playbook runner (only {{inputs.artifacts.NAME}})");
+    }
+    for (const auto& seen : out) {
+      if (seen.name == *name) return invalid(at + ": artifact " + *name + " given twice");
+    }
+    argument.name = *name;
+    argument.from_input = from->substr(prefix.size(), from->size() - prefix.size() - 2);
+    argument.optional = *optional;
+    out.push_back(std::move(argument));
+  }
+  return out;
+}
+
+// spec.arguments.artifacts. Argo refuses an entry without from, a location or
+// a key (validate.go validateArgumentsValues, a WorkflowTemplate included), so
+// a template declares its artifact in the entrypoint's inputs.artifacts and
+// the Workflow that runs it supplies the location; the runner has no
+// artifact repository, so it takes the local file or folder from --artifact.
+Result<void> refuse_workflow_artifacts(const json::object& arguments, const std::string& where) {
+  auto items = artifact_items(arguments, where);
+  if (!items) return items.error();
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    const std::string at = where + ".artifacts[" + std::to_string(i) + "]";
+    const auto& item = *(*items)[i];
+    auto name = string_field(item, "name", at);
+    if (!name) return name.error();
+    for (const auto& entry : item) {
+      if (entry.key() == "name" || entry.key() == "optional") continue;
+      return invalid(at + "." + std::string(entry.key()) +
+                     ": an artifact's source is not supported by the local playbook runner: give the file " +
+                     "or folder with --artifact " + *name + "=LOCAL_PATH");
+    }
+    return invalid(at + ": Argo refuses an artifact argument without from, an artifact location or a key " +
+                   "(workflow/validate/validate.go validateArgumentsValues): declare " + *name +
+                   " in the entrypoint's inputs.artifacts (optional: true if it may be left out); the " +
+                   "Workflow that runs the template supplies its location (here: --artifact " + *name +
+                   "=LOCAL_PATH)");
+  }
+  return {};
 }
 
 Result<Call> parse_call(const json::value& value, const std::string& where, bool dag) {
@@ -220,6 +360,9 @@ Result<Call> parse_call(const json::value& value, const std::string& where, bool
     auto params = parse_parameters(**a, where + ".arguments", ParamKind::call_argument);
     if (!params) return params.error();
     call.arguments = std::move(*params);
+    auto artifacts = parse_artifact_arguments(**a, where + ".arguments");
+    if (!artifacts) return artifacts.error();
+    call.artifact_arguments = std::move(*artifacts);
   }
   if (const auto* c = o.if_contains("continueOn"); c != nullptr && !c->is_null()) {
     const std::string at = where + ".continueOn";
@@ -517,6 +660,9 @@ Result<Template> parse_template(const json::value& value, const std::string& whe
                                                                       : ParamKind::output_other);
   if (!outputs) return outputs.error();
   t.outputs = std::move(*outputs);
+  auto input_artifacts = parse_input_artifacts(o, t.where + ".inputs", t.kind);
+  if (!input_artifacts) return input_artifacts.error();
+  t.input_artifacts = std::move(*input_artifacts);
   if (t.kind == Template::Kind::container) {
     auto artifacts = parse_output_artifacts(o, t.where + ".outputs");
     if (!artifacts) return artifacts.error();
@@ -635,6 +781,9 @@ Result<std::unique_ptr<Workflow>> parse_workflow(const json::value& document, co
   auto arguments = parameters_under(**spec, "arguments", at, ParamKind::workflow_argument);
   if (!arguments) return arguments.error();
   w->arguments = std::move(*arguments);
+  if (const auto* a = (*spec)->if_contains("arguments"); a != nullptr && a->is_object()) {
+    if (auto r = refuse_workflow_artifacts(a->get_object(), at + ".arguments"); !r) return r.error();
+  }
   auto volumes = parse_volumes(**spec, at);
   if (!volumes) return volumes.error();
   w->volumes = std::move(*volumes);

@@ -47,6 +47,11 @@ json::object node_json(const NodeRecord& node) {
   for (const auto& [k, v] : node.inputs) inputs[k] = v;
   for (const auto& [k, v] : node.outputs) outputs[k] = v;
   o["inputs"] = std::move(inputs);
+  if (!node.input_artifacts.empty()) {
+    json::object artifacts;
+    for (const auto& [k, v] : node.input_artifacts) artifacts[k] = v;
+    o["inputArtifacts"] = std::move(artifacts);
+  }
   o["outputs"] = std::move(outputs);
   if (!node.artifacts.empty()) o["artifacts"] = node.artifacts;
   if (node.result) o["result"] = *node.result;

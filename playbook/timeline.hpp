@@ -28,6 +28,7 @@ struct NodeRecord {
   ir::TimePoint end = start;
   int attempts = 0;
   std::map<std::string, std::string> inputs;
+  std::map<std::string, std::string> input_artifacts;  // supplied inputs.artifacts: name -> local path
   std::map<std::string, std::string> outputs;
   std::optional<json::object> result;  // summary of the step's result document
   std::string stdout_text;             // {{steps.X.outputs.result}}

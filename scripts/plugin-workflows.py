@@ -16,7 +16,8 @@ MAX_DURATION = src['spec']['templates'][0]['retryStrategy']['backoff']['maxDurat
 # Templates that stay pods: they need volumes an executor plugin's sidecar cannot mount.
 KEEP_POD = {'snapshot': ('its evidence goes to the PersistentVolumeClaim', 'irsteps-evidence, which must outlive the agent pod'),
             'notify': ('its routing file and channel secrets come from', 'the ConfigMap irsteps-notify-routing and the Secret irsteps-notify'),
-            'drift': ('it clones the git repository of the expected', 'manifests, which needs writable storage the agent pod does not give a plugin')}
+            'drift': ('it clones the git repository of the expected', 'manifests, which needs writable storage the agent pod does not give a plugin'),
+            'access-audit': ('its audit log is an input artifact, which Argo loads', 'into pods only (the agent of a plugin template loads none: workflow/executor/agent.go)')}
 
 # What a plugin node's message says when a retry may succeed (see the header
 # written below); tests/plugin/manifests_test.cpp reads it back.
@@ -160,6 +161,7 @@ for path in sorted(glob.glob(ROOT + '/playbooks/*.yaml')):
     text = text.replace('templateRef: {name: irsteps-steps,', 'templateRef: {name: irsteps-plugin-steps,')
     text = text.replace(f'  name: irsteps-{pb}\n', f'  name: irsteps-plugin-{pb}\n', 1)
     text = text.replace(f'workflowtemplate/irsteps-{pb}', f'workflowtemplate/irsteps-plugin-{pb}')
+    text = text.replace(f'workflowTemplateRef: {{name: irsteps-{pb}}}', f'workflowTemplateRef: {{name: irsteps-plugin-{pb}}}')
     header = (f"# The plugin flavour of ../../playbooks/{pb}.yaml, generated from it by\n"
               "# scripts/plugin-workflows.py: the same playbook with its steps from\n"
               "# irsteps-plugin-steps, run by the irsteps executor plugin in the agent pod\n"

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 namespace ir::steps::access_audit {
@@ -216,6 +217,22 @@ Result<Options> options_from(const json::object& params) {
   options.verbs = param_strings(params, "verb");
   if (options.verbs.empty()) options.verbs = {"get", "list", "watch"};
   options.audit_logs = param_strings(params, "audit-log");
+  options.audit_log_artifact = param_string(params, "audit-log-artifact");
+  if (!options.audit_log_artifact.empty()) {
+    // Argo's executor skips an optional input artifact that was not
+    // supplied (workflow/executor/executor.go loadArtifact): nothing is at
+    // its path. Anything there, even a broken link, is read as --audit-log
+    // reads, with the same errors.
+    std::error_code ec;
+    const auto status = std::filesystem::symlink_status(options.audit_log_artifact, ec);
+    if (std::filesystem::exists(status)) {
+      options.audit_logs.push_back(options.audit_log_artifact);
+    } else if (ec && ec != std::errc::no_such_file_or_directory) {
+      return invalid("--audit-log-artifact " + options.audit_log_artifact + ": " + ec.message());
+    } else {
+      options.audit_log_artifact_absent = true;
+    }
+  }
   const TimePoint started = now();
   for (const auto& [name, bound] : {std::pair{"since", &options.since}, std::pair{"until", &options.until}}) {
     const std::string text = param_string(params, name);
@@ -228,7 +245,8 @@ Result<Options> options_from(const json::object& params) {
     return invalid("--since is later than --until");
   }
   options.offline = param_bool(params, "offline");
-  if (options.offline && options.audit_logs.empty()) return invalid("--offline needs --audit-log");
+  if (options.offline && options.audit_logs.empty() && options.audit_log_artifact.empty())
+    return invalid("--offline needs --audit-log or --audit-log-artifact");
   auto sar_sample = param_integer<int>(params, "sar-sample", 5);
   if (!sar_sample) return sar_sample.error();
   options.sar_sample = *sar_sample;
@@ -283,6 +301,8 @@ Result<void> run(const Options& options, Context& context) {
   } else {
     // Issue 16 item 4: no log read is not "0 accesses".
     for (const auto* name : {"access-count", "user-count"}) report.set_output(name, std::string(not_read));
+    if (options.audit_log_artifact_absent)
+      context.warn(std::string(not_read) + " (no audit-log artifact was given)");
   }
   std::string resource_list;
   for (const auto& resource : resources) resource_list += (resource_list.empty() ? "" : ", ") + resource;

@@ -27,6 +27,11 @@ struct Options {
   std::vector<Target> targets;
   std::vector<std::string> verbs;
   std::vector<std::string> audit_logs;  // files, folders, "-" for stdin
+  // --audit-log-artifact: where Argo puts the input artifact audit-log
+  // (workflows/argo/steps.yaml). When it exists it is one of audit_logs;
+  // when it does not, the artifact was not given, which is no error.
+  std::string audit_log_artifact;
+  bool audit_log_artifact_absent = false;
   std::optional<TimePoint> since;
   std::optional<TimePoint> until;
   bool offline = false;  // the audit log only: no cluster

@@ -558,6 +558,49 @@ stringData: {password: leaked-value-77d2, user: leaked-user-77d2}
   for (const auto* leaked :
        {"leaked-value-93c1", "leaked-user-93c1", "leaked-value-77d2", "leaked-user-77d2"})
     CHECK(rig.receiver.requests()[0].body.find(leaked) == std::string::npos);
+  // Issue 16 item 4: no audit-log artifact, no count: never "0 accesses".
+  CHECK(output_of(result, "audit-trail", "access-count") == "audit log not read");
+  CHECK(string_at(sent[0], {"text"}).find("recorded accesses under review: audit log not read") !=
+        std::string::npos);
+}
+
+// Issue 16 item 4: the audit log reaches access-audit as the playbook's
+// input artifact audit-log (on Argo from S3, GCS, HTTP or git; here
+// --artifact), and who read the Secret is in the outputs and the notice.
+TEST_CASE("data exposure with the audit-log artifact: the access is counted and named",
+          "[integration][playbooks]") {
+  Rig rig;
+  TestNamespace ns("pbdataaudit");
+  Cluster::get().apply_yaml(ns.name(), R"(apiVersion: v1
+kind: Secret
+metadata: {name: db-password}
+stringData: {password: leaked-value-41e7}
+)");
+  const std::string at = format_utc(now() - std::chrono::hours(1));
+  const std::string audit_log = rig.dir / "audit.log";
+  REQUIRE(write_file_atomic(
+      audit_log,
+      R"({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"9f1c",)"
+      R"("stage":"ResponseComplete","requestURI":"/api/v1/namespaces/)" +
+          ns.name() +
+          R"(/secrets/db-password","verb":"get","user":{"username":"mallory@example.com","groups":["dev"]},)"
+          R"("sourceIPs":["203.0.113.9"],"userAgent":"kubectl/v1.30","objectRef":{"resource":"secrets",)"
+          R"("namespace":")" +
+          ns.name() +
+          R"(","name":"db-password","apiVersion":"v1"},"responseStatus":{"code":200},)"
+          R"("requestReceivedTimestamp":")" +
+          at + R"(","stageTimestamp":")" + at + "\"}\n"));
+  rig.extra = {"--artifact", "audit-log=" + audit_log};
+  const std::string incident = "INC-2026-11-26-514";
+  const auto result =
+      rig.run("irsteps-data-exposure", {"incident-id=" + incident, "namespace=" + ns.name(),
+                                        "secret=db-password", "key=password", "severity=high"});
+  CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(output_of(result, "audit-trail", "access-count") == "1");
+  CHECK(output_of(result, "audit-trail", "users").find("mallory@example.com") != std::string::npos);
+  const auto sent = rig.notifications();
+  REQUIRE(sent.size() == 1);
+  CHECK(string_at(sent[0], {"text"}).find("recorded accesses under review: 1") != std::string::npos);
 }
 
 // Issue 16 item 9: a failed step reaches people through the exit handler.

@@ -184,3 +184,123 @@ TEST_CASE("a suspend template takes supplied outputs, and refuses a timeout Argo
 )")
             .ends_with("outputs.parameters[0].valueFrom.path: not supported by the local playbook runner"));
 }
+
+TEST_CASE("input artifacts: inputs of dag and container templates, from {{inputs.artifacts.X}} in calls",
+          "[playbook]") {
+  auto w = parse(header + R"(  templates:
+    - name: main
+      inputs:
+        artifacts:
+          - {name: log, optional: true}
+      dag:
+        tasks:
+          - name: read
+            template: leaf
+            arguments:
+              artifacts:
+                - {name: audit-log, from: "{{inputs.artifacts.log}}", optional: true}
+    - name: leaf
+      inputs:
+        artifacts:
+          - {name: audit-log, path: /var/run/irsteps/audit-log, optional: true}
+          - {name: rules, path: /etc/rules}
+      container: {image: irsteps-test-echo}
+)");
+  REQUIRE(w);
+  const auto& main = *(*w)->find("main");
+  REQUIRE(main.input_artifacts.size() == 1);
+  CHECK(main.input_artifacts[0].name == "log");
+  CHECK(main.input_artifacts[0].optional);
+  CHECK(main.input_artifacts[0].path.empty());
+  const auto& call = main.tasks.at(0);
+  REQUIRE(call.artifact_arguments.size() == 1);
+  CHECK(call.artifact_arguments[0].name == "audit-log");
+  CHECK(call.artifact_arguments[0].from_input == "log");
+  CHECK(call.artifact_arguments[0].optional);
+  const auto& leaf = *(*w)->find("leaf");
+  REQUIRE(leaf.input_artifacts.size() == 2);
+  CHECK(leaf.input_artifacts[0].path == "/var/run/irsteps/audit-log");
+  CHECK_FALSE(leaf.input_artifacts[1].optional);
+}
+
+TEST_CASE(
+    "input artifacts: locations, other sources and spec.arguments.artifacts are refused, naming the field",
+    "[playbook]") {
+  const auto dag_calling = [](const std::string& argument) {
+    return header + R"(  templates:
+    - name: main
+      inputs:
+        artifacts: [{name: log, optional: true}]
+      dag:
+        tasks:
+          - name: read
+            template: leaf
+            arguments:
+              artifacts:
+                - )" +
+           argument +
+           R"(
+    - name: leaf
+      inputs:
+        artifacts: [{name: log, path: /data/log, optional: true}]
+      container: {image: irsteps-test-echo}
+)";
+  };
+  // A location (s3, http, git, ...) would need an artifact repository.
+  CHECK(
+      error_of(dag_calling(R"({name: log, s3: {key: audit.log}})"))
+          .find("spec.templates[0] (main).dag.tasks[0].arguments.artifacts[0].s3: not supported by the local "
+                "playbook runner") != std::string::npos);
+  CHECK(error_of(dag_calling(R"({name: log, from: "{{tasks.other.outputs.artifacts.log}}"})"))
+            .find("arguments.artifacts[0].from: '{{tasks.other.outputs.artifacts.log}}' is not supported by "
+                  "the local playbook runner (only {{inputs.artifacts.NAME}})") != std::string::npos);
+  CHECK(error_of(dag_calling(R"({name: log, from: "{{inputs.artifacts.log}}x"})")).find(".from: ") !=
+        std::string::npos);
+  CHECK(error_of(dag_calling(R"({name: log, fromExpression: "inputs.artifacts.log"})"))
+            .find("arguments.artifacts[0].fromExpression: not supported") != std::string::npos);
+  CHECK(error_of(dag_calling(R"({name: log})")).find("arguments.artifacts[0].from: required") !=
+        std::string::npos);
+  // In a template: a location, a path outside a container, no path in one.
+  const auto leaf_with = [](const std::string& artifact, const std::string& body) {
+    return header + "  templates:\n    - name: main\n      inputs:\n        artifacts: [" + artifact + "]\n" +
+           body;
+  };
+  const std::string container = "      container: {image: irsteps-test-echo}\n";
+  const std::string steps = "      steps: [[{name: a, template: main}]]\n";
+  CHECK(error_of(leaf_with("{name: log, path: /data/log, http: {url: 'https://example.com/a'}}", container))
+            .find("(main).inputs.artifacts[0].http: not supported by the local playbook runner") !=
+        std::string::npos);
+  CHECK(error_of(leaf_with("{name: log}", container)).find("inputs.artifacts[0].path: required") !=
+        std::string::npos);
+  CHECK(error_of(leaf_with("{name: log, path: /data/log}", steps))
+            .find("inputs.artifacts[0].path: only valid in container templates") != std::string::npos);
+  CHECK(error_of(leaf_with("{name: log, path: /data/log, optional: yes-please}", container))
+            .find("inputs.artifacts[0].optional: must be true or false") != std::string::npos);
+  // Argo refuses spec.arguments.artifacts without a location (validate.go),
+  // and the runner has no repository to read one from.
+  const auto with_arguments = [](const std::string& artifact) {
+    return header + "  arguments:\n    artifacts: [" + artifact +
+           "]\n  templates:\n    - name: main\n      container: {image: irsteps-test-echo}\n";
+  };
+  CHECK(error_of(with_arguments("{name: audit-log, optional: true}"))
+            .find("spec.arguments.artifacts[0]: Argo refuses an artifact argument without from, an artifact "
+                  "location or a key") != std::string::npos);
+  CHECK(error_of(with_arguments("{name: audit-log, s3: {key: a.log}}"))
+            .find("spec.arguments.artifacts[0].s3: an artifact's source is not supported by the local "
+                  "playbook runner: give the file or folder with --artifact audit-log=LOCAL_PATH") !=
+        std::string::npos);
+}
+
+TEST_CASE("an input artifact's container path wins over a shorter mount, in arguments and paths under it",
+          "[playbook]") {
+  // The mapping the runner builds for a node (nodes.cpp path_map): the
+  // artifact's path is longer than any mount above it, so it wins.
+  const PathMap map = sorted_path_map({{"/tmp", "/work/node/tmp"},
+                                       {"/var/run", "/work/node/volumes/run"},
+                                       {"/var/run/irsteps/audit-log", "/home/me/audit.log"}});
+  CHECK(rewrite_argument("--audit-log-artifact=/var/run/irsteps/audit-log", map) ==
+        "--audit-log-artifact=/home/me/audit.log");
+  CHECK(rewrite_path("/var/run/irsteps/audit-log/2026-11-26.log.gz", map) ==
+        "/home/me/audit.log/2026-11-26.log.gz");
+  CHECK(rewrite_path("/var/run/other", map) == "/work/node/volumes/run/other");
+}

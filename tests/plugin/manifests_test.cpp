@@ -272,8 +272,7 @@ TEST_CASE("plugin manifests: the ConfigMap is plugin.yaml, locked down, and RBAC
   for (const auto& [role, step] :
        std::map<std::string, std::string>{{"irsteps-isolate", "isolate"},
                                           {"irsteps-rollout", "rollout"},
-                                          {"irsteps-rotate-secret", "rotate-secret"},
-                                          {"irsteps-access-audit-object-history", "access-audit"}}) {
+                                          {"irsteps-rotate-secret", "rotate-secret"}}) {
     INFO(role);
     std::set<std::string> namespaces;
     for (const auto& doc : yaml_documents("plugin/rbac.yaml")) {

@@ -199,7 +199,7 @@ TEST_CASE(
   // filesystem or environment. A new one must be marked "x-local-path" (and
   // added here), or the policy cannot keep it from the workflows.
   const std::map<std::string, std::set<std::string>> expected{
-      {"access-audit", {"audit-log"}},
+      {"access-audit", {"audit-log", "audit-log-artifact"}},
       {"drift",
        {"expected", "expected-token-file", "expected-ssh-key", "expected-known-hosts", "expected-ca-file"}},
       {"notify", {"routing", "template-file"}},

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 using namespace ir;
 using namespace ir::test;
@@ -895,4 +896,215 @@ TEST_CASE("playbook saves output artifacts to --artifact-dir as .tgz, and fails 
   CHECK(without.phase("single.only") == "Error");
   CHECK(string_at(without.node("single.only"), {"message"}).find("no artifact repository") !=
         std::string::npos);
+}
+
+namespace {
+
+// A dag that passes its optional input artifact on to a container template
+// that may go without it, and to one that needs it.
+std::string artifact_workflow(const std::string& record) {
+  return R"(kind: WorkflowTemplate
+metadata: {name: artifacts-in}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      inputs:
+        artifacts: [{name: audit-log, optional: true}]
+      dag:
+        tasks:
+          - name: read
+            template: read
+            arguments:
+              artifacts: [{name: audit-log, from: "{{inputs.artifacts.audit-log}}", optional: true}]
+          - name: required
+            template: required
+            arguments:
+              artifacts: [{name: rules, from: "{{inputs.artifacts.audit-log}}"}]
+    - name: read
+      inputs:
+        artifacts: [{name: audit-log, path: /var/run/irsteps/audit-log, optional: true}]
+      container:
+        image: irsteps-test-echo
+        args: [--name=read, --record=)" +
+         record + R"(, --audit-log-artifact=/var/run/irsteps/audit-log]
+    - name: required
+      inputs:
+        artifacts: [{name: rules, path: /etc/rules}]
+      container:
+        image: irsteps-test-echo
+        args: [--name=required, --record=)" +
+         record + R"(, --rules=/etc/rules]
+)";
+}
+
+// The argument the step got for `flag` in its --record line.
+std::string recorded_argument(const std::string& record, const std::string& step, const std::string& flag) {
+  std::istringstream lines(read_text(record));
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(step + " ")) continue;
+    const auto at = line.find(flag + "=");
+    if (at == std::string::npos) continue;
+    const auto start = at + flag.size() + 1;
+    return line.substr(start, line.find(' ', start) - start);
+  }
+  return "";
+}
+
+}  // namespace
+
+// Issue 16 item 4: inputs.artifacts as Argo gives them (workflow/common/
+// util.go ProcessArgs, dag.go resolveDependencyReferences, executor.go
+// loadArtifact).
+TEST_CASE(
+    "playbook gives input artifacts at their container path from --artifact, and goes without as Argo does",
+    "[playbook][service]") {
+  const auto dir = work_dir("input-artifacts");
+  const std::string record = dir + "/record";
+  const auto path = write_template(dir, artifact_workflow(record));
+  std::ofstream(dir + "/audit.log") << "{}\n";
+
+  auto given = run_playbook({path, "--artifact", "audit-log=" + dir + "/audit.log"});
+  REQUIRE_PLAYBOOK_EXIT(given, 0);
+  CHECK(recorded_argument(record, "read", "--audit-log-artifact") == dir + "/audit.log");
+  CHECK(recorded_argument(record, "required", "--rules") == dir + "/audit.log");
+  CHECK(string_at(given.node("artifacts-in.read"), {"inputArtifacts", "audit-log"}) == dir + "/audit.log");
+
+  // Not given: the optional input reaches `read` without a location, so its
+  // path holds nothing, and not the host's /var/run/irsteps/audit-log; the
+  // template that needs it fails as ProcessArgs fails it.
+  fs::remove(record);
+  auto without = run_playbook({path});
+  REQUIRE_PLAYBOOK_EXIT(without, 1);
+  CHECK(without.phase("artifacts-in.read") == "Succeeded");
+  const auto seen = recorded_argument(record, "read", "--audit-log-artifact");
+  CHECK_FALSE(seen.empty());
+  CHECK(seen != "/var/run/irsteps/audit-log");
+  CHECK(seen.find("/var/run/irsteps") == std::string::npos);
+  CHECK_FALSE(fs::exists(seen));
+  CHECK(without.phase("artifacts-in.required") == "Error");
+  CHECK(string_at(without.node("artifacts-in.required"), {"message"}) ==
+        "inputs.artifacts.rules missing location information");
+  CHECK(recorded_argument(record, "required", "--rules").empty());  // it never started
+
+  // Refused before anything runs, exit 2.
+  auto unknown = run_playbook({path, "--artifact", "rules=" + dir + "/audit.log"});
+  REQUIRE_PLAYBOOK_EXIT(unknown, 2);
+  CHECK(unknown.err.find("--artifact rules: artifacts-in has no input artifact rules (it takes audit-log)") !=
+        std::string::npos);
+  auto missing = run_playbook({path, "--artifact", "audit-log=" + dir + "/no-such.log"});
+  REQUIRE_PLAYBOOK_EXIT(missing, 2);
+  CHECK(missing.err.find("--artifact audit-log=" + dir + "/no-such.log: no such file or folder") !=
+        std::string::npos);
+  auto malformed = run_playbook({path, "--artifact", "audit-log"});
+  REQUIRE_PLAYBOOK_EXIT(malformed, 2);
+
+  const auto required_entry = write_template(dir, R"(kind: WorkflowTemplate
+metadata: {name: needs}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      inputs:
+        artifacts: [{name: rules, path: /etc/rules}]
+      container: {image: irsteps-test-echo}
+)");
+  auto not_supplied = run_playbook({required_entry});
+  REQUIRE_PLAYBOOK_EXIT(not_supplied, 2);
+  CHECK(not_supplied.err.find("inputs.artifacts.rules was not supplied: pass --artifact rules=LOCAL_PATH") !=
+        std::string::npos);
+
+  const auto call_without = write_template(dir, R"(kind: WorkflowTemplate
+metadata: {name: forgets}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps: [[{name: only, template: leaf}]]
+    - name: leaf
+      inputs:
+        artifacts: [{name: rules, path: /etc/rules}]
+      container: {image: irsteps-test-echo}
+)");
+  auto forgotten = run_playbook({call_without});
+  REQUIRE_PLAYBOOK_EXIT(forgotten, 2);
+  CHECK(forgotten.err.find("inputs.artifacts.rules was not supplied (template leaf needs it)") !=
+        std::string::npos);
+
+  const auto undeclared = write_template(dir, R"(kind: WorkflowTemplate
+metadata: {name: undeclared}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: only
+            template: leaf
+            arguments:
+              artifacts: [{name: rules, from: "{{inputs.artifacts.rules}}", optional: true}]
+    - name: leaf
+      inputs:
+        artifacts: [{name: rules, path: /etc/rules, optional: true}]
+      container: {image: irsteps-test-echo}
+)");
+  auto no_input = run_playbook({undeclared});
+  REQUIRE_PLAYBOOK_EXIT(no_input, 2);
+  CHECK(no_input.err.find("{{inputs.artifacts.rules}}: template main has no input artifact rules") !=
+        std::string::npos);
+}
+
+// The real access-audit, offline: the artifact's log is read and counted;
+// without it the run says "audit log not read", never 0.
+TEST_CASE("playbook passes the audit log artifact to access-audit, which says audit log not read without it",
+          "[playbook][service]") {
+  const auto dir = work_dir("audit-artifact");
+  const auto path = write_template(dir, R"(kind: WorkflowTemplate
+metadata: {name: audit}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      inputs:
+        artifacts: [{name: audit-log, optional: true}]
+      steps:
+        - - name: audit-trail
+            template: access-audit
+            arguments:
+              artifacts: [{name: audit-log, from: "{{inputs.artifacts.audit-log}}", optional: true}]
+    - name: access-audit
+      inputs:
+        artifacts: [{name: audit-log, path: /var/run/irsteps/audit-log, optional: true}]
+      container:
+        image: ghcr.io/irsteps/access-audit:0.1.0
+        command: [/usr/local/bin/access-audit]
+        args: [--incident-id=INC-2026-11-26-001, --offline, --resource=secrets/db, --namespace=shop,
+               --audit-log-artifact=/var/run/irsteps/audit-log, --outputs-dir=/tmp/outputs]
+      outputs:
+        parameters:
+          - {name: access-count, valueFrom: {path: /tmp/outputs/access-count, default: "audit log not read"}}
+          - {name: users, valueFrom: {path: /tmp/outputs/users, default: ""}}
+)");
+  std::ofstream(dir + "/audit.log")
+      << R"({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a1",)"
+      << R"("stage":"ResponseComplete","requestURI":"/api/v1/namespaces/shop/secrets/db","verb":"get",)"
+      << R"("user":{"username":"mallory","groups":["g1"]},"sourceIPs":["10.0.0.7"],"userAgent":"curl/8",)"
+      << R"("objectRef":{"resource":"secrets","namespace":"shop","name":"db","apiVersion":"v1"},)"
+      << R"("responseStatus":{"code":200},"requestReceivedTimestamp":"2026-11-26T10:00:00Z",)"
+      << R"("stageTimestamp":"2026-11-26T10:00:00Z"})"
+      << "\n";
+  const std::string access_audit_dir = fs::path(binary("access-audit")).parent_path().string();
+
+  auto read =
+      run_playbook({path, "--bin-dir", access_audit_dir, "--artifact", "audit-log=" + dir + "/audit.log"});
+  REQUIRE_PLAYBOOK_EXIT(read, 0);
+  CHECK(read.output("audit.audit-trail", "access-count") == "1");
+  CHECK(read.output("audit.audit-trail", "users").find("mallory") != std::string::npos);
+
+  auto not_read = run_playbook({path, "--bin-dir", access_audit_dir});
+  REQUIRE_PLAYBOOK_EXIT(not_read, 0);
+  CHECK(not_read.output("audit.audit-trail", "access-count") == "audit log not read");
+  const auto& warnings = not_read.node("audit.audit-trail").at("result").at("warnings").as_array();
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].as_string() == "audit log not read (no audit-log artifact was given)");
+  CHECK(not_read.out.find("\"0\"") == std::string::npos);
 }

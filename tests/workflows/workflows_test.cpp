@@ -253,6 +253,23 @@ std::vector<std::string> project_problems(const Doc& doc) {
           problems.push_back(at + ": step " + sname + " leaves out required " + string_at(p, {"name"}));
         }
       }
+      // Artifacts the same way: a required one left out is what Argo's
+      // ProcessArgs refuses (workflow/common/util.go).
+      const auto declared_artifacts = names_in(array_at(*target, {"inputs", "artifacts"}));
+      std::set<std::string> passed_artifacts;
+      for (const auto& a : array_at(*step, {"arguments", "artifacts"})) {
+        const std::string aname = string_at(a, {"name"});
+        passed_artifacts.insert(aname);
+        if (!declared_artifacts.contains(aname))
+          problems.push_back(at + ": step " + sname + " passes undeclared artifact " + aname);
+      }
+      for (const auto& a : array_at(*target, {"inputs", "artifacts"})) {
+        const auto* optional = a.as_object().if_contains("optional");
+        const bool may_go_without = optional != nullptr && optional->is_bool() && optional->as_bool();
+        if (!may_go_without && !passed_artifacts.contains(string_at(a, {"name"})))
+          problems.push_back(at + ": step " + sname + " leaves out required artifact " +
+                             string_at(a, {"name"}));
+      }
     }
     // Every variable refers to something defined.
     std::vector<std::string> refs;
@@ -260,12 +277,16 @@ std::vector<std::string> project_problems(const Doc& doc) {
     for (const auto& r : refs) {
       std::smatch m;
       static const std::regex inputs_re(R"(inputs\.parameters\.([\w-]+))");
+      static const std::regex input_artifacts_re(R"(inputs\.artifacts\.([\w-]+))");
       static const std::regex workflow_re(R"(workflow\.parameters\.([\w-]+))");
       static const std::regex outputs_re(R"((steps|tasks)\.([\w-]+)\.outputs\.parameters\.([\w-]+))");
       // A node's own fields (operator.go buildLocalScope).
       static const std::regex node_re(R"((steps|tasks)\.([\w-]+)\.(status|exitCode|startedAt|finishedAt))");
       if (std::regex_match(r, m, inputs_re)) {
         if (!inputs.contains(m[1])) problems.push_back(at + ": {{" + r + "}} is not an input");
+      } else if (std::regex_match(r, m, input_artifacts_re)) {
+        if (!names_in(array_at(tv, {"inputs", "artifacts"})).contains(m[1]))
+          problems.push_back(at + ": {{" + r + "}} is not an input artifact");
       } else if (std::regex_match(r, m, workflow_re)) {
         if (!workflow_params.contains(m[1]))
           problems.push_back(at + ": {{" + r + "}} is not a workflow parameter");
@@ -670,7 +691,7 @@ TEST_CASE("every pod template has a writable volume at IRSTEPS_CACHE_DIR and a w
     // must not be where a clone of unknown size grows.
     CHECK(string_at(*volume_holding(env["IRSTEPS_CACHE_DIR"]), {"mountPath"}) == env["IRSTEPS_CACHE_DIR"]);
   }
-  CHECK(checked == 8 + 3);  // every step's pod, and the three that stay pods in the plugin flavour
+  CHECK(checked == 8 + 4);  // every step's pod, and the four that stay pods in the plugin flavour
 }
 
 // Issue 16 item 6: a pod that hangs is stopped. Argo makes a template's
@@ -715,7 +736,7 @@ TEST_CASE("every pod template has an activeDeadlineSeconds above its step's own 
     REQUIRE(!max_duration.empty());
     CHECK(limit <= seconds_of(max_duration));
   }
-  CHECK(checked == 8 + 3);
+  CHECK(checked == 8 + 4);  // the four that stay pods in the plugin flavour included
   // A playbook that passes a step a longer timeout than its default must
   // not be cut by the template's deadline.
   for (const auto* doc : workflow_templates()) {
@@ -738,5 +759,71 @@ TEST_CASE("every pod template has an activeDeadlineSeconds above its step's own 
         }
       }
     }
+  }
+}
+
+// Issue 16 item 4: the API server's audit log reaches access-audit as an
+// optional Argo input artifact, in both flavours: declared by the
+// data-exposure entrypoint, passed on by its audit-trail task, put at the path
+// the container reads. No WorkflowTemplate declares spec.arguments.artifacts:
+// Argo refuses one without a location (workflow/validate/validate.go
+// validateArgumentsValues), and the Workflow that runs it gives the location.
+TEST_CASE("the audit log reaches access-audit as an optional input artifact, in both flavours",
+          "[unit][workflows]") {
+  for (const auto& doc : documents()) {
+    INFO(doc.where());
+    CHECK(find(doc.object, {"spec", "arguments", "artifacts"}) == nullptr);
+  }
+  for (const std::string prefix : {"irsteps-", "irsteps-plugin-"}) {
+    INFO(prefix);
+    const auto& steps = document("WorkflowTemplate", prefix + "steps");
+    const json::object* audit = nullptr;
+    for (const auto& t : array_at(steps.object, {"spec", "templates"})) {
+      if (string_at(t, {"name"}) == "access-audit") audit = &t.as_object();
+    }
+    REQUIRE(audit != nullptr);
+    // A pod: Argo's agent loads no artifacts for a plugin template
+    // (workflow/executor/agent.go), its executor does for a pod (executor.go).
+    REQUIRE(audit->contains("container"));
+    const auto& artifacts = array_at(*audit, {"inputs", "artifacts"});
+    REQUIRE(artifacts.size() == 1);
+    CHECK(string_at(artifacts[0], {"name"}) == "audit-log");
+    CHECK(find(artifacts[0], {"optional"}) != nullptr);
+    CHECK(find(artifacts[0], {"optional"})->as_bool());
+    const std::string path = string_at(artifacts[0], {"path"});
+    CHECK(path == "/var/run/irsteps/audit-log");
+    const auto& args = array_at(*audit, {"container", "args"});
+    CHECK(std::find(args.begin(), args.end(), json::value("--audit-log-artifact=" + path)) != args.end());
+    // No volume is mounted over it, which Argo refuses (validate.go validateLeaf).
+    for (const auto& m : array_at(*audit, {"container", "volumeMounts"})) {
+      const std::string mount = string_at(m, {"mountPath"});
+      CHECK_FALSE((path == mount || path.starts_with(mount + "/")));
+    }
+
+    const auto& playbook = document("WorkflowTemplate", prefix + "data-exposure");
+    const std::string entry = string_at(playbook.object, {"spec", "entrypoint"});
+    const json::object* entry_template = nullptr;
+    for (const auto& t : array_at(playbook.object, {"spec", "templates"})) {
+      if (string_at(t, {"name"}) == entry) entry_template = &t.as_object();
+    }
+    REQUIRE(entry_template != nullptr);
+    const auto& inputs = array_at(*entry_template, {"inputs", "artifacts"});
+    REQUIRE(inputs.size() == 1);
+    CHECK(string_at(inputs[0], {"name"}) == "audit-log");
+    CHECK(find(inputs[0], {"optional"})->as_bool());
+    CHECK(find(inputs[0], {"path"}) == nullptr);  // a dag has no path (validate.go validateInputs)
+    int passed = 0;
+    for (const auto& task : array_at(*entry_template, {"dag", "tasks"})) {
+      if (string_at(task, {"templateRef", "template"}) != "access-audit") continue;
+      const auto& given = array_at(task, {"arguments", "artifacts"});
+      REQUIRE(given.size() == 1);
+      CHECK(string_at(given[0], {"name"}) == "audit-log");
+      CHECK(string_at(given[0], {"from"}) == "{{inputs.artifacts.audit-log}}");
+      // Optional: dropped rather than failing when it cannot be resolved
+      // (workflow/controller/dag.go resolveDependencyReferences).
+      CHECK(find(given[0], {"optional"})->as_bool());
+      ++passed;
+    }
+    CHECK(passed == 1);
   }
 }

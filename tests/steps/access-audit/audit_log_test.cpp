@@ -529,3 +529,51 @@ TEST_CASE("an event of the target at the very end of a chunk, among near misses"
     CHECK(got.stats.malformed == 0);
   }
 }
+
+// Issue 16 item 4: the audit log as an Argo input artifact. Nothing at the
+// path is the optional artifact not given; anything there is read as
+// --audit-log reads it, errors included.
+TEST_CASE(
+    "access-audit reads --audit-log-artifact when something is at the path, and nothing there is no error",
+    "[unit][access-audit]") {
+  TempDir dir;
+  const auto options_with = [](const std::string& artifact) {
+    return options_from(json::object{{"incident-id", "INC-2026-11-26-001"},
+                                     {"resource", "secrets/db"},
+                                     {"namespace", "shop"},
+                                     {"offline", true},
+                                     {"audit-log-artifact", artifact}});
+  };
+  auto absent = options_with(dir.file("audit-log"));
+  REQUIRE(absent);
+  CHECK(absent->audit_logs.empty());
+  CHECK(absent->audit_log_artifact_absent);
+
+  write_plain(dir.file("audit-log"), event("2026-11-26T10:00:00Z", "alice", "get", "db") + "\n");
+  auto file = options_with(dir.file("audit-log"));
+  REQUIRE(file);
+  CHECK(file->audit_logs == std::vector<std::string>{dir.file("audit-log")});
+  CHECK_FALSE(file->audit_log_artifact_absent);
+  CHECK(collect(file->audit_logs).events.size() == 1);
+
+  // An extracted folder of rotated logs, gzipped or not.
+  fs::create_directories(dir.file("extracted"));
+  write_gzip(dir.file("extracted/audit-2026-11-25T00-00-00.000.log.gz"),
+             event("2026-11-25T10:00:00Z", "bob", "get", "db") + "\n");
+  write_plain(dir.file("extracted/audit.log"), event("2026-11-26T10:00:00Z", "alice", "get", "db") + "\n");
+  auto folder = options_with(dir.file("extracted"));
+  REQUIRE(folder);
+  CHECK(collect(folder->audit_logs).events.size() == 2);
+
+  // A link to nothing is something at the path: the same error as --audit-log.
+  fs::create_symlink(dir.file("gone"), dir.file("dangling"));
+  auto dangling = options_with(dir.file("dangling"));
+  REQUIRE(dangling);
+  CHECK_FALSE(dangling->audit_log_artifact_absent);
+  auto files = expand_sources(dangling->audit_logs);
+  REQUIRE_FALSE(files);
+  CHECK(files.error().code() == Code::invalid_input);
+  auto as_flag = expand_sources({dir.file("dangling")});
+  REQUIRE_FALSE(as_flag);
+  CHECK(as_flag.error().describe() == files.error().describe());
+}
