@@ -5,16 +5,20 @@ ASAN_BUILD ?= build-asan
 GENERATOR ?= Ninja
 CTEST_FLAGS ?= --output-on-failure
 
-.PHONY: all deps build test test-fast test-sanitize control-plane demo bench fuzz format format-check clean
+.PHONY: all deps deps-build build test test-fast test-sanitize control-plane demo bench fuzz format format-check clean
 
 all: build
 
 deps:
 	scripts/install-deps.sh
 
+# What building needs, and nothing the tests alone need.
+deps-build:
+	scripts/install-deps.sh --build-only
+
 # The release build links its dependencies statically (IRSTEPS_STATIC_DEPS):
 # its binaries are what the images are made of (containers/).
-build: deps
+build: deps-build
 	cmake -S . -B $(BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRSTEPS_WERROR=ON -DIRSTEPS_STATIC_DEPS=ON
 	cmake --build $(BUILD)
 
@@ -41,8 +45,10 @@ test-sanitize: deps control-plane
 demo: build control-plane
 	scripts/demo.sh $(BUILD)
 
-bench: build control-plane
-	bench/isolate.sh $(BUILD)
+# Every benchmark in bench/, one after another (docs/benchmarks.md); each
+# takes the build folder and its own defaults.
+bench: deps build control-plane
+	for b in bench/*.sh; do [ "$$b" = bench/lib.sh ] || "$$b" $(BUILD) || exit 1; done
 
 # libFuzzer over the fuzz targets of tests/fuzz/, FUZZ_SECONDS each (clang).
 FUZZ_BUILD ?= build-fuzz

@@ -145,12 +145,11 @@ Result<Command> parse_command_line(const std::vector<std::string>& args) {
   }
   if (vm.count("dry-run") != 0) command.action = Command::Action::check;
   if (vm.count("probe") != 0) command.action = Command::Action::probe;
-  bool level_ok = true;
-  const auto level = log::level_from_string(vm["log-level"].as<std::string>(), level_ok);
-  if (!level_ok) return invalid("--log-level: one of debug, info, warn, error, off");
+  const auto level = log::level_from_string(vm["log-level"].as<std::string>());
+  if (!level) return level.error().with("--log-level");
   const std::string format = vm["log-format"].as<std::string>();
   if (format != "json" && format != "text") return invalid("--log-format: json or text");
-  log::configure(format == "text" ? log::Format::text : log::Format::json, level);
+  log::configure(format == "text" ? log::Format::text : log::Format::json, *level);
   return command;
 }
 

@@ -52,15 +52,13 @@ void configure(Format format, Level level) {
   current_level = level;
 }
 
-Level level_from_string(std::string_view text, bool& ok) {
-  ok = true;
+Result<Level> level_from_string(std::string_view text) {
   if (text == "debug") return Level::debug;
   if (text == "info") return Level::info;
   if (text == "warn" || text == "warning") return Level::warn;
   if (text == "error") return Level::error;
   if (text == "off") return Level::off;
-  ok = false;
-  return Level::info;
+  return invalid("log level '" + std::string(text) + "': one of debug, info, warn, error, off");
 }
 
 namespace {

@@ -185,11 +185,11 @@ int run_step_main(const StepDef& step, int argc, char** argv) {
       std::cout << step.name << " (irsteps) " << irsteps_version() << "\n";
       return exit_ok;
     }
-    bool level_ok = true;
-    const auto level = log::level_from_string(param_string(parsed->params, "log-level", "info"), level_ok);
+    // The schema has already refused a level that is not one of these.
+    const auto level = log::level_from_string(param_string(parsed->params, "log-level", "info"));
     log::configure(
         param_string(parsed->params, "log-format", "json") == "text" ? log::Format::text : log::Format::json,
-        level);
+        level ? *level : log::Level::info);
     Context context(report, parsed->params);
     const int code = run_step(step, context);
     emit(report, parsed->params);

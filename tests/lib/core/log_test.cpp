@@ -25,11 +25,13 @@ TEST_CASE("a text log line is readable and escapes nothing away", "[unit][log]")
 }
 
 TEST_CASE("levels are read by name", "[unit][log]") {
-  bool ok = false;
-  CHECK(ir::log::level_from_string("warning", ok) == ir::log::Level::warn);
-  CHECK(ok);
-  (void)ir::log::level_from_string("loud", ok);
-  CHECK_FALSE(ok);
+  const auto warning = ir::log::level_from_string("warning");
+  REQUIRE(warning);
+  CHECK(*warning == ir::log::Level::warn);
+  const auto loud = ir::log::level_from_string("loud");
+  REQUIRE_FALSE(loud);
+  CHECK(loud.error().code() == ir::Code::invalid_input);
+  CHECK(loud.error().describe().find("log level 'loud'") != std::string::npos);
 }
 
 // Security review finding 13: a text log line stays one line, so a value

@@ -3,6 +3,8 @@
 // text format is for people at a terminal. Never log bodies or secrets.
 #pragma once
 
+#include "ir/core/error.hpp"
+
 #include <boost/json/value.hpp>
 
 #include <initializer_list>
@@ -29,7 +31,9 @@ struct Field {
 
 // Sets the format and threshold; safe to call again (tests, the plugin).
 void configure(Format format, Level level);
-[[nodiscard]] Level level_from_string(std::string_view text, bool& ok);
+// "debug", "info", "warn" (or "warning"), "error", "off"; anything else is
+// Code::invalid_input naming the value.
+[[nodiscard]] Result<Level> level_from_string(std::string_view text);
 
 void write(Level level, std::string_view event, std::initializer_list<Field> fields);
 

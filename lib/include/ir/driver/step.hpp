@@ -32,8 +32,6 @@ class Context {
   [[nodiscard]] http::RetryPolicy retry_policy() const;
   // Connects on first use, from --kubeconfig/--context or the environment.
   [[nodiscard]] Result<k8s::Client*> kube();
-  // Tests hand in a client built their own way.
-  void set_kube(std::unique_ptr<k8s::Client> client) { kube_ = std::move(client); }
 
   void warn(std::string message);
 
