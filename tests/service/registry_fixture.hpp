@@ -10,6 +10,7 @@
 #include "support/catch.hpp"
 #include "support/git_server.hpp"
 #include "support/pki.hpp"
+#include "support/skip.hpp"
 #include "support/spawn.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -34,7 +35,7 @@ struct RegistrySetup {
 inline bool have_docker_registry() {
   auto found = run_process({"sh", "-c", "test -x /usr/bin/docker-registry && command -v htpasswd"});
   if (found && found->exit_status == 0) return true;
-  WARN("skipped: docker-registry or htpasswd is not installed (scripts/install-deps.sh)");
+  skip_test("docker-registry or htpasswd is not installed (scripts/install-deps.sh)");
   return false;
 }
 

@@ -15,6 +15,7 @@
 #include "service/registry_fixture.hpp"
 #include "support/catch.hpp"
 #include "support/http_server.hpp"
+#include "support/skip.hpp"
 
 #include <boost/json.hpp>
 
@@ -33,7 +34,7 @@ const std::string signer_script = std::string(IRSTEPS_SOURCE_DIR) + "/tests/supp
 bool have_signer() {
   auto found = run_process({"/usr/bin/python3", "-c", "import cryptography"});
   if (found && found->exit_status == 0) return true;
-  WARN("skipped: python3-cryptography is not installed (scripts/install-deps.sh)");
+  skip_test("python3-cryptography is not installed (scripts/install-deps.sh)");
   return false;
 }
 

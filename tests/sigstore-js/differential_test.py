@@ -20,7 +20,8 @@ is listed in KNOWN_DISAGREEMENTS with that reason and both verdicts asserted:
 if sigstore-js changes, the test says so.
 
 Exit 0 all agree; 1 a disagreement or a wrong verdict; 77 skipped (node,
-npm or the npm packages not available), with a WARN line saying why.
+npm or the npm packages not available), with an `IRSTEPS-SKIPPED: REASON`
+line on stdout (tests/support/skip.hpp; tests/check-skips.py reads it).
 """
 import hashlib
 import json
@@ -72,7 +73,8 @@ BREAKS_ANY = ["signature", "set", "body", "proof", "checkpoint"]
 
 
 def skip(reason):
-    print(f"WARN: sigstore-js differential test skipped: {reason}", flush=True)
+    reason = " | ".join(line.strip() for line in reason.splitlines() if line.strip())  # one line
+    print(f"IRSTEPS-SKIPPED: {reason}", flush=True)
     sys.exit(77)
 
 
