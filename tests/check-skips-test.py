@@ -4,9 +4,10 @@ writes them (`ctest --output-junit`): a run without skips passes; an unlisted
 skip fails; a listed one passes, but not for another reason; a skip by exit
 77 is read too; a test that printed the skip line and then failed fails even
 when listed; a malformed list or file is exit 2. Also checks that the real
-tests/allowed-skips.txt parses. Prints one line per check, never the skip
+tests/allowed-skips.txt parses and names real tests and reasons. Prints one line per check, never the skip
 marker itself (ctest would take this test for skipped)."""
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -90,6 +91,40 @@ expect("a JUnit file without tests is exit 2", junit(), LISTED, 2, ["has no test
 # The real list parses: every line is a regex and a reason.
 with open(os.path.join(HERE, "allowed-skips.txt"), encoding="utf-8") as f:
     expect("tests/allowed-skips.txt parses", [PASSED], f.read(), 0, ["0 not allowed"])
+
+# And it names real tests and real reasons: each NAME-REGEX matches a test
+# (a TEST_CASE with its binary's prefix, or an add_test NAME), and each REASON
+# begins a reason some test passes to skip_test() (or skip() in Python).
+names, reasons = [], []
+for folder, _, files in os.walk(HERE):
+    for file in files:
+        path = os.path.join(folder, file)
+        if file.endswith(".cpp") or file.endswith(".hpp"):
+            text = open(path, encoding="utf-8").read()
+            prefix = ("integration:" if "/integration" in folder else
+                      "service:" if "/service" in folder or "/plugin" in folder else "unit:")
+            names += [prefix + n for n in re.findall(r'TEST_CASE\(\s*"((?:[^"\\]|\\.)*)"', text)]
+            reasons += re.findall(r'skip_test\(\s*"((?:[^"\\]|\\.)*)"', text)
+        elif file.endswith(".py") and path != os.path.abspath(__file__):
+            reasons += re.findall(r'\bskip\(f?"([^"{]*)', open(path, encoding="utf-8").read())
+        elif file == "CMakeLists.txt":
+            names += re.findall(r"add_test\(NAME (\S+)", open(path, encoding="utf-8").read())
+reasons = [r for r in reasons if len(r) >= 10]  # not an f-string's empty head
+with open(os.path.join(HERE, "allowed-skips.txt"), encoding="utf-8") as f:
+    for number, line in enumerate(f.read().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, reason = (part.strip() for part in line.partition(";"))
+        title = f"tests/allowed-skips.txt line {number} names a test and a reason a test gives"
+        problems = []
+        if not any(re.fullmatch(name, n) for n in names):
+            problems.append(f"no test is named like {name!r}")
+        if not any(r.startswith(reason) or reason.startswith(r) for r in reasons):
+            problems.append(f"no skip_test() gives a reason beginning {reason!r}")
+        print(("ok   " if not problems else "FAIL ") + title, flush=True)
+        if problems:
+            failures.append(title)
+            print("  " + "; ".join(problems), flush=True)
 
 print(f"{len(failures)} of the checks failed" if failures else "all checks passed")
 sys.exit(1 if failures else 0)
