@@ -134,7 +134,7 @@ for _ in $(seq 1 "$RUNS"); do
 done
 
 # --- b) offline bundles ------------------------------------------------------
-CONFORMANCE="$ROOT/../shared/testdata/sigstore-conformance"
+CONFORMANCE="$ROOT/tests/data/sigstore-conformance"
 BEACON=https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main
 head -c 65536 /dev/urandom > "$WORK/artifact"
 ARTIFACT_DIGEST="sha256:$(sha256sum "$WORK/artifact" | cut -d' ' -f1)"
@@ -146,11 +146,9 @@ echo '{"buildType":"https://irsteps.test/bench"}' > "$WORK/predicate.json"
 # name|bundle|artifact|trusted root|identity|issuer
 CASES=("generated-message|$WORK/message.json|$WORK/artifact|$TRUSTED_ROOT|$IDENTITY|$ISSUER"
        "generated-dsse|$WORK/dsse.json|$WORK/artifact|$TRUSTED_ROOT|$IDENTITY|$ISSUER")
-if [[ -d "$CONFORMANCE" ]]; then
-  for case in happy-path-v0.3 happy-path-intoto-in-dsse-v3; do
-    CASES+=("$case|$CONFORMANCE/bundle-verify/$case/bundle.sigstore.json|$CONFORMANCE/bundle-verify/a.txt|$CONFORMANCE/production_trusted_root.json|$BEACON|$ISSUER")
-  done
-fi
+for case in happy-path-v0.3 happy-path-intoto-in-dsse-v3; do
+  CASES+=("$case|$CONFORMANCE/bundle-verify/$case/bundle.sigstore.json|$CONFORMANCE/bundle-verify/a.txt|$CONFORMANCE/production_trusted_root.json|$BEACON|$ISSUER")
+done
 NODE_LOOP=$((RUNS > 50 ? RUNS : 50))
 : > "$WORK/bundles.tsv"
 for _ in $(seq 1 "$RUNS"); do

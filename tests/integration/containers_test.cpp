@@ -12,6 +12,7 @@
 #include "ir/driver/step.hpp"
 #include "service/registry_fixture.hpp"
 #include "step_runner.hpp"
+#include "support/skip.hpp"
 
 #include <zlib.h>
 #include <boost/json.hpp>
@@ -36,13 +37,13 @@ bool have_container_tools() {
 #if defined(__SANITIZE_ADDRESS__)
   // Images are made of release binaries: the sanitizer runtime in a FROM
   // scratch image is not what anyone ships.
-  WARN("skipped: the images are built and tested from the release build");
+  skip_test("the images are built and tested from the release build");
   return false;
 #endif
   auto found = run_process(
       {"sh", "-c", "command -v buildah && command -v podman && command -v runc && command -v skopeo"});
   if (found && found->exit_status == 0) return true;
-  WARN("skipped: buildah, podman, runc or skopeo is not installed (scripts/install-deps.sh)");
+  skip_test("buildah, podman, runc or skopeo is not installed (scripts/install-deps.sh)");
   return false;
 }
 

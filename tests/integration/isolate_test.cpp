@@ -2,6 +2,7 @@
 // release, detach, workload scope, dry-run, bad input, RBAC, an API outage in
 // the middle of a run, and no credential in any output.
 #include "step_runner.hpp"
+#include "support/skip.hpp"
 #include "support/spawn.hpp"
 
 #include "ir/core/encoding.hpp"
@@ -373,7 +374,7 @@ TEST_CASE("an API server that goes away mid-run gives exit 4, and a re-run compl
           "[integration][isolate][outage]") {
   auto& cluster = Cluster::get();
   if (cluster.state_dir().empty()) {
-    WARN("skipped: stopping the API server needs the local control plane, not IRSTEPS_TEST_KUBECONFIG");
+    skip_test("stopping the API server needs the local control plane, not IRSTEPS_TEST_KUBECONFIG");
     return;
   }
   TestNamespace ns("outage");

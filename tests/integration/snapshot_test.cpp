@@ -5,6 +5,7 @@
 #include "ir/core/encoding.hpp"
 #include "ir/core/process.hpp"
 #include "step_runner.hpp"
+#include "support/skip.hpp"
 #include "support/spawn.hpp"
 
 #include <csignal>
@@ -393,7 +394,7 @@ TEST_CASE("an API server that dies while a log streams leaves the log marked par
           "[integration][snapshot][outage]") {
   auto& cluster = Cluster::get();
   if (cluster.state_dir().empty()) {
-    WARN("skipped: stopping the API server needs the local control plane, not IRSTEPS_TEST_KUBECONFIG");
+    skip_test("stopping the API server needs the local control plane, not IRSTEPS_TEST_KUBECONFIG");
     return;
   }
   TestNamespace ns("snaplog");

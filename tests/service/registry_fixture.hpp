@@ -10,6 +10,7 @@
 #include "support/catch.hpp"
 #include "support/git_server.hpp"
 #include "support/pki.hpp"
+#include "support/skip.hpp"
 #include "support/spawn.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -34,7 +35,7 @@ struct RegistrySetup {
 inline bool have_docker_registry() {
   auto found = run_process({"sh", "-c", "test -x /usr/bin/docker-registry && command -v htpasswd"});
   if (found && found->exit_status == 0) return true;
-  WARN("skipped: docker-registry or htpasswd is not installed (scripts/install-deps.sh)");
+  skip_test("docker-registry or htpasswd is not installed (scripts/install-deps.sh)");
   return false;
 }
 
@@ -176,13 +177,13 @@ inline void push_referrers_tag(oci::Registry& registry, const std::string& repos
   REQUIRE(registry.push_manifest(repository, "sha256-" + subject.substr(7), oci::media::oci_index, index));
 }
 
-// The real cosign attestation of ../shared/testdata/sigstore-fixtures/cosign
+// The real cosign attestation of tests/data/sigstore-fixtures/cosign
 // (identity cody@soyland.com, issuer https://github.com/login/oauth, trusted
 // root trusted_root_pgi.json) on its reconstructed subject image, pushed as
-// REPOSITORY:TAG with the bundle attached as a referrer. Empty when the
-// folder is absent (a WARN says so); else the subject's digest.
+// REPOSITORY:TAG with the bundle attached as a referrer; returns the
+// subject's digest.
 inline const std::filesystem::path cosign_fixtures =
-    std::filesystem::path(IRSTEPS_SOURCE_DIR) / ".." / "shared" / "testdata" / "sigstore-fixtures" / "cosign";
+    std::filesystem::path(IRSTEPS_SOURCE_DIR) / "tests" / "data" / "sigstore-fixtures" / "cosign";
 // A cosign signature as `cosign sign` stores one without the referrers API:
 // the simple-signing payload as the one layer of a manifest tagged
 // sha256-<digest>.sig, the signer's annotations (certificate, bundle) on it.
@@ -210,10 +211,6 @@ inline void push_legacy_signature(oci::Registry& registry, const std::string& re
 
 inline std::string push_cosign_fixture(oci::Registry& registry, const std::string& repository,
                                        const std::string& tag) {
-  if (!std::filesystem::exists(cosign_fixtures)) {
-    WARN("skipped: ../shared/testdata/sigstore-fixtures is absent");
-    return {};
-  }
   auto manifest = read_file((cosign_fixtures / "subject-image-manifest.reconstructed.json").string());
   auto config = read_file((cosign_fixtures / "subject-image-config.reconstructed.json").string());
   auto bundle = read_file((cosign_fixtures / "oci-attestation.sigstore.json").string());

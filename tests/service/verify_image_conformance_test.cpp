@@ -1,9 +1,9 @@
 // verify-image bundle against material nobody on this project wrote: every
-// case of the Sigstore conformance suite (../shared/testdata/
-// sigstore-conformance), each run twice, naming the artifact file and only
-// its sha256 digest; and real signatures of Sigstore's production and
-// staging services (../shared/testdata/sigstore-fixtures). The built binary
-// runs as the suite's harness would run it.
+// case of the Sigstore conformance suite (tests/data/sigstore-conformance),
+// each run twice, naming the artifact file and only its sha256 digest; and
+// real signatures of Sigstore's production and staging services
+// (tests/data/sigstore-fixtures). The built binary runs as the suite's
+// harness would run it.
 #include "integration/step_runner.hpp"
 #include "ir/core/encoding.hpp"
 #include "support/catch.hpp"
@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path testdata = fs::path(IRSTEPS_SOURCE_DIR) / ".." / "shared" / "testdata";
+const fs::path testdata = fs::path(IRSTEPS_SOURCE_DIR) / "tests" / "data";
 const fs::path conformance = testdata / "sigstore-conformance";
 const fs::path fixtures = testdata / "sigstore-fixtures";
 
@@ -142,17 +142,10 @@ std::string failure_message(const StepRun& run) {
   return string_at(run.result, {"error", "message"});
 }
 
-bool have_testdata() {
-  if (fs::exists(conformance / "cases.tsv") && fs::exists(fixtures)) return true;
-  WARN("skipped: ../shared/testdata/sigstore-* is absent");
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("verify-image bundle passes every Sigstore conformance case, by file and by digest",
           "[service][verify-image][testdata]") {
-  if (!have_testdata()) return;
   const auto cases = read_cases();
   REQUIRE(cases.size() >= 58);
   for (const auto& c : cases) {
@@ -208,7 +201,6 @@ StepRun verify(std::vector<std::string> args) {
 
 TEST_CASE("verify-image bundle verifies sigstore-go's npm bundles and rejects two DSSE signatures",
           "[service][verify-image][testdata]") {
-  if (!have_testdata()) return;
   const fs::path examples = fixtures / "sigstore-go" / "examples";
   const fs::path data = fixtures / "sigstore-go" / "pkg" / "testing" / "data";
   const std::string release =
@@ -269,7 +261,6 @@ TEST_CASE("verify-image bundle verifies sigstore-go's npm bundles and rejects tw
 
 TEST_CASE("verify-image bundle: sigstore-python's staging bundles verify against staging, never production",
           "[service][verify-image][testdata]") {
-  if (!have_testdata()) return;
   const fs::path assets = fixtures / "sigstore-python" / "test" / "assets";
   const fs::path roots = fixtures / "sigstore-python" / "trusted-roots";
   struct Signed {
@@ -311,7 +302,6 @@ TEST_CASE("verify-image bundle: sigstore-python's staging bundles verify against
 
 TEST_CASE("verify-image bundle: cosign's OCI attestation binds the image digest, identity and issuer",
           "[service][verify-image][testdata]") {
-  if (!have_testdata()) return;
   const fs::path cosign = fixtures / "cosign";
   const std::string subject = "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4";
   // The subject digest really is the reconstructed manifest's.

@@ -8,7 +8,7 @@ The bundles: those our private test Sigstore (tests/support/sigstore-sign.py)
 makes, keyless and key-signed, message signatures and DSSE attestations,
 valid and with each check broken in turn, plus a wrong identity, issuer or
 artifact; and every case of the Sigstore conformance suite in
-../shared/testdata/sigstore-conformance. Every bundle is verified against a
+tests/data/sigstore-conformance. Every bundle is verified against a
 file artifact; DSSE bundles also against the digest alone (sigstore-js
 verifies a message signature over the artifact's bytes, so it cannot take
 only a digest for those).
@@ -20,7 +20,8 @@ is listed in KNOWN_DISAGREEMENTS with that reason and both verdicts asserted:
 if sigstore-js changes, the test says so.
 
 Exit 0 all agree; 1 a disagreement or a wrong verdict; 77 skipped (node,
-npm or the npm packages not available), with a WARN line saying why.
+npm or the npm packages not available), with an `IRSTEPS-SKIPPED: REASON`
+line on stdout (tests/support/skip.hpp; tests/check-skips.py reads it).
 """
 import hashlib
 import json
@@ -33,7 +34,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SIGN = os.path.join(ROOT, "tests", "support", "sigstore-sign.py")
-CONFORMANCE = os.path.join(ROOT, "..", "shared", "testdata", "sigstore-conformance")
+CONFORMANCE = os.path.join(ROOT, "tests", "data", "sigstore-conformance")
 BEACON_IDENTITY = ("https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/"
                    ".github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main")
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -72,7 +73,8 @@ BREAKS_ANY = ["signature", "set", "body", "proof", "checkpoint"]
 
 
 def skip(reason):
-    print(f"WARN: sigstore-js differential test skipped: {reason}", flush=True)
+    reason = " | ".join(line.strip() for line in reason.splitlines() if line.strip())  # one line
+    print(f"IRSTEPS-SKIPPED: {reason}", flush=True)
     sys.exit(77)
 
 
@@ -239,18 +241,13 @@ def main():
     verifiers = Verifiers(verify_image, install_sigstore_js())
     failures, count, seen = [], 0, set()
     with tempfile.TemporaryDirectory(prefix="sigstore-js-diff-") as work:
-        cases = list(generated_cases(work))
-        if os.path.isdir(CONFORMANCE):
-            cases += list(conformance_cases())
-        else:
-            print(f"WARN: {CONFORMANCE} is absent: only the generated bundles are compared", flush=True)
+        cases = list(generated_cases(work)) + list(conformance_cases())
         for case in cases:
             count += 1
             seen.add(case[0])
             failures += check(verifiers, case)
     for name in sorted(set(KNOWN_DISAGREEMENTS) - seen):
-        if name.startswith("generated/") or os.path.isdir(CONFORMANCE):
-            failures.append(f"{name}: listed in KNOWN_DISAGREEMENTS but no such case ran")
+        failures.append(f"{name}: listed in KNOWN_DISAGREEMENTS but no such case ran")
     for failure in failures:
         print("FAIL: " + failure, flush=True)
     print(f"{count} bundles compared, {len(KNOWN_DISAGREEMENTS)} known disagreements, {len(failures)} failures")

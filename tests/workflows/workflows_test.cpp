@@ -1,5 +1,5 @@
 // The Argo YAML under workflows/argo: every Workflows kind validates against
-// Argo's own JSON Schema (../shared/testdata/argo), and a project check
+// Argo's own JSON Schema (tests/data/argo), and a project check
 // catches what that schema cannot: unknown keys, templates and parameters
 // referenced but not defined, step arguments that are not parameters of the
 // step's schema, and playbook ServiceAccounts not bound to exactly the Roles
@@ -100,8 +100,7 @@ std::vector<PodTemplate> pod_templates() {
 // first known limit) and ExecutorPlugin given its type fields.
 const Schema& argo_schema() {
   static const Schema schema = [] {
-    const std::string path =
-        std::string(IRSTEPS_SOURCE_DIR) + "/../shared/testdata/argo/workflows-schema.json";
+    const std::string path = std::string(IRSTEPS_SOURCE_DIR) + "/tests/data/argo/workflows-schema.json";
     auto text = read_file(path);
     REQUIRE(text);
     auto doc = parse_json(*text, path);
@@ -120,10 +119,6 @@ const Schema& argo_schema() {
     return std::move(*compiled);
   }();
   return schema;
-}
-
-bool have_argo_schema() {
-  return fs::exists(std::string(IRSTEPS_SOURCE_DIR) + "/../shared/testdata/argo/workflows-schema.json");
 }
 
 const json::value* resolve(const json::value& schema_root, const json::value* s) {
@@ -358,10 +353,6 @@ std::vector<std::string> project_problems(const Doc& doc) {
 
 TEST_CASE("every Argo Workflows document validates against Argo's schema, with no unknown keys",
           "[unit][workflows][testdata]") {
-  if (!have_argo_schema()) {
-    WARN("skipped: ../shared/testdata/argo is absent");
-    return;
-  }
   const auto& schema = argo_schema();
   int checked = 0;
   for (const auto& doc : documents()) {
@@ -436,15 +427,13 @@ TEST_CASE("the project check itself finds broken references and foreign flags", 
   CHECK(says("--no-such-flag is not a parameter of isolate"));
   CHECK(says("--scope=everything"));
 
-  if (have_argo_schema()) {
-    std::vector<std::string> unknown;
-    json::value typo(playbook->object);
-    typo.as_object()["spec"].as_object()["entryPoint"] = "x";
-    const auto& schema = argo_schema();
-    const std::string definition = "io.argoproj.workflow.v1alpha1.WorkflowTemplate";
-    unknown_keys(schema.document(), find(schema.document(), {"definitions", definition}), typo, "", unknown);
-    CHECK(unknown == std::vector<std::string>{"/spec/entryPoint"});
-  }
+  std::vector<std::string> unknown;
+  json::value typo(playbook->object);
+  typo.as_object()["spec"].as_object()["entryPoint"] = "x";
+  const auto& schema = argo_schema();
+  const std::string definition = "io.argoproj.workflow.v1alpha1.WorkflowTemplate";
+  unknown_keys(schema.document(), find(schema.document(), {"definitions", definition}), typo, "", unknown);
+  CHECK(unknown == std::vector<std::string>{"/spec/entryPoint"});
 }
 
 TEST_CASE("each playbook's ServiceAccount is bound to exactly the Roles of the steps it runs",
