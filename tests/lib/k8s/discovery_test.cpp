@@ -10,25 +10,19 @@
 #include "ir/k8s/writer.hpp"
 #include "ir/output/report.hpp"
 
+#include "scripted_client.hpp"
 #include "support/catch.hpp"
 #include "support/http_server.hpp"
 
 #include <boost/json/serialize.hpp>
 
 using namespace ir;
+using ir::test::client_for;
 using ir::test::HttpServer;
 using ir::test::Reply;
 using ir::test::SeenRequest;
 
 namespace {
-
-std::unique_ptr<k8s::Client> client_for(const HttpServer& server) {
-  k8s::ClusterConfig config;
-  config.server = server.url();
-  auto client = k8s::Client::connect(std::move(config));
-  REQUIRE(client);
-  return std::move(*client);
-}
 
 // batch/v1's APIResourceList as Kubernetes 1.36 serves it: its namespaced
 // resources, from the OpenAPI's paths.

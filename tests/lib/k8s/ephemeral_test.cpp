@@ -5,23 +5,17 @@
 // exercised against the real control plane (tests/integration).
 #include "ir/k8s/ephemeral.hpp"
 
+#include "scripted_client.hpp"
 #include "support/catch.hpp"
 #include "support/http_server.hpp"
 
 using namespace ir;
+using ir::test::client_for;
 using ir::test::HttpServer;
 using ir::test::Reply;
 using ir::test::SeenRequest;
 
 namespace {
-
-std::unique_ptr<k8s::Client> client_for(const HttpServer& server) {
-  k8s::ClusterConfig config;
-  config.server = server.url();
-  auto client = k8s::Client::connect(std::move(config));
-  REQUIRE(client);
-  return std::move(*client);
-}
 
 const json::object debug{{"name", "dbg"}, {"image", "busybox@sha256:0000"}, {"targetContainerName", "app"}};
 const std::string subresource = "/api/v1/namespaces/ns/pods/web/ephemeralcontainers";
