@@ -129,26 +129,15 @@ Result<std::vector<Workload>> expand_to_workloads(const Options& options, k8s::C
   return workloads;
 }
 
-// The policy's isolated_pods_annotation: the pods isolated now, and those
-// the live policy of the same name already names (an earlier run of the
-// same incident), so that none is forgotten once deleted.
-Result<void> record_pods(const Options& options, k8s::Client& client, json::object& policy,
-                         const std::vector<json::object>& pods) {
-  std::vector<std::string> names;
-  auto live = client.get(k8s::resources::networkpolicies, options.ns, name_of(policy));
-  if (live) {
-    names = isolated_pods(*live);
-  } else if (live.error().code() != Code::not_found) {
-    return live.error().with("read the quarantine NetworkPolicy");
+// A policy an earlier run of the same incident made keeps the pods it
+// names (they may be gone by now) before the pods isolated now, so that none
+// is forgotten once deleted.
+void keep_recorded_pods(json::object& desired, const json::object& live) {
+  auto names = isolated_pods(live);
+  for (auto& name : isolated_pods(desired)) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
   }
-  for (const auto& pod : pods) {
-    if (std::find(names.begin(), names.end(), name_of(pod)) == names.end()) names.push_back(name_of(pod));
-  }
-  json::array list;
-  for (auto& name : names) list.emplace_back(std::move(name));
-  policy["metadata"].as_object()["annotations"].as_object()[isolated_pods_annotation] =
-      boost::json::serialize(list);
-  return {};
+  set_isolated_pods(desired, names);
 }
 
 Result<void> verify(const Options& options, k8s::Client& client, const std::vector<json::object>& policies,
@@ -325,12 +314,13 @@ Result<void> run(const Options& options, Context& context) {
         build_policy(options, policy_name(options),
                      json::object{{"matchLabels", json::object{{quarantine_label, options.incident_id}}}}));
   }
-  for (auto& policy : policies) {
-    if (auto recorded = record_pods(options, client, policy, pods); !recorded) return recorded.error();
-  }
+  std::vector<std::string> names;
+  for (const auto& pod : pods) names.push_back(name_of(pod));
+  for (auto& policy : policies) set_isolated_pods(policy, names);
   for (const auto& policy : policies) {
-    auto applied = writer.ensure(k8s::resources::networkpolicies, options.ns, policy,
-                                 "deny ingress and egress for incident " + options.incident_id);
+    auto applied =
+        writer.ensure(k8s::resources::networkpolicies, options.ns, policy,
+                      "deny ingress and egress for incident " + options.incident_id, keep_recorded_pods);
     if (!applied) return applied.error();
   }
 

@@ -78,6 +78,8 @@ struct Handled {
 [[nodiscard]] std::optional<Handled> find_handled(const json::array& policies, const std::string& pod);
 // The annotation's names, or none when it is absent or not a JSON array of strings.
 [[nodiscard]] std::vector<std::string> isolated_pods(const json::object& policy);
+// Sets the annotation to `names`.
+void set_isolated_pods(json::object& policy, const std::vector<std::string>& names);
 
 // A NetworkPolicy other than the quarantine's that still allows traffic to
 // or from quarantined pods: its name, "Ingress" or "Egress", the peers and

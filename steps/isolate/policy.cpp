@@ -4,6 +4,8 @@
 #include "ir/core/encoding.hpp"
 #include "ir/core/time.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include <algorithm>
 #include <cctype>
 
@@ -144,6 +146,13 @@ std::vector<std::string> isolated_pods(const json::object& policy) {
     if (item.is_string()) names.emplace_back(item.get_string());
   }
   return names;
+}
+
+void set_isolated_pods(json::object& policy, const std::vector<std::string>& names) {
+  json::array list;
+  for (const auto& name : names) list.emplace_back(name);
+  policy["metadata"].as_object()["annotations"].as_object()[isolated_pods_annotation] =
+      boost::json::serialize(list);
 }
 
 std::optional<Handled> find_handled(const json::array& policies, const std::string& pod) {

@@ -223,7 +223,7 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
   // free: the pod is gone, and the first run's quarantine names it. Nothing
   // is changed, nobody is told again, and the run succeeds (no exit-handler
   // failure notice either).
-  const std::string second = "INC-2026-11-26-521";
+  const std::string second = "INC-2026-11-26-541";
   const auto again = rig.run(
       "irsteps-container-compromise",
       {"incident-id=" + second, "namespace=" + ns.name(), "pod=" + pods[0], "workload=deployment/web"});
@@ -239,7 +239,7 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
   }
   CHECK(rig.notifications().size() == 3);
   CHECK(!Cluster::get().client().get(k8s::resources::networkpolicies, ns.name(),
-                                     "irsteps-isolate-inc-2026-11-26-521"));
+                                     "irsteps-isolate-inc-2026-11-26-541"));
   CHECK(!fs::exists(rig.dir / ("evidence/" + second)));
 }
 
@@ -993,6 +993,7 @@ TEST_CASE("container compromise recovers the workload on the verified recovery i
   const std::string by_tag = local.host() + "/shop/web:1.0";
   Cluster::get().apply_yaml(ns.name(), deployment_running("web", by_tag, "main"));
   const auto pods = running_pods(ns.name(), "app=web", 1);
+  let_a_second_pass();  // the ReplicaSet predates the persistence window
   const auto result =
       rig.run("irsteps-container-compromise",
               {"incident-id=INC-2026-11-26-516", "namespace=" + ns.name(), "pod=" + pods[0],
@@ -1027,6 +1028,7 @@ TEST_CASE("container compromise without a recovery image restarts the workload f
   TestNamespace ns("pbccnorecovery");
   Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
   const auto pods = running_pods(ns.name(), "app=web", 1);
+  let_a_second_pass();  // the ReplicaSet predates the persistence window
   const auto result =
       rig.run("irsteps-container-compromise", {"incident-id=INC-2026-11-26-517", "namespace=" + ns.name(),
                                                "pod=" + pods[0], "workload=deployment/web"});
@@ -1083,6 +1085,7 @@ TEST_CASE("container compromise captures the filesystem and signs the evidence m
           "        env: [{name: PATH, value: \"" +
           rig.dir / "bin" + ":/usr/sbin:/usr/bin:/sbin:/bin\"}]\n");
   const auto pods = running_pods(ns.name(), "app=web", 1);
+  let_a_second_pass();  // the ReplicaSet predates the persistence window
   const std::string incident = "INC-2026-11-26-518";
   const auto result = rig.run("irsteps-container-compromise",
                               {"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0],

@@ -79,14 +79,17 @@ bool contained_in(const json::value& desired, const json::value* live) {
 }
 
 Result<std::optional<json::object>> Writer::ensure(const Resource& resource_asked, std::string_view ns,
-                                                   const json::object& object, std::string detail) {
+                                                   const json::object& object, std::string detail,
+                                                   const KeepFromLive& keep_from_live) {
   // The version the API server serves, in the request and the record alike.
   auto served_resource = client_.served(resource_asked);
   if (!served_resource) return served_resource.error();
   const Resource& resource = *served_resource;
   const std::string name = string_at(object, {"metadata", "name"});
   auto compare_and_apply = [&](const json::object& live) -> Result<std::optional<json::object>> {
-    json::object desired = object;
+    json::object wanted = object;
+    if (keep_from_live) keep_from_live(wanted, live);
+    json::object desired = wanted;
     desired.erase("apiVersion");
     desired.erase("kind");
     const json::value live_value(live);
@@ -94,7 +97,7 @@ Result<std::optional<json::object>> Writer::ensure(const Resource& resource_aske
       log::info("k8s.unchanged", {{"kind", resource.kind}, {"namespace", ns}, {"name", name}});
       return std::optional<json::object>(live);
     }
-    return apply(resource, ns, object, std::move(detail));
+    return apply(resource, ns, wanted, std::move(detail));
   };
   if (dry_run_) {
     auto live = client_.get(resource, ns, name);

@@ -6,6 +6,7 @@
 #include "ir/k8s/client.hpp"
 #include "ir/output/report.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -22,8 +23,13 @@ class Writer {
   // different, server-side applied; when present and equal, left alone, so
   // that a re-run changes nothing (not even resourceVersion, which a no-op
   // apply still bumps on older API servers). The first run costs one request.
+  // `keep_from_live`, when given, sees the live object before the comparison
+  // and may add to the desired one what must stay (names an earlier run
+  // recorded, say); the first run still costs one request.
+  using KeepFromLive = std::function<void(json::object& desired, const json::object& live)>;
   [[nodiscard]] Result<std::optional<json::object>> ensure(const Resource& resource, std::string_view ns,
-                                                           const json::object& object, std::string detail);
+                                                           const json::object& object, std::string detail,
+                                                           const KeepFromLive& keep_from_live = {});
 
   // The results are the objects as the server returned them; nullopt under --dry-run.
   [[nodiscard]] Result<std::optional<json::object>> apply(const Resource& resource, std::string_view ns,
