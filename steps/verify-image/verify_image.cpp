@@ -14,13 +14,10 @@ Result<Options> options_from(const json::object& params) {
     if (command.size() != 2) return invalid("command: `bundle` takes one artifact, a file or sha256:<hex>");
     options.artifact = command[1];
     options.bundle_path = param_string(params, "bundle");
-    if (options.bundle_path.empty()) return invalid("parameter bundle: required with `bundle`");
   } else {
     options.mode = Mode::image;
     if (command.size() != 1) return invalid("command: one IMAGE at a time");
     options.image = command[0];
-    if (!param_string(params, "bundle").empty())
-      return invalid("parameter bundle: only with `bundle`; an image's bundles are found in its registry");
   }
   auto threshold = param_integer<std::int64_t>(params, "threshold", 1);
   if (!threshold) return threshold.error();
@@ -52,29 +49,8 @@ Result<Options> options_from(const json::object& params) {
     if (!parsed) return parsed.error().with("parameter max-report-age");
     options.max_report_age = *parsed;
   }
-  const bool has_baseline = !options.sbom_baseline_path.empty() || !options.sbom_baseline_image.empty();
-  if (!options.sbom_baseline_path.empty() && !options.sbom_baseline_image.empty())
-    return invalid("parameters sbom-baseline and sbom-baseline-image: give one baseline, not both");
-  if (!options.sbom_path.empty() && !has_baseline)
-    return invalid("parameter sbom: give --sbom-baseline or --sbom-baseline-image to compare it with");
-  if (options.fail_on_sbom_change && !has_baseline)
-    return invalid("parameter fail-on-sbom-change: give --sbom-baseline or --sbom-baseline-image");
-  const bool has_report = !options.vulnerability_report_path.empty() || options.vulnerability_attestation;
-  if (!options.vulnerability_report_path.empty() && options.vulnerability_attestation)
-    return invalid(
-        "parameters vulnerability-report and vulnerability-attestation: give one report, not both");
-  if (!has_report &&
-      (params.contains("max-severity") || !options.ignored_vulnerabilities.empty() || options.max_report_age))
-    return invalid(
-        "parameters max-severity, ignore-cve and max-report-age: only with --vulnerability-report or "
-        "--vulnerability-attestation");
-  if (options.mode == Mode::bundle && (has_baseline || has_report))
-    return invalid(
-        "parameters sbom-baseline, sbom-baseline-image, vulnerability-report and vulnerability-attestation: "
-        "only with IMAGE");
-  if (options.mode == Mode::bundle &&
-      (options.threshold != 1 || !options.annotations.empty() || !options.platform.empty()))
-    return invalid("parameters threshold, annotation and platform: only with IMAGE");
+  // Which parameters go together ("not both", "only with") is the schema's
+  // allOf (schemas/verify-image.schema.json), checked before this runs.
   options.key_path = param_string(params, "key");
   options.trusted_root_path = param_string(params, "trusted-root");
   options.insecure_ignore_tlog = param_bool(params, "insecure-ignore-tlog");
@@ -89,16 +65,6 @@ Result<Options> options_from(const json::object& params) {
   certificate.github_workflow_name = param_string(params, "certificate-github-workflow-name");
   certificate.github_workflow_repository = param_string(params, "certificate-github-workflow-repository");
   certificate.github_workflow_ref = param_string(params, "certificate-github-workflow-ref");
-  const bool has_identity = !certificate.identity.empty() || !certificate.identity_regexp.empty();
-  const bool has_issuer = !certificate.issuer.empty() || !certificate.issuer_regexp.empty();
-  if (options.key_path.empty()) {
-    if (!has_identity)
-      return invalid(
-          "give --certificate-identity (or --certificate-identity-regexp), or --key for key-signed bundles");
-    if (!has_issuer) return invalid("give --certificate-oidc-issuer (or --certificate-oidc-issuer-regexp)");
-  } else if (has_identity || has_issuer) {
-    return invalid("parameter key: a key-signed bundle has no certificate identity; drop --certificate-*");
-  }
   return options;
 }
 

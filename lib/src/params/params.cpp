@@ -197,6 +197,12 @@ Result<ParamSpec> ParamSpec::load(std::string_view step_name) {
   return from_documents(step_name, *step, *common);
 }
 
+bool valid_incident_id(std::string_view id) {
+  static const auto schema =
+      Schema::from_json(json::object{{"$ref", "common.schema.json#/properties/incident-id"}});
+  return schema && schema->validate(json::value(id)).empty();
+}
+
 const json::object& ParamSpec::properties() const {
   return schema_.document().get_object().at("properties").get_object();
 }

@@ -1,6 +1,7 @@
 #include "ir/params/schema.hpp"
 
 #include "ir/core/time.hpp"
+#include "ir/params/params.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -151,10 +152,31 @@ std::string short_value(const json::value& v) {
 
 }  // namespace
 
+// A reference is local ("#/properties/x") or into another of the
+// compiled-in schemas by its file name ("common.schema.json#/properties/x",
+// relative to our $id, so other validators given both files agree). The
+// fragment taken from another schema must not hold local references of its
+// own: they would resolve against this document.
 const json::value* SchemaWalker::resolve(std::string_view ref) const {
-  if (ref.empty() || ref[0] != '#') return nullptr;
+  const auto hash = ref.find('#');
+  if (hash == std::string_view::npos) return nullptr;
   const json::value* current = schema_.document_.get();
-  std::string_view rest = ref.substr(1);
+  if (hash > 0) {
+    constexpr std::string_view suffix = ".schema.json";
+    const std::string_view file = ref.substr(0, hash);
+    if (!file.ends_with(suffix) || file.find('/') != std::string_view::npos) return nullptr;
+    std::lock_guard lock(schema_.cache_->mutex);
+    auto& slot = schema_.cache_->documents[std::string(file)];
+    if (!slot) {
+      const auto text = embedded_schema(file.substr(0, file.size() - suffix.size()));
+      if (!text) return nullptr;
+      auto parsed = parse_json(*text, file);
+      if (!parsed) return nullptr;
+      slot = std::make_shared<const json::value>(std::move(*parsed));
+    }
+    current = slot.get();
+  }
+  std::string_view rest = ref.substr(hash + 1);
   while (!rest.empty()) {
     if (rest[0] != '/') return nullptr;
     rest.remove_prefix(1);
@@ -320,8 +342,17 @@ void SchemaWalker::check_object(const json::object& schema, const json::object& 
 
 void SchemaWalker::check_array(const json::object& schema, const json::array& instance,
                                const std::string& path, int depth) {
+  // 2020-12: prefixItems for the first elements, items for the rest.
+  std::size_t prefix = 0;
+  if (const auto it = schema.find("prefixItems"); it != schema.end() && it->value().is_array()) {
+    const auto& schemas = it->value().get_array();
+    for (; prefix < schemas.size() && prefix < instance.size(); ++prefix) {
+      check(schemas[prefix], instance[prefix], path + "/" + std::to_string(prefix), depth + 1);
+    }
+    prefix = schemas.size();
+  }
   if (const auto it = schema.find("items"); it != schema.end() && !it->value().is_array()) {
-    for (std::size_t i = 0; i < instance.size(); ++i) {
+    for (std::size_t i = prefix; i < instance.size(); ++i) {
       check(it->value(), instance[i], path + "/" + std::to_string(i), depth + 1);
     }
   }
@@ -434,7 +465,17 @@ void SchemaWalker::check_combinators(const json::object& schema, const json::val
   if (const auto it = schema.find("if"); it != schema.end()) {
     const bool condition = passes(it->value(), instance, path, depth + 1);
     const auto branch = schema.find(condition ? "then" : "else");
-    if (branch != schema.end()) check(branch->value(), instance, path, depth + 1);
+    // An if that is its object's only combinator says what its failed
+    // branch means in the object's x-message ("parameter sbom: give a
+    // baseline"), rather than what the branch found missing.
+    const bool own_message = schema.contains("x-message") && !schema.contains("anyOf") &&
+                             !schema.contains("oneOf") && !schema.contains("not");
+    if (branch == schema.end()) {
+    } else if (own_message) {
+      if (!passes(branch->value(), instance, path, depth + 1)) add(path, custom_message(schema, ""));
+    } else {
+      check(branch->value(), instance, path, depth + 1);
+    }
   }
 }
 

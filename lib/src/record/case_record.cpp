@@ -3,6 +3,7 @@
 #include "ir/core/encoding.hpp"
 #include "ir/core/log.hpp"
 #include "ir/core/time.hpp"
+#include "ir/params/params.hpp"
 
 #include <boost/json.hpp>
 
@@ -12,18 +13,12 @@
 #include <filesystem>
 #include <map>
 #include <random>
-#include <regex>
 #include <thread>
 
 namespace ir::record {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool valid_incident(std::string_view id) {
-  static const std::regex pattern("INC-[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{3,6}");
-  return std::regex_match(id.begin(), id.end(), pattern);
-}
 
 std::string param(const json::object& params, std::string_view name) {
   const auto* value = params.if_contains(name);
@@ -45,7 +40,7 @@ Result<Record> make_record(const json::object& document) {
   Record r;
   r.incident = string_at(document, {"incidentId"});
   if (r.incident.empty()) return invalid("case-repo: a case record needs --incident-id");
-  if (!valid_incident(r.incident))
+  if (!valid_incident_id(r.incident))
     return invalid("case-repo: incident id " + r.incident + " is not INC-YYYY-MM-DD-NNN");
   r.step = string_at(document, {"step"});
   r.status = string_at(document, {"status"});
@@ -240,7 +235,7 @@ Result<Appended> append(const Target& target, const json::object& result_documen
 }
 
 Result<std::vector<Entry>> read_incident(const Target& target, std::string_view incident_id) {
-  if (!valid_incident(incident_id)) {
+  if (!valid_incident_id(incident_id)) {
     return invalid("incident id " + std::string(incident_id) + " is not INC-YYYY-MM-DD-NNN");
   }
   auto mirror = git::Mirror::open(target.url, target.credentials, target.cache_root);

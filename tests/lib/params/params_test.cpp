@@ -302,3 +302,63 @@ TEST_CASE("a list whose items can hold a comma splits only a JSON array, and a b
   REQUIRE_FALSE(object);
   CHECK(object.error().describe().find("channel[0]") != std::string::npos);
 }
+
+TEST_CASE("verify-image: which parameters go together is the schema's, each refusal naming its parameters",
+          "[unit][params]") {
+  auto spec = ir::ParamSpec::load("verify-image");
+  REQUIRE(spec);
+  const std::vector<std::string> keyless{"--certificate-identity", "ci@example.com",
+                                         "--certificate-oidc-issuer", "https://issuer.example"};
+  auto args = [&](std::vector<std::string> first, std::vector<std::string> more, bool identity = true) {
+    if (identity) first.insert(first.end(), keyless.begin(), keyless.end());
+    first.insert(first.end(), more.begin(), more.end());
+    return first;
+  };
+  const std::vector<std::string> image{"registry.local/app@sha256:" + std::string(64, 'a')};
+  const std::vector<std::string> bundle{"bundle", "artifact.bin"};
+  auto accepted = [&](std::vector<std::string> argv) {
+    auto parsed = ir::parse_args(*spec, argv, env_of({}));
+    INFO((parsed ? std::string("accepted") : parsed.error().describe()));
+    CHECK(parsed);
+  };
+  auto refused = [&](std::vector<std::string> argv, const std::string& expected) {
+    auto parsed = ir::parse_args(*spec, argv, env_of({}));
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().code() == ir::Code::invalid_input);
+    INFO(parsed.error().describe());
+    CHECK(parsed.error().describe().find(expected) != std::string::npos);
+  };
+  accepted(args(image, {}));
+  accepted(args(bundle, {"--bundle", "a.sigstore.json"}));
+  accepted(args(image, {"--sbom", "s.json", "--sbom-baseline", "b.json", "--fail-on-sbom-change"}));
+  accepted(
+      args(image, {"--vulnerability-attestation", "--max-severity", "HIGH", "--ignore-cve", "CVE-2026-1"}));
+  accepted(args(image, {"--key", "cosign.pub"}, false));
+  accepted(args(bundle, {"--bundle", "a.sigstore.json", "--threshold", "1"}));
+
+  refused(args(bundle, {}), "parameter bundle: required with `bundle`");
+  refused(args(image, {"--bundle", "a.sigstore.json"}), "parameter bundle: only with `bundle`");
+  refused(args(image, {"--sbom-baseline", "b.json", "--sbom-baseline-image", "registry.local/app:1"}),
+          "parameters sbom-baseline and sbom-baseline-image: give one baseline, not both");
+  refused(args(image, {"--sbom", "s.json"}), "parameter sbom: give --sbom-baseline or --sbom-baseline-image");
+  refused(args(image, {"--fail-on-sbom-change"}), "parameter fail-on-sbom-change: give --sbom-baseline");
+  refused(args(image, {"--vulnerability-report", "r.json", "--vulnerability-attestation"}),
+          "parameters vulnerability-report and vulnerability-attestation: give one report, not both");
+  refused(args(image, {"--max-severity", "HIGH"}),
+          "parameters max-severity, ignore-cve and max-report-age: only");
+  refused(args(image, {"--ignore-cve", "CVE-2026-1"}),
+          "parameters max-severity, ignore-cve and max-report-age");
+  refused(args(bundle, {"--bundle", "a.sigstore.json", "--vulnerability-attestation"}),
+          "vulnerability-attestation: only with IMAGE");
+  refused(args(bundle, {"--bundle", "a.sigstore.json", "--threshold", "2"}),
+          "parameters threshold, annotation and platform: only with IMAGE");
+  refused(args(bundle, {"--bundle", "a.sigstore.json", "--platform", "linux/amd64"}),
+          "parameters threshold, annotation and platform: only with IMAGE");
+  refused(args(image, {"--key", "cosign.pub"}),
+          "parameter key: a key-signed bundle has no certificate identity");
+  refused(args(image, {}, false), "give --certificate-identity (or --certificate-identity-regexp), or --key");
+  refused(args(image, {"--certificate-identity", "ci@example.com"}, false),
+          "give --certificate-oidc-issuer (or --certificate-oidc-issuer-regexp)");
+  refused(args(image, {"--registry-password-file", "p"}),
+          "parameter registry-password-file: give --registry-username with it");
+}

@@ -1,4 +1,5 @@
 #include "ir/params/schema.hpp"
+#include "ir/params/params.hpp"
 
 #include "support/catch.hpp"
 
@@ -145,4 +146,38 @@ TEST_CASE("a long value is refused by length before its pattern runs", "[unit][s
   ir::json::object fine;
   fine["unbounded"] = std::string(4096, 'a');
   CHECK(schema.validate(ir::json::value(fine)).empty());
+}
+
+TEST_CASE("a reference into another compiled-in schema, prefixItems, and an if's own message",
+          "[unit][schema]") {
+  // The incident-id format has one definition, common.schema.json's; the
+  // result schema and the case record take it from there.
+  const auto schema = schema_of(R"({"type": "object", "properties": {
+    "id": {"$ref": "common.schema.json#/properties/incident-id"},
+    "command": {"type": "array", "prefixItems": [{"const": "bundle"}], "items": {"type": "string"}}},
+    "allOf": [{"if": {"required": ["command"]}, "then": {"required": ["id"]}, "x-message": "parameter id: needed"}]})");
+  CHECK(problems(schema, R"({"id": "INC-2026-11-26-001"})").empty());
+  auto month = problems(schema, R"({"id": "INC-2026-13-26-001"})");
+  REQUIRE(month.size() == 1);
+  CHECK(month[0].path == "/id");
+  CHECK(month[0].message.find("INC-YYYY-MM-DD-NNN") != std::string::npos);
+  CHECK(problems(schema, R"({"id": "INC-2026-11-26-001", "command": ["bundle", "x"]})").empty());
+  auto first = problems(schema, R"({"id": "INC-2026-11-26-001", "command": ["image", "x"]})");
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].path == "/command/0");
+  auto rest = problems(schema, R"({"id": "INC-2026-11-26-001", "command": ["bundle", 5]})");
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0].path == "/command/1");
+  auto own = problems(schema, R"({"command": ["bundle"]})");
+  REQUIRE(own.size() == 1);
+  CHECK(own[0].path.empty());
+  CHECK(own[0].message == "parameter id: needed");
+
+  const auto unknown = schema_of(R"({"$ref": "absent.schema.json#/x"})");
+  auto missing = problems(unknown, R"(1)");
+  REQUIRE(missing.size() == 1);
+  CHECK(missing[0].message == "schema reference absent.schema.json#/x not found");
+  CHECK(ir::valid_incident_id("INC-2026-11-26-001"));
+  CHECK_FALSE(ir::valid_incident_id("INC-2026-11-32-001"));
+  CHECK_FALSE(ir::valid_incident_id("../INC-2026-11-26-001"));
 }

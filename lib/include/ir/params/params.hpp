@@ -88,6 +88,10 @@ template <std::integral T>
 }
 [[nodiscard]] std::vector<std::string> param_strings(const json::object& params, std::string_view name);
 
+// Whether `id` has the incident-id format. The format's one definition is
+// common.schema.json's "incident-id" (result.schema.json refers to it).
+[[nodiscard]] bool valid_incident_id(std::string_view id);
+
 // Compiled-in copies of schemas/*.json, by file stem ("isolate", "common", "result").
 [[nodiscard]] std::optional<std::string_view> embedded_schema(std::string_view name);
 

@@ -40,6 +40,8 @@ class Schema {
   struct Cache {
     std::mutex mutex;
     std::map<std::string, std::shared_ptr<const std::regex>> patterns;
+    // Other compiled-in schemas a "$ref" names ("common.schema.json#/...").
+    std::map<std::string, std::shared_ptr<const json::value>> documents;
   };
   explicit Schema(json::value document);
   std::shared_ptr<const json::value> document_;
