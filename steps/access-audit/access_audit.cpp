@@ -195,7 +195,6 @@ Result<TimePoint> parse_time_bound(std::string_view text, TimePoint reference) {
 
 Result<Options> options_from(const json::object& params) {
   Options options;
-  options.incident_id = param_string(params, "incident-id");
   auto target = parse_target(param_string(params, "resource"), param_string(params, "namespace"));
   if (!target) return target.error();
   const auto names = param_strings(params, "name");

@@ -21,8 +21,7 @@ namespace ir::steps::access_audit {
 // Written by rotate-secret on the Secrets it rotates.
 inline constexpr std::string_view rotated_at_annotation = "irsteps.io/rotated-at";
 
-struct Options {
-  std::string incident_id;
+struct Options : CommonOptions {
   // One target, or one per --name: the same TYPE in the same namespace.
   std::vector<Target> targets;
   std::vector<std::string> verbs;

@@ -245,7 +245,6 @@ Result<void> commit_fixed_manifest(const Loaded& loaded, const std::vector<Targe
 
 Result<Options> options_from(const json::object& params) {
   Options options;
-  options.incident_id = param_string(params, "incident-id");
   options.expected = param_string(params, "expected");
   options.path = param_string(params, "path");
   options.ref = param_string(params, "ref", "main");
@@ -270,7 +269,6 @@ Result<Options> options_from(const json::object& params) {
   auto checks = parse_checks(param_string(params, "checks", "on"));
   if (!checks) return checks.error();
   options.checks = std::move(*checks);
-  options.dry_run = param_bool(params, "dry-run");
   // A password in the URL would reach logs and messages; secrets come from files.
   if (const auto scheme = options.expected.find("://"); scheme != std::string::npos) {
     const auto host_end = options.expected.find('/', scheme + 3);

@@ -25,8 +25,7 @@ namespace ir::steps::drift {
 
 enum class PatchType { strategic, merge };
 
-struct Options {
-  std::string incident_id;
+struct Options : CommonOptions {
   std::string expected;  // a manifest file, or with `path` a git repository
   std::string path;      // inside the repository; empty: `expected` is a file
   std::string ref = "main";
@@ -39,7 +38,6 @@ struct Options {
   std::string commit_branch;
   bool fail_on_drift = false;
   std::vector<std::string> checks;  // the enabled checks
-  bool dry_run = false;
 
   [[nodiscard]] bool from_git() const { return !path.empty(); }
 };

@@ -241,7 +241,6 @@ Result<void> check_exposure(const Options& options, Context& context, k8s::Clien
 
 Result<Options> options_from(const json::object& params) {
   Options options;
-  options.incident_id = param_string(params, "incident-id");
   options.ns = param_string(params, "namespace");
   options.pods = param_strings(params, "pod");
   options.selector = param_string(params, "selector");
@@ -253,7 +252,6 @@ Result<Options> options_from(const json::object& params) {
   options.detach = param_bool(params, "detach");
   options.release = param_bool(params, "release");
   options.strict = param_bool(params, "strict");
-  options.dry_run = param_bool(params, "dry-run");
   return options;
 }
 

@@ -24,8 +24,7 @@ inline constexpr std::string_view isolated_pods_annotation = "irsteps.io/isolate
 
 enum class Scope { pods, workload };
 
-struct Options {
-  std::string incident_id;
+struct Options : CommonOptions {
   std::string ns;
   std::vector<std::string> pods;
   std::string selector;
@@ -37,7 +36,6 @@ struct Options {
   bool detach = false;
   bool release = false;
   bool strict = false;
-  bool dry_run = false;
 };
 
 [[nodiscard]] Result<Options> options_from(const json::object& params);

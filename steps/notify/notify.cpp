@@ -108,7 +108,6 @@ Result<std::vector<const Channel*>> select_channels(const Options& options, cons
 
 Result<Options> options_from(const json::object& params) {
   Options options;
-  options.incident_id = param_string(params, "incident-id");
   options.routing_file = param_string(params, "routing");
   auto severity = parse_severity(param_string(params, "severity", "high"));
   if (!severity) return severity.error().with("parameter severity");
@@ -170,7 +169,6 @@ Result<Options> options_from(const json::object& params) {
   auto max_attempts = param_integer<int>(params, "max-attempts", 5);
   if (!max_attempts) return max_attempts.error();
   options.max_attempts = *max_attempts;
-  options.dry_run = param_bool(params, "dry-run");
   return options;
 }
 

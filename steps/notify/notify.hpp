@@ -20,8 +20,7 @@ enum class Severity { critical, high, medium, low };
 enum class PagerAction { trigger, acknowledge, resolve };
 enum class DataClass { pci, phi, personal };
 
-struct Options {
-  std::string incident_id;
+struct Options : CommonOptions {
   std::string routing_file;
   Severity severity = Severity::high;
   std::string template_name = "initial-notification";
@@ -43,7 +42,6 @@ struct Options {
   std::vector<std::string> only_channels;
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
   int max_attempts = 5;
-  bool dry_run = false;
 };
 
 [[nodiscard]] Result<Options> options_from(const json::object& params);

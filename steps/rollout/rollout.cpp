@@ -197,7 +197,6 @@ Result<void> run_workload_verb(const Options& options, Context& context, k8s::Cl
 
 Result<Options> options_from(const json::object& params) {
   Options options;
-  options.incident_id = param_string(params, "incident-id");
   auto args = param_strings(params, "args");
   std::string verb = param_string(params, "verb");
   if (verb.empty() && !args.empty()) {
@@ -239,7 +238,6 @@ Result<Options> options_from(const json::object& params) {
     if (!parsed) return parsed.error().with(std::string("parameter ") + name);
     if (!options.since) options.since = *parsed;
   }
-  options.dry_run = param_bool(params, "dry-run");
   options.container = param_string(params, "container");
   if (options.verb == Verb::set_image) {
     auto image = pinned_image(param_string(params, "image"));

@@ -21,8 +21,7 @@ inline constexpr std::string_view previous_replicas_annotation = "irsteps.io/pre
 
 enum class Verb { restart, status, undo, scale, set_image, delete_pod, find_image, check_persistence, stop };
 
-struct Options {
-  std::string incident_id;
+struct Options : CommonOptions {
   Verb verb = Verb::status;
   std::vector<std::string> targets;
   std::string ns;
@@ -37,8 +36,7 @@ struct Options {
   std::optional<TimePoint> since;
   std::string image;      // set-image: REPOSITORY@sha256:DIGEST, its tag left out
   std::string container;  // set-image: the container to change
-  bool dry_run = false;
-  std::string digest;  // find-image: the verified digest (sha256:...) to look for as well
+  std::string digest;     // find-image: the verified digest (sha256:...) to look for as well
 };
 
 [[nodiscard]] Result<Options> options_from(const json::object& params);

@@ -108,7 +108,6 @@ Result<std::vector<rollout::RolloutResult>> restart_all(const Options& options, 
 
 Result<Options> options_from(const json::object& params) {
   Options options;
-  options.incident_id = param_string(params, "incident-id");
   options.ns = param_string(params, "namespace");
   options.secrets = param_strings(params, "secret");
   options.keys = param_strings(params, "key");
@@ -135,7 +134,6 @@ Result<Options> options_from(const json::object& params) {
   if (!timeout) return timeout.error().with("parameter timeout");
   options.timeout = *timeout;
   options.revoke_service_account = param_string(params, "revoke-service-account-tokens");
-  options.dry_run = param_bool(params, "dry-run");
   if (options.restart != "auto" && options.restart != "none") {
     if (auto checked = workloads_to_restart(options, {}); !checked) return checked.error();
   }

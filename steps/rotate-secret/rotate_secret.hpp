@@ -28,8 +28,7 @@ inline constexpr int max_write_attempts = 5;
 enum class Source { generate, file, env, stdin_stream };
 enum class Charset { alnum, hex, base64, urlsafe, printable };
 
-struct Options {
-  std::string incident_id;
+struct Options : CommonOptions {
   std::string ns;
   std::vector<std::string> secrets;
   std::vector<std::string> keys;
@@ -44,7 +43,6 @@ struct Options {
   std::size_t max_concurrent_restarts = 0;
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
   std::string revoke_service_account;
-  bool dry_run = false;
 };
 
 [[nodiscard]] Result<Options> options_from(const json::object& params);

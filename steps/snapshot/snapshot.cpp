@@ -138,12 +138,11 @@ Result<Options> options_from(const json::object& params) {
     options.verify_key = param_string(params, "key");
     return options;
   }
-  options.incident_id = param_string(params, "incident-id");
   options.ns = param_string(params, "namespace");
   options.pods = param_strings(params, "pod");
   options.selector = param_string(params, "selector");
   options.containers = param_strings(params, "container");
-  options.out = param_string(params, "out", "evidence/" + options.incident_id);
+  options.out = param_string(params, "out");
   options.since = param_string(params, "since");
   auto within = parse_duration(param_string(params, "modified-within", "60m"));
   if (!within) return within.error().with("parameter modified-within");
@@ -160,7 +159,6 @@ Result<Options> options_from(const json::object& params) {
   options.gzip = param_bool(params, "gzip");
   options.archive = param_string(params, "archive");
   options.sign_key = param_string(params, "sign-key");
-  options.dry_run = param_bool(params, "dry-run");
   for (const auto& [parameter, paths] :
        {std::pair{"paths", &options.paths}, {"modified-paths", &options.modified_paths}}) {
     for (const auto& path : *paths)
@@ -182,7 +180,7 @@ Result<void> run(const Options& options, Context& context) {
   Report& report = context.report();
   if (options.dry_run) {
     plan(options, *pods, report);
-    report.set_output("evidence-path", options.out);
+    report.set_output("evidence-path", options.out_dir());
     return {};
   }
   json::object header{{"incidentId", options.incident_id},
@@ -190,7 +188,7 @@ Result<void> run(const Options& options, Context& context) {
                       {"collector", client.config().source},
                       {"arguments", context.params()},
                       {"startTime", format_utc(now(), true)}};
-  auto folder = evidence::Folder::open(options.out, std::move(header));
+  auto folder = evidence::Folder::open(options.out_dir(), std::move(header));
   if (!folder) return folder.error();
   Tally tally;
   EphemeralSession session;
@@ -212,7 +210,7 @@ Result<void> run(const Options& options, Context& context) {
   }
   for (const auto& item : folder->items()) {
     if (item.status == evidence::ItemStatus::failed) continue;
-    report.add_evidence({options.out + "/" + item.path, item.sha256, item.size,
+    report.add_evidence({options.out_dir() + "/" + item.path, item.sha256, item.size,
                          std::string(evidence::status_name(item.status))});
   }
   if (!options.sign_key.empty()) {

@@ -19,13 +19,12 @@
 
 namespace ir::steps::snapshot {
 
-struct Options {
-  std::string incident_id;
+struct Options : CommonOptions {
   std::string ns;
   std::vector<std::string> pods;
   std::string selector;
   std::vector<std::string> containers;
-  std::string out;
+  std::string out;  // empty: evidence/<incident-id> (out_dir())
   std::string since;
   std::chrono::milliseconds modified_within{std::chrono::minutes(60)};
   std::vector<std::string> modified_paths;
@@ -38,10 +37,11 @@ struct Options {
   std::string via_ephemeral;  // IMAGE@sha256:...: the filesystem through an ephemeral debug container
   std::string archive;
   std::string sign_key;
-  bool dry_run = false;
   // snapshot verify DIR [--key PUB]
   std::string verify_dir;
   std::string verify_key;
+
+  [[nodiscard]] std::string out_dir() const { return out.empty() ? "evidence/" + incident_id : out; }
 };
 
 [[nodiscard]] Result<Options> options_from(const json::object& params);

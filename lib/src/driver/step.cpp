@@ -20,10 +20,10 @@ std::string_view irsteps_version() {
 
 Context::Context(Report& report, json::object params, k8s::ConfigRequest kube_request)
     : report_(report), params_(std::move(params)), kube_request_(std::move(kube_request)) {
-  dry_run_ = param_bool(params_, "dry-run");
-  incident_id_ = param_string(params_, "incident-id");
-  report_.set_incident(incident_id_);
-  report_.set_dry_run(dry_run_);
+  common_.dry_run = param_bool(params_, "dry-run");
+  common_.incident_id = param_string(params_, "incident-id");
+  report_.set_incident(common_.incident_id);
+  report_.set_dry_run(common_.dry_run);
   if (kube_request_.kubeconfig.empty()) kube_request_.kubeconfig = param_string(params_, "kubeconfig");
   if (kube_request_.context.empty()) kube_request_.context = param_string(params_, "context");
 }

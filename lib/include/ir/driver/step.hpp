@@ -12,9 +12,18 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace ir {
+
+// The parameters every step takes (common.schema.json) that its logic uses:
+// read once, by the Context. A step's Options derive from this, and
+// define_step fills it in; options_from reads only the step's own.
+struct CommonOptions {
+  std::string incident_id;
+  bool dry_run = false;
+};
 
 // Everything a step may touch besides its options. Library code reports
 // warnings here instead of printing.
@@ -23,8 +32,9 @@ class Context {
   Context(Report& report, json::object params, k8s::ConfigRequest kube_request = {});
 
   [[nodiscard]] const json::object& params() const { return params_; }
-  [[nodiscard]] bool dry_run() const { return dry_run_; }
-  [[nodiscard]] const std::string& incident_id() const { return incident_id_; }
+  [[nodiscard]] const CommonOptions& common() const { return common_; }
+  [[nodiscard]] bool dry_run() const { return common_.dry_run; }
+  [[nodiscard]] const std::string& incident_id() const { return common_.incident_id; }
   [[nodiscard]] Report& report() { return report_; }
 
   // Retries of network requests (the Kubernetes API, registries): the
@@ -38,8 +48,7 @@ class Context {
  private:
   Report& report_;
   json::object params_;
-  bool dry_run_ = false;
-  std::string incident_id_;
+  CommonOptions common_;
   k8s::ConfigRequest kube_request_;
   std::unique_ptr<k8s::Client> kube_;
 };
@@ -60,6 +69,9 @@ template <class Options>
   return {name, summary, [options_from, run](Context& context) -> Result<void> {
             auto options = options_from(context.params());
             if (!options) return options.error();
+            if constexpr (std::is_base_of_v<CommonOptions, Options>) {
+              static_cast<CommonOptions&>(*options) = context.common();
+            }
             return run(*options, context);
           }};
 }
