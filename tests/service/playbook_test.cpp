@@ -1108,3 +1108,46 @@ spec:
   CHECK(warnings[0].as_string() == "audit log not read (no audit-log artifact was given)");
   CHECK(not_read.out.find("\"0\"") == std::string::npos);
 }
+
+TEST_CASE(
+    "playbook without --templates takes the templates beside its executable, and names the fix when none are",
+    "[playbook][service]") {
+  // The build tree mirrors the installed layout (bin/, share/irsteps/): no
+  // source folder is built into the binary.
+  const auto listed = run_process({binary("playbook"), "list"});
+  REQUIRE(listed);
+  INFO("stderr: " << listed->err);
+  CHECK(listed->exit_status == 0);
+  CHECK(listed->out.find("irsteps-container-compromise  (") != std::string::npos);
+  CHECK(listed->out.find("/share/irsteps/workflows/argo/playbooks/container-compromise.yaml)") !=
+        std::string::npos);
+
+  ProcessOptions options;
+  options.extra_env = {{"IRSTEPS_TEMPLATES", work_dir("no-templates") + "/absent"}};
+  const auto named = run_process(
+      {binary("playbook"), "run", "irsteps-container-compromise", "-p", "incident-id=INC-2026-11-26-001"},
+      options);
+  REQUIRE(named);
+  CHECK(named->exit_status == 2);
+  CHECK(named->err.find("no folder of WorkflowTemplates at " + work_dir("no-templates") + "/absent") !=
+        std::string::npos);
+  CHECK(named->err.find("give --templates DIR or set IRSTEPS_TEMPLATES") != std::string::npos);
+  auto document = parse_json(named->out, "stdout");
+  REQUIRE(document);
+  CHECK(string_at(*document, {"phase"}) == "Error");
+
+  // A file stands alone: no folder needed until it names a templateRef.
+  const std::string dir = work_dir("standalone");
+  const auto file = write_template(dir, R"(apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: alone}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    suspend: {duration: "0"}
+)");
+  auto alone = run_playbook({file}, {{"IRSTEPS_TEMPLATES", dir + "/absent"}});
+  REQUIRE_PLAYBOOK_EXIT(alone, 0);
+  CHECK(string_at(alone.document, {"phase"}) == "Succeeded");
+}

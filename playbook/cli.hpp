@@ -1,0 +1,36 @@
+// The playbook command line: `playbook run FILE|NAME ...` and
+// `playbook list`. parse_command_line turns argv into a Command or an
+// invalid-input error; run_main is the whole process, and the one place
+// that prints an error (the same exit-code table as the steps: 0 Succeeded,
+// 1 Failed, 2 bad template or parameters with nothing run, 70 a bug of ours).
+#pragma once
+
+#include "model.hpp"
+#include "runner.hpp"
+#include "timeline.hpp"
+
+#include <string>
+
+namespace playbook {
+
+struct Command {
+  enum class Action { help, version, list, run };
+  Action action = Action::help;
+  std::string usage;      // --help's text
+  std::string target;     // run: FILE or NAME
+  std::string templates;  // --templates DIR, IRSTEPS_TEMPLATES, or the installed folder; may not exist
+  bool templates_given = false;
+  Timeline::Format log_format = Timeline::Format::text;
+  RunOptions options;
+};
+
+// The folder of WorkflowTemplates when --templates is not given:
+// IRSTEPS_TEMPLATES, else share/irsteps/workflows/argo beside the folder of
+// this executable (the installed layout, which the build tree mirrors).
+[[nodiscard]] std::string default_templates_dir();
+
+[[nodiscard]] Result<Command> parse_command_line(int argc, char** argv);
+
+[[nodiscard]] int run_main(int argc, char** argv);
+
+}  // namespace playbook
