@@ -14,7 +14,8 @@ fixture step example-step, and checks what the guide promises:
 The fixture's code is compiled by the ordinary build (target
 irsteps_fixture_example_step in tests/CMakeLists.txt), not here.
 
-Usage: follow-guide.py SOURCE_DIR [CMAKE [GENERATOR]]
+Usage: follow-guide.py SOURCE_DIR [CMAKE [GENERATOR [STATIC_DEPS]]]
+  (the build's own cmake, generator and IRSTEPS_STATIC_DEPS: 1 or 0)
 """
 import filecmp
 import os
@@ -56,6 +57,7 @@ def main():
     source = os.path.abspath(sys.argv[1])
     cmake = sys.argv[2] if len(sys.argv) > 2 else "cmake"
     generator = sys.argv[3] if len(sys.argv) > 3 else "Ninja"
+    static_deps = "ON" if (sys.argv[4] if len(sys.argv) > 4 else "1") == "1" else "OFF"
     with tempfile.TemporaryDirectory(prefix="irsteps-adding-a-step-") as tmp:
         tree = os.path.join(tmp, "src")
         before = tracked_files(source)
@@ -87,7 +89,7 @@ def main():
 
         build = os.path.join(tmp, "build")
         configure = run([cmake, "-S", tree, "-B", build, "-G", generator, "-DIRSTEPS_TESTS=OFF",
-                         "-DIRSTEPS_STATIC_DEPS=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"])
+                         "-DIRSTEPS_STATIC_DEPS=" + static_deps, "-DCMAKE_BUILD_TYPE=RelWithDebInfo"])
         if configure.returncode != 0:
             fail("cmake configure of the tree with the step:\n" + configure.stdout + configure.stderr)
         images = open(os.path.join(build, "bin", "irsteps-steps.txt")).read().split()
