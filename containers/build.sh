@@ -5,6 +5,8 @@
 # files dated 0, so the same binaries give the same digests).
 #
 # Usage: containers/build.sh BIN_DIR [NAME_PREFIX]
+#   BIN_DIR: the build's bin folder; its irsteps-steps.txt (written by CMake
+#   from steps/CMakeLists.txt) names the steps, and irsteps-plugin is added.
 #   NAME_PREFIX default: localhost/irsteps  ->  localhost/irsteps/<step>:<version>
 # Prints one line per image: NAME IMAGE_ID.
 # Environment: BUILDAH_STORAGE_DRIVER (default vfs), plus assemble.sh's.
@@ -17,7 +19,9 @@ driver="${BUILDAH_STORAGE_DRIVER:-vfs}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-for name in isolate snapshot rotate-secret rollout access-audit verify-image drift notify irsteps-plugin; do
+[[ -f "$bin_dir/irsteps-steps.txt" ]] || { echo "build.sh: $bin_dir/irsteps-steps.txt is missing (configure with CMake)" >&2; exit 1; }
+mapfile -t steps < "$bin_dir/irsteps-steps.txt"
+for name in "${steps[@]}" irsteps-plugin; do
   [[ -x "$bin_dir/$name" ]] || { echo "build.sh: $bin_dir/$name is missing" >&2; exit 1; }
   image="$prefix/$name:$version"
   "$here/assemble.sh" "$bin_dir/$name" "$work/$name"

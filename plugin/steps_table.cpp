@@ -1,13 +1,6 @@
 #include "steps_table.hpp"
 
-#include "access_audit.hpp"
-#include "drift.hpp"
-#include "isolate.hpp"
-#include "notify.hpp"
-#include "rollout.hpp"
-#include "rotate_secret.hpp"
-#include "snapshot.hpp"
-#include "verify_image.hpp"
+#include "all_steps.hpp"
 
 #include <map>
 #include <stdexcept>
@@ -23,20 +16,16 @@ struct Table {
 
 const Table& table() {
   static const Table instance = [] {
-    const StepDef* steps[] = {
-        &steps::isolate::step(),       &steps::snapshot::step(),     &steps::rollout::step(),
-        &steps::rotate_secret::step(), &steps::access_audit::step(), &steps::drift::step(),
-        &steps::notify::step(),        &steps::verify_image::step(),
-    };
+    const auto steps = all_steps();
     Table built;
-    built.specs.reserve(std::size(steps));
+    built.specs.reserve(steps.size());
     for (const StepDef* step : steps) {
       auto spec = ParamSpec::load(step->name);
       // The schemas are compiled in: a step without one is a build defect.
       if (!spec) throw std::logic_error(spec.error().describe());
       built.specs.push_back(std::move(*spec));
     }
-    for (std::size_t i = 0; i < std::size(steps); ++i) {
+    for (std::size_t i = 0; i < steps.size(); ++i) {
       built.entries.emplace(std::string(steps[i]->name), StepEntry{steps[i], &built.specs[i]});
     }
     return built;

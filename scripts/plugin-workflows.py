@@ -13,11 +13,18 @@ src = yaml.safe_load(open(ROOT + '/steps.yaml'))
 # The backoff of the container flavour's retry-transient (its first template's):
 # one maxDuration for both flavours.
 MAX_DURATION = src['spec']['templates'][0]['retryStrategy']['backoff']['maxDuration']
-# Templates that stay pods: they need volumes an executor plugin's sidecar cannot mount.
+# The steps that run in the plugin are the ones its policy allows
+# (plugin/policy.yaml); every other template stays a pod, as in ../steps.yaml,
+# so a new step is a pod until it is enabled there (with its RoleBindings in
+# plugin/rbac.yaml). Why these stay pods: they need what an executor plugin's
+# sidecar cannot mount.
+policy_doc = yaml.safe_load(open(ROOT + '/plugin/policy.yaml'))
+IN_PLUGIN = set(yaml.safe_load(policy_doc['data']['policy.yaml'])['steps'])
 KEEP_POD = {'snapshot': ('its evidence goes to the PersistentVolumeClaim', 'irsteps-evidence, which must outlive the agent pod'),
             'notify': ('its routing file and channel secrets come from', 'the ConfigMap irsteps-notify-routing and the Secret irsteps-notify'),
             'drift': ('it clones the git repository of the expected', 'manifests, which needs writable storage the agent pod does not give a plugin'),
             'access-audit': ('its audit log is an input artifact, which Argo loads', 'into pods only (the agent of a plugin template loads none: workflow/executor/agent.go)')}
+assert not IN_PLUGIN & set(KEEP_POD), 'plugin/policy.yaml enables a step that must stay a pod'
 
 # What a plugin node's message says when a retry may succeed (see the header
 # written below); tests/plugin/manifests_test.cpp reads it back.
@@ -84,9 +91,10 @@ for t in src['spec']['templates']:
     if not first:
         out.append('')
     first = False
-    if name in KEEP_POD:
-        out.append(f'    # A pod, as in ../steps.yaml: {KEEP_POD[name][0]}')
-        out.append(f'    # {KEEP_POD[name][1]}.')
+    if name not in IN_PLUGIN:
+        why = KEEP_POD.get(name, ('the plugin\'s policy (policy.yaml) does not run', 'it in the plugin'))
+        out.append(f'    # A pod, as in ../steps.yaml: {why[0]}')
+        out.append(f'    # {why[1]}.')
         text = open(ROOT + '/steps.yaml').read()
         start = text.index(f'    - name: {name}\n')
         end = text.find('\n    - name: ', start + 1)

@@ -10,6 +10,7 @@
 // gives the same digests.
 #include "ir/core/encoding.hpp"
 #include "ir/driver/step.hpp"
+#include "irsteps/step_list.hpp"
 #include "service/registry_fixture.hpp"
 #include "step_runner.hpp"
 #include "support/skip.hpp"
@@ -29,9 +30,14 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string source_dir = IRSTEPS_SOURCE_DIR;
-const std::vector<std::string> images = {"isolate", "snapshot",     "rotate-secret",
-                                         "rollout", "access-audit", "verify-image",
-                                         "drift",   "notify",       "irsteps-plugin"};
+// Every step's image (steps/CMakeLists.txt) and the plugin's, as build.sh
+// builds them.
+const std::vector<std::string> images = [] {
+  std::vector<std::string> names;
+  for (const auto& step : ir::generated::step_list) names.emplace_back(step.name);
+  names.emplace_back("irsteps-plugin");
+  return names;
+}();
 
 bool have_container_tools() {
 #if defined(__SANITIZE_ADDRESS__)

@@ -4,6 +4,7 @@
 // registry" is a listening socket on 127.0.0.1 that only counts who
 // connects.
 #include "ir/params/params.hpp"
+#include "irsteps/step_list.hpp"
 #include "plugin/plugin_fixture.hpp"
 
 #include <netinet/in.h>
@@ -212,8 +213,8 @@ TEST_CASE(
   const std::set<std::string> common{"outputs-dir",          "kubeconfig",        "case-repo",
                                      "case-repo-token-file", "case-repo-ssh-key", "case-repo-known-hosts",
                                      "case-repo-ca-file"};
-  for (const char* step : {"isolate", "snapshot", "rollout", "rotate-secret", "access-audit", "drift",
-                           "notify", "verify-image"}) {
+  for (const auto& listed : ir::generated::step_list) {
+    const std::string step(listed.name);
     INFO(step);
     auto spec = ParamSpec::load(step);
     REQUIRE(spec);

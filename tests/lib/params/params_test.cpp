@@ -1,4 +1,5 @@
 #include "ir/params/params.hpp"
+#include "irsteps/step_list.hpp"
 
 #include "support/catch.hpp"
 
@@ -198,8 +199,8 @@ TEST_CASE("security review finding 6: integers out of range are refused naming t
 
 TEST_CASE("security review finding 6: every integer parameter of every step has a minimum and a maximum",
           "[unit][params]") {
-  for (const char* step : {"isolate", "snapshot", "rotate-secret", "rollout", "access-audit", "verify-image",
-                           "drift", "notify"}) {
+  for (const auto& listed : ir::generated::step_list) {
+    const std::string step(listed.name);
     auto spec = ir::ParamSpec::load(step);
     REQUIRE(spec);
     for (const auto& entry : spec->properties()) {
@@ -212,8 +213,8 @@ TEST_CASE("security review finding 6: every integer parameter of every step has 
 }
 
 TEST_CASE("every step's short flags are single letters, none used twice", "[unit][params]") {
-  for (const char* step : {"isolate", "snapshot", "rotate-secret", "rollout", "access-audit", "verify-image",
-                           "drift", "notify"}) {
+  for (const auto& listed : ir::generated::step_list) {
+    const std::string step(listed.name);
     INFO(step);
     auto spec = ir::ParamSpec::load(step);
     REQUIRE(spec);
