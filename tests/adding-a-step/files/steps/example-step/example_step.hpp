@@ -9,7 +9,8 @@
 
 namespace ir::steps::example_step {
 
-struct Options {
+// incident_id and dry_run (CommonOptions) are filled in by define_step.
+struct Options : CommonOptions {
   std::string ns;
   std::string pod;
 };
