@@ -11,8 +11,8 @@
 #include "ir/core/encoding.hpp"
 #include "ir/driver/step.hpp"
 #include "service/registry_fixture.hpp"
-#include "step_runner.hpp"
 #include "support/skip.hpp"
+#include "support/step_runner.hpp"
 
 #include <zlib.h>
 #include <boost/json.hpp>
