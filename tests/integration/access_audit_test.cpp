@@ -3,8 +3,8 @@
 // step's RBAC answers checked by SubjectAccessReview, a rotated, gzipped and
 // partly corrupted copy of the audit log, bad input, RBAC, and the shipped
 // least-privilege Role.
-#include "step_runner.hpp"
 #include "support/git_server.hpp"
+#include "support/step_runner.hpp"
 
 #include <boost/json/serialize.hpp>
 

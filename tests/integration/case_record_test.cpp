@@ -2,8 +2,8 @@
 // in the case record (over a path and over smart HTTP with a token), eight
 // runs at once all land, a bad case-repo changes nothing, and a remote that
 // is down keeps the record and exits 4 after the step did its work.
-#include "step_runner.hpp"
 #include "support/git_server.hpp"
+#include "support/step_runner.hpp"
 
 #include <filesystem>
 #include <set>

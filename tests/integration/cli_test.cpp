@@ -1,5 +1,5 @@
 // Command-line behaviour of the isolate binary itself.
-#include "step_runner.hpp"
+#include "support/step_runner.hpp"
 
 #include <filesystem>
 

@@ -12,8 +12,8 @@
 #include "ir/driver/step.hpp"
 #include "irsteps/step_list.hpp"
 #include "service/registry_fixture.hpp"
-#include "step_runner.hpp"
 #include "support/skip.hpp"
+#include "support/step_runner.hpp"
 
 #include <zlib.h>
 #include <boost/json.hpp>

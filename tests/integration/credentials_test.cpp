@@ -2,8 +2,8 @@
 // and none of it reaches any output: client certificates, exec credential
 // plugins, token files. Each run logs at debug level with the GitHub outputs
 // on, and everything it wrote is searched.
-#include "step_runner.hpp"
 #include "support/skip.hpp"
+#include "support/step_runner.hpp"
 
 #include <boost/json/serialize.hpp>
 

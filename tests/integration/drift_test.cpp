@@ -3,7 +3,7 @@
 // paths): no drift right after an apply, drift found with its paths, --apply
 // and --patch verified, --commit-fix confirmed with git log and git show, bad
 // input refused with nothing changed, and the shipped Role.
-#include "step_runner.hpp"
+#include "support/step_runner.hpp"
 
 #include <boost/json/serialize.hpp>
 

@@ -1,9 +1,9 @@
 // isolate against the real control plane: applied and read back, re-runs,
 // release, detach, workload scope, dry-run, bad input, RBAC, an API outage in
 // the middle of a run, and no credential in any output.
-#include "step_runner.hpp"
 #include "support/skip.hpp"
 #include "support/spawn.hpp"
+#include "support/step_runner.hpp"
 
 #include "ir/core/encoding.hpp"
 

@@ -1,7 +1,7 @@
 // The playbook runner against the real control plane: a small template whose
 // container templates are the real isolate (dry run) and rollout status,
 // found next to the playbook binary as the released layout has them.
-#include "step_runner.hpp"
+#include "support/step_runner.hpp"
 
 #include <filesystem>
 #include <fstream>

@@ -5,10 +5,10 @@
 // repository, checked with the git command) and, for the supply chain, images
 // in Debian's docker-registry on 127.0.0.1.
 #include "service/registry_fixture.hpp"
-#include "step_runner.hpp"
 #include "support/git_server.hpp"
 #include "support/http_server.hpp"
 #include "support/pki.hpp"
+#include "support/step_runner.hpp"
 
 #include "ir/core/time.hpp"
 

@@ -1,6 +1,6 @@
 // rollout against the real control plane: every verb, awaited rollouts, the
 // failing-workload report, dry-run and bad input.
-#include "step_runner.hpp"
+#include "support/step_runner.hpp"
 
 #include "ir/core/encoding.hpp"
 #include "ir/core/time.hpp"

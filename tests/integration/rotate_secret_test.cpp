@@ -2,7 +2,7 @@
 // of reference restarted and awaited, a consumer that never becomes healthy,
 // a conflicting writer, token revocation, dry-run, and the new value searched
 // for in every output.
-#include "step_runner.hpp"
+#include "support/step_runner.hpp"
 
 #include "rotate_secret.hpp"
 

@@ -4,9 +4,9 @@
 // the middle of a large item and completed by a re-run.
 #include "ir/core/encoding.hpp"
 #include "ir/core/process.hpp"
-#include "step_runner.hpp"
 #include "support/skip.hpp"
 #include "support/spawn.hpp"
+#include "support/step_runner.hpp"
 
 #include <csignal>
 #include <filesystem>

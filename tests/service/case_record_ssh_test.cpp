@@ -3,11 +3,11 @@
 // each type libssh2 can use, concurrent writers, the server's host key checked
 // against known_hosts (plain, hashed, @revoked), refused and unreachable
 // servers and the exit codes they give, and the private key in no output.
-#include "integration/step_runner.hpp"
 #include "ir/record/case_record.hpp"
 #include "service/case_record_fixture.hpp"
 #include "support/catch.hpp"
 #include "support/git_server.hpp"
+#include "support/step_runner.hpp"
 
 #include "ir/core/json.hpp"
 #include "ir/core/process.hpp"

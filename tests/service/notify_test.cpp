@@ -3,7 +3,7 @@
 // signed webhook) and a real SMTP server (aiosmtpd) with STARTTLS and AUTH
 // required. Faults (429 with Retry-After, 5xx, a channel down), dry runs,
 // bad input, and every secret searched for in all output. No cluster.
-#include "integration/step_runner.hpp"
+#include "support/step_runner.hpp"
 
 #include "ir/core/time.hpp"
 #include "ir/crypto/hmac.hpp"

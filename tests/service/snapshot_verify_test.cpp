@@ -3,13 +3,13 @@
 // another to the second: a folder swapped between two reads, made
 // deterministic. No service is needed; the test lives here because the
 // command-line tests of binaries that need no cluster do.
-#include "integration/step_runner.hpp"
 #include "ir/core/encoding.hpp"
 #include "ir/core/process.hpp"
 #include "ir/crypto/signing.hpp"
 #include "ir/evidence/folder.hpp"
 #include "support/catch.hpp"
 #include "support/git_server.hpp"
+#include "support/step_runner.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -4,9 +4,9 @@
 // real signatures of Sigstore's production and staging services
 // (tests/data/sigstore-fixtures). The built binary runs as the suite's
 // harness would run it.
-#include "integration/step_runner.hpp"
 #include "ir/core/encoding.hpp"
 #include "support/catch.hpp"
+#include "support/step_runner.hpp"
 
 #include <filesystem>
 #include <fstream>

@@ -8,7 +8,6 @@
 // Each rejection test breaks exactly one check and expects that check to be
 // named. The real cosign attestation of tests/data/sigstore-fixtures
 // is attached to its reconstructed subject image and verified too.
-#include "integration/step_runner.hpp"
 #include "ir/core/encoding.hpp"
 #include "ir/core/time.hpp"
 #include "ir/sigstore/cosign.hpp"
@@ -16,6 +15,7 @@
 #include "support/catch.hpp"
 #include "support/http_server.hpp"
 #include "support/skip.hpp"
+#include "support/step_runner.hpp"
 
 #include <boost/json.hpp>
 

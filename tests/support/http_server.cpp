@@ -56,6 +56,7 @@ bool answer(Stream& stream, const Reply& reply, http::request<http::string_body>
       if (ec) return false;
       if (reply.chunk_pause.count() > 0) std::this_thread::sleep_for(reply.chunk_pause);
     }
+    if (reply.cut_after_chunks) return false;
     asio::write(stream, http::make_chunk_last(), ec);
     return !ec && request.keep_alive();
   }

@@ -40,6 +40,9 @@ struct Reply {
   // Streams these chunks with chunked encoding, pausing between them.
   std::vector<std::string> chunks;
   std::chrono::milliseconds chunk_pause{0};
+  // With chunks: the connection closes after them, without the last chunk
+  // (a stream the server dies in the middle of).
+  bool cut_after_chunks = false;
 };
 
 struct ServerTls {

@@ -57,6 +57,12 @@ struct Outcome {
   bool stale_connection = false;  // a kept-alive connection the server had closed
 };
 
+// What one attempt produced, and how long it took.
+struct Attempt {
+  Outcome outcome;
+  std::chrono::milliseconds latency{0};
+};
+
 }  // namespace
 
 struct Client::Pool {
@@ -67,6 +73,12 @@ struct Client::Pool {
   std::once_flag tls_once;
   std::unique_ptr<boost::asio::ssl::context> tls;
   std::atomic<int> opened{0};
+
+  // One attempt of `request`: on a kept-alive connection to the same
+  // endpoint through the same proxy when there is one, else on a new one;
+  // given back when the exchange leaves it usable.
+  Attempt attempt(Client& client, const Request& request, const Endpoint& endpoint, const std::string& proxy,
+                  const DataSink* sink, std::chrono::milliseconds idle_timeout);
 };
 
 Client::Client(Tls tls, RetryPolicy retry)
@@ -302,6 +314,97 @@ Outcome exchange(Connection& connection, const Endpoint& endpoint, const Request
 
 }  // namespace
 
+Attempt Client::Pool::attempt(Client& client, const Request& request, const Endpoint& endpoint,
+                              const std::string& proxy, const DataSink* sink,
+                              std::chrono::milliseconds idle_timeout) {
+  const std::string key = endpoint.scheme + "://" + endpoint.host_port() + " via " + proxy;
+  const Deadline deadline = std::chrono::steady_clock::now() + request.timeout;
+  std::unique_ptr<Connection> connection;
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = idle.find(key); it != idle.end()) {
+      connection = std::move(it->second);
+      idle.erase(it);
+    }
+  }
+  const bool reused = connection != nullptr;
+  const auto started = std::chrono::steady_clock::now();
+  Attempt result;
+  if (!connection) {
+    auto fresh =
+        Connection::open(endpoint, proxy, endpoint.tls() ? client.tls_context() : nullptr,
+                         std::min(deadline, std::chrono::steady_clock::now() + request.connect_timeout));
+    if (fresh) {
+      connection = std::move(*fresh);
+      connection->set_key(key);
+      opened.fetch_add(1);
+    } else {
+      result.outcome.error = fresh.error();
+      result.outcome.retryable = fresh.error().code() == Code::transient;
+    }
+  }
+  bool keep = false;
+  if (connection)
+    result.outcome = exchange(*connection, endpoint, request, sink, idle_timeout, deadline, reused, keep);
+  client.attempts_.fetch_add(1);
+  if (keep) {
+    std::lock_guard lock(mutex);
+    idle.emplace(key, std::move(connection));
+  }
+  result.latency =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  return result;
+}
+
+namespace {
+
+// Points `request` at the Location of a redirect when it follows redirects
+// and `response` is one it may follow (at most 5 in a row, never from https
+// down to http); returns whether it did. Credentials are for the original
+// server only: the bearer token and any the caller put in a header are
+// dropped for another scheme, host or port. A 303 becomes a GET.
+bool follow_redirect(Request& request, const Endpoint& endpoint, const Response& response, int redirects) {
+  const long status = response.status;
+  const std::string location = response.header("location");
+  if (!request.follow_redirects || location.empty() || redirects >= 5 ||
+      !(status == 301 || status == 302 || status == 303 || status == 307 || status == 308)) {
+    return false;
+  }
+  auto base = boost::urls::parse_uri(request.url);
+  auto ref = boost::urls::parse_uri_reference(location);
+  if (!base || !ref) return false;
+  boost::urls::url next;
+  boost::urls::resolve(*base, *ref, next);
+  auto next_endpoint = detail::parse_url(std::string(next.buffer()));
+  if (!next_endpoint || (!next_endpoint->tls() && endpoint.tls())) return false;
+  if (next_endpoint->scheme != endpoint.scheme ||
+      lower(next_endpoint->host_port()) != lower(endpoint.host_port())) {
+    request.bearer_token.reset();
+    std::erase_if(request.headers, [](const auto& header) {
+      const std::string name = lower(header.first);
+      return name == "authorization" || name == "cookie" || name == "proxy-authorization";
+    });
+  }
+  if (status == 303) {
+    request.method = "GET";
+    request.body.clear();
+  }
+  request.url = std::string(next.buffer());
+  return true;
+}
+
+// Whether attempt `number` may be followed by another: the request allows
+// retries, attempts are left, nothing has reached the caller's sink, and the
+// outcome is worth it (429 and 5xx unless the body came from a source that
+// cannot be replayed; failures a retry may cure).
+bool worth_another_attempt(const Request& request, const Outcome& outcome, int number, int max_attempts) {
+  if (!request.retry || number >= max_attempts || outcome.body_started) return false;
+  if (outcome.response) return is_retryable_status(outcome.response->status) && !request.body_source;
+  return outcome.retryable;
+}
+
+}  // namespace
+
 Result<Response> Client::perform(const Request& original, const DataSink* sink,
                                  std::chrono::milliseconds idle_timeout) {
   Request request = original;
@@ -317,43 +420,7 @@ Result<Response> Client::perform(const Request& original, const DataSink* sink,
       return endpoint.error().with(what);
     }
     const std::string proxy = proxy_for(endpoint->scheme, endpoint->host, endpoint->port, env);
-    const std::string key = endpoint->scheme + "://" + endpoint->host_port() + " via " + proxy;
-    const Deadline deadline = std::chrono::steady_clock::now() + request.timeout;
-
-    std::unique_ptr<Connection> connection;
-    {
-      std::lock_guard lock(pool_->mutex);
-      if (auto it = pool_->idle.find(key); it != pool_->idle.end()) {
-        connection = std::move(it->second);
-        pool_->idle.erase(it);
-      }
-    }
-    const bool reused = connection != nullptr;
-    const auto started = std::chrono::steady_clock::now();
-    Outcome outcome;
-    if (!connection) {
-      auto opened =
-          Connection::open(*endpoint, proxy, endpoint->tls() ? tls_context() : nullptr,
-                           std::min(deadline, std::chrono::steady_clock::now() + request.connect_timeout));
-      if (opened) {
-        connection = std::move(*opened);
-        connection->set_key(key);
-        pool_->opened.fetch_add(1);
-      } else {
-        outcome.error = opened.error();
-        outcome.retryable = opened.error().code() == Code::transient;
-      }
-    }
-    bool keep = false;
-    if (connection)
-      outcome = exchange(*connection, *endpoint, request, sink, idle_timeout, deadline, reused, keep);
-    attempts_.fetch_add(1);
-    if (keep) {
-      std::lock_guard lock(pool_->mutex);
-      pool_->idle.emplace(key, std::move(connection));
-    }
-    const auto latency =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    auto [outcome, latency] = pool_->attempt(*this, request, *endpoint, proxy, sink, idle_timeout);
 
     // A kept-alive connection the server closed meanwhile is not a fault of
     // the server: try again on a new one at once, without counting it.
@@ -362,71 +429,33 @@ Result<Response> Client::perform(const Request& original, const DataSink* sink,
       --number;
       continue;
     }
-    const bool can_retry = request.retry && number < retry_.max_attempts && !outcome.body_started;
     if (outcome.response) {
-      Response& response = *outcome.response;
-      response.attempts = number;
+      outcome.response->attempts = number;
       log::debug("http.response", {{"method", request.method},
                                    {"url", shown_url},
-                                   {"status", response.status},
+                                   {"status", outcome.response->status},
                                    {"latency_ms", latency.count()},
                                    {"attempt", number}});
-      const long status = response.status;
-      const std::string location = response.header("location");
-      if (request.follow_redirects && !location.empty() &&
-          (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
-          redirects < 5) {
-        auto base = boost::urls::parse_uri(request.url);
-        auto ref = boost::urls::parse_uri_reference(location);
-        if (base && ref) {
-          boost::urls::url next;
-          boost::urls::resolve(*base, *ref, next);
-          auto next_endpoint = detail::parse_url(std::string(next.buffer()));
-          if (next_endpoint && (next_endpoint->tls() || !endpoint->tls())) {
-            // Credentials are for the original server only: the bearer
-            // token and any the caller put in a header.
-            if (next_endpoint->scheme != endpoint->scheme ||
-                lower(next_endpoint->host_port()) != lower(endpoint->host_port())) {
-              request.bearer_token.reset();
-              std::erase_if(request.headers, [](const auto& header) {
-                const std::string name = lower(header.first);
-                return name == "authorization" || name == "cookie" || name == "proxy-authorization";
-              });
-            }
-            if (status == 303) {
-              request.method = "GET";
-              request.body.clear();
-            }
-            request.url = std::string(next.buffer());
-            ++redirects;
-            --number;
-            continue;
-          }
-        }
-      }
-      if (is_retryable_status(status) && can_retry && !(request.body_source)) {
-        const auto delay = backoff(number, &response);
-        log::warn("http.retry", {{"method", request.method},
-                                 {"url", shown_url},
-                                 {"status", status},
-                                 {"attempt", number},
-                                 {"delay_ms", delay.count()}});
-        sleeper_(delay);
+      if (follow_redirect(request, *endpoint, *outcome.response, redirects)) {
+        ++redirects;
+        --number;
         continue;
       }
-      return std::move(response);
     }
-    Error error = *outcome.error;
-    if (outcome.retryable && can_retry) {
-      const auto delay = backoff(number, nullptr);
+    if (worth_another_attempt(request, outcome, number, retry_.max_attempts)) {
+      const Response* response = outcome.response ? &*outcome.response : nullptr;
+      const auto delay = backoff(number, response);
       log::warn("http.retry", {{"method", request.method},
                                {"url", shown_url},
-                               {"error", error.describe()},
+                               response != nullptr ? log::Field("status", response->status)
+                                                   : log::Field("error", outcome.error->describe()),
                                {"attempt", number},
                                {"delay_ms", delay.count()}});
       sleeper_(delay);
       continue;
     }
+    if (outcome.response) return std::move(*outcome.response);
+    Error error = *outcome.error;
     if (error.code() == Code::transient) {
       return Error(Code::transient, error.describe() + " (after " + std::to_string(number) + " attempts)")
           .with(what);
