@@ -1,4 +1,4 @@
-#include "workload.hpp"
+#include "ir/k8s/workload.hpp"
 
 #include "ir/core/log.hpp"
 #include "ir/core/time.hpp"
@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <thread>
 
-namespace ir::steps::rollout {
+namespace ir::k8s {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -57,17 +57,16 @@ bool pod_ready(const json::object& pod) {
                      });
 }
 
-Result<json::array> pods_of(k8s::Client& client, const Workload& workload, const json::object& object) {
+Result<json::array> pods_of(Client& client, const Workload& workload, const json::object& object) {
   const auto* selector = find(object, {"spec", "selector"});
   if (selector == nullptr || !selector->is_object()) return json::array{};
-  auto listed =
-      client.list(k8s::resources::pods, workload.ns, {k8s::selector_string(selector->get_object()), {}});
+  auto listed = client.list(resources::pods, workload.ns, {selector_string(selector->get_object()), {}});
   if (!listed) return listed.error().with("list pods of " + workload.id());
   return std::move(listed->at("items").as_array());
 }
 
 // Pods that belong to an older pod template than the workload's current one.
-Result<std::vector<std::string>> old_pods(k8s::Client& client, const Workload& workload,
+Result<std::vector<std::string>> old_pods(Client& client, const Workload& workload,
                                           const json::object& object) {
   auto pods = pods_of(client, workload, object);
   if (!pods) return pods.error();
@@ -78,8 +77,8 @@ Result<std::vector<std::string>> old_pods(k8s::Client& client, const Workload& w
     const std::string revision =
         string_at(object, {"metadata", "annotations", "deployment.kubernetes.io/revision"});
     const std::string uid = string_at(object, {"metadata", "uid"});
-    auto sets = client.list(k8s::resources::replicasets, workload.ns,
-                            {k8s::selector_string(object.at("spec").at("selector").as_object()), {}});
+    auto sets = client.list(resources::replicasets, workload.ns,
+                            {selector_string(object.at("spec").at("selector").as_object()), {}});
     if (!sets) return sets.error().with("list ReplicaSets of " + workload.id());
     for (const auto& item : sets->at("items").as_array()) {
       const auto* owners = find(item, {"metadata", "ownerReferences"});
@@ -130,16 +129,16 @@ Result<Workload> parse_workload(std::string_view target, std::string_view ns) {
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == target.size()) {
     return invalid("'" + std::string(target) + "' is not KIND/NAME (e.g. deployment/web)");
   }
-  auto resource = k8s::resource_for(target.substr(0, slash));
+  auto resource = resource_for(target.substr(0, slash));
   if (!resource) return resource.error();
   if (resource->kind != "Deployment" && resource->kind != "StatefulSet" && resource->kind != "DaemonSet") {
     return invalid("kind " + resource->kind +
                    " does not roll out: use a Deployment, StatefulSet or DaemonSet");
   }
   if (ns.empty()) return invalid("--namespace is required for " + std::string(target));
-  if (auto valid = k8s::check_namespace_name(ns, "target"); !valid) return valid.error();
+  if (auto valid = check_namespace_name(ns, "target"); !valid) return valid.error();
   const std::string_view name = target.substr(slash + 1);
-  if (auto valid = k8s::check_object_name(name, "target"); !valid) return valid.error();
+  if (auto valid = check_object_name(name, "target"); !valid) return valid.error();
   return Workload{*resource, std::string(ns), std::string(name)};
 }
 
@@ -151,7 +150,7 @@ json::object restart_patch(std::string_view restarted_at, std::string_view incid
                         json::object{{"metadata", json::object{{"annotations", std::move(annotations)}}}}}}}};
 }
 
-Result<void> restart(k8s::Writer& writer, const Workload& workload, std::string_view restarted_at,
+Result<void> restart(Writer& writer, const Workload& workload, std::string_view restarted_at,
                      std::string_view incident_id, std::string detail) {
   auto patched = writer.merge_patch(workload.resource, workload.ns, workload.name,
                                     restart_patch(restarted_at, incident_id), std::move(detail));
@@ -164,7 +163,7 @@ Result<void> restart(k8s::Writer& writer, const Workload& workload, std::string_
   return {};
 }
 
-RolloutState status_state(const k8s::Resource& resource, const json::object& object) {
+RolloutState status_state(const Resource& resource, const json::object& object) {
   const auto generation = int_at(object, {"metadata", "generation"});
   const auto observed = int_at(object, {"status", "observedGeneration"});
   if (observed < generation) {
@@ -197,7 +196,7 @@ RolloutState status_state(const k8s::Resource& resource, const json::object& obj
   return {complete, summary};
 }
 
-std::string failing_pods(k8s::Client& client, const Workload& workload, const json::object& object) {
+std::string failing_pods(Client& client, const Workload& workload, const json::object& object) {
   auto pods = pods_of(client, workload, object);
   if (!pods) return "(pods not readable: " + pods.error().describe() + ")";
   std::string text;
@@ -216,8 +215,8 @@ std::string failing_pods(k8s::Client& client, const Workload& workload, const js
 
 namespace {
 
-Result<RolloutResult> wait_one(k8s::Client& client, const Workload& workload,
-                               SteadyClock::time_point deadline, std::chrono::milliseconds timeout) {
+Result<RolloutResult> wait_one(Client& client, const Workload& workload, SteadyClock::time_point deadline,
+                               std::chrono::milliseconds timeout) {
   while (true) {
     auto object = client.get(workload.resource, workload.ns, workload.name);
     if (!object) {
@@ -250,8 +249,7 @@ Result<RolloutResult> wait_one(k8s::Client& client, const Workload& workload,
 
 }  // namespace
 
-Result<std::vector<RolloutResult>> wait_for_rollouts(k8s::Client& client,
-                                                     const std::vector<Workload>& workloads,
+Result<std::vector<RolloutResult>> wait_for_rollouts(Client& client, const std::vector<Workload>& workloads,
                                                      std::chrono::milliseconds timeout) {
   const auto deadline = SteadyClock::now() + timeout;
   std::vector<RolloutResult> results;
@@ -263,6 +261,17 @@ Result<std::vector<RolloutResult>> wait_for_rollouts(k8s::Client& client,
     results.push_back(std::move(*result));
   }
   return results;
+}
+
+const json::object* controller_of(const json::object& object) {
+  const auto* owners = find(object, {"metadata", "ownerReferences"});
+  if (owners == nullptr || !owners->is_array()) return nullptr;
+  for (const auto& owner : owners->get_array()) {
+    const auto* controller = find(owner, {"controller"});
+    if (controller != nullptr && controller->is_bool() && controller->get_bool() && owner.is_object())
+      return &owner.get_object();
+  }
+  return nullptr;
 }
 
 const json::object* pod_spec_of(const json::object& object) {
@@ -287,4 +296,4 @@ std::string results_json(const std::vector<RolloutResult>& results) {
   return boost::json::serialize(items);
 }
 
-}  // namespace ir::steps::rollout
+}  // namespace ir::k8s

@@ -1,7 +1,8 @@
-// Workloads as rollout and rotate-secret see them: KIND/NAME targets, the
-// pod-template restart annotation, and waiting for a rollout to be complete
-// (observedGeneration caught up, every replica updated, ready and available,
-// no pod of an old template left), with the failing pods' reasons when not.
+// Workloads as the steps see them (rollout, rotate-secret, isolate): KIND/NAME
+// targets, an object's controller and pod spec, the pod-template restart
+// annotation, and waiting for a rollout to be complete (observedGeneration
+// caught up, every replica updated, ready and available, no pod of an old
+// template left), with the failing pods' reasons when not.
 #pragma once
 
 #include "ir/core/error.hpp"
@@ -12,13 +13,13 @@
 #include <string>
 #include <vector>
 
-namespace ir::steps::rollout {
+namespace ir::k8s {
 
 inline constexpr std::string_view restarted_at_annotation = "irsteps.io/restartedAt";
 inline constexpr std::string_view incident_annotation = "irsteps.io/incident";
 
 struct Workload {
-  k8s::Resource resource;
+  Resource resource;
   std::string ns;
   std::string name;
 
@@ -34,9 +35,8 @@ struct Workload {
 
 // The merge patch that makes a new pod template, as `kubectl rollout restart` does.
 [[nodiscard]] json::object restart_patch(std::string_view restarted_at, std::string_view incident_id);
-[[nodiscard]] Result<void> restart(k8s::Writer& writer, const Workload& workload,
-                                   std::string_view restarted_at, std::string_view incident_id,
-                                   std::string detail);
+[[nodiscard]] Result<void> restart(Writer& writer, const Workload& workload, std::string_view restarted_at,
+                                   std::string_view incident_id, std::string detail);
 
 struct RolloutState {
   bool complete = false;
@@ -45,7 +45,7 @@ struct RolloutState {
 
 // What status alone says (no pods looked at): generation, updated, ready,
 // available; the unit tests drive it with objects.
-[[nodiscard]] RolloutState status_state(const k8s::Resource& resource, const json::object& object);
+[[nodiscard]] RolloutState status_state(const Resource& resource, const json::object& object);
 
 struct RolloutResult {
   Workload workload;
@@ -55,14 +55,20 @@ struct RolloutResult {
 
 // Waits until every workload's rollout is complete or the deadline passes;
 // polls each object every 500 ms.
-[[nodiscard]] Result<std::vector<RolloutResult>> wait_for_rollouts(k8s::Client& client,
+[[nodiscard]] Result<std::vector<RolloutResult>> wait_for_rollouts(Client& client,
                                                                    const std::vector<Workload>& workloads,
                                                                    std::chrono::milliseconds timeout);
 
 // "pod web-1: CrashLoopBackOff; pod web-2: Unschedulable" for the pods of the
 // workload that are not ready.
-[[nodiscard]] std::string failing_pods(k8s::Client& client, const Workload& workload,
-                                       const json::object& object);
+[[nodiscard]] std::string failing_pods(Client& client, const Workload& workload, const json::object& object);
+
+// The ownerReference of `object` with controller: true, or nullptr. There is
+// at most one (ValidateOwnerReferences in k8s.io/apimachinery's
+// pkg/api/validation/objectmeta.go: "Only one reference can have Controller
+// set to true"). Takes an object, not a value: a json::value made from an
+// object would be a temporary copy, and the pointer would dangle.
+[[nodiscard]] const json::object* controller_of(const json::object& object);
 
 // The pod spec of a workload object (Deployment, StatefulSet, DaemonSet, Job,
 // CronJob, Pod); nullptr when there is none.
@@ -71,4 +77,4 @@ struct RolloutResult {
 // A JSON array of results, for an output.
 [[nodiscard]] std::string results_json(const std::vector<RolloutResult>& results);
 
-}  // namespace ir::steps::rollout
+}  // namespace ir::k8s
