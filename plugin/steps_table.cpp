@@ -1,5 +1,7 @@
 #include "steps_table.hpp"
 
+#include "ir/params/params.hpp"
+
 #include "access_audit.hpp"
 #include "drift.hpp"
 #include "isolate.hpp"

@@ -2,7 +2,6 @@
 
 #include "connection.hpp"
 #include "ir/core/log.hpp"
-#include "ir/params/params.hpp"
 
 #include <openssl/crypto.h>
 #include <boost/asio/ssl/context.hpp>

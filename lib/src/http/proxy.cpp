@@ -25,8 +25,7 @@ std::string trim(std::string_view text) {
   return std::string(text);
 }
 
-std::optional<std::string> first_of(const std::function<std::optional<std::string>(const std::string&)>& env,
-                                    std::initializer_list<const char*> names) {
+std::optional<std::string> first_of(const EnvLookup& env, std::initializer_list<const char*> names) {
   for (const char* name : names) {
     if (auto value = env(name); value && !value->empty()) return value;
   }
@@ -93,7 +92,7 @@ bool bypasses(std::string entry, const std::string& host, std::uint16_t port) {
 }  // namespace
 
 std::string proxy_for(std::string_view scheme, std::string_view host, std::uint16_t port,
-                      const std::function<std::optional<std::string>(const std::string&)>& env) {
+                      const EnvLookup& env) {
   const auto proxy = scheme == "https"
                          ? first_of(env, {"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"})
                          : first_of(env, {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"});

@@ -1,6 +1,5 @@
 #include "connection.hpp"
 #include "ir/http/client.hpp"
-#include "ir/params/params.hpp"
 
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http.hpp>

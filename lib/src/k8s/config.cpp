@@ -11,6 +11,7 @@
 #include <boost/url/parse.hpp>
 
 #include <filesystem>
+#include <map>
 
 namespace ir::k8s {
 namespace fs = std::filesystem;

@@ -256,13 +256,6 @@ std::string ParamSpec::help_text() const {
   return text;
 }
 
-EnvLookup process_environment() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    if (const char* value = std::getenv(name.c_str())) return std::string(value);
-    return std::nullopt;
-  };
-}
-
 std::string env_name(std::string_view param) {
   std::string name = "IRSTEPS_";
   for (char c : param)

@@ -11,6 +11,7 @@
 // docs/benchmarks.md).
 #pragma once
 
+#include "ir/core/env.hpp"
 #include "ir/core/error.hpp"
 #include "ir/core/secret.hpp"
 #include "ir/http/websocket.hpp"
@@ -147,7 +148,7 @@ class Client {
 // NO_PROXY (host names, .domain suffixes, IP addresses, CIDRs, optional
 // :port, "*"); empty for a direct connection.
 [[nodiscard]] std::string proxy_for(std::string_view scheme, std::string_view host, std::uint16_t port,
-                                    const std::function<std::optional<std::string>(const std::string&)>& env);
+                                    const EnvLookup& env);
 
 // Whether `host` (a URL's host, IPv6 with or without brackets) is this
 // machine: an IPv4 address in 127.0.0.0/8, ::1 (also IPv4-mapped), or the

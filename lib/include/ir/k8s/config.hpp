@@ -4,10 +4,10 @@
 // plugins (client.authentication.k8s.io v1 and v1beta1).
 #pragma once
 
+#include "ir/core/env.hpp"
 #include "ir/core/error.hpp"
 #include "ir/core/secret.hpp"
 #include "ir/http/client.hpp"
-#include "ir/params/params.hpp"
 
 #include <mutex>
 #include <optional>

@@ -5,6 +5,7 @@
 // template arguments through the same function.
 #pragma once
 
+#include "ir/core/env.hpp"
 #include "ir/core/error.hpp"
 #include "ir/core/json.hpp"
 #include "ir/params/schema.hpp"
@@ -42,9 +43,6 @@ class ParamSpec {
   std::string step_;
   Schema schema_;
 };
-
-using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
-[[nodiscard]] EnvLookup process_environment();
 
 struct ParsedArgs {
   enum class Action { run, help, version };
