@@ -1,7 +1,7 @@
 // Does a transparency-log entry record this signature? Rekor's body kinds
 // (hashedrekord 0.0.1 and 0.0.2, dsse 0.0.1 and 0.0.2, intoto 0.0.2) each
 // name the signed digest, the signature and the verifier; all three must be
-// the bundle's. Private to lib/src/sigstore.
+// the bundle's. Private to lib/sigstore/src.
 #pragma once
 
 #include "ir/core/error.hpp"

@@ -1,5 +1,5 @@
 // RFC 3161 timestamps from the trusted root's timestamp authorities. Private
-// to lib/src/sigstore.
+// to lib/sigstore/src.
 #pragma once
 
 #include "ir/core/error.hpp"

@@ -2,7 +2,7 @@
 // to a certificate authority of the trusted root, its embedded SCT checked
 // against the root's CT logs, its identity (SANs) and the OIDC claims that
 // Fulcio writes into extensions under 1.3.6.1.4.1.57264.1. Private to
-// lib/src/sigstore.
+// lib/sigstore/src.
 #pragma once
 
 #include "ir/core/error.hpp"

@@ -1,5 +1,5 @@
 // OpenSSL objects with owners, and the few operations Sigstore verification
-// needs on keys and certificates. Private to lib/src/sigstore.
+// needs on keys and certificates. Private to lib/sigstore/src.
 #pragma once
 
 #include "ir/core/error.hpp"
