@@ -67,10 +67,10 @@ else()
   irsteps_archive(irsteps::ssh2 ssh2 OpenSSL::Crypto ZLIB::ZLIB)
   # libgit2's pkg-config file leaves out Kerberos (GSSAPI, for the Negotiate
   # HTTP authentication), which Debian has no archive of. irsteps never
-  # authenticates with it (lib/src/git/gssapi_absent.cpp says why): the
+  # authenticates with it (lib/git/src/gssapi_absent.cpp says why): the
   # functions libgit2 calls come from a stand-in that fails as a GSSAPI
   # without mechanisms would, and the images carry no Kerberos.
-  add_library(irsteps_gssapi_absent STATIC ${PROJECT_SOURCE_DIR}/lib/src/git/gssapi_absent.cpp)
+  add_library(irsteps_gssapi_absent STATIC ${PROJECT_SOURCE_DIR}/lib/git/src/gssapi_absent.cpp)
   target_link_libraries(irsteps_gssapi_absent PRIVATE irsteps_warnings)
   irsteps_archive(irsteps::git2 git2 irsteps::mbedtls irsteps::http_parser irsteps::ssh2 irsteps::pcre2 ZLIB::ZLIB
                   irsteps_gssapi_absent Threads::Threads rt)

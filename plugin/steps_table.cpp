@@ -1,5 +1,7 @@
 #include "steps_table.hpp"
 
+#include "ir/params/params.hpp"
+
 #include "all_steps.hpp"
 
 #include <map>

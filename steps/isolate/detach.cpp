@@ -2,6 +2,8 @@
 // --detach relabels.
 #include "isolate.hpp"
 
+#include "ir/k8s/workload.hpp"
+
 namespace ir::steps::isolate {
 namespace {
 
@@ -11,15 +13,9 @@ struct OwnerRef {
 };
 
 std::optional<OwnerRef> controller_of(const json::object& object) {
-  const auto* owners = find(object, {"metadata", "ownerReferences"});
-  if (owners == nullptr || !owners->is_array()) return std::nullopt;
-  for (const auto& owner : owners->get_array()) {
-    const auto* controller = find(owner, {"controller"});
-    if (controller != nullptr && controller->is_bool() && controller->get_bool()) {
-      return OwnerRef{string_at(owner, {"kind"}), string_at(owner, {"name"})};
-    }
-  }
-  return std::nullopt;
+  const auto* owner = k8s::controller_of(object);
+  if (owner == nullptr) return std::nullopt;
+  return OwnerRef{string_at(*owner, {"kind"}), string_at(*owner, {"name"})};
 }
 
 Result<k8s::Resource> resource_of_owner(const std::string& kind) {

@@ -1,6 +1,7 @@
 #include "isolate.hpp"
 
 #include "ir/core/log.hpp"
+#include "ir/k8s/workload.hpp"
 #include "ir/params/params.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -185,11 +186,10 @@ void warn_about_enforcement(Context& context, k8s::Client& client, const std::ve
   } else {
     bool found = false;
     for (const auto& item : daemonsets->at("items").as_array()) {
-      const std::string text =
-          boost::json::serialize(item.at("metadata").at("name")) +
-          boost::json::serialize(find(item, {"spec", "template", "spec", "containers"})
-                                     ? *find(item, {"spec", "template", "spec", "containers"})
-                                     : json::value());
+      const auto* spec = k8s::pod_spec_of(item.as_object());
+      const auto* containers = spec != nullptr ? spec->if_contains("containers") : nullptr;
+      const std::string text = boost::json::serialize(item.at("metadata").at("name")) +
+                               boost::json::serialize(containers != nullptr ? *containers : json::value());
       for (const auto plugin : enforcing_plugins) found = found || text.find(plugin) != std::string::npos;
     }
     if (!found) {

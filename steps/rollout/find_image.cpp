@@ -48,15 +48,9 @@ struct Node {
 Node node_of(const json::value& object, std::string_view kind) {
   Node node{lower(std::string(kind)), string_at(object, {"metadata", "namespace"}),
             string_at(object, {"metadata", "name"}), std::nullopt};
-  const auto* owners = find(object, {"metadata", "ownerReferences"});
-  if (owners != nullptr && owners->is_array()) {
-    for (const auto& owner : owners->get_array()) {
-      const auto* controller = find(owner, {"controller"});
-      if (controller != nullptr && controller->is_bool() && controller->get_bool()) {
-        node.controller =
-            Owner{string_at(owner, {"kind"}), string_at(owner, {"name"}), string_at(owner, {"uid"})};
-      }
-    }
+  if (const auto* owner = object.is_object() ? k8s::controller_of(object.get_object()) : nullptr) {
+    node.controller =
+        Owner{string_at(*owner, {"kind"}), string_at(*owner, {"name"}), string_at(*owner, {"uid"})};
   }
   return node;
 }

@@ -55,19 +55,6 @@ bool touches(const json::value& entry, std::initializer_list<std::string_view> p
   return find(entry, path) != nullptr;
 }
 
-// Takes an object, not a value: a json::value made from an object would be a
-// temporary copy, and the pointer returned into it would dangle.
-const json::object* controller_of(const json::object& object) {
-  const auto* owners = find(object, {"metadata", "ownerReferences"});
-  if (owners == nullptr || !owners->is_array()) return nullptr;
-  for (const auto& owner : owners->get_array()) {
-    const auto* controller = find(owner, {"controller"});
-    if (controller != nullptr && controller->is_bool() && controller->get_bool() && owner.is_object())
-      return &owner.get_object();
-  }
-  return nullptr;
-}
-
 // When the object was last changed by anyone but a controller keeping its
 // books: status-only entries and the controllers' entries that own no spec
 // (a Deployment's revision annotation and status) are left out; else creation.
@@ -93,7 +80,7 @@ std::string changed_at(const json::value& object) {
 // the deployment controller scales it, never rewrites its template).
 bool template_changed_since(const json::object& owner, const std::string& since) {
   if (string_at(owner, {"metadata", "creationTimestamp"}) >= since) return true;
-  const bool controlled = controller_of(owner) != nullptr;
+  const bool controlled = k8s::controller_of(owner) != nullptr;
   const auto* fields = find(owner, {"metadata", "managedFields"});
   if (fields == nullptr || !fields->is_array()) return false;
   for (const auto& entry : fields->get_array()) {
@@ -159,7 +146,7 @@ class Owners {
 // from a template that did not change in the window; empty when it was not.
 Result<std::string> made_by_unchanged_controller(const json::object& object, std::string_view kind,
                                                  const std::string& since, Owners& owners) {
-  const auto* reference = controller_of(object);
+  const auto* reference = k8s::controller_of(object);
   if (reference == nullptr) return std::string();
   const std::string owner_kind = string_at(*reference, {"kind"});
   const std::string ns = string_at(object, {"metadata", "namespace"});
@@ -220,7 +207,7 @@ Result<std::string> made_by_unchanged_controller(const json::object& object, std
     auto revision = owners.get("ControllerRevision", ns, revision_name, "");
     if (!revision) return revision.error();
     if (*revision == nullptr) return std::string();
-    const auto* revision_owner = controller_of(**revision);
+    const auto* revision_owner = k8s::controller_of(**revision);
     if (revision_owner == nullptr ||
         string_at(*revision_owner, {"uid"}) != string_at(by, {"metadata", "uid"}) ||
         string_at(**revision, {"metadata", "creationTimestamp"}) >= since)

@@ -3,10 +3,9 @@
 // delete-pod, find-image, check-persistence, stop.
 #pragma once
 
-#include "workload.hpp"
-
 #include "ir/core/time.hpp"
 #include "ir/driver/step.hpp"
+#include "ir/k8s/workload.hpp"
 
 #include <chrono>
 #include <functional>
@@ -16,6 +15,20 @@
 #include <vector>
 
 namespace ir::steps::rollout {
+
+// The workloads of lib/k8s/workload, as rollout names them.
+using k8s::incident_annotation;
+using k8s::parse_workload;
+using k8s::pod_spec_of;
+using k8s::restart;
+using k8s::restart_patch;
+using k8s::restarted_at_annotation;
+using k8s::results_json;
+using k8s::RolloutResult;
+using k8s::RolloutState;
+using k8s::status_state;
+using k8s::wait_for_rollouts;
+using k8s::Workload;
 
 inline constexpr std::string_view previous_replicas_annotation = "irsteps.io/previous-replicas";
 

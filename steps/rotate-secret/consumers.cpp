@@ -78,11 +78,11 @@ Result<Consumers> find_consumers(k8s::Client& client, const std::string& ns,
     auto listed = client.list(*resource, ns);
     if (!listed) return listed.error().with("find consumers");
     for (const auto& item : listed->at("items").as_array()) {
-      const auto* spec = rollout::pod_spec_of(item.as_object());
+      const auto* spec = k8s::pod_spec_of(item.as_object());
       if (spec == nullptr) continue;
       const std::string ways = describe(*spec);
       if (ways.empty()) continue;
-      rollout::Workload workload{*resource, ns, name_of(item)};
+      k8s::Workload workload{*resource, ns, name_of(item)};
       consumers.described.push_back(workload.id() + " (" + ways + ")");
       consumers.workloads.push_back(std::move(workload));
     }
@@ -90,7 +90,7 @@ Result<Consumers> find_consumers(k8s::Client& client, const std::string& ns,
   auto cronjobs = client.list(k8s::resources::cronjobs, ns);
   if (!cronjobs) return cronjobs.error().with("find consumers");
   for (const auto& item : cronjobs->at("items").as_array()) {
-    const auto* spec = rollout::pod_spec_of(item.as_object());
+    const auto* spec = k8s::pod_spec_of(item.as_object());
     if (spec != nullptr && !describe(*spec).empty()) consumers.cronjobs.push_back(name_of(item));
   }
   auto pods = client.list(k8s::resources::pods, ns);
@@ -98,7 +98,7 @@ Result<Consumers> find_consumers(k8s::Client& client, const std::string& ns,
   for (const auto& item : pods->at("items").as_array()) {
     const auto* owners = find(item, {"metadata", "ownerReferences"});
     if (owners != nullptr && owners->is_array() && !owners->get_array().empty()) continue;
-    const auto* spec = rollout::pod_spec_of(item.as_object());
+    const auto* spec = k8s::pod_spec_of(item.as_object());
     if (spec != nullptr && !describe(*spec).empty()) consumers.bare_pods.push_back(name_of(item));
   }
   return consumers;

@@ -26,13 +26,12 @@ std::string joined(const std::vector<std::string>& items) {
   return text;
 }
 
-void add_once(std::vector<rollout::Workload>& list, const rollout::Workload& workload) {
+void add_once(std::vector<k8s::Workload>& list, const k8s::Workload& workload) {
   if (std::find(list.begin(), list.end(), workload) == list.end()) list.push_back(workload);
 }
 
-Result<std::vector<rollout::Workload>> workloads_to_restart(const Options& options,
-                                                            const Consumers& consumers) {
-  std::vector<rollout::Workload> chosen;
+Result<std::vector<k8s::Workload>> workloads_to_restart(const Options& options, const Consumers& consumers) {
+  std::vector<k8s::Workload> chosen;
   if (options.restart == "none") return chosen;
   if (options.restart == "auto") {
     for (const auto& workload : consumers.workloads) add_once(chosen, workload);
@@ -41,7 +40,7 @@ Result<std::vector<rollout::Workload>> workloads_to_restart(const Options& optio
   std::stringstream list(options.restart);
   std::string target;
   while (std::getline(list, target, ',')) {
-    auto workload = rollout::parse_workload(target, options.ns);
+    auto workload = k8s::parse_workload(target, options.ns);
     if (!workload) return workload.error().with("parameter restart");
     add_once(chosen, *workload);
   }
@@ -77,27 +76,27 @@ Result<std::vector<std::string>> revoke_tokens(const Options& options, k8s::Clie
   return revoked;
 }
 
-Result<std::vector<rollout::RolloutResult>> restart_all(const Options& options, k8s::Client& client,
-                                                        k8s::Writer& writer,
-                                                        const std::vector<rollout::Workload>& workloads) {
+Result<std::vector<k8s::RolloutResult>> restart_all(const Options& options, k8s::Client& client,
+                                                    k8s::Writer& writer,
+                                                    const std::vector<k8s::Workload>& workloads) {
   const std::string restarted_at = format_utc(now());
   const std::size_t batch_size =
       options.max_concurrent_restarts == 0 ? workloads.size() : options.max_concurrent_restarts;
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
-  std::vector<rollout::RolloutResult> results;
+  std::vector<k8s::RolloutResult> results;
   for (std::size_t start = 0; start < workloads.size(); start += batch_size) {
-    const std::vector<rollout::Workload> batch(
+    const std::vector<k8s::Workload> batch(
         workloads.begin() + static_cast<std::ptrdiff_t>(start),
         workloads.begin() + static_cast<std::ptrdiff_t>(std::min(workloads.size(), start + batch_size)));
     for (const auto& workload : batch) {
-      auto restarted = rollout::restart(writer, workload, restarted_at, options.incident_id,
-                                        "restart to pick up the rotated Secret");
+      auto restarted = k8s::restart(writer, workload, restarted_at, options.incident_id,
+                                    "restart to pick up the rotated Secret");
       if (!restarted) return restarted.error();
     }
     if (options.dry_run) continue;
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    auto waited = rollout::wait_for_rollouts(client, batch, std::max(left, std::chrono::milliseconds(0)));
+    auto waited = k8s::wait_for_rollouts(client, batch, std::max(left, std::chrono::milliseconds(0)));
     if (!waited) return waited.error();
     results.insert(results.end(), waited->begin(), waited->end());
   }
@@ -242,7 +241,7 @@ Result<void> run(const Options& options, Context& context) {
   report.set_output("restarted", joined(ids));
   auto results = restart_all(options, client, writer, *chosen);
   if (!results) return results.error();
-  report.set_output("rollouts", rollout::results_json(*results));
+  report.set_output("rollouts", k8s::results_json(*results));
 
   std::string unhealthy;
   for (const auto& result : *results) {

@@ -6,10 +6,9 @@
 // found, restarted once each and awaited.
 #pragma once
 
-#include "workload.hpp"
-
 #include "ir/core/secret.hpp"
 #include "ir/driver/step.hpp"
+#include "ir/k8s/workload.hpp"
 
 #include <chrono>
 #include <functional>
@@ -61,8 +60,8 @@ struct Options : CommonOptions {
 [[nodiscard]] bool runs_as(const json::object& pod_spec, std::string_view service_account);
 
 struct Consumers {
-  std::vector<rollout::Workload> workloads;  // restartable, in discovery order
-  std::vector<std::string> described;        // "deployment/web (env, volume)"
+  std::vector<k8s::Workload> workloads;  // restartable, in discovery order
+  std::vector<std::string> described;    // "deployment/web (env, volume)"
   std::vector<std::string> cronjobs;
   std::vector<std::string> bare_pods;
 };

@@ -18,7 +18,7 @@ std::string keys_text(const std::map<std::string, Secret>& values) {
 }
 
 json::object annotations(const Options& options) {
-  return {{rotated_at_annotation, format_utc(now())}, {rollout::incident_annotation, options.incident_id}};
+  return {{rotated_at_annotation, format_utc(now())}, {k8s::incident_annotation, options.incident_id}};
 }
 
 // The body with every data value replaced, for --dry-run output and reports.

@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 
 #if defined(__SANITIZE_ADDRESS__)
 // Debian 12's libgit2 and libssh2 leak a little on every SSH connection
-// (suppressed in lib/src/git/repository.cpp). Built without frame pointers,
+// (suppressed in lib/git/src/repository.cpp). Built without frame pointers,
 // their frames are seen, and the suppressions matched, only when
 // LeakSanitizer unwinds the stacks fully: in this binary and in the steps it
 // runs.

@@ -212,7 +212,7 @@ TEST_CASE("fetch and push over git's smart HTTP protocol, with a token required"
 TEST_CASE("a server that offers Kerberos (Negotiate) gets the token over Basic, or a clear refusal",
           "[git]") {
   // irsteps never logs in with Kerberos: the release build has no GSSAPI
-  // (lib/src/git/gssapi_absent.cpp), so both answers must come from the
+  // (lib/git/src/gssapi_absent.cpp), so both answers must come from the
   // credential callback, in every build.
   TempDir tmp;
   make_bare_repo(tmp / "srv/config.git", config_files);

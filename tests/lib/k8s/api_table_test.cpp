@@ -171,7 +171,7 @@ std::string render(const std::vector<Row>& rows, const Grants& grants) {
   std::string out =
       "# The Kubernetes APIs irsteps uses\n\n"
       "Generated from the code, not written by hand: the resources of\n"
-      "`k8s::all_resources()` (`lib/src/k8s/client.cpp`) and the verbs of the\n"
+      "`k8s::all_resources()` (`lib/k8s/src/client.cpp`) and the verbs of the\n"
       "shipped Roles (`workflows/argo/rbac/*.yaml`). `tests/lib/k8s/api_table_test.cpp`\n"
       "checks that this file is what they say and that Kubernetes 1.36's OpenAPI\n"
       "(`tests/data/kubernetes-openapi`) serves every resource, verb and\n"

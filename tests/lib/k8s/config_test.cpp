@@ -1,6 +1,7 @@
 #include "ir/k8s/config.hpp"
 
 #include "ir/core/encoding.hpp"
+#include "ir/core/json.hpp"
 
 #include <fmt/format.h>
 #include "support/catch.hpp"
