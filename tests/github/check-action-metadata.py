@@ -79,7 +79,7 @@ def step_outputs(step, with_case_record):
     names, prefixes = set(), set()
     sources = list((ROOT / "steps" / step).glob("*.cpp"))
     if with_case_record:
-        sources.append(ROOT / "lib" / "src" / "driver" / "step.cpp")
+        sources.append(ROOT / "lib" / "driver" / "src" / "step.cpp")
     for source in sources:
         for name in re.findall(r'set_output\(\s*"([a-z0-9-]+)"', source.read_text()):
             (prefixes if name.endswith("-") else names).add(name)
