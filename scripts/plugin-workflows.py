@@ -25,6 +25,13 @@ KEEP_POD = {'snapshot': ('its evidence goes to the PersistentVolumeClaim', 'irst
             'drift': ('it clones the git repository of the expected', 'manifests, which needs writable storage the agent pod does not give a plugin'),
             'access-audit': ('its audit log is an input artifact, which Argo loads', 'into pods only (the agent of a plugin template loads none: workflow/executor/agent.go)')}
 assert not IN_PLUGIN & set(KEEP_POD), 'plugin/policy.yaml enables a step that must stay a pod'
+# The step templates the playbooks call: a template the policy does not enable
+# and no playbook calls is left out of the plugin flavour (a new step, until
+# it is used), so adding a step does not change this flavour.
+USED = set()
+for path in glob.glob(ROOT + '/playbooks/*.yaml'):
+    USED |= set(re.findall(r'templateRef: \{name: irsteps-steps, template: ([a-z0-9-]+)\}', open(path).read()))
+WANTED = IN_PLUGIN | set(KEEP_POD) | USED
 
 # What a plugin node's message says when a retry may succeed (see the header
 # written below); tests/plugin/manifests_test.cpp reads it back.
@@ -43,7 +50,8 @@ def q(s):
 
 out = []
 out.append('''# The plugin flavour of ../steps.yaml: the same template names, inputs and
-# outputs, so a playbook runs unchanged with templateRef
+# outputs (a step that policy.yaml does not enable and no playbook calls is
+# left out until one does), so a playbook runs unchanged with templateRef
 # {name: irsteps-plugin-steps, template: <step>} (see playbooks/ here). Each
 # template is a `plugin: {irsteps: ...}` template that the irsteps executor
 # plugin (plugin.yaml) runs in-process in the workflow's agent pod: no pod per
@@ -87,6 +95,8 @@ spec:
   templates:''')
 first = True
 for t in src['spec']['templates']:
+    if t['name'] not in WANTED:
+        continue
     name = t['name']
     if not first:
         out.append('')

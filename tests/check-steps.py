@@ -12,7 +12,8 @@ For each step: steps/<step>/main.cpp and <step with underscores>.hpp (the
 plugin's table is generated from that convention), schemas/<step>.schema.json,
 workflows/argo/rbac/<step>.yaml (absent for a step declared NO_KUBERNETES),
 the step template <step> in workflows/argo/steps.yaml running
-ghcr.io/irsteps/<step>:<version> and in its plugin flavour, the image, the
+ghcr.io/irsteps/<step>:<version> and, once the plugin's policy enables it or
+a playbook calls it, in its plugin flavour; the image, the
 README's row and at least one unit test tests/steps/<step>/*_test.cpp.
 Each problem is printed naming the step and the missing piece; exit 1 if any.
 docs/adding-a-step.md is the guide these checks follow.
@@ -44,6 +45,11 @@ def main():
 
     container_templates = templates("steps.yaml")
     plugin_templates = templates("plugin/steps.yaml")
+    policy = yaml.safe_load(open(os.path.join(argo, "plugin", "policy.yaml")))
+    plugin_policy = set(yaml.safe_load(policy["data"]["policy.yaml"])["steps"])
+    called = set()
+    for path in glob.glob(os.path.join(argo, "playbooks", "*.yaml")):
+        called |= set(re.findall(r"template: ([a-z0-9-]+)\}", open(path).read()))
     readme = open(os.path.join(root, "README.md")).read()
     problems = []
 
@@ -88,7 +94,9 @@ def main():
                  f"its step template in workflows/argo/steps.yaml runs {container.get('image')!r}, not {image}")
             need(name, (container.get("command") or [None])[0] == f"/usr/local/bin/{name}",
                  f"its step template in workflows/argo/steps.yaml does not run /usr/local/bin/{name}")
-        need(name, name in plugin_templates,
+        # In the plugin flavour once the plugin's policy enables it or a
+        # playbook calls it (scripts/plugin-workflows.py leaves it out before).
+        need(name, name in plugin_templates or not (name in plugin_policy or name in called),
              f"its template is missing from workflows/argo/plugin/steps.yaml (run scripts/plugin-workflows.py)")
         need(name, name in images, f"its image is not in {images_txt} (containers/build.sh builds none)")
         need(name, re.search(r"^\| `" + re.escape(name) + r"` \|", readme, re.M) is not None,

@@ -88,12 +88,26 @@ TEST_CASE("plugin manifests: steps.yaml mirrors the container templates, flag fo
   const auto plugin = yaml_documents("plugin/steps.yaml").at(0);
   const auto& pod_templates = pods.at("spec").at("templates").as_array();
   const auto& plugin_templates = plugin.at("spec").at("templates").as_array();
-  REQUIRE(pod_templates.size() == plugin_templates.size());
+  // A step template that the policy does not enable and no playbook calls
+  // is left out of the plugin flavour (a new step, until it is used); the
+  // others come in the same order.
+  std::string playbooks;
+  for (const auto& entry : std::filesystem::directory_iterator(argo_dir + "/playbooks")) {
+    auto text = read_file(entry.path().string());
+    REQUIRE(text);
+    playbooks += *text;
+  }
+  std::size_t next = 0;
   int through_plugin = 0;
-  for (std::size_t i = 0; i < pod_templates.size(); ++i) {
-    const auto& pod = pod_templates[i].as_object();
-    const auto& ours = plugin_templates[i].as_object();
-    INFO("template " << string_at(pod, {"name"}));
+  for (const auto& pod_template : pod_templates) {
+    const auto& pod = pod_template.as_object();
+    const std::string template_name = string_at(pod, {"name"});
+    INFO("template " << template_name);
+    if (next == plugin_templates.size() || string_at(plugin_templates[next], {"name"}) != template_name) {
+      CHECK(playbooks.find("template: " + template_name + "}") == std::string::npos);
+      continue;
+    }
+    const auto& ours = plugin_templates[next++].as_object();
     CHECK(string_at(ours, {"name"}) == string_at(pod, {"name"}));
     CHECK(ours.at("inputs") == pod.at("inputs"));
     if (!ours.contains("plugin")) {
@@ -126,6 +140,7 @@ TEST_CASE("plugin manifests: steps.yaml mirrors the container templates, flag fo
     CHECK(plugin_outputs == pod_outputs);
     CHECK(string_at(ours, {"retryStrategy", "expression"}).find("exit code 4") != std::string::npos);
   }
+  CHECK(next == plugin_templates.size());  // nothing of its own, nothing out of order
   CHECK(through_plugin >= 4);
 }
 
