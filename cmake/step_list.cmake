@@ -6,8 +6,11 @@
 # - generated/irsteps/step_list.hpp (target irsteps_step_list): the list for
 #   C++, with whether each step talks to Kubernetes (NO_KUBERNETES).
 # - generated/irsteps/steps.json: the same for tests/check-steps.py.
+# It also sets, for plugin/ and tests/ (added after it): irsteps_steps, the
+# list, and irsteps_step_libraries, the steps' libraries.
 get_property(irsteps_steps GLOBAL PROPERTY IRSTEPS_STEPS)
 get_property(irsteps_steps_without_kubernetes GLOBAL PROPERTY IRSTEPS_STEPS_WITHOUT_KUBERNETES)
+list(TRANSFORM irsteps_steps PREPEND irsteps_step_ OUTPUT_VARIABLE irsteps_step_libraries)
 
 function(irsteps_write_if_changed path content)
   file(WRITE "${path}.tmp" "${content}")

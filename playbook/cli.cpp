@@ -275,8 +275,7 @@ std::string default_templates_dir() {
   return (fs::path(own_dir()).parent_path() / "share" / "irsteps" / "workflows" / "argo").string();
 }
 
-Result<Command> parse_command_line(int argc, char** argv) {
-  Command command;
+Result<void> parse_command_line(int argc, char** argv, Command& command) {
   const auto visible = flags();
   po::options_description hidden;
   hidden.add_options()("command", po::value<std::string>())("target", po::value<std::string>());
@@ -295,53 +294,51 @@ Result<Command> parse_command_line(int argc, char** argv) {
     std::ostringstream text;
     text << visible;
     command.usage = text.str();
-    return command;
+    return {};
   }
   if (vm.count("version")) {
     command.action = Command::Action::version;
-    return command;
+    return {};
   }
+  const std::string verb = vm.count("command") ? vm["command"].as<std::string>() : "";
+  if (verb == "list") command.action = Command::Action::list;
+  if (verb == "run") command.action = Command::Action::run;
   const std::string log_format = vm["log-format"].as<std::string>();
   if (log_format != "text" && log_format != "json") return ir::invalid("--log-format must be text or json");
   command.log_format = log_format == "json" ? Timeline::Format::json : Timeline::Format::text;
   command.templates_given = vm.count("templates") > 0;
   command.templates = command.templates_given ? vm["templates"].as<std::string>() : default_templates_dir();
-  const std::string verb = vm.count("command") ? vm["command"].as<std::string>() : "";
-  if (verb == "list") {
-    command.action = Command::Action::list;
-    return command;
-  }
+  if (verb == "list") return {};
   if (verb != "run" || !vm.count("target")) {
     return ir::invalid("expected `playbook run FILE|NAME` (see playbook --help)");
   }
-  command.action = Command::Action::run;
   command.target = vm["target"].as<std::string>();
   auto options = run_options(vm);
   if (!options) return options.error();
   command.options = std::move(*options);
-  return command;
+  return {};
 }
 
 int run_main(int argc, char** argv) {
-  // A refused `run` still prints its one document on stdout, phase Error.
-  const bool is_run = argc > 1 && std::string_view(argv[1]) == "run";
   try {
-    auto command = parse_command_line(argc, argv);
+    Command command;
     Result<int> status = ir::exit_ok;
-    if (!command) {
-      status = command.error();
-    } else if (command->action == Command::Action::help) {
-      std::cout << command->usage << '\n';
-    } else if (command->action == Command::Action::version) {
+    if (auto parsed = parse_command_line(argc, argv, command); !parsed) {
+      status = parsed.error();
+    } else if (command.action == Command::Action::help) {
+      std::cout << command.usage << '\n';
+    } else if (command.action == Command::Action::version) {
       std::cout << "playbook " << IRSTEPS_VERSION << '\n';
-    } else if (command->action == Command::Action::list) {
-      if (auto listed = list_templates(*command); !listed) status = listed.error();
+    } else if (command.action == Command::Action::list) {
+      if (auto listed = list_templates(command); !listed) status = listed.error();
     } else {
-      status = execute(*command);
+      status = execute(command);
     }
     if (status) return *status;
     std::cerr << "playbook: " << status.error().describe() << '\n';
-    if (is_run) std::cout << ir::to_pretty_json(error_document(status.error().describe())) << std::endl;
+    // A refused `run` still prints its one document on stdout, phase Error.
+    if (command.action == Command::Action::run)
+      std::cout << ir::to_pretty_json(error_document(status.error().describe())) << std::endl;
     return ir::exit_code(status.error().code());
   } catch (const std::exception& e) {
     std::cerr << "playbook: internal error: " << e.what() << '\n';

@@ -1,6 +1,7 @@
 // The playbook command line: `playbook run FILE|NAME ...` and
-// `playbook list`. parse_command_line turns argv into a Command or an
-// invalid-input error; run_main is the whole process, and the one place
+// `playbook list`. parse_command_line fills a Command from argv or gives an
+// invalid-input error (the action is set as soon as it is known, so a
+// refused `run` is told apart); run_main is the whole process, and the one place
 // that prints an error (the same exit-code table as the steps: 0 Succeeded,
 // 1 Failed, 2 bad template or parameters with nothing run, 70 a bug of ours).
 #pragma once
@@ -29,7 +30,7 @@ struct Command {
 // this executable (the installed layout, which the build tree mirrors).
 [[nodiscard]] std::string default_templates_dir();
 
-[[nodiscard]] Result<Command> parse_command_line(int argc, char** argv);
+[[nodiscard]] Result<void> parse_command_line(int argc, char** argv, Command& command);
 
 [[nodiscard]] int run_main(int argc, char** argv);
 

@@ -49,7 +49,8 @@ def main():
     plugin_policy = set(yaml.safe_load(policy["data"]["policy.yaml"])["steps"])
     called = set()
     for path in glob.glob(os.path.join(argo, "playbooks", "*.yaml")):
-        called |= set(re.findall(r"template: ([a-z0-9-]+)\}", open(path).read()))
+        called |= set(re.findall(r"templateRef: \{name: irsteps-steps, template: ([a-z0-9-]+)\}",
+                                 open(path).read()))
     readme = open(os.path.join(root, "README.md")).read()
     problems = []
 

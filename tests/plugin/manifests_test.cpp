@@ -104,7 +104,8 @@ TEST_CASE("plugin manifests: steps.yaml mirrors the container templates, flag fo
     const std::string template_name = string_at(pod, {"name"});
     INFO("template " << template_name);
     if (next == plugin_templates.size() || string_at(plugin_templates[next], {"name"}) != template_name) {
-      CHECK(playbooks.find("template: " + template_name + "}") == std::string::npos);
+      CHECK(playbooks.find("templateRef: {name: irsteps-steps, template: " + template_name + "}") ==
+            std::string::npos);
       continue;
     }
     const auto& ours = plugin_templates[next++].as_object();
