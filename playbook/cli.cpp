@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -26,6 +27,7 @@ namespace fs = std::filesystem;
 namespace po = boost::program_options;
 
 const char* const usage = R"(Usage: playbook run FILE|NAME [-p NAME=VALUE]... [options]
+       playbook trigger SENSOR.yaml EVENT.json [--header 'Name: value']... [--run [options]]
        playbook list [--templates DIR]
 
 Runs an Argo WorkflowTemplate (or Workflow) locally: steps and dag templates,
@@ -34,6 +36,13 @@ each container template run as the step executable its image stands for
 (command[0]'s basename, else the image's last path component), against the
 cluster of the kubeconfig. stderr: the timeline; stdout: one JSON document.
 Exit 0 Succeeded, 1 Failed, 2 bad template or parameters (nothing ran).
+
+trigger evaluates an Argo Events Sensor against EVENT.json, the body of one
+webhook request, as the Sensor's pod would (its EventSource's authSecret,
+dependencies, filters, conditions and parameters) and prints what it would
+submit (stdout: one SensorTrigger document; exit 0 whether or not anything
+fired). With --run, the one Workflow it submits (workflowTemplateRef and
+arguments) is run here as `playbook run` runs it.
 
 Options)";
 
@@ -110,7 +119,18 @@ po::options_description flags() {
     ("lock-dir", po::value<std::string>(),
      "folder of spec.synchronization's lock files (default IRSTEPS_PLAYBOOK_LOCK_DIR, XDG_RUNTIME_DIR, or the temporary folder)")
     ("log-format", po::value<std::string>()->default_value("text"), "timeline format: text or json");
+  po::options_description trigger("trigger");
+  trigger.add_options()
+    ("header", po::value<std::vector<std::string>>()->composing(),
+     "'Name: value': a header of the webhook request (repeatable; Content-Type defaults to application/json)")
+    ("auth-token-file", po::value<std::string>(),
+     "the webhook's shared secret (the value of the EventSource's authSecret); the request carries it as its bearer token, as the configured sender does. Without it a webhook with authSecret answers 401")
+    ("event-source", po::value<std::vector<std::string>>()->composing(),
+     "FILE with the EventSource that receives the request, when SENSOR.yaml has none (repeatable)")
+    ("sensor", po::value<std::string>(), "NAME: the Sensor to evaluate, when the file has several")
+    ("run", "run the Workflow the Sensor submits");
   // clang-format on
+  flags.add(trigger);
   return flags;
 }
 
@@ -268,6 +288,104 @@ Result<int> execute(const Command& command) {
   return runner.succeeded() && !deadline_exceeded ? ir::exit_ok : ir::exit_code(ir::Code::action_failed);
 }
 
+// The Workflow a fired trigger submits, as the NAME and parameters
+// `playbook run` takes: only spec.workflowTemplateRef and spec.arguments'
+// parameters, which is what the shipped Sensors submit; anything else is
+// refused rather than run differently from Argo.
+Result<void> take_workflow(const json::value& resource, Command& command) {
+  const auto* object = resource.if_object();
+  if (object == nullptr || ir::string_at(resource, {"kind"}) != "Workflow") {
+    return ir::invalid("--run: the trigger's resource is not a Workflow");
+  }
+  const auto* spec = ir::find(resource, {"spec"});
+  if (spec == nullptr || !spec->is_object()) return ir::invalid("--run: the Workflow has no spec");
+  for (const auto& [key, value] : spec->as_object()) {
+    if (key != "workflowTemplateRef" && key != "arguments") {
+      return ir::invalid("--run: the Workflow's spec." + std::string(key) +
+                         " is not run here (only workflowTemplateRef and arguments.parameters)");
+    }
+  }
+  const std::string name = ir::string_at(resource, {"spec", "workflowTemplateRef", "name"});
+  if (name.empty()) return ir::invalid("--run: the Workflow has no spec.workflowTemplateRef.name");
+  if (const auto* cluster = ir::find(resource, {"spec", "workflowTemplateRef", "clusterScope"});
+      cluster != nullptr && cluster->is_bool() && cluster->as_bool()) {
+    return ir::invalid("--run: a ClusterWorkflowTemplate is not run here");
+  }
+  if (const auto* artifacts = ir::find(resource, {"spec", "arguments", "artifacts"}); artifacts != nullptr) {
+    return ir::invalid("--run: the Workflow's spec.arguments.artifacts are not run here");
+  }
+  command.target = name;
+  if (const auto* parameters = ir::find(resource, {"spec", "arguments", "parameters"});
+      parameters != nullptr && parameters->is_array()) {
+    for (const auto& p : parameters->as_array()) {
+      command.options.parameters.emplace_back(ir::string_at(p, {"name"}), ir::string_at(p, {"value"}));
+    }
+  }
+  if (!command.namespace_given) {
+    const std::string ns = ir::string_at(resource, {"metadata", "namespace"});
+    if (!ns.empty()) command.options.namespace_name = ns;
+  }
+  return {};
+}
+
+// `playbook trigger`: irsteps-sensor (beside this executable, in Go like
+// Argo Events, so that gjson paths, sprig templates and Go regular
+// expressions mean what they mean there) evaluates the Sensor; its document
+// is printed, or with --run its one Workflow is run.
+Result<int> trigger(Command& command) {
+  const std::string helper = (fs::path(own_dir()) / "irsteps-sensor").string();
+  std::error_code ec;
+  if (!fs::is_regular_file(helper, ec)) {
+    return ir::Error(ir::Code::internal, "irsteps-sensor is not installed beside playbook (" + helper + ")");
+  }
+  ChildSpec spec;
+  spec.argv = {helper, command.target, command.event};
+  spec.argv.insert(spec.argv.end(), command.sensor_args.begin(), command.sensor_args.end());
+  spec.deadline = std::chrono::seconds(60);
+  Supervisor supervisor;
+  // Its stderr is its error message, which this process prints once.
+  std::string last_error;
+  auto child = supervisor.run(spec, [&](std::string_view line) { last_error = std::string(line); });
+  if (!child) return child.error();
+  const std::string prefix = "irsteps-sensor: ";
+  if (last_error.starts_with(prefix)) last_error.erase(0, prefix.size());
+  if (child->exit_status == ir::exit_code(ir::Code::invalid_input)) return ir::invalid(last_error);
+  if (child->exit_status != 0) {
+    return ir::Error(ir::Code::internal, "irsteps-sensor exited with " + std::to_string(child->exit_status) +
+                                             (last_error.empty() ? "" : ": " + last_error));
+  }
+  if (!command.run_fired) {
+    std::cout << child->out << std::flush;
+    return ir::exit_ok;
+  }
+  auto document = ir::parse_json(child->out, "irsteps-sensor's document");
+  if (!document) return document.error();
+  std::vector<const json::value*> fired;
+  std::string names;
+  if (const auto* triggers = ir::find(*document, {"triggers"}); triggers != nullptr && triggers->is_array()) {
+    for (const auto& t : triggers->as_array()) {
+      const auto* is_fired = ir::find(t, {"fired"});
+      if (is_fired == nullptr || !is_fired->is_bool() || !is_fired->as_bool()) continue;
+      fired.push_back(ir::find(t, {"resource"}));
+      names += (names.empty() ? "" : ", ") + ir::string_at(t, {"name"});
+    }
+  }
+  if (fired.empty()) {
+    // Nothing to run: the Sensor's answer is the document.
+    std::cerr << "playbook: no trigger fired: nothing to run\n";
+    std::cout << child->out << std::flush;
+    return ir::exit_ok;
+  }
+  if (fired.size() > 1) {
+    return ir::invalid("--run: " + std::to_string(fired.size()) + " triggers fired (" + names +
+                       "); run their Workflows one by one with playbook run");
+  }
+  if (fired.front() == nullptr) return ir::invalid("--run: the fired trigger has no resource");
+  if (auto taken = take_workflow(*fired.front(), command); !taken) return taken.error();
+  std::cerr << "playbook: trigger " << names << " fired: running " << command.target << '\n';
+  return execute(command);
+}
+
 }  // namespace
 
 std::string default_templates_dir() {
@@ -278,11 +396,12 @@ std::string default_templates_dir() {
 Result<void> parse_command_line(int argc, char** argv, Command& command) {
   const auto visible = flags();
   po::options_description hidden;
-  hidden.add_options()("command", po::value<std::string>())("target", po::value<std::string>());
+  hidden.add_options()("command", po::value<std::string>())("target", po::value<std::string>())(
+      "event", po::value<std::string>());
   po::options_description all;
   all.add(visible).add(hidden);
   po::positional_options_description positional;
-  positional.add("command", 1).add("target", 1);
+  positional.add("command", 1).add("target", 1).add("event", 1);
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
@@ -303,16 +422,43 @@ Result<void> parse_command_line(int argc, char** argv, Command& command) {
   const std::string verb = vm.count("command") ? vm["command"].as<std::string>() : "";
   if (verb == "list") command.action = Command::Action::list;
   if (verb == "run") command.action = Command::Action::run;
+  if (verb == "trigger") command.action = Command::Action::trigger;
   const std::string log_format = vm["log-format"].as<std::string>();
   if (log_format != "text" && log_format != "json") return ir::invalid("--log-format must be text or json");
   command.log_format = log_format == "json" ? Timeline::Format::json : Timeline::Format::text;
   command.templates_given = vm.count("templates") > 0;
   command.templates = command.templates_given ? vm["templates"].as<std::string>() : default_templates_dir();
   if (verb == "list") return {};
-  if (verb != "run" || !vm.count("target")) {
-    return ir::invalid("expected `playbook run FILE|NAME` (see playbook --help)");
+  if (verb == "trigger") {
+    if (!vm.count("target") || !vm.count("event")) {
+      return ir::invalid("expected `playbook trigger SENSOR.yaml EVENT.json` (see playbook --help)");
+    }
+    command.target = vm["target"].as<std::string>();
+    command.event = vm["event"].as<std::string>();
+    command.run_fired = vm.count("run") > 0;
+    for (const auto& header : strings(vm, "header"))
+      command.sensor_args.insert(command.sensor_args.end(), {"--header", header});
+    for (const auto& file : strings(vm, "event-source"))
+      command.sensor_args.insert(command.sensor_args.end(), {"--event-source", file});
+    if (vm.count("auth-token-file"))
+      command.sensor_args.insert(command.sensor_args.end(),
+                                 {"--auth-token-file", vm["auth-token-file"].as<std::string>()});
+    if (vm.count("sensor"))
+      command.sensor_args.insert(command.sensor_args.end(), {"--sensor", vm["sensor"].as<std::string>()});
+    if (vm.count("parameter"))
+      return ir::invalid("-p: trigger takes the parameters from the Sensor's Workflow");
+  } else {
+    if (vm.count("run") || vm.count("header") || vm.count("auth-token-file") || vm.count("event-source") ||
+        vm.count("sensor")) {
+      return ir::invalid(
+          "--run, --header, --auth-token-file, --event-source and --sensor are options of trigger");
+    }
+    if (verb != "run" || !vm.count("target") || vm.count("event")) {
+      return ir::invalid("expected `playbook run FILE|NAME` (see playbook --help)");
+    }
+    command.target = vm["target"].as<std::string>();
   }
-  command.target = vm["target"].as<std::string>();
+  command.namespace_given = !vm["namespace"].defaulted();
   auto options = run_options(vm);
   if (!options) return options.error();
   command.options = std::move(*options);
@@ -331,13 +477,16 @@ int run_main(int argc, char** argv) {
       std::cout << "playbook " << IRSTEPS_VERSION << '\n';
     } else if (command.action == Command::Action::list) {
       if (auto listed = list_templates(command); !listed) status = listed.error();
+    } else if (command.action == Command::Action::trigger) {
+      status = trigger(command);
     } else {
       status = execute(command);
     }
     if (status) return *status;
     std::cerr << "playbook: " << status.error().describe() << '\n';
     // A refused `run` still prints its one document on stdout, phase Error.
-    if (command.action == Command::Action::run)
+    if (command.action == Command::Action::run ||
+        (command.action == Command::Action::trigger && command.run_fired))
       std::cout << ir::to_pretty_json(error_document(status.error().describe())) << std::endl;
     return ir::exit_code(status.error().code());
   } catch (const std::exception& e) {

@@ -1,9 +1,8 @@
-// The playbook command line: `playbook run FILE|NAME ...` and
-// `playbook list`. parse_command_line fills a Command from argv or gives an
-// invalid-input error (the action is set as soon as it is known, so a
-// refused `run` is told apart); run_main is the whole process, and the one place
-// that prints an error (the same exit-code table as the steps: 0 Succeeded,
-// 1 Failed, 2 bad template or parameters with nothing run, 70 a bug of ours).
+// The playbook command line: `playbook run FILE|NAME ...`,
+// `playbook trigger SENSOR EVENT [--run ...]` and `playbook list`. parse_command_line fills a Command from
+// argv or gives an invalid-input error (the action is set as soon as it is known, so a refused `run` is told
+// apart); run_main is the whole process, and the one place that prints an error (the same exit-code table as
+// the steps: 0 Succeeded, 1 Failed, 2 bad template or parameters with nothing run, 70 a bug of ours).
 #pragma once
 
 #include "model.hpp"
@@ -11,14 +10,19 @@
 #include "timeline.hpp"
 
 #include <string>
+#include <vector>
 
 namespace playbook {
 
 struct Command {
-  enum class Action { help, version, list, run };
+  enum class Action { help, version, list, run, trigger };
   Action action = Action::help;
-  std::string usage;      // --help's text
-  std::string target;     // run: FILE or NAME
+  std::string usage;                     // --help's text
+  std::string target;                    // run: FILE or NAME; trigger: the Sensor's file
+  std::string event;                     // trigger: the webhook request's body
+  std::vector<std::string> sensor_args;  // trigger: irsteps-sensor's options
+  bool run_fired = false;                // trigger --run
+  bool namespace_given = false;
   std::string templates;  // --templates DIR, IRSTEPS_TEMPLATES, or the installed folder; may not exist
   bool templates_given = false;
   Timeline::Format log_format = Timeline::Format::text;

@@ -7,6 +7,9 @@ build_packages=(
   cmake ninja-build pkg-config g++ make git clang-format
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
   libgit2-dev libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 libssl-dev zlib1g-dev
+  # irsteps-sensor (playbook/sensor/, behind `playbook trigger`): Go with
+  # the libraries Argo Events evaluates Sensors with.
+  golang-go golang-github-tidwall-gjson-dev golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
 )
 # The local control plane of the tests: built from Debian's kubernetes source
 # with Debian's Go, run against Debian's etcd. sshd and ssh-keygen serve the

@@ -544,8 +544,10 @@ TEST_CASE("the Falco webhook needs a token, a peer allowed to reach it and an al
   const std::string ns = "body.output_fields.k8s\\.ns\\.name";
   const std::string pod = "body.output_fields.k8s\\.pod\\.name";
   auto alert = [&](std::string n, std::string p) {
-    return std::map<std::string, std::string>{
-        {"body.priority", "Critical"}, {ns, std::move(n)}, {pod, std::move(p)}};
+    return std::map<std::string, std::string>{{"body.priority", "Critical"},
+                                              {"body.time", "2026-12-07T12:04:17.413Z"},
+                                              {ns, std::move(n)},
+                                              {pod, std::move(p)}};
   };
   CHECK(sensor_accepts(filters, alert("shop", "web-7d9f8b6c5-abcde")));
   for (const char* protected_ns : {"kube-system", "irsteps", "argo", "argo-events", "falco", "kube-public"}) {
@@ -557,7 +559,8 @@ TEST_CASE("the Falco webhook needs a token, a peer allowed to reach it and an al
   CHECK_FALSE(sensor_accepts(filters, alert("shop", "web-1\nkube-system")));
   CHECK_FALSE(sensor_accepts(filters, alert("shop", "../secrets")));
   CHECK_FALSE(sensor_accepts(filters, alert("", "web-1")));
-  CHECK_FALSE(sensor_accepts(filters, {{"body.priority", "Critical"}, {pod, "web-1"}}));
+  CHECK_FALSE(sensor_accepts(
+      filters, {{"body.priority", "Critical"}, {"body.time", "2026-12-07T12:04:17.413Z"}, {pod, "web-1"}}));
 }
 
 // Issue 18: Argo Events fails the whole trigger when a parameter resolves

@@ -1,0 +1,320 @@
+// `playbook trigger`: the shipped Falco Sensor (workflows/argo/events/)
+// evaluated against the payloads falcosidekick's webhook output posts
+// (tests/data/triggers/: its documented format, with the Deployment under
+// Falco 0.37+'s k8smeta.* and under the older k8s.*), through the real
+// binaries (playbook and irsteps-sensor). No Argo Events runs here: the
+// helper evaluates the Sensor with the libraries Argo Events uses (gjson,
+// sprig, Go regexp); the API server's side of a repeated alert is in
+// tests/integration/argo_crds_test.cpp.
+#include "ir/core/json.hpp"
+#include "ir/core/process.hpp"
+#include "support/catch.hpp"
+#include "support/cluster.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+using namespace ir;
+using namespace ir::test;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string source_dir = IRSTEPS_SOURCE_DIR;
+const std::string falco_sensor = source_dir + "/workflows/argo/events/falco.yaml";
+const std::string payloads = source_dir + "/tests/data/triggers/";
+// The webhook's shared secret in these tests: it must never be printed.
+const std::string token = "irsteps-test-token-9c1f6e2a7b";
+
+struct Outcome {
+  int exit_status = -1;
+  std::string out;
+  std::string err;
+  json::value document;
+
+  [[nodiscard]] const json::value& trigger(std::size_t index = 0) const {
+    const auto* triggers = find(document, {"triggers"});
+    REQUIRE(triggers != nullptr);
+    REQUIRE(triggers->as_array().size() > index);
+    return triggers->as_array().at(index);
+  }
+  [[nodiscard]] bool fired(std::size_t index = 0) const {
+    const auto* f = find(trigger(index), {"fired"});
+    return f != nullptr && f->is_bool() && f->as_bool();
+  }
+  [[nodiscard]] std::string argument(const std::string& name) const {
+    const auto* parameters = find(trigger(), {"resource", "spec", "arguments", "parameters"});
+    REQUIRE(parameters != nullptr);
+    for (const auto& p : parameters->as_array()) {
+      if (string_at(p, {"name"}) == name) return string_at(p, {"value"});
+    }
+    FAIL("no argument " << name << " in " << out);
+    return {};
+  }
+  [[nodiscard]] std::string name() const { return string_at(trigger(), {"resource", "metadata", "name"}); }
+};
+
+std::string scratch(const std::string& name) {
+  const std::string dir = std::string(IRSTEPS_BINARY_DIR) + "/tests/trigger-work/" + name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string write(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string token_file() {
+  const std::string dir = scratch("token");
+  return write(dir + "/token", token + "\n");
+}
+
+Outcome trigger(std::vector<std::string> args) {
+  std::vector<std::string> argv{binary("playbook"), "trigger"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ProcessOptions options;
+  options.timeout = std::chrono::seconds(120);
+  auto output = run_process(argv, options);
+  if (!output) FAIL(output.error().describe());
+  Outcome outcome{output->exit_status, output->out, output->err, {}};
+  INFO("stderr: " << outcome.err << "\nstdout: " << outcome.out);
+  CHECK(outcome.out.find(token) == std::string::npos);
+  CHECK(outcome.err.find(token) == std::string::npos);
+  if (outcome.exit_status == 0) {
+    auto doc = parse_json(outcome.out, "stdout");
+    if (!doc) FAIL("stdout is not one JSON document: " << outcome.out);
+    outcome.document = std::move(*doc);
+  }
+  return outcome;
+}
+
+Outcome falco(const std::string& payload, std::vector<std::string> more = {}) {
+  std::vector<std::string> args{falco_sensor, payload, "--auth-token-file", token_file()};
+  args.insert(args.end(), more.begin(), more.end());
+  return trigger(args);
+}
+
+// A falcosidekick payload with fields replaced.
+std::string payload_with(const std::string& name,
+                         const std::vector<std::pair<std::string, std::string>>& edits) {
+  auto text = read_file(payloads + "falco-critical-k8smeta.json");
+  REQUIRE(text);
+  std::string body = *text;
+  for (const auto& [from, to] : edits) {
+    const auto at = body.find(from);
+    REQUIRE(at != std::string::npos);
+    body.replace(at, from.size(), to);
+  }
+  return write(scratch(name) + "/payload.json", body);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "playbook trigger: a Critical Falco alert submits the containing playbook for its pod, with either "
+    "spelling of the Deployment field",
+    "[trigger][service]") {
+  for (const std::string file : {"falco-critical-k8smeta.json", "falco-critical-k8s.json"}) {
+    INFO(file);
+    const auto outcome = falco(payloads + file);
+    REQUIRE(outcome.exit_status == 0);
+    REQUIRE(outcome.fired());
+    CHECK(string_at(outcome.trigger(), {"resource", "kind"}) == "Workflow");
+    CHECK(string_at(outcome.trigger(), {"resource", "metadata", "namespace"}) == "irsteps");
+    CHECK(string_at(outcome.trigger(), {"resource", "spec", "workflowTemplateRef", "name"}) ==
+          "irsteps-container-compromise");
+    CHECK(outcome.argument("response") == "contain");
+    CHECK(outcome.argument("namespace") == "shop");
+    CHECK(outcome.argument("pod") == "web-7d9c-x2x1");
+    CHECK(outcome.argument("workload") == "deployment/web");
+    CHECK(outcome.argument("severity") == "critical");
+    CHECK(outcome.argument("incident-id") == "INC-2026-12-07-120417");
+    CHECK(outcome.argument("title") == "Terminal shell in container");
+    // The labels the argo-workflow trigger adds to what it submits.
+    CHECK(string_at(outcome.trigger(), {"resource", "metadata", "labels", "events.argoproj.io/sensor"}) ==
+          "falco-container-compromise");
+    CHECK(outcome.name().starts_with("falco-contain-"));
+  }
+}
+
+TEST_CASE("playbook trigger: a Warning Falco alert gathers evidence and contains nothing",
+          "[trigger][service]") {
+  const auto outcome = falco(payloads + "falco-warning.json");
+  REQUIRE(outcome.exit_status == 0);
+  REQUIRE(outcome.fired());
+  CHECK(outcome.argument("response") == "evidence");
+  CHECK(outcome.argument("severity") == "medium");
+  CHECK(outcome.name().starts_with("falco-evidence-"));
+}
+
+TEST_CASE("playbook trigger: without the webhook's token, or with a wrong one, nothing fires",
+          "[trigger][service]") {
+  // No token: the request carries no Authorization header.
+  const auto none = trigger({falco_sensor, payloads + "falco-critical-k8smeta.json"});
+  REQUIRE(none.exit_status == 0);
+  CHECK(string_at(none.document, {"webhook", "message"}) == "Invalid Authorization Header");
+  CHECK_FALSE(none.fired());
+  const auto forged =
+      falco(payloads + "falco-critical-k8smeta.json", {"--header", "Authorization: Bearer forged"});
+  REQUIRE(forged.exit_status == 0);
+  CHECK(string_at(forged.document, {"webhook", "message"}) == "Invalid Auth token");
+  CHECK_FALSE(forged.fired());
+  CHECK(find(forged.trigger(), {"resource"}) == nullptr);
+}
+
+TEST_CASE("playbook trigger: a repeated Falco alert names the same Workflow, a later one another",
+          "[trigger][service]") {
+  const auto first = falco(payloads + "falco-critical-k8smeta.json");
+  // A second delivery of the same rule on the same pod, minutes later, in
+  // the same ten minutes.
+  const auto again = falco(payload_with(
+      "again", {{"2026-12-07T12:04:17", "2026-12-07T12:08:59"}, {"5f4e3c1a-8a0b", "0e0e0e0e-8a0b"}}));
+  const auto later = falco(payload_with("later", {{"2026-12-07T12:04:17", "2026-12-07T12:14:02"}}));
+  const auto other_pod = falco(payload_with("other-pod", {{"\"web-7d9c-x2x1\"", "\"web-7d9c-q8z4\""}}));
+  REQUIRE(first.fired());
+  REQUIRE(again.fired());
+  REQUIRE(later.fired());
+  REQUIRE(other_pod.fired());
+  CHECK(again.name() == first.name());
+  CHECK(later.name() != first.name());
+  CHECK(other_pod.name() != first.name());
+}
+
+TEST_CASE("playbook trigger: alerts about the cluster's own namespaces, or naming no valid pod, fire nothing",
+          "[trigger][service]") {
+  for (const auto& [label, edits] :
+       std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>{
+           {"kube-system", {{"\"k8s.ns.name\": \"shop\"", "\"k8s.ns.name\": \"kube-system\""}}},
+           {"irsteps", {{"\"k8s.ns.name\": \"shop\"", "\"k8s.ns.name\": \"irsteps\""}}},
+           {"pod-injection", {{"\"web-7d9c-x2x1\"", "\"web-1 --all\""}}},
+           {"no-pod", {{"\"k8s.pod.name\": \"web-7d9c-x2x1\",", ""}}},
+           {"notice", {{"\"Critical\"", "\"Notice\""}}},
+           // Without a time every such alert would share one default name.
+           {"untimed", {{"\"time\": \"2026-12-07T12:04:17.413792345Z\",", ""}}}}) {
+    INFO(label);
+    const auto outcome = falco(payload_with(label, edits));
+    REQUIRE(outcome.exit_status == 0);
+    CHECK_FALSE(outcome.fired());
+    const auto* dependencies = find(outcome.document, {"dependencies"});
+    REQUIRE(dependencies != nullptr);
+    CHECK(string_at(dependencies->as_array().at(0), {"reason"}).starts_with("filtered out"));
+  }
+}
+
+TEST_CASE("playbook trigger refuses what it cannot evaluate, naming it, exit 2", "[trigger][service]") {
+  const std::string dir = scratch("refused");
+  const auto not_json = falco(write(dir + "/text.json", "shell in pod web-1"));
+  CHECK(not_json.exit_status == 2);
+  CHECK(not_json.err.find("is not JSON") != std::string::npos);
+  const auto no_sensor =
+      trigger({source_dir + "/workflows/argo/events/eventbus.yaml", payloads + "falco-warning.json"});
+  CHECK(no_sensor.exit_status == 2);
+  CHECK(no_sensor.err.find("has no Sensor") != std::string::npos);
+  const auto exprs = trigger({write(dir + "/exprs.yaml", R"(apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata: {name: s, namespace: irsteps}
+spec:
+  dependencies:
+    - name: d
+      eventSourceName: e
+      eventName: e
+      filters:
+        exprs:
+          - {expr: 'a == "x"', fields: [{name: a, path: body.a}]}
+  triggers: []
+)"),
+                              payloads + "falco-warning.json"});
+  CHECK(exprs.exit_status == 2);
+  CHECK(exprs.err.find("filters.exprs") != std::string::npos);
+  const auto missing = trigger({falco_sensor});
+  CHECK(missing.exit_status == 2);
+}
+
+TEST_CASE("playbook trigger --run runs the Workflow the Sensor submits, with its arguments",
+          "[trigger][service]") {
+  const std::string dir = scratch("run");
+  std::string respond = R"(apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: respond}
+spec:
+  entrypoint: main
+  arguments:
+    parameters: [{name: pod}, {name: response, value: evidence}]
+  templates:
+    - name: main
+      container:
+        image: irsteps-test-echo
+        args: ["--record", "RECORD", "--name", "{{workflow.parameters.pod}}/{{workflow.parameters.response}}/{{workflow.namespace}}"]
+)";
+  respond.replace(respond.find("RECORD"), 6, dir + "/record");
+  write(dir + "/template.yaml", respond);
+  const std::string sensor = write(dir + "/sensor.yaml", R"(apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata: {name: s, namespace: responders}
+spec:
+  dependencies:
+    - {name: alert, eventSourceName: hook, eventName: alert}
+  triggers:
+    - template:
+        name: respond
+        argoWorkflow:
+          operation: submit
+          source:
+            resource:
+              apiVersion: argoproj.io/v1alpha1
+              kind: Workflow
+              metadata: {generateName: respond-}
+              spec:
+                workflowTemplateRef: {name: respond}
+                arguments:
+                  parameters: [{name: pod, value: none}, {name: response, value: evidence}]
+          parameters:
+            - src: {dependencyName: alert, dataKey: body.pod, value: none}
+              dest: spec.arguments.parameters.0.value
+            - src: {dependencyName: alert, dataTemplate: '{{ if eq .Input.body.level "high" }}contain{{ end }}', value: evidence}
+              dest: spec.arguments.parameters.1.value
+)");
+  const std::string event = write(dir + "/event.json", R"({"pod": "web-1", "level": "high"})");
+  ProcessOptions options;
+  options.timeout = std::chrono::seconds(120);
+  auto output = run_process({binary("playbook"), "trigger", sensor, event, "--run", "--templates", dir,
+                             "--bin-dir", IRSTEPS_TEST_BIN_DIR, "--work-dir", dir + "/work"},
+                            options);
+  REQUIRE(output);
+  INFO("stderr: " << output->err << "\nstdout: " << output->out);
+  REQUIRE(output->exit_status == 0);
+  auto doc = parse_json(output->out, "stdout");
+  REQUIRE(doc);
+  CHECK(string_at(*doc, {"phase"}) == "Succeeded");
+  // The echo step's record names what it was given: the Sensor's values, in
+  // the Sensor's namespace.
+  auto record = read_file(dir + "/record");
+  REQUIRE(record);
+  CHECK(record->starts_with("web-1/contain/responders "));
+
+  // Nothing fired: nothing runs, and the Sensor's answer is the document.
+  const std::string quiet = write(dir + "/quiet.json", R"({"level": "high"})");
+  write(dir + "/strict.yaml", R"(apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata: {name: s, namespace: responders}
+spec:
+  dependencies:
+    - name: alert
+      eventSourceName: hook
+      eventName: alert
+      filters:
+        data: [{path: body.pod, type: string, value: ['^web-']}]
+  triggers:
+    - template: {name: respond, argoWorkflow: {operation: submit, source: {resource: {kind: Workflow}}}}
+)");
+  auto none = run_process({binary("playbook"), "trigger", dir + "/strict.yaml", quiet, "--run", "--templates",
+                           dir, "--bin-dir", IRSTEPS_TEST_BIN_DIR},
+                          options);
+  REQUIRE(none);
+  CHECK(none->exit_status == 0);
+  CHECK(none->out.find("\"SensorTrigger\"") != std::string::npos);
+  CHECK(none->err.find("nothing to run") != std::string::npos);
+}
