@@ -16,12 +16,14 @@
 #include "support/cluster.hpp"
 
 #include "ir/core/encoding.hpp"
+#include "ir/core/process.hpp"
 
 #include <fmt/format.h>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -324,4 +326,56 @@ TEST_CASE("Argo CRDs: the dry run refuses a WorkflowTemplate with a wrong type o
   INFO(unknown.out << unknown.err);
   CHECK(unknown.exit_status != 0);
   CHECK(unknown.err.find("unknown field \"retryStrategyy\"") != std::string::npos);
+}
+
+// A repeated alert starts nothing: the Falco Sensor names the Workflow after
+// the rule, the pod and the alert's ten minutes, and the argo-workflow
+// trigger creates it (argo-events pkg/sensors/triggers/argo-workflow: `argo
+// submit` of the object with its name), so the API server refuses the second
+// delivery as AlreadyExists. Here the Workflows `playbook trigger` makes of
+// two deliveries of the same alert (falcosidekick retried: another uuid, a
+// later time in the same window) are created in a test namespace; no
+// workflow controller runs, so nothing executes either way.
+TEST_CASE("Argo CRDs: the API server refuses the Workflow of a repeated Falco alert as AlreadyExists",
+          "[integration][argo-crds]") {
+  TestNamespace ns("falco-repeat");
+  Kubectl kubectl(ns.name());
+  install_argo_crds(kubectl);
+  const std::string dir = std::string(IRSTEPS_BINARY_DIR) + "/tests/falco-repeat";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir + "/token") << "irsteps-test-token\n";
+  auto payload = read_file(source_dir + "/tests/data/triggers/falco-critical-k8smeta.json");
+  REQUIRE(payload);
+  std::string again = *payload;
+  again.replace(again.find("12:04:17.413792345Z"), 19, "12:07:41.000000001Z");
+  again.replace(again.find("5f4e3c1a"), 8, "0d0d0d0d");
+  std::ofstream(dir + "/again.json") << again;
+
+  auto submitted = [&](const std::string& payload_file) {
+    auto run = run_process({binary("playbook"), "trigger", source_dir + "/workflows/argo/events/falco.yaml",
+                            payload_file, "--auth-token-file", dir + "/token"});
+    REQUIRE(run);
+    INFO(run->err);
+    REQUIRE(run->exit_status == 0);
+    auto doc = parse_json(run->out, "playbook trigger");
+    REQUIRE(doc);
+    auto* resource = doc->as_object().at("triggers").as_array().at(0).as_object().if_contains("resource");
+    REQUIRE(resource != nullptr);
+    resource->as_object()["metadata"].as_object()["namespace"] = ns.name();
+    return boost::json::serialize(*resource);
+  };
+  const std::string first = submitted(source_dir + "/tests/data/triggers/falco-critical-k8smeta.json");
+  const std::string second = submitted(dir + "/again.json");
+
+  auto created = kubectl({"create", "-f", "-"}, first);
+  INFO(created.out << created.err);
+  REQUIRE(created.exit_status == 0);
+  CHECK(created.out.find("workflow.argoproj.io/falco-contain-") != std::string::npos);
+  auto repeated = kubectl({"create", "-f", "-"}, second);
+  INFO(repeated.out << repeated.err);
+  CHECK(repeated.exit_status != 0);
+  CHECK(repeated.err.find("AlreadyExists") != std::string::npos);
+  auto listed = kubectl({"get", "workflows", "-o", "name"});
+  CHECK(count(listed.out, "workflow.argoproj.io/") == 1);
 }
