@@ -189,6 +189,12 @@ TEST_CASE("playbook trigger: alerts about the cluster's own namespaces, or namin
        std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>{
            {"kube-system", {{"\"k8s.ns.name\": \"shop\"", "\"k8s.ns.name\": \"kube-system\""}}},
            {"irsteps", {{"\"k8s.ns.name\": \"shop\"", "\"k8s.ns.name\": \"irsteps\""}}},
+           {"argo-events", {{"\"k8s.ns.name\": \"shop\"", "\"k8s.ns.name\": \"argo-events\""}}},
+           {"falco", {{"\"k8s.ns.name\": \"shop\"", "\"k8s.ns.name\": \"falco\""}}},
+           {"ns-traversal", {{"\"k8s.ns.name\": \"shop\"", "\"k8s.ns.name\": \"shop/../kube-system\""}}},
+           {"empty-ns", {{"\"k8s.ns.name\": \"shop\"", "\"k8s.ns.name\": \"\""}}},
+           {"pod-newline", {{"\"web-7d9c-x2x1\"", "\"web-1\\nkube-system\""}}},
+           {"pod-traversal", {{"\"web-7d9c-x2x1\"", "\"../secrets\""}}},
            {"pod-injection", {{"\"web-7d9c-x2x1\"", "\"web-1 --all\""}}},
            {"no-pod", {{"\"k8s.pod.name\": \"web-7d9c-x2x1\",", ""}}},
            {"notice", {{"\"Critical\"", "\"Notice\""}}},
@@ -202,6 +208,14 @@ TEST_CASE("playbook trigger: alerts about the cluster's own namespaces, or namin
     REQUIRE(dependencies != nullptr);
     CHECK(string_at(dependencies->as_array().at(0), {"reason"}).starts_with("filtered out"));
   }
+}
+
+TEST_CASE("playbook trigger: the protected namespaces are matched as whole names", "[trigger][service]") {
+  const auto outcome = falco(payload_with(
+      "kube-system-apps", {{"\"k8s.ns.name\": \"shop\"", "\"k8s.ns.name\": \"kube-system-apps\""}}));
+  REQUIRE(outcome.exit_status == 0);
+  CHECK(outcome.fired());
+  CHECK(outcome.argument("namespace") == "kube-system-apps");
 }
 
 TEST_CASE("playbook trigger refuses what it cannot evaluate, naming it, exit 2", "[trigger][service]") {

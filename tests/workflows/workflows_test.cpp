@@ -494,33 +494,12 @@ const Doc& document(std::string_view kind, std::string_view name) {
   throw std::logic_error("unreachable");
 }
 
-// Argo Events' data filters for strings, as filterData
-// (argo-events pkg/sensors/dependencies/filter.go) applies them with the
-// "and" operator: every filter must pass; a filter passes when one of its
-// values, a regular expression searched anywhere in the field, matches
-// ("=", the default) or does not match ("!="). A missing field fails.
-bool sensor_accepts(const json::array& filters, const std::map<std::string, std::string>& fields) {
-  for (const auto& f : filters) {
-    const auto it = fields.find(string_at(f, {"path"}));
-    if (it == fields.end()) return false;
-    const bool negated = string_at(f, {"comparator"}) == "!=";
-    bool passed = false;
-    for (const auto& value : f.at("value").as_array()) {
-      const bool match = std::regex_search(it->second, std::regex(std::string(value.as_string())));
-      passed = passed || (negated ? !match : match);
-    }
-    if (!passed) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 // Security review finding 5: whoever reaches the Falco webhook isolates pods
 // and pages people, so it takes a shared token, only falcosidekick reaches
 // it, and the Sensor acts on allowed namespaces and well-formed names only.
-TEST_CASE("the Falco webhook needs a token, a peer allowed to reach it and an allowed namespace",
-          "[unit][workflows]") {
+TEST_CASE("the Falco webhook needs a token and a peer allowed to reach it", "[unit][workflows]") {
   const auto& source = document("EventSource", "falco");
   CHECK(string_at(source.object, {"spec", "webhook", "falco", "authSecret", "name"}) ==
         "irsteps-falco-webhook");
@@ -537,30 +516,9 @@ TEST_CASE("the Falco webhook needs a token, a peer allowed to reach it and an al
   CHECK(find(peers[0], {"namespaceSelector", "matchLabels"}) != nullptr);
   CHECK(find(peers[0], {"podSelector", "matchLabels"}) != nullptr);  // not every pod of that namespace
 
-  const auto& sensor = document("Sensor", "falco-container-compromise");
-  const auto& dependency = sensor.object.at("spec").at("dependencies").as_array().at(0);
-  CHECK(string_at(dependency, {"filters", "dataLogicalOperator"}) == "and");
-  const auto& filters = dependency.at("filters").at("data").as_array();
-  const std::string ns = "body.output_fields.k8s\\.ns\\.name";
-  const std::string pod = "body.output_fields.k8s\\.pod\\.name";
-  auto alert = [&](std::string n, std::string p) {
-    return std::map<std::string, std::string>{{"body.priority", "Critical"},
-                                              {"body.time", "2026-12-07T12:04:17.413Z"},
-                                              {ns, std::move(n)},
-                                              {pod, std::move(p)}};
-  };
-  CHECK(sensor_accepts(filters, alert("shop", "web-7d9f8b6c5-abcde")));
-  for (const char* protected_ns : {"kube-system", "irsteps", "argo", "argo-events", "falco", "kube-public"}) {
-    INFO(protected_ns);
-    CHECK_FALSE(sensor_accepts(filters, alert(protected_ns, "web-1")));
-  }
-  CHECK(sensor_accepts(filters, alert("kube-system-apps", "web-1")));  // anchored: only the name itself
-  CHECK_FALSE(sensor_accepts(filters, alert("shop/../kube-system", "web-1")));
-  CHECK_FALSE(sensor_accepts(filters, alert("shop", "web-1\nkube-system")));
-  CHECK_FALSE(sensor_accepts(filters, alert("shop", "../secrets")));
-  CHECK_FALSE(sensor_accepts(filters, alert("", "web-1")));
-  CHECK_FALSE(sensor_accepts(
-      filters, {{"body.priority", "Critical"}, {"body.time", "2026-12-07T12:04:17.413Z"}, {pod, "web-1"}}));
+  // What the Sensor's filters let through is evaluated as Argo Events does
+  // in tests/service/trigger_test.cpp ("playbook trigger: alerts about the
+  // cluster's own namespaces, or naming no valid pod, fire nothing").
 }
 
 // Issue 18: Argo Events fails the whole trigger when a parameter resolves
