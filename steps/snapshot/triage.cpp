@@ -27,7 +27,10 @@ std::string pod_dir(const json::object& pod) {
   return string_at(pod, {"metadata", "namespace"}) + "/" + string_at(pod, {"metadata", "name"});
 }
 
-// Tries each command until one runs; its stdout (and stderr, marked) is the item.
+// Tries each command until one runs and succeeds; its stdout is the item. A
+// command that is missing (126, 127) or fails (another exit status) gives way
+// to the next; the last one's failure keeps its output, marked partial, with
+// every failure named.
 void first_that_runs(k8s::Client& client, const json::object& pod, const std::string& container,
                      const std::string& path, const std::vector<Attempt>& attempts, evidence::Folder& folder,
                      Tally& tally) {
@@ -36,6 +39,7 @@ void first_that_runs(k8s::Client& client, const json::object& pod, const std::st
   const evidence::Provenance provenance{string_at(pod, {"metadata", "uid"}),
                                         string_at(pod, {"metadata", "resourceVersion"})};
   std::string tried;
+  std::string failed;  // attempts that ran and failed, with why
   for (const auto& attempt : attempts) {
     const std::string source = "exec in " + container + ": " + show(attempt.command);
     tried += (tried.empty() ? "" : ", ") + show(attempt.command);
@@ -60,16 +64,24 @@ void first_that_runs(k8s::Client& client, const json::object& pod, const std::st
     }
     if (result->exit_code == 126 || result->exit_code == 127) continue;
     if (result->exit_code != 0) {
+      const std::string why =
+          fmt::format("{}: exit status {}: {}", show(attempt.command), result->exit_code, err.substr(0, 300));
+      // A tool that is there but fails (busybox's netstat has no -p): the
+      // next way may still answer, and this attempt's output is dropped.
+      if (&attempt != &attempts.back()) {
+        failed += (failed.empty() ? "" : "; ") + why;
+        continue;
+      }
       return count(tally,
-                   writer->commit(evidence::ItemStatus::partial,
-                                  fmt::format("exit status {}: {}", result->exit_code, err.substr(0, 300))),
+                   writer->commit(evidence::ItemStatus::partial, (failed.empty() ? "" : failed + "; ") + why),
                    folder, path, source);
     }
     return count(tally, writer->commit(), folder, path, source);
   }
   count_failure(tally,
                 Error(Code::action_failed,
-                      "none of these could run in the container (no such tools, no shell?): " + tried),
+                      "none of these could run in the container (no such tools, no shell?): " + tried +
+                          (failed.empty() ? "" : " (failed: " + failed + ")")),
                 folder, path, "exec in " + container);
 }
 

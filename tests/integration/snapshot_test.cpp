@@ -223,6 +223,60 @@ TEST_CASE("triage falls back to /proc when the image has no ps or netstat, and s
   CHECK(item(manifest, "pod.json") != nullptr);
 }
 
+// Issue 17: busybox has a netstat, but not its -p; the item used to be
+// that failure, marked partial with no data, and /proc was never read.
+TEST_CASE("triage falls back when a tool is there but fails, and names the failure when nothing answers",
+          "[integration][snapshot]") {
+  TestNamespace ns("snapbusy");
+  Scratch bin("snap-busybin");
+  Scratch rootfs("snap-busyroot");
+  for (const char* tool : {"sh", "cat", "tr", "find"}) {
+    auto where = run_process({"sh", "-c", std::string("command -v ") + tool});
+    REQUIRE(where);
+    fs::create_symlink(where->out.substr(0, where->out.find('\n')), bin.dir / tool);
+  }
+  // busybox's answers to the flags it lacks: usage on stderr, exit 1.
+  for (const char* tool : {"netstat", "ps"}) {
+    const fs::path script = bin.dir / tool;
+    std::ofstream(script) << "#!/bin/sh\necho \"" << tool
+                          << ": unrecognized option\" >&2\necho \"BusyBox usage\" >&2\nexit 1\n";
+    fs::permissions(script, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+  }
+  Cluster::get().apply_yaml(ns.name(),
+                            pod_yaml("busybox", rootfs.dir.string(), {},
+                                     "    env: [{name: PATH, value: \"" + bin.dir.string() + "\"}]\n"));
+  await_running(ns.name(), "busybox");
+  Scratch out("snap-busyout");
+  auto run = run_step_binary(
+      "snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--selector", "app=busybox",
+                   "--kubeconfig", Cluster::get().kubeconfig(), "--out", out.dir.string()});
+  REQUIRE_EXIT(run, 0);
+  const auto manifest = manifest_of(out.dir.string());
+  const auto* network = item(manifest, "triage/app/network.txt");
+  REQUIRE(network != nullptr);
+  CHECK(string_at(*network, {"status"}) == "complete");
+  CHECK(string_at(*network, {"source"}).find("/proc/net/tcp") != std::string::npos);
+  CHECK(read_file(out / string_at(*network, {"path"}))->find("== /proc/net/tcp") != std::string::npos);
+  const auto* processes = item(manifest, "triage/app/processes.txt");
+  REQUIRE(processes != nullptr);
+  CHECK(string_at(*processes, {"status"}) == "complete");
+  CHECK(string_at(*processes, {"source"}).find("sh -c") != std::string::npos);
+
+  // Only failing tools and no shell: the failure names what each said.
+  for (const char* tool : {"sh", "find"}) fs::remove(bin.dir / tool);
+  Scratch again("snap-busyout2");
+  auto bare = run_step_binary(
+      "snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--selector", "app=busybox",
+                   "--kubeconfig", Cluster::get().kubeconfig(), "--out", again.dir.string()});
+  REQUIRE_EXIT(bare, 1);
+  const auto bare_manifest = manifest_of(again.dir.string());
+  const auto* failed = item(bare_manifest, "triage/app/network.txt");
+  REQUIRE(failed != nullptr);
+  CHECK(string_at(*failed, {"status"}) == "failed");
+  CHECK(string_at(*failed, {"reason"}).find("netstat -tulpn: exit status 1: netstat: unrecognized option") !=
+        std::string::npos);
+}
+
 TEST_CASE("without pods/exec the step exits 5 and still collects everything else",
           "[integration][snapshot][rbac]") {
   TestNamespace ns("snaprbac");
