@@ -113,9 +113,17 @@ Result<json::object> await_running(k8s::Client& client, const json::object& pod,
                                               string_at(*terminated, {"reason"}) + ")");
       }
       if (const auto* waiting = find(*status, {"state", "waiting"})) {
-        last = "waiting: " + string_at(*waiting, {"reason"});
+        const std::string reason = string_at(*waiting, {"reason"});
+        last = "waiting: " + reason;
         const std::string message = string_at(*waiting, {"message"});
         if (!message.empty()) last += ": " + message;
+        // The kubelet gives up on the image for now (ImagePullBackOff after a
+        // failed pull, pkg/kubelet/images/image_manager.go) or will never
+        // pull it: waiting out running_timeout would only hide why.
+        if (reason == "ImagePullBackOff" || reason == "InvalidImageName" || reason == "ErrImageNeverPull") {
+          return Error(Code::action_failed, "the debug image of ephemeral container " + debug +
+                                                " cannot be pulled (" + last + ")");
+        }
       }
     }
     if (SteadyClock::now() >= deadline) {

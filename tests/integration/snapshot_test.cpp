@@ -553,6 +553,34 @@ bool warned(const StepRun& run, const std::string& text) {
 
 }  // namespace
 
+// Issue 17: a debug image that cannot be pulled used to keep the step waiting
+// for the whole running timeout and then fail as a transient fault.
+TEST_CASE("snapshot --via-ephemeral says at once why a debug image that cannot be pulled gave no files",
+          "[integration][snapshot][ephemeral]") {
+  TestNamespace ns("snapnopull");
+  Scratch rootfs("snap-nopullroot");
+  Scratch empty_bin("snap-nopullbin");
+  apply_distroless(ns.name(), "distroless", rootfs.dir.string(), empty_bin.dir.string());
+  Scratch out("snap-nopullout");
+  // The test node agent cannot pull from 127.0.0.1:1 (nothing listens there
+  // and it pulls nothing), and reports what the kubelet reports.
+  const std::string unpullable = "127.0.0.1:1/tools/debug@sha256:" + std::string(64, 'e');
+  auto run =
+      run_step_binary("snapshot", {"--incident-id", incident, "--namespace", ns.name(), "--pod", "distroless",
+                                   "--kubeconfig", Cluster::get().kubeconfig(), "--triage=false", "--out",
+                                   out.dir.string(), "--via-ephemeral", unpullable});
+  REQUIRE_EXIT(run, 1);
+  const auto manifest = manifest_of(out.dir.string());
+  const auto* tar = item(manifest, "filesystem/app.tar");
+  REQUIRE(tar != nullptr);
+  CHECK(string_at(*tar, {"status"}) == "failed");
+  const std::string reason = string_at(*tar, {"reason"});
+  CHECK(reason.find("cannot be pulled") != std::string::npos);
+  CHECK(reason.find("ImagePullBackOff") != std::string::npos);
+  CHECK(reason.find(unpullable) != std::string::npos);
+  CHECK(item(manifest, "pod.json") != nullptr);
+}
+
 TEST_CASE("snapshot --via-ephemeral tars a container without shell or tar through a debug container, once",
           "[integration][snapshot][ephemeral]") {
   TestNamespace ns("snapeph");

@@ -71,7 +71,13 @@ type containerInit struct {
 type ephemeralState struct {
 	started time.Time
 	err     string // why it could not start ("" = running)
+	pull    string // why its image could not be pulled ("" = pulled)
 }
+
+// unpullableRegistry: images from here cannot be pulled, as from a registry
+// that refuses connections (nothing listens on port 1; nothing is ever
+// contacted, the agent pulls no image).
+const unpullableRegistry = "127.0.0.1:1/"
 
 // ensureEphemeral starts the main process of every container targeted by an
 // ephemeral container of p, and notes when each ephemeral container started.
@@ -86,7 +92,9 @@ func (a *agent) ensureEphemeral(rec *podRecord, p *pod) bool {
 			continue
 		}
 		st := ephemeralState{started: time.Now()}
-		if ec.TargetContainerName != "" {
+		if strings.HasPrefix(ec.Image, unpullableRegistry) {
+			st.pull = fmt.Sprintf("Back-off pulling image %q", ec.Image)
+		} else if ec.TargetContainerName != "" {
 			if p.container(ec.TargetContainerName) == nil {
 				st.err = fmt.Sprintf("target container %q not found in pod", ec.TargetContainerName)
 			} else if _, err := a.startInit(rec, p, ec.TargetContainerName); err != nil {
@@ -196,7 +204,7 @@ func ephemeralSignature(p *pod) string {
 
 // ephemeralStatuses is status.ephemeralContainerStatuses: running once
 // started, waiting with CreateContainerError when the target could not be
-// entered.
+// entered, with ImagePullBackOff when the image cannot be pulled.
 func (r *podRecord) ephemeralStatuses(p *pod) []obj {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -208,6 +216,12 @@ func (r *podRecord) ephemeralStatuses(p *pod) []obj {
 		switch {
 		case !ok:
 			cs["state"] = obj{"waiting": obj{"reason": "ContainerCreating"}}
+		case st.pull != "":
+			// The kubelet says ErrImagePull for the failed pull and
+			// ImagePullBackOff while it waits to try again
+			// (pkg/kubelet/images/image_manager.go EnsureImageExists); the
+			// agent says the latter at once.
+			cs["state"] = obj{"waiting": obj{"reason": "ImagePullBackOff", "message": st.pull}}
 		case st.err != "":
 			cs["state"] = obj{"waiting": obj{"reason": "CreateContainerError", "message": st.err}}
 		default:
