@@ -1,6 +1,8 @@
 // The objects isolate writes: the NetworkPolicy and the Events.
 #include "isolate.hpp"
 
+#include "ir/k8s/event.hpp"
+
 #include "ir/core/encoding.hpp"
 #include "ir/core/time.hpp"
 
@@ -12,20 +14,10 @@
 namespace ir::steps::isolate {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using k8s::bounded_name;
 
-// Object names are DNS subdomains of at most 253 characters; long ones end
-// in a hash so that they stay unique and deterministic.
-std::string bounded_name(std::string name, std::size_t limit) {
-  if (name.size() <= limit) return name;
-  const std::string hash = sha256_hex(name).substr(0, 10);
-  name.resize(limit - hash.size() - 1);
-  while (!name.empty() && (name.back() == '-' || name.back() == '.')) name.pop_back();
-  return name + "-" + hash;
+std::string lower(std::string_view text) {
+  return k8s::lower_ascii(text);
 }
 
 json::object peer_namespace(const std::string& ns) {
@@ -106,30 +98,14 @@ json::object build_policy(const Options& options, const std::string& name, const
 
 json::object build_event(const Options& options, const json::object& pod, std::string_view reason,
                          std::string message) {
-  const json::object& pod_value = pod;
-  const std::string pod_name = string_at(pod_value, {"metadata", "name"});
-  const std::string stamp = format_utc(now());
-  return {{"apiVersion", "v1"},
-          {"kind", "Event"},
-          {"metadata",
-           json::object{
-               {"name", bounded_name(pod_name + "." + lower(options.incident_id) + "." + lower(reason), 253)},
-               {"namespace", options.ns},
-               {"labels", json::object{{incident_label, options.incident_id}}}}},
-          {"involvedObject", json::object{{"apiVersion", "v1"},
-                                          {"kind", "Pod"},
-                                          {"namespace", options.ns},
-                                          {"name", pod_name},
-                                          {"uid", string_at(pod_value, {"metadata", "uid"})}}},
-          {"reason", reason},
-          {"message", std::move(message)},
-          {"type", "Warning"},
-          {"source", json::object{{"component", "irsteps-isolate"}}},
-          {"reportingComponent", "irsteps.io/isolate"},
-          {"reportingInstance", "irsteps"},
-          {"firstTimestamp", stamp},
-          {"lastTimestamp", stamp},
-          {"count", 1}};
+  return k8s::build_event(
+      {.involved = k8s::reference_of(k8s::resources::pods, options.ns, string_at(pod, {"metadata", "name"}),
+                                     string_at(pod, {"metadata", "uid"})),
+       .ns = options.ns,
+       .step = "isolate",
+       .incident_id = options.incident_id,
+       .reason = std::string(reason),
+       .message = std::move(message)});
 }
 
 }  // namespace ir::steps::isolate

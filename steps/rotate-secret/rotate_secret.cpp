@@ -1,5 +1,7 @@
 #include "rotate_secret.hpp"
 
+#include "ir/k8s/event.hpp"
+
 #include "ir/core/log.hpp"
 #include "ir/core/time.hpp"
 #include "ir/params/params.hpp"
@@ -176,28 +178,16 @@ Result<void> run(const Options& options, Context& context) {
     }
     // The record on the Secret itself, for `kubectl describe`: when and for
     // which incident, never what.
-    std::string lower_incident = options.incident_id;
-    for (auto& c : lower_incident) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const std::string stamp = format_utc(now());
-    json::object event{
-        {"apiVersion", "v1"},
-        {"kind", "Event"},
-        {"metadata",
-         json::object{
-             {"name", name + "." + lower_incident + ".rotated" +
-                          (rotation->resource_version.empty() ? "" : "-" + rotation->resource_version)},
-             {"namespace", options.ns}}},
-        {"involvedObject", k8s::reference_of(k8s::resources::secrets, options.ns, name, rotation->uid)},
-        {"reason", "Rotated"},
-        {"message", "irsteps rotated " + std::to_string(values.size()) +
-                        " key(s) of this Secret for incident " + options.incident_id},
-        {"type", "Normal"},
-        {"source", json::object{{"component", "irsteps-rotate-secret"}}},
-        {"reportingComponent", "irsteps.io/rotate-secret"},
-        {"reportingInstance", "irsteps"},
-        {"firstTimestamp", stamp},
-        {"lastTimestamp", stamp},
-        {"count", 1}};
+    const json::object event = k8s::build_event(
+        {.involved = k8s::reference_of(k8s::resources::secrets, options.ns, name, rotation->uid),
+         .ns = options.ns,
+         .step = "rotate-secret",
+         .incident_id = options.incident_id,
+         .reason = "Rotated",
+         .message = "irsteps rotated " + std::to_string(values.size()) +
+                    " key(s) of this Secret for incident " + options.incident_id,
+         .type = "Normal",
+         .name_suffix = rotation->resource_version.empty() ? "" : "-" + rotation->resource_version});
     if (auto recorded =
             writer.create(k8s::resources::events, options.ns, event, "event on Secret " + name, true);
         !recorded) {

@@ -348,7 +348,7 @@ TEST_CASE(
   auto plugin_report = parse_json(plugin_ready.out, "plugin dry-run");
   REQUIRE(plugin_report);
   CHECK(string_at(*plugin_report, {"status"}) == "ready");
-  CHECK(find(*plugin_report, {"steps"})->as_array().size() == 8);
+  CHECK(find(*plugin_report, {"steps"})->as_array().size() == std::size(ir::generated::step_list));
   CHECK(plugin_ready.out.find("image-test-agent-token") == std::string::npos);
   const auto plugin_refused = plugin_dry_run("65532:65532");
   CHECK(plugin_refused.exit_status == 2);

@@ -8,6 +8,7 @@
 #include "ir/http/client.hpp"
 #include "ir/params/params.hpp"
 #include "ir/params/schema.hpp"
+#include "irsteps/step_list.hpp"
 #include "support/catch.hpp"
 #include "support/cluster.hpp"
 #include "support/git_server.hpp"
@@ -208,8 +209,8 @@ inline json::object notify_call(const std::string& routing, const std::string& n
 using PolicyFiles = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
 inline std::string policy_allowing(const PolicyFiles& files) {
   json::object steps;
-  for (const char* step : {"isolate", "snapshot", "rollout", "rotate-secret", "access-audit", "drift",
-                           "notify", "verify-image"}) {
+  for (const auto& entry : ir::generated::step_list) {
+    const std::string step(entry.name);
     json::object rule{{"namespaces", json::array{"*"}}};
     if (const auto it = files.find(step); it != files.end()) {
       json::object allowed;

@@ -5,9 +5,11 @@
 // a cluster get a kubeconfig whose API server is a closed port (or a slow
 // test server), so each takes a known failure path without a cluster.
 #include "ir/core/time.hpp"
+#include "irsteps/step_list.hpp"
 #include "plugin/plugin_fixture.hpp"
 #include "support/http_server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <regex>
 #include <set>
@@ -125,7 +127,7 @@ TEST_CASE("plugin: --dry-run checks the token file, the port and the case record
   auto report = parse_json(ready.out, "dry-run report");
   REQUIRE(report);
   CHECK(string_at(*report, {"status"}) == "ready");
-  CHECK(find(*report, {"steps"})->as_array().size() == 8);
+  CHECK(find(*report, {"steps"})->as_array().size() == std::size(ir::generated::step_list));
   CHECK(find(*report, {"caseRecordCache", "writable"})->as_bool());
   CHECK(string_at(*report, {"caseRecordCache", "using"}) == tmp / "cache");
   CHECK(string_at(*report, {"finishedRuns", "directory"}) == tmp / "cache/plugin-runs");
@@ -225,7 +227,8 @@ TEST_CASE("plugin: every step gives the verdict its command line gives", "[servi
                             {"access-audit", {{"kubeconfig", kc}}},
                             {"drift", {{"kubeconfig", kc}, {"expected", {dir / "expected.yaml"}}}},
                             {"notify", {{"routing", {dir / "routing.yaml"}}}},
-                            {"verify-image", {{"bundle", {dir / "bundle.json"}}}}});
+                            {"verify-image", {{"bundle", {dir / "bundle.json"}}}},
+                            {"cordon", {{"kubeconfig", kc}}}});
   });
   const TempDir& dir = plugin.dir();
   const std::string kc = kubeconfig(dir, closed_server());
@@ -251,8 +254,9 @@ TEST_CASE("plugin: every step gives the verdict its command line gives", "[servi
     }
     return params;
   };
-  const std::vector<Case> cases{
+  std::vector<Case> cases{
       {"isolate", with({{"namespace", "shop"}, {"pod", "web-7d4b9"}, {"dry-run", "true"}}, true)},
+      {"cordon", with({{"namespace", "shop"}, {"pod", json::array{"web-7d4b9"}}, {"dry-run", "true"}}, true)},
       {"snapshot",
        with({{"namespace", "shop"}, {"pod", "web-7d4b9"}, {"out", dir / "evidence"}, {"dry-run", "true"}},
             true)},
@@ -280,6 +284,13 @@ TEST_CASE("plugin: every step gives the verdict its command line gives", "[servi
                              {"certificate-oidc-issuer", "https://token.actions.githubusercontent.com"}},
                             false)},
   };
+  // A step without a case of its own here (a new one, docs/adding-a-step.md)
+  // is still called both ways, with no parameters of its own: the two must
+  // refuse it alike.
+  for (const auto& entry : ir::generated::step_list) {
+    if (std::none_of(cases.begin(), cases.end(), [&](const Case& c) { return c.step == entry.name; }))
+      cases.push_back({std::string(entry.name), with({{"dry-run", "true"}}, entry.kubernetes)});
+  }
   std::set<std::string> steps_seen;
   std::set<int> verdicts;
   for (const auto& c : cases) {
@@ -312,7 +323,7 @@ TEST_CASE("plugin: every step gives the verdict its command line gives", "[servi
     verdicts.insert(cli.exit_status);
   }
   // Every step of the plugin's table, and more than one kind of verdict.
-  CHECK(steps_seen.size() == 8);
+  CHECK(steps_seen.size() == std::size(ir::generated::step_list));
   CHECK(verdicts.contains(0));
   CHECK(verdicts.contains(3));
   CHECK(verdicts.contains(4));

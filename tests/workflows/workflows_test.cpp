@@ -8,6 +8,7 @@
 #include "ir/core/time.hpp"
 #include "ir/params/params.hpp"
 #include "ir/params/schema.hpp"
+#include "irsteps/step_list.hpp"
 #include "support/catch.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -641,7 +642,8 @@ TEST_CASE("every pod template has a writable volume at IRSTEPS_CACHE_DIR and a w
     // must not be where a clone of unknown size grows.
     CHECK(string_at(*volume_holding(env["IRSTEPS_CACHE_DIR"]), {"mountPath"}) == env["IRSTEPS_CACHE_DIR"]);
   }
-  CHECK(checked == 8 + 4);  // every step's pod, and the four that stay pods in the plugin flavour
+  // every step's pod, and the four that stay pods in the plugin flavour
+  CHECK(checked == static_cast<int>(std::size(ir::generated::step_list)) + 4);
 }
 
 // Issue 16 item 6: a pod that hangs is stopped. Argo makes a template's
@@ -686,7 +688,8 @@ TEST_CASE("every pod template has an activeDeadlineSeconds above its step's own 
     REQUIRE(!max_duration.empty());
     CHECK(limit <= seconds_of(max_duration));
   }
-  CHECK(checked == 8 + 4);  // the four that stay pods in the plugin flavour included
+  // the four that stay pods in the plugin flavour included
+  CHECK(checked == static_cast<int>(std::size(ir::generated::step_list)) + 4);
   // A playbook that passes a step a longer timeout than its default must
   // not be cut by the template's deadline.
   for (const auto* doc : workflow_templates()) {
