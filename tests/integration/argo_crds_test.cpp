@@ -688,6 +688,76 @@ TEST_CASE(
       {"-n", second.name(), "get", "configmap", "irsteps-images", "-o", "jsonpath={.data.irsteps-plugin}"});
   CHECK(images.out.rfind("ghcr.io/irsteps/irsteps-plugin:", 0) == 0);
 
+  // The install check (scripts/check-install.py) against the first install:
+  // what a cluster without Argo's controller, storage and the webhook's
+  // Secret lacks, each named; then with them, all holds; then a binding
+  // taken away is named with the ServiceAccount and what it lacks.
+  auto check = [&] {
+    auto run = run_process({"python3", source_dir + "/scripts/check-install.py", first.name(), "--kubeconfig",
+                            Cluster::get().kubeconfig()});
+    if (!run) FAIL("check-install.py: " << run.error().describe());
+    return *run;
+  };
+  auto lacking = check();
+  INFO("check-install.py: " << lacking.out << lacking.err);
+  CHECK(lacking.exit_status == 1);
+  CHECK(lacking.out.find("MISSING  Argo Workflows' controller") != std::string::npos);
+  CHECK(lacking.out.find("MISSING  evidence claim irsteps-evidence Bound (is: Pending)") !=
+        std::string::npos);
+  CHECK(lacking.out.find("MISSING  ARGO_EXECUTOR_PLUGINS=true") != std::string::npos);
+  CHECK(lacking.out.find("MISSING  Secret irsteps-falco-webhook") != std::string::npos);
+  CHECK(lacking.out.find("ok       ServiceAccount irsteps-playbook-data-exposure: ") != std::string::npos);
+  CHECK(count(lacking.out, "MISSING") == 4);
+  // No workflow controller runs here: a stand-in Deployment carries the spec
+  // the check reads (scaled to 0); a PersistentVolume for the claim.
+  const std::string volume = "irsteps-evidence-" + first.name();
+  Cluster::get().apply_yaml(first.name(), fmt::format(R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: workflow-controller, labels: {{app: workflow-controller}}}}
+spec:
+  replicas: 0
+  selector: {{matchLabels: {{app: workflow-controller}}}}
+  template:
+    metadata: {{labels: {{app: workflow-controller}}}}
+    spec:
+      containers:
+        - name: workflow-controller
+          image: registry.example/workflow-controller:stand-in
+          env: [{{name: ARGO_EXECUTOR_PLUGINS, value: "true"}}]
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: {0}}}
+spec:
+  capacity: {{storage: 20Gi}}
+  accessModes: [ReadWriteMany]
+  hostPath: {{path: /tmp/{0}}}
+  claimRef: {{namespace: {1}, name: irsteps-evidence}}
+)",
+                                                      volume, first.name()));
+  auto secret = kubectl({"create", "secret", "generic", "irsteps-falco-webhook", "--from-literal=token=t"});
+  CHECK(secret.exit_status == 0);
+  CHECK(eventually([&] {
+    return kubectl({"get", "pvc", "irsteps-evidence", "-o", "jsonpath={.status.phase}"}).out == "Bound";
+  }));
+  auto holds = check();
+  INFO("check-install.py: " << holds.out << holds.err);
+  CHECK(holds.exit_status == 0);
+  CHECK(holds.out.find("MISSING") == std::string::npos);
+  CHECK(holds.out.find("all checks hold") != std::string::npos);
+  auto unbound =
+      kubectl({"delete", "clusterrolebinding", "irsteps-playbook-data-exposure-rotate-secret" + suffix_a});
+  CHECK(unbound.exit_status == 0);
+  auto lost = check();
+  INFO("check-install.py: " << lost.out << lost.err);
+  CHECK(lost.exit_status == 1);
+  CHECK(lost.out.find("MISSING  ServiceAccount irsteps-playbook-data-exposure: ") != std::string::npos);
+  CHECK(lost.out.find("patch secrets in every namespace") != std::string::npos);
+  CHECK(count(lost.out, "MISSING") == 1);
+  // Applying the install again restores it.
+  CHECK(kubectl({"apply", "-k", a.string()}).exit_status == 0);
+  CHECK(check().exit_status == 0);
+
   // Uninstall keeping the evidence: the claim and its namespace stay.
   auto kept =
       kubectl({"delete", "-k", a.string(), "-l", "irsteps.io/keep-on-uninstall!=true", "--wait=false"});
@@ -715,6 +785,7 @@ TEST_CASE(
     INFO(object << " was there before the installs");
     CHECK(after.count(object) == 1);
   }
+  CHECK(kubectl({"delete", "persistentvolume", volume, "--wait=false"}).exit_status == 0);
   CHECK(eventually([&] {
     auto ns = kubectl({"get", "namespace", second.name(), "-o", "jsonpath={.status.phase}"});
     return ns.exit_status != 0 || ns.out == "Terminating";
