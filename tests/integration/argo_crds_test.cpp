@@ -791,3 +791,84 @@ spec:
     return ns.exit_status != 0 || ns.out == "Terminating";
   }));
 }
+
+// containers/pin-digests.py, as release.yml runs it after the push: an
+// overlay that pins every image of the list by digest. With the plugin and
+// the triggers on top of it, every image (the sidecar's string too) is the
+// pinned one, and the whole passes the dry run. What it refuses: a missing
+// image, an unknown one, a digest that is not sha256.
+TEST_CASE(
+    "Argo CRDs: the overlay containers/pin-digests.py writes pins every image by digest, under the "
+    "components "
+    "too",
+    "[integration][argo-crds][kustomize]") {
+  TestNamespace ns("kustomize-pinned");
+  Kubectl kubectl(ns.name());
+  install_argo_crds(kubectl);
+  auto text = read_file(source_dir + "/workflows/argo/kustomization.yaml");
+  REQUIRE(text);
+  auto base = parse_yaml(*text, "kustomization.yaml");
+  REQUIRE(base);
+  std::string digests;
+  std::set<std::string> pinned;
+  for (const auto& entry : base->as_object().at("images").as_array()) {
+    const auto name = string_at(entry, {"name"}).substr(std::string("irsteps/").size());
+    const auto digest = "sha256:" + sha256_hex(name);
+    digests += name + " " + digest + "\n";
+    pinned.insert("registry.example/sec/" + name + "@" + digest);
+  }
+  REQUIRE(pinned.size() >= 9);
+  const fs::path release = fs::path(IRSTEPS_BINARY_DIR) / "tests" / "kustomize" / "release";
+  fs::remove_all(release);
+  auto pin = [&](const fs::path& out, const std::string& input) {
+    ProcessOptions options;
+    options.stdin_data = input;
+    auto run = run_process(
+        {"python3", source_dir + "/containers/pin-digests.py", out.string(), "registry.example/sec"},
+        options);
+    if (!run) FAIL("pin-digests.py: " << run.error().describe());
+    return *run;
+  };
+  auto written = pin(release, digests);
+  INFO(written.err);
+  REQUIRE(written.exit_status == 0);
+  const auto on_top = write_kustomization("release-all", R"(apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [../release]
+components: [@WORKFLOWS@/argo/plugin, @WORKFLOWS@/argo/events]
+)");
+  const std::string rendered = kustomize(on_top);
+  const auto docs = documents_of(rendered, "release-all");
+  std::set<std::string> images;
+  for (const auto& doc : docs) collect_images(doc, images);
+  const auto* plugin = find_object(docs, "ConfigMap", "irsteps-executor-plugin");
+  REQUIRE(plugin != nullptr);
+  auto sidecar = parse_yaml(string_at(*plugin, {"data", "sidecar.container"}), "sidecar.container");
+  REQUIRE(sidecar);
+  images.insert(string_at(*sidecar, {"image"}));
+  CHECK(images == pinned);
+  CHECK(rendered.find("ghcr.io/") == std::string::npos);
+
+  const auto applied = documents_of(into_namespace(rendered, ns.name()), "release-all");
+  auto run = kubectl({"apply", "--dry-run=server", "-f", "-"}, as_list(applied));
+  INFO("kubectl: " << run.out << run.err);
+  CHECK(run.exit_status == 0);
+  CHECK(count(run.out, "(server dry run)") == applied.size() - 2);  // the admission policy needs 1.30
+
+  const fs::path refused = fs::path(IRSTEPS_BINARY_DIR) / "tests" / "kustomize" / "release-refused";
+  fs::remove_all(refused);
+  const auto first_line = digests.substr(0, digests.find('\n') + 1);
+  auto missing = pin(refused, first_line);
+  CHECK(missing.exit_status == 2);
+  CHECK(missing.err.find("no digest for ") != std::string::npos);
+  auto unknown = pin(refused, digests + "no-such-image sha256:" + sha256_hex("x") + "\n");
+  CHECK(unknown.exit_status == 2);
+  CHECK(unknown.err.find("no-such-image is not an image of workflows/argo/kustomization.yaml") !=
+        std::string::npos);
+  std::string tagged = digests;
+  tagged.replace(tagged.find("sha256:"), 7, "sha512:");
+  auto bad = pin(refused, tagged);
+  CHECK(bad.exit_status == 2);
+  CHECK(bad.err.find("is not sha256:<64 hex>") != std::string::npos);
+  CHECK_FALSE(fs::exists(refused));
+}
