@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 # Writes the plugin flavour of the Argo templates from the container flavour:
 # workflows/argo/plugin/steps.yaml from workflows/argo/steps.yaml, and
-# workflows/argo/plugin/playbooks/*.yaml from workflows/argo/playbooks/*.yaml.
+# workflows/argo/plugin/playbooks/*.yaml from workflows/argo/playbooks/*.yaml,
+# and the images list of workflows/argo/kustomization.yaml from the images the
+# templates and the plugin name (irsteps/<name> -> ghcr.io/irsteps/<name> at
+# the project's version).
 # Run it after changing those; tests/plugin/manifests_test.cpp fails until then.
 import glob
 import os
@@ -186,3 +189,18 @@ for path in sorted(glob.glob(ROOT + '/playbooks/*.yaml')):
               "# instead of a pod per step. Its ServiceAccount also needs the agent Role\n"
               "# of ../rbac.yaml.\n")
     open(ROOT + f'/plugin/playbooks/{pb}.yaml', 'w').write(header + text)
+
+# The kustomize package's one images list: each `irsteps/<name>` a shipped
+# file names becomes ghcr.io/irsteps/<name> at the version of CMakeLists.txt.
+# Overlays (workflows/overlays/) point them elsewhere or pin digests.
+version = re.search(r'^project\(irsteps VERSION ([0-9.]+)', open(ROOT + '/../../CMakeLists.txt').read(), re.M).group(1)
+names = []
+for path in [ROOT + '/steps.yaml', ROOT + '/plugin/configmap.yaml']:
+    for name in re.findall(r'^\s*image: "?irsteps/([a-z0-9-]+)"?\s*$', open(path).read(), re.M):
+        if name not in names:
+            names.append(name)
+kustomization = open(ROOT + '/kustomization.yaml').read()
+listed = ''.join(f'  - {{name: irsteps/{n}, newName: ghcr.io/irsteps/{n}, newTag: {version}}}\n' for n in sorted(names))
+kustomization, n = re.subn(r'^images:\n(?:  - .*\n)*', lambda m: 'images:\n' + listed, kustomization, flags=re.M)
+assert n == 1, 'workflows/argo/kustomization.yaml has no images list'
+open(ROOT + '/kustomization.yaml', 'w').write(kustomization)

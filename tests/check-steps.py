@@ -11,8 +11,9 @@ Usage: check-steps.py ROOT STEPS_JSON IMAGES_TXT
 For each step: steps/<step>/main.cpp and <step with underscores>.hpp (the
 plugin's table is generated from that convention), schemas/<step>.schema.json,
 workflows/argo/rbac/<step>.yaml (absent for a step declared NO_KUBERNETES),
-the step template <step> in workflows/argo/steps.yaml running
-ghcr.io/irsteps/<step>:<version> and, once the plugin's policy enables it or
+the step template <step> in workflows/argo/steps.yaml running the image
+irsteps/<step>, which the images list of workflows/argo/kustomization.yaml
+makes ghcr.io/irsteps/<step>:<version>, and, once the plugin's policy enables it or
 a playbook calls it, in its plugin flavour; the image, the
 README's row and at least one unit test tests/steps/<step>/*_test.cpp.
 Each problem is printed naming the step and the missing piece; exit 1 if any.
@@ -38,6 +39,7 @@ def main():
     version = re.search(r"^project\(irsteps VERSION ([0-9.]+)", open(os.path.join(root, "CMakeLists.txt")).read(),
                         re.M).group(1)
     argo = os.path.join(root, "workflows", "argo")
+    kustomize_images = yaml.safe_load(open(os.path.join(argo, "kustomization.yaml"))).get("images") or []
 
     def templates(path):
         doc = yaml.safe_load(open(os.path.join(argo, path)))
@@ -90,9 +92,12 @@ def main():
             need(name, False, f"its step template '{name}' is missing from workflows/argo/steps.yaml")
         else:
             container = template.get("container") or {}
-            image = f"ghcr.io/irsteps/{name}:{version}"
+            image = f"irsteps/{name}"
             need(name, container.get("image") == image,
                  f"its step template in workflows/argo/steps.yaml runs {container.get('image')!r}, not {image}")
+            wanted = {"name": image, "newName": f"ghcr.io/irsteps/{name}", "newTag": version}
+            need(name, wanted in kustomize_images,
+                 f"workflows/argo/kustomization.yaml's images list has no {wanted}")
             need(name, (container.get("command") or [None])[0] == f"/usr/local/bin/{name}",
                  f"its step template in workflows/argo/steps.yaml does not run /usr/local/bin/{name}")
         # In the plugin flavour once the plugin's policy enables it or a

@@ -6,7 +6,8 @@ fixture step example-step, and checks what the guide promises:
 - the shared files edited by hand are at most three (steps/CMakeLists.txt,
   workflows/argo/steps.yaml, README.md: the snippets of shared/ here), and no
   other file changes (scripts/plugin-workflows.py leaves the plugin flavour
-  as it is for a step no playbook calls);
+  as it is for a step no playbook calls, and adds its image to the images
+  list of workflows/argo/kustomization.yaml);
 - CMake's list then has the step: the plugin's generated table, the image
   list containers/build.sh reads and the steps' header;
 - tests/check-steps.py names the missing README row before the row is added,
@@ -126,7 +127,8 @@ def main():
         added = sorted(set(own) - set(before))
         if sorted(own) != added:
             fail(f"the fixture's files overwrite existing ones: {sorted(set(own) & set(before))}")
-        generated = [f for f in changed if f.startswith("workflows/argo/plugin/")]
+        generated = [f for f in changed
+                     if f.startswith("workflows/argo/plugin/") or f == "workflows/argo/kustomization.yaml"]
         by_hand = [f for f in changed if f not in generated]
         print(f"own files ({len(added)}): " + ", ".join(added))
         print(f"shared files edited by hand ({len(by_hand)}): " + ", ".join(by_hand))
@@ -135,8 +137,11 @@ def main():
             fail(f"adding a step edits {len(by_hand)} shared files by hand, more than 3")
         # A step no playbook calls and the plugin's policy does not enable
         # stays out of the plugin flavour: the script changes nothing.
-        if generated:
+        if [f for f in generated if f.startswith("workflows/argo/plugin/")]:
             fail(f"scripts/plugin-workflows.py changed the plugin flavour for an unused step: {generated}")
+        # Its image joins the kustomize package's images list.
+        if "workflows/argo/kustomization.yaml" not in generated:
+            fail("scripts/plugin-workflows.py did not add the step's image to workflows/argo/kustomization.yaml")
 
     print("adding example-step as docs/adding-a-step.md says: ok")
     return 0

@@ -26,6 +26,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include <unistd.h>
@@ -223,13 +224,18 @@ void install_argo_crds(const Kubectl& kubectl) {
   installed = true;
 }
 
-// The manifests under workflows/argo/, relative to it, sorted.
+bool is_kustomize_file(const fs::path& root, const fs::path& file);
+
+// The manifests under workflows/argo/, relative to it, sorted. Kustomize's
+// own files are no Kubernetes objects and are left out (is_kustomize_file);
+// what they render is dry-run by the kustomize test case below.
 std::vector<std::string> shipped_manifests() {
   const fs::path root = source_dir + "/workflows/argo";
   std::vector<std::string> files;
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
     const auto ext = entry.path().extension();
-    if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json"))
+    if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json") &&
+        !is_kustomize_file(root, entry.path()))
       files.push_back(fs::relative(entry.path(), root).string());
   }
   std::sort(files.begin(), files.end());
@@ -378,4 +384,491 @@ TEST_CASE("Argo CRDs: the API server refuses the Workflow of a repeated Falco al
   CHECK(repeated.err.find("AlreadyExists") != std::string::npos);
   auto listed = kubectl({"get", "workflows", "-o", "name"});
   CHECK(count(listed.out, "workflow.argoproj.io/") == 1);
+}
+
+// The kustomize package (workflows/argo/kustomization.yaml, its components
+// plugin/ and events/, the overlays under workflows/overlays/): rendered with
+// the kustomize built into kubectl, dry-run against the CRDs, and installed
+// for real, twice, then removed.
+namespace {
+
+// kustomization.yaml files, and the transformer configurations a
+// kustomization under `root` names (`configurations:`): kustomize reads them,
+// the API server never sees them.
+bool is_kustomize_file(const fs::path& root, const fs::path& file) {
+  if (file.filename() == "kustomization.yaml") return true;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (entry.path().filename() != "kustomization.yaml") continue;
+    auto text = read_file(entry.path().string());
+    REQUIRE(text);
+    auto doc = parse_yaml(*text, entry.path().string());
+    REQUIRE(doc);
+    const auto* configurations = find(*doc, {"configurations"});
+    if (configurations == nullptr) continue;
+    for (const auto& name : configurations->as_array())
+      if (fs::equivalent(entry.path().parent_path() / std::string(name.as_string()), file)) return true;
+  }
+  return false;
+}
+
+// `kubectl kustomize DIR` (kustomize as kubectl has it: no other tool).
+std::string kustomize(const fs::path& dir) {
+  auto run = run_process({"kubectl", "kustomize", dir.string()});
+  if (!run) FAIL("kubectl kustomize: " << run.error().describe());
+  INFO("kubectl kustomize " << dir.string() << ": " << run->err);
+  REQUIRE(run->exit_status == 0);
+  return run->out;
+}
+
+std::vector<json::value> documents_of(const std::string& yaml, const std::string& what) {
+  auto docs = parse_yaml_documents(yaml, what);
+  REQUIRE(docs);
+  return *docs;
+}
+
+// A kustomization of the test's own, in the build tree; `@WORKFLOWS@` in the
+// text stands for the source's workflows/ folder, relative to it (kustomize
+// takes no absolute paths).
+fs::path write_kustomization(const std::string& name, std::string text) {
+  const fs::path dir = fs::path(IRSTEPS_BINARY_DIR) / "tests" / "kustomize" / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string workflows = fs::relative(fs::path(source_dir) / "workflows", dir).string();
+  for (auto at = text.find("@WORKFLOWS@"); at != std::string::npos; at = text.find("@WORKFLOWS@"))
+    text.replace(at, 11, workflows);
+  std::ofstream(dir / "kustomization.yaml") << text;
+  return dir;
+}
+
+// workflows/overlays/staging as its header says to use it: a copy for
+// namespace `ns`. The test cluster is Kubernetes 1.20, which has no
+// ValidatingAdmissionPolicy (1.30): the copy deletes the plugin's admission
+// policy, as the dry run of every manifest skips plugin/admission.yaml.
+fs::path namespace_overlay(const std::string& ns) {
+  auto text = read_file(source_dir + "/workflows/overlays/staging/kustomization.yaml");
+  REQUIRE(text);
+  std::string overlay = std::regex_replace(*text, std::regex(R"(\.\./\.\./argo)"), "@WORKFLOWS@/argo");
+  overlay = std::regex_replace(overlay, std::regex("irsteps-staging"), ns);
+  REQUIRE(overlay.find(ns) != std::string::npos);
+  overlay += R"(patches:
+  - patch: |-
+      $patch: delete
+      apiVersion: admissionregistration.k8s.io/v1
+      kind: ValidatingAdmissionPolicy
+      metadata: {name: irsteps-plugin-no-pod-spec-patch}
+  - patch: |-
+      $patch: delete
+      apiVersion: admissionregistration.k8s.io/v1
+      kind: ValidatingAdmissionPolicyBinding
+      metadata: {name: irsteps-plugin-no-pod-spec-patch}
+)";
+  return write_kustomization("install-" + ns, overlay);
+}
+
+bool is_admission_policy(const json::value& doc) {
+  const auto kind = string_at(doc, {"kind"});
+  return kind == "ValidatingAdmissionPolicy" || kind == "ValidatingAdmissionPolicyBinding";
+}
+
+// Every `image` string in the documents (Argo's `{{...}}` parameters left
+// out), and the image in the executor plugin's sidecar string.
+void collect_images(const json::value& node, std::set<std::string>& out) {
+  if (node.is_object()) {
+    for (const auto& [key, value] : node.as_object()) {
+      if (key == "image" && value.is_string() && std::string(value.as_string()).rfind("{{", 0) != 0)
+        out.insert(std::string(value.as_string()));
+      else
+        collect_images(value, out);
+    }
+  } else if (node.is_array()) {
+    for (const auto& item : node.as_array()) collect_images(item, out);
+  }
+}
+
+const json::value* find_object(const std::vector<json::value>& docs, const std::string& kind,
+                               const std::string& name) {
+  for (const auto& doc : docs)
+    if (string_at(doc, {"kind"}) == kind && string_at(doc, {"metadata", "name"}) == name) return &doc;
+  return nullptr;
+}
+
+// The images the base's list makes: newName:newTag of each entry.
+std::set<std::string> listed_images() {
+  auto text = read_file(source_dir + "/workflows/argo/kustomization.yaml");
+  REQUIRE(text);
+  auto doc = parse_yaml(*text, "kustomization.yaml");
+  REQUIRE(doc);
+  std::set<std::string> out;
+  for (const auto& entry : doc->as_object().at("images").as_array()) {
+    const auto name = string_at(entry, {"name"});
+    CHECK(name.rfind("irsteps/", 0) == 0);
+    out.insert(string_at(entry, {"newName"}) + ":" + string_at(entry, {"newTag"}));
+  }
+  return out;
+}
+
+// The rendered documents as one List, for one kubectl call.
+std::string as_list(const std::vector<json::value>& docs) {
+  json::array items;
+  for (const auto& doc : docs)
+    if (!is_admission_policy(doc)) items.push_back(doc);
+  return boost::json::serialize(json::object{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}});
+}
+
+// Cluster-scoped objects, and those in kube-system and default, that an
+// install makes (kind/name, namespace-qualified for the namespaced ones).
+std::set<std::string> shared_objects(const Kubectl& kubectl) {
+  std::set<std::string> out;
+  auto add = [&](const std::vector<std::string>& args, const std::string& prefix) {
+    auto got = kubectl(args);
+    INFO(got.err);
+    REQUIRE(got.exit_status == 0);
+    std::istringstream lines(got.out);
+    for (std::string line; std::getline(lines, line);)
+      if (!line.empty()) out.insert(prefix + line);
+  };
+  add({"get", "clusterroles,clusterrolebindings", "-o", "name"}, "");
+  add({"-n", "kube-system", "get", "roles,rolebindings", "-o", "name"}, "kube-system/");
+  add({"-n", "default", "get", "roles,rolebindings", "-o", "name"}, "default/");
+  return out;
+}
+
+std::set<std::string> with_suffix(const std::set<std::string>& objects, const std::string& suffix) {
+  std::set<std::string> out;
+  for (const auto& object : objects)
+    if (object.size() > suffix.size() &&
+        object.compare(object.size() - suffix.size(), suffix.size(), suffix) == 0)
+      out.insert(object);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Argo CRDs: the kustomize package renders every combination with the images of its one list, and each "
+    "passes the dry run",
+    "[integration][argo-crds][kustomize]") {
+  TestNamespace ns("kustomize-dry");
+  Kubectl kubectl(ns.name());
+  install_argo_crds(kubectl);
+  const auto listed = listed_images();
+  REQUIRE(listed.size() >= 9);
+
+  struct Combination {
+    std::string name;
+    fs::path dir;
+    bool plugin;
+    bool events;
+  };
+  const fs::path workflows = fs::path(source_dir) / "workflows";
+  const std::string component =
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+      "resources: [@WORKFLOWS@/argo]\ncomponents: [@WORKFLOWS@/argo/";
+  const std::vector<Combination> combinations = {
+      {"base", workflows / "argo", false, false},
+      {"base + plugin", write_kustomization("plugin", component + "plugin]\n"), true, false},
+      {"base + events", write_kustomization("events", component + "events]\n"), false, true},
+      {"overlays/all", workflows / "overlays" / "all", true, true},
+      {"overlays/staging", workflows / "overlays" / "staging", true, true},
+  };
+  for (const auto& combination : combinations) {
+    INFO(combination.name);
+    const auto docs = documents_of(kustomize(combination.dir), combination.name);
+    // What each brings.
+    CHECK(find_object(docs, "WorkflowTemplate", "irsteps-steps") != nullptr);
+    CHECK(find_object(docs, "WorkflowTemplate", "irsteps-container-compromise") != nullptr);
+    CHECK(find_object(docs, "PersistentVolumeClaim", "irsteps-evidence") != nullptr);
+    CHECK((find_object(docs, "WorkflowTemplate", "irsteps-plugin-steps") != nullptr) == combination.plugin);
+    CHECK((find_object(docs, "EventBus", "default") != nullptr) == combination.events);
+    CHECK((find_object(docs, "Sensor", "falco-container-compromise") != nullptr) == combination.events);
+
+    // Every image is one the list makes; no `irsteps/<name>` is left.
+    std::set<std::string> images;
+    for (const auto& doc : docs) collect_images(doc, images);
+    for (const auto& image : images) {
+      INFO("image " << image);
+      CHECK(listed.count(image) == 1);
+    }
+    const auto* recorded = find_object(docs, "ConfigMap", "irsteps-images");
+    REQUIRE(recorded != nullptr);
+    const auto plugin_image = string_at(*recorded, {"data", "irsteps-plugin"});
+    CHECK(listed.count(plugin_image) == 1);
+    if (combination.plugin) {
+      // The sidecar's image, inside the ExecutorPlugin's string, is the
+      // list's too (the component's replacement; the images transformer
+      // does not look into strings).
+      const auto* plugin = find_object(docs, "ConfigMap", "irsteps-executor-plugin");
+      REQUIRE(plugin != nullptr);
+      auto sidecar = parse_yaml(string_at(*plugin, {"data", "sidecar.container"}), "sidecar.container");
+      REQUIRE(sidecar);
+      CHECK(string_at(*sidecar, {"image"}) == plugin_image);
+      CHECK(string_at(*sidecar, {"name"}) == "irsteps-plugin");
+      // The pod templates of the plugin flavour run the base's images.
+      std::set<std::string> plugin_steps;
+      collect_images(*find_object(docs, "WorkflowTemplate", "irsteps-plugin-steps"), plugin_steps);
+      CHECK(plugin_steps.size() == 4);
+      for (const auto& image : plugin_steps) CHECK(listed.count(image) == 1);
+    }
+
+    // The dry run, in the test's namespace: the staging overlay's copy for
+    // it, the others with their `namespace: irsteps` moved there. The
+    // admission policy needs Kubernetes 1.30 (the skip list above).
+    std::vector<json::value> applied = docs;
+    if (combination.name == "overlays/staging")
+      applied = documents_of(kustomize(namespace_overlay(ns.name())), "staging for " + ns.name());
+    else
+      applied = documents_of(into_namespace(kustomize(combination.dir), ns.name()), combination.name);
+    std::size_t policies = 0;
+    for (const auto& doc : applied) {
+      if (!is_admission_policy(doc)) continue;
+      ++policies;
+      auto refused = kubectl({"apply", "--dry-run=server", "-f", "-"}, boost::json::serialize(doc));
+      CHECK(refused.exit_status != 0);
+      CHECK(refused.err.find("no matches for kind \"ValidatingAdmissionPolicy") != std::string::npos);
+    }
+    CHECK(policies == (combination.plugin && combination.name != "overlays/staging" ? 2U : 0U));
+    auto run = kubectl({"apply", "--dry-run=server", "-f", "-"}, as_list(applied));
+    INFO("kubectl: " << run.out << run.err);
+    CHECK(run.exit_status == 0);
+    CHECK(count(run.out, "(server dry run)") == applied.size() - policies);
+  }
+}
+
+// Two installs through workflows/overlays/staging's copies, one per test
+// namespace: both apply with nothing else done first, each keeps its own
+// cluster-scoped objects and those in kube-system and default (suffixed with
+// its namespace), and `kubectl delete -k` removes what it made: first with
+// the selector that keeps the evidence claim and its namespace, then all of
+// it. An install of the shipped isolate Role (unsuffixed, as the base
+// installs it) is there throughout and must survive both.
+TEST_CASE(
+    "Argo CRDs: kubectl apply -k installs irsteps in two namespaces side by side, and kubectl delete -k "
+    "removes what it made",
+    "[integration][argo-crds][kustomize]") {
+  TestNamespace first("kustomize-a");
+  TestNamespace second("kustomize-b");
+  Kubectl kubectl(first.name());
+  install_argo_crds(kubectl);
+  Cluster::get().apply_shipped_role("isolate");
+  const auto before = shared_objects(kubectl);
+  REQUIRE(before.count("clusterrole.rbac.authorization.k8s.io/irsteps-isolate") == 1);
+
+  const auto a = namespace_overlay(first.name());
+  const auto b = namespace_overlay(second.name());
+  const auto rendered_a = documents_of(kustomize(a), "overlay a");
+  std::size_t shared_a = 0;
+  for (const auto& doc : rendered_a) {
+    const auto ns = string_at(doc, {"metadata", "namespace"});
+    if (ns.empty() || ns == "kube-system" || ns == "default") ++shared_a;
+  }
+  const std::string suffix_a = "-" + first.name();
+  const std::string suffix_b = "-" + second.name();
+
+  for (const auto& dir : {a, b}) {
+    auto applied = kubectl({"apply", "-k", dir.string()});
+    INFO("kubectl apply -k " << dir.string() << ": " << applied.out << applied.err);
+    REQUIRE(applied.exit_status == 0);
+  }
+  const auto installed = shared_objects(kubectl);
+  // The Namespace is cluster-scoped but not suffixed: it is the namespace.
+  CHECK(with_suffix(installed, suffix_a).size() == shared_a - 1);
+  CHECK(with_suffix(installed, suffix_b).size() == shared_a - 1);
+  CHECK(installed.count("kube-system/role.rbac.authorization.k8s.io/irsteps-isolate-network-plugin-check" +
+                        suffix_b) == 1);
+  // Each binding names its own install's ServiceAccount.
+  auto subject =
+      kubectl({"get", "clusterrolebinding", "irsteps-playbook-container-compromise-isolate" + suffix_a, "-o",
+               "jsonpath={.roleRef.name} {.subjects[0].namespace}"});
+  CHECK(subject.out == "irsteps-isolate" + suffix_a + " " + first.name());
+  subject =
+      kubectl({"-n", "kube-system", "get", "rolebinding", "irsteps-isolate-network-plugin-check" + suffix_b,
+               "-o", "jsonpath={.subjects[0].namespace}"});
+  CHECK(subject.out == second.name());
+  auto images = kubectl(
+      {"-n", second.name(), "get", "configmap", "irsteps-images", "-o", "jsonpath={.data.irsteps-plugin}"});
+  CHECK(images.out.rfind("ghcr.io/irsteps/irsteps-plugin:", 0) == 0);
+
+  // The install check (scripts/check-install.py) against the first install:
+  // what a cluster without Argo's controller, storage and the webhook's
+  // Secret lacks, each named; then with them, all holds; then a binding
+  // taken away is named with the ServiceAccount and what it lacks.
+  auto check = [&] {
+    auto run = run_process({"python3", source_dir + "/scripts/check-install.py", first.name(), "--kubeconfig",
+                            Cluster::get().kubeconfig()});
+    if (!run) FAIL("check-install.py: " << run.error().describe());
+    return *run;
+  };
+  auto lacking = check();
+  INFO("check-install.py: " << lacking.out << lacking.err);
+  CHECK(lacking.exit_status == 1);
+  CHECK(lacking.out.find("MISSING  Argo Workflows' controller") != std::string::npos);
+  CHECK(lacking.out.find("MISSING  evidence claim irsteps-evidence Bound (is: Pending)") !=
+        std::string::npos);
+  CHECK(lacking.out.find("MISSING  ARGO_EXECUTOR_PLUGINS=true") != std::string::npos);
+  CHECK(lacking.out.find("MISSING  Secret irsteps-falco-webhook") != std::string::npos);
+  CHECK(lacking.out.find("ok       ServiceAccount irsteps-playbook-data-exposure: ") != std::string::npos);
+  CHECK(count(lacking.out, "MISSING") == 4);
+  // No workflow controller runs here: a stand-in Deployment carries the spec
+  // the check reads (scaled to 0); a PersistentVolume for the claim.
+  const std::string volume = "irsteps-evidence-" + first.name();
+  Cluster::get().apply_yaml(first.name(), fmt::format(R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: workflow-controller, labels: {{app: workflow-controller}}}}
+spec:
+  replicas: 0
+  selector: {{matchLabels: {{app: workflow-controller}}}}
+  template:
+    metadata: {{labels: {{app: workflow-controller}}}}
+    spec:
+      containers:
+        - name: workflow-controller
+          image: registry.example/workflow-controller:stand-in
+          env: [{{name: ARGO_EXECUTOR_PLUGINS, value: "true"}}]
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: {0}}}
+spec:
+  capacity: {{storage: 20Gi}}
+  accessModes: [ReadWriteMany]
+  hostPath: {{path: /tmp/{0}}}
+  claimRef: {{namespace: {1}, name: irsteps-evidence}}
+)",
+                                                      volume, first.name()));
+  auto secret = kubectl({"create", "secret", "generic", "irsteps-falco-webhook", "--from-literal=token=t"});
+  CHECK(secret.exit_status == 0);
+  CHECK(eventually([&] {
+    return kubectl({"get", "pvc", "irsteps-evidence", "-o", "jsonpath={.status.phase}"}).out == "Bound";
+  }));
+  auto holds = check();
+  INFO("check-install.py: " << holds.out << holds.err);
+  CHECK(holds.exit_status == 0);
+  CHECK(holds.out.find("MISSING") == std::string::npos);
+  CHECK(holds.out.find("all checks hold") != std::string::npos);
+  auto unbound =
+      kubectl({"delete", "clusterrolebinding", "irsteps-playbook-data-exposure-rotate-secret" + suffix_a});
+  CHECK(unbound.exit_status == 0);
+  auto lost = check();
+  INFO("check-install.py: " << lost.out << lost.err);
+  CHECK(lost.exit_status == 1);
+  CHECK(lost.out.find("MISSING  ServiceAccount irsteps-playbook-data-exposure: ") != std::string::npos);
+  CHECK(lost.out.find("patch secrets in every namespace") != std::string::npos);
+  CHECK(count(lost.out, "MISSING") == 1);
+  // Applying the install again restores it.
+  CHECK(kubectl({"apply", "-k", a.string()}).exit_status == 0);
+  CHECK(check().exit_status == 0);
+
+  // Uninstall keeping the evidence: the claim and its namespace stay.
+  auto kept =
+      kubectl({"delete", "-k", a.string(), "-l", "irsteps.io/keep-on-uninstall!=true", "--wait=false"});
+  INFO(kept.out << kept.err);
+  CHECK(kept.exit_status == 0);
+  CHECK(kubectl({"-n", first.name(), "get", "pvc", "irsteps-evidence"}).exit_status == 0);
+  CHECK(kubectl({"-n", first.name(), "get", "workflowtemplates", "-o", "name"}).out.empty());
+  CHECK(with_suffix(shared_objects(kubectl), suffix_a).empty());
+  // The other install is whole.
+  auto other = kubectl({"get", "-k", b.string(), "-o", "name"});
+  INFO(other.err);
+  CHECK(other.exit_status == 0);
+  CHECK(count(other.out, "\n") == rendered_a.size());
+
+  // Then all of both.
+  for (const auto& dir : {a, b}) {
+    auto removed = kubectl({"delete", "-k", dir.string(), "--ignore-not-found", "--wait=false"});
+    INFO("kubectl delete -k " << dir.string() << ": " << removed.out << removed.err);
+    CHECK(removed.exit_status == 0);
+  }
+  const auto after = shared_objects(kubectl);
+  CHECK(with_suffix(after, suffix_a).empty());
+  CHECK(with_suffix(after, suffix_b).empty());
+  for (const auto& object : before) {
+    INFO(object << " was there before the installs");
+    CHECK(after.count(object) == 1);
+  }
+  CHECK(kubectl({"delete", "persistentvolume", volume, "--wait=false"}).exit_status == 0);
+  CHECK(eventually([&] {
+    auto ns = kubectl({"get", "namespace", second.name(), "-o", "jsonpath={.status.phase}"});
+    return ns.exit_status != 0 || ns.out == "Terminating";
+  }));
+}
+
+// containers/pin-digests.py, as release.yml runs it after the push: an
+// overlay that pins every image of the list by digest. With the plugin and
+// the triggers on top of it, every image (the sidecar's string too) is the
+// pinned one, and the whole passes the dry run. What it refuses: a missing
+// image, an unknown one, a digest that is not sha256.
+TEST_CASE(
+    "Argo CRDs: the overlay containers/pin-digests.py writes pins every image by digest, under the "
+    "components "
+    "too",
+    "[integration][argo-crds][kustomize]") {
+  TestNamespace ns("kustomize-pinned");
+  Kubectl kubectl(ns.name());
+  install_argo_crds(kubectl);
+  auto text = read_file(source_dir + "/workflows/argo/kustomization.yaml");
+  REQUIRE(text);
+  auto base = parse_yaml(*text, "kustomization.yaml");
+  REQUIRE(base);
+  std::string digests;
+  std::set<std::string> pinned;
+  for (const auto& entry : base->as_object().at("images").as_array()) {
+    const auto name = string_at(entry, {"name"}).substr(std::string("irsteps/").size());
+    const auto digest = "sha256:" + sha256_hex(name);
+    digests += name + " " + digest + "\n";
+    pinned.insert("registry.example/sec/" + name + "@" + digest);
+  }
+  REQUIRE(pinned.size() >= 9);
+  const fs::path release = fs::path(IRSTEPS_BINARY_DIR) / "tests" / "kustomize" / "release";
+  fs::remove_all(release);
+  auto pin = [&](const fs::path& out, const std::string& input) {
+    ProcessOptions options;
+    options.stdin_data = input;
+    auto run = run_process(
+        {"python3", source_dir + "/containers/pin-digests.py", out.string(), "registry.example/sec"},
+        options);
+    if (!run) FAIL("pin-digests.py: " << run.error().describe());
+    return *run;
+  };
+  auto written = pin(release, digests);
+  INFO(written.err);
+  REQUIRE(written.exit_status == 0);
+  const auto on_top = write_kustomization("release-all", R"(apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [../release]
+components: [@WORKFLOWS@/argo/plugin, @WORKFLOWS@/argo/events]
+)");
+  const std::string rendered = kustomize(on_top);
+  const auto docs = documents_of(rendered, "release-all");
+  std::set<std::string> images;
+  for (const auto& doc : docs) collect_images(doc, images);
+  const auto* plugin = find_object(docs, "ConfigMap", "irsteps-executor-plugin");
+  REQUIRE(plugin != nullptr);
+  auto sidecar = parse_yaml(string_at(*plugin, {"data", "sidecar.container"}), "sidecar.container");
+  REQUIRE(sidecar);
+  images.insert(string_at(*sidecar, {"image"}));
+  CHECK(images == pinned);
+  CHECK(rendered.find("ghcr.io/") == std::string::npos);
+
+  const auto applied = documents_of(into_namespace(rendered, ns.name()), "release-all");
+  auto run = kubectl({"apply", "--dry-run=server", "-f", "-"}, as_list(applied));
+  INFO("kubectl: " << run.out << run.err);
+  CHECK(run.exit_status == 0);
+  CHECK(count(run.out, "(server dry run)") == applied.size() - 2);  // the admission policy needs 1.30
+
+  const fs::path refused = fs::path(IRSTEPS_BINARY_DIR) / "tests" / "kustomize" / "release-refused";
+  fs::remove_all(refused);
+  const auto first_line = digests.substr(0, digests.find('\n') + 1);
+  auto missing = pin(refused, first_line);
+  CHECK(missing.exit_status == 2);
+  CHECK(missing.err.find("no digest for ") != std::string::npos);
+  auto unknown = pin(refused, digests + "no-such-image sha256:" + sha256_hex("x") + "\n");
+  CHECK(unknown.exit_status == 2);
+  CHECK(unknown.err.find("no-such-image is not an image of workflows/argo/kustomization.yaml") !=
+        std::string::npos);
+  std::string tagged = digests;
+  tagged.replace(tagged.find("sha256:"), 7, "sha512:");
+  auto bad = pin(refused, tagged);
+  CHECK(bad.exit_status == 2);
+  CHECK(bad.err.find("is not sha256:<64 hex>") != std::string::npos);
+  CHECK_FALSE(fs::exists(refused));
 }
