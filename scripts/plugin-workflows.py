@@ -203,4 +203,11 @@ kustomization = open(ROOT + '/kustomization.yaml').read()
 listed = ''.join(f'  - {{name: irsteps/{n}, newName: ghcr.io/irsteps/{n}, newTag: {version}}}\n' for n in sorted(names))
 kustomization, n = re.subn(r'^images:\n(?:  - .*\n)*', lambda m: 'images:\n' + listed, kustomization, flags=re.M)
 assert n == 1, 'workflows/argo/kustomization.yaml has no images list'
+# Its resources name every RBAC file: the namespace first, each step's, then
+# the playbooks' bindings to them (a new step's file comes in by itself).
+steps_rbac = sorted(os.path.basename(p) for p in glob.glob(ROOT + '/rbac/*.yaml')
+                    if os.path.basename(p) not in ('namespace.yaml', 'playbooks.yaml'))
+rbac = ''.join(f'  - rbac/{name}\n' for name in ['namespace.yaml'] + steps_rbac + ['playbooks.yaml'])
+kustomization, n = re.subn(r'^(?:  - rbac/.*\n)+', lambda m: rbac, kustomization, flags=re.M)
+assert n == 1, 'workflows/argo/kustomization.yaml lists no rbac/ files'
 open(ROOT + '/kustomization.yaml', 'w').write(kustomization)

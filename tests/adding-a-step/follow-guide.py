@@ -142,6 +142,9 @@ def main():
         # Its image joins the kustomize package's images list.
         if "workflows/argo/kustomization.yaml" not in generated:
             fail("scripts/plugin-workflows.py did not add the step's image to workflows/argo/kustomization.yaml")
+        kustomization = open(os.path.join(tree, "workflows", "argo", "kustomization.yaml")).read()
+        if f"  - rbac/{STEP}.yaml\n" not in kustomization or f"name: irsteps/{STEP}," not in kustomization:
+            fail("workflows/argo/kustomization.yaml lacks the step's RBAC file or image:\n" + kustomization)
 
     print("adding example-step as docs/adding-a-step.md says: ok")
     return 0
