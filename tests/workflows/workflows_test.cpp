@@ -777,3 +777,205 @@ TEST_CASE("the audit log reaches access-audit as an optional input artifact, in 
     CHECK(passed == 1);
   }
 }
+
+namespace {
+
+// Argo Events' data filters as filterData applies them with "and", for the
+// string filters (Go regular expressions searched anywhere; "!=" passes on
+// no match) and the number filters ("=", the default: equal as numbers).
+// `fields` holds every path the event has, as gjson would give it.
+bool alertmanager_sensor_accepts(const json::array& filters,
+                                 const std::map<std::string, std::string>& fields) {
+  for (const auto& f : filters) {
+    const auto it = fields.find(string_at(f, {"path"}));
+    if (it == fields.end()) return false;
+    const bool negated = string_at(f, {"comparator"}) == "!=";
+    bool passed = false;
+    for (const auto& value : f.at("value").as_array()) {
+      const std::string pattern(value.as_string());
+      const bool match = string_at(f, {"type"}) == "number"
+                             ? std::stod(it->second) == std::stod(pattern)
+                             : std::regex_search(it->second, std::regex(pattern));
+      passed = passed || (negated ? !match : match);
+    }
+    if (!passed) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Issue 18, Prometheus -> Alertmanager -> Argo Events: the webhook takes a
+// token and only Alertmanager's pods; one dependency and one trigger per
+// playbook; the trigger starts for one firing alert that names the playbook
+// and a pod in an allowed namespace, with a default for every parameter and
+// the arguments the playbook takes. (tests/triggers/alertmanager_e2e.py runs
+// a real alert through it with `playbook trigger`.)
+TEST_CASE("the Alertmanager Sensor starts the named playbook for one firing alert about an allowed pod",
+          "[unit][workflows]") {
+  const auto& source = document("EventSource", "alertmanager");
+  CHECK(string_at(source.object, {"spec", "webhook", "alertmanager", "authSecret", "name"}) ==
+        "irsteps-alertmanager-webhook");
+  CHECK(string_at(source.object, {"spec", "webhook", "alertmanager", "authSecret", "key"}) == "token");
+
+  const auto& policy = document("NetworkPolicy", "irsteps-alertmanager-eventsource");
+  CHECK(string_at(policy.object, {"spec", "podSelector", "matchLabels", "eventsource-name"}) ==
+        "alertmanager");
+  const auto& ingress = policy.object.at("spec").at("ingress").as_array();
+  REQUIRE(ingress.size() == 1);
+  const auto& peers = ingress[0].at("from").as_array();
+  REQUIRE(peers.size() == 1);
+  CHECK(find(peers[0], {"namespaceSelector", "matchLabels"}) != nullptr);
+  CHECK(find(peers[0], {"podSelector", "matchLabels"}) != nullptr);
+
+  const auto& sensor = document("Sensor", "alertmanager-playbooks");
+  const auto& dependencies = sensor.object.at("spec").at("dependencies").as_array();
+  const auto& triggers = sensor.object.at("spec").at("triggers").as_array();
+  REQUIRE(dependencies.size() == triggers.size());
+  REQUIRE_FALSE(dependencies.empty());
+
+  // The recorded shape of a firing notification (Alertmanager 0.25, as the
+  // end-to-end test receives it), as gjson paths.
+  auto alert = [](std::string playbook) {
+    return std::map<std::string, std::string>{{"body.version", "4"},
+                                              {"body.status", "firing"},
+                                              {"body.alerts.#", "1"},
+                                              {"body.truncatedAlerts", "0"},
+                                              {"body.alerts.0.status", "firing"},
+                                              {"body.alerts.0.labels.irsteps_playbook", std::move(playbook)},
+                                              {"body.alerts.0.fingerprint", "1200da4d91ff21a1"},
+                                              {"body.alerts.0.startsAt", "2026-12-07T19:04:02.608Z"},
+                                              {"body.alerts.0.labels.namespace", "shop"},
+                                              {"body.alerts.0.labels.pod", "web-7d9f8b6c5-abcde"}};
+  };
+  auto with = [](std::map<std::string, std::string> fields, const std::string& path,
+                 const std::string& value) {
+    fields[path] = value;
+    return fields;
+  };
+  auto without = [](std::map<std::string, std::string> fields, const std::string& path) {
+    fields.erase(path);
+    return fields;
+  };
+
+  const auto templates = workflow_templates();
+  for (std::size_t i = 0; i < dependencies.size(); ++i) {
+    const auto& dependency = dependencies[i];
+    const std::string name = string_at(dependency, {"name"});
+    INFO("dependency " << name);
+    CHECK(string_at(dependency, {"eventSourceName"}) == "alertmanager");
+    CHECK(string_at(dependency, {"filters", "dataLogicalOperator"}) == "and");
+    const auto& filters = dependency.at("filters").at("data").as_array();
+    const auto good = alert(name);
+    CHECK(alertmanager_sensor_accepts(filters, good));
+    // Resolved, in either place; not exactly one alert; some left out.
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, with(good, "body.status", "resolved")));
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, with(good, "body.alerts.0.status", "resolved")));
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, with(good, "body.alerts.#", "2")));
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, with(good, "body.alerts.#", "0")));
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, with(good, "body.truncatedAlerts", "1")));
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, with(good, "body.version", "40")));
+    // Only this playbook, the whole name.
+    CHECK_FALSE(alertmanager_sensor_accepts(
+        filters, with(good, "body.alerts.0.labels.irsteps_playbook", name + "-x")));
+    CHECK_FALSE(alertmanager_sensor_accepts(
+        filters, with(good, "body.alerts.0.labels.irsteps_playbook", "x-" + name)));
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, without(good, "body.alerts.0.labels.irsteps_playbook")));
+    // Protected namespaces and names that are not names.
+    for (const char* protected_ns :
+         {"kube-system", "irsteps", "argo", "argo-events", "falco", "kube-public"}) {
+      INFO(protected_ns);
+      CHECK_FALSE(
+          alertmanager_sensor_accepts(filters, with(good, "body.alerts.0.labels.namespace", protected_ns)));
+    }
+    CHECK(alertmanager_sensor_accepts(filters,
+                                      with(good, "body.alerts.0.labels.namespace", "kube-system-apps")));
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, with(good, "body.alerts.0.labels.namespace", "")));
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, without(good, "body.alerts.0.labels.namespace")));
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, with(good, "body.alerts.0.labels.pod", "../secrets")));
+    CHECK_FALSE(
+        alertmanager_sensor_accepts(filters, with(good, "body.alerts.0.labels.pod", "web-1\nkube-system")));
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, without(good, "body.alerts.0.labels.pod")));
+    // What the Workflow's name is made of.
+    CHECK_FALSE(
+        alertmanager_sensor_accepts(filters, with(good, "body.alerts.0.fingerprint", "1200DA4D91FF21A1")));
+    CHECK_FALSE(alertmanager_sensor_accepts(filters, with(good, "body.alerts.0.startsAt", "yesterday")));
+
+    // Its trigger: started by this dependency alone, every parameter with a
+    // default, the workflow's arguments all the playbook's.
+    const auto& trigger = triggers[i];
+    CHECK(string_at(trigger, {"template", "conditions"}) == name);
+    const auto* argo_workflow = find(trigger, {"template", "argoWorkflow"});
+    REQUIRE(argo_workflow != nullptr);
+    CHECK(string_at(*argo_workflow, {"operation"}) == "submit");
+    const auto* resource = find(*argo_workflow, {"source", "resource"});
+    REQUIRE(resource != nullptr);
+    CHECK(string_at(*resource, {"spec", "workflowTemplateRef", "name"}) == "irsteps-" + name);
+    const Doc* playbook = nullptr;
+    for (const auto* t : templates) {
+      if (t->name() == "irsteps-" + name && t->file.rfind("playbooks/", 0) == 0) playbook = t;
+    }
+    REQUIRE(playbook != nullptr);
+    std::map<std::string, bool> takes;  // the playbook's parameters: has a default
+    for (const auto& p : array_at(playbook->object, {"spec", "arguments", "parameters"}))
+      takes[string_at(p, {"name"})] = find(p, {"value"}) != nullptr;
+    const auto& arguments = array_at(*resource, {"spec", "arguments", "parameters"});
+    std::set<std::string> given;
+    for (const auto& argument : arguments) {
+      const std::string argument_name = string_at(argument, {"name"});
+      INFO("argument " << argument_name);
+      CHECK(takes.contains(argument_name));
+      given.insert(argument_name);
+    }
+    for (const auto& [parameter, has_default] : takes) {
+      INFO("the playbook's parameter " << parameter);
+      if (!has_default) CHECK(given.contains(parameter));
+    }
+    std::set<std::string> set_by_parameter;
+    bool names_the_workflow = false;
+    for (const auto& parameter : array_at(*argo_workflow, {"parameters"})) {
+      const std::string dest = string_at(parameter, {"dest"});
+      INFO(dest);
+      CHECK(find(parameter, {"src", "value"}) != nullptr);
+      CHECK(string_at(parameter, {"src", "dependencyName"}) == name);
+      const std::string prefix = "spec.arguments.parameters.";
+      if (dest == "metadata.name") {
+        names_the_workflow = true;
+        const std::string name_template = string_at(parameter, {"src", "dataTemplate"});
+        CHECK(name_template.find("fingerprint") != std::string::npos);
+        CHECK(name_template.find("startsAt") != std::string::npos);
+        CHECK(name_template.find("uuid") == std::string::npos);
+      } else if (dest.starts_with(prefix) && dest.ends_with(".value")) {
+        const auto index = std::stoul(dest.substr(prefix.size()));
+        REQUIRE(index < arguments.size());
+        set_by_parameter.insert(string_at(arguments[index], {"name"}));
+      } else {
+        FAIL("a parameter sets " << dest);
+      }
+    }
+    CHECK(names_the_workflow);
+    CHECK(set_by_parameter == given);  // every argument set from the alert, none twice
+    for (const auto& argument : arguments) {
+      if (string_at(argument, {"name"}) == "response") CHECK(string_at(argument, {"value"}) == "evidence");
+    }
+    // A refused create (AlreadyExists: the same firing again) is not retried.
+    const auto* steps = find(trigger, {"retryStrategy", "steps"});
+    REQUIRE(steps != nullptr);
+    CHECK(steps->to_number<std::int64_t>() == 1);
+  }
+
+  const std::string account = string_at(sensor.object, {"spec", "template", "serviceAccountName"});
+  const auto& binding = document("RoleBinding", account);
+  CHECK(string_at(binding.object, {"roleRef", "name"}) == account);
+  CHECK(string_at(binding.object.at("subjects").as_array().at(0), {"name"}) == account);
+  const auto& role = document("Role", account);
+  std::map<std::string, std::set<std::string>> verbs;
+  for (const auto& rule : role.object.at("rules").as_array()) {
+    for (const auto& resource : rule.at("resources").as_array()) {
+      for (const auto& verb : rule.at("verbs").as_array())
+        verbs[std::string(resource.as_string())].insert(std::string(verb.as_string()));
+    }
+  }
+  CHECK(verbs == std::map<std::string, std::set<std::string>>{{"workflows", {"create", "list"}},
+                                                              {"workflowtemplates", {"get"}}});
+}
