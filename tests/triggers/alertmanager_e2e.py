@@ -26,8 +26,11 @@
 # 6. The target stops growing; the alert resolves; Alertmanager's resolved
 #    notification goes through `playbook trigger` and starts nothing.
 #
-# Usage: alertmanager_e2e.py SOURCE_DIR, with IRSTEPS_BIN_DIR (the folder of
-# the playbook binary) in the environment. Exit 0: passed; 1: failed.
+# Usage: alertmanager_e2e.py SOURCE_DIR [--record DIR], with IRSTEPS_BIN_DIR
+# (the folder of the playbook binary) in the environment. Exit 0: passed; 1:
+# failed. --record DIR keeps the two payloads Alertmanager posted
+# (alertmanager-firing.json, alertmanager-resolved.json; how
+# tests/data/triggers/alertmanager-*.json were recorded).
 import copy
 import http.server
 import json
@@ -46,6 +49,7 @@ import time
 import yaml
 
 SOURCE_DIR = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
+RECORD_DIR = sys.argv[3] if len(sys.argv) == 4 and sys.argv[2] == "--record" else None
 WAIT_SECONDS = 120
 
 failures = []
@@ -166,11 +170,14 @@ def tail(path, lines=40):
         return str(error)
 
 
-def trigger(playbook, sensor, payload, tmp, name):
+def trigger(playbook, sensor, payload, tmp, name, authorization, token_file):
+    """playbook trigger on the payload, as the EventSource would receive it: with the Authorization header
+    Alertmanager sent, the EventSource holding the token of token_file (its authSecret)."""
     path = os.path.join(tmp, name + ".json")
     with open(path, "w") as f:
         json.dump(payload, f)
-    run = subprocess.run([playbook, "trigger", sensor, path, "--header", "Content-Type: application/json"],
+    run = subprocess.run([playbook, "trigger", sensor, path, "--header", "Content-Type: application/json",
+                          "--header", "Authorization: " + authorization, "--auth-token-file", token_file],
                          capture_output=True, text=True, timeout=60)
     document = None
     if check(run.returncode == 0, "%s: playbook trigger exits 0, not %d: %s" % (name, run.returncode, run.stderr)):
@@ -182,6 +189,10 @@ def trigger(playbook, sensor, payload, tmp, name):
         check(document.get("kind") == "SensorTrigger" and document.get("sensor") == "alertmanager-playbooks",
               "%s: a SensorTrigger of the Sensor alertmanager-playbooks: %s" % (name, run.stdout[:300]))
     return document
+
+
+def webhook_status(document):
+    return ((document or {}).get("webhook") or {}).get("status")
 
 
 def fired(document):
@@ -291,8 +302,9 @@ def main():
         if not check(post is not None, "Alertmanager posted a firing notification within %d s" % WAIT_SECONDS):
             return
         firing = json.loads(post["body"])
-        with open(os.path.join(tmp, "firing-received.json"), "wb") as f:
-            f.write(post["body"])
+        if RECORD_DIR:
+            with open(os.path.join(RECORD_DIR, "alertmanager-firing.json"), "wb") as f:
+                f.write(post["body"])
         print("firing notification: " + json.dumps(firing, sort_keys=True), flush=True)
         check(post["path"] == shipped_path, "posted to the shipped endpoint %s, not %s" % (shipped_path, post["path"]))
         check(post["headers"].get("Authorization") == "Bearer " + token,
@@ -310,8 +322,9 @@ def main():
               "severity critical, irsteps_playbook container-compromise: %s" % labels)
         check("truncatedAlerts" in firing and firing["truncatedAlerts"] == 0, "truncatedAlerts 0")
 
-        # 5. Through the Sensor.
-        document = trigger(playbook, sensor, firing, tmp, "firing")
+        # 5. Through the Sensor, with the headers Alertmanager sent.
+        authorization = post["headers"].get("Authorization", "")
+        document = trigger(playbook, sensor, firing, tmp, "firing", authorization, token_file)
         ran = fired(document)
         if check(len(ran) == 1 and ran[0].get("name") == "container-compromise",
                  "the firing alert fires the container-compromise trigger: %s" % json.dumps(document)[:1000]):
@@ -324,6 +337,7 @@ def main():
             check(got.get("response") == "contain", "a critical alert: response contain, not %r" % got.get("response"))
             check(got.get("severity") == "critical", "severity critical, not %r" % got.get("severity"))
             check(got.get("detected-at") == alert["startsAt"], "detected-at is startsAt")
+            check(document.get("webhook", {}).get("status") == 200, "the webhook answers 200: %s" % document.get("webhook"))
             starts = re.sub(r"[-:]", "", alert["startsAt"][:19]).replace("T", "t")
             want_name = "alertmanager-%s-%s" % (alert["fingerprint"], starts)
             check(resource["metadata"]["name"] == want_name,
@@ -333,15 +347,22 @@ def main():
 
         # The same notification again (a repeat, another replica): the same
         # Workflow name, which the API server refuses as AlreadyExists.
-        again = fired(trigger(playbook, sensor, firing, tmp, "firing-again"))
+        again = fired(trigger(playbook, sensor, firing, tmp, "firing-again", authorization, token_file))
         if ran and again:
             check(again[0]["resource"]["metadata"]["name"] == ran[0]["resource"]["metadata"]["name"],
                   "a repeat of the notification gives the same Workflow name")
 
+        # A forged request: the same payload without the token, or with
+        # another, is answered 401 and starts nothing.
+        for forged_name, forged in (("no-token", "Basic " + "x" * 8), ("wrong-token", "Bearer " + secrets.token_hex(32))):
+            document = trigger(playbook, sensor, firing, tmp, forged_name, forged, token_file)
+            check(webhook_status(document) == 401 and not fired(document),
+                  "%s: answered 401, nothing fired: %s" % (forged_name, json.dumps(document)[:600]))
+
         # Variants of the recorded payload.
         warning = copy.deepcopy(firing)
         warning["alerts"][0]["labels"]["severity"] = "warning"
-        ran = fired(trigger(playbook, sensor, warning, tmp, "warning"))
+        ran = fired(trigger(playbook, sensor, warning, tmp, "warning", authorization, token_file))
         if check(len(ran) == 1, "a warning alert fires the trigger"):
             got = parameters(ran[0]["resource"])
             check(got.get("response") == "evidence" and got.get("severity") == "medium",
@@ -350,14 +371,14 @@ def main():
         other = copy.deepcopy(two["alerts"][0])
         other["labels"]["pod"] = "web-2"
         two["alerts"].append(other)
-        check(not fired(trigger(playbook, sensor, two, tmp, "two-alerts")), "two alerts in one notification start nothing")
+        check(not fired(trigger(playbook, sensor, two, tmp, "two-alerts", authorization, token_file)), "two alerts in one notification start nothing")
         unknown = copy.deepcopy(firing)
         unknown["alerts"][0]["labels"]["irsteps_playbook"] = "container-compromise-x"
-        check(not fired(trigger(playbook, sensor, unknown, tmp, "unknown-playbook")),
+        check(not fired(trigger(playbook, sensor, unknown, tmp, "unknown-playbook", authorization, token_file)),
               "an alert naming no known playbook starts nothing")
         system = copy.deepcopy(firing)
         system["alerts"][0]["labels"]["namespace"] = "kube-system"
-        check(not fired(trigger(playbook, sensor, system, tmp, "kube-system")),
+        check(not fired(trigger(playbook, sensor, system, tmp, "kube-system", authorization, token_file)),
               "an alert about a pod in kube-system starts nothing")
 
         # 6. The target stops growing: Alertmanager's resolved notification.
@@ -366,12 +387,13 @@ def main():
         post = received.wait_for(status_is("resolved"), WAIT_SECONDS)
         if check(post is not None, "Alertmanager posted a resolved notification within %d s" % WAIT_SECONDS):
             resolved = json.loads(post["body"])
-            with open(os.path.join(tmp, "resolved-received.json"), "wb") as f:
-                f.write(post["body"])
+            if RECORD_DIR:
+                with open(os.path.join(RECORD_DIR, "alertmanager-resolved.json"), "wb") as f:
+                    f.write(post["body"])
             print("resolved notification: " + json.dumps(resolved, sort_keys=True), flush=True)
             check(post["headers"].get("Authorization") == "Bearer " + token, "the resolved one carries the token too")
             check(resolved["alerts"][0]["fingerprint"] == alert["fingerprint"], "the same alert resolved")
-            document = trigger(playbook, sensor, resolved, tmp, "resolved")
+            document = trigger(playbook, sensor, resolved, tmp, "resolved", post["headers"].get("Authorization", ""), token_file)
             check(document is not None and not fired(document),
                   "the resolved notification starts nothing: %s" % json.dumps(document)[:1000])
             deps = (document or {}).get("dependencies", [])
