@@ -220,6 +220,17 @@ def run_checks(c, ns):
                  f"kubectl -n {ns} create secret generic irsteps-falco-webhook "
                  "--from-literal=token=\"$(openssl rand -hex 32)\"")
 
+    # The Alertmanager trigger.
+    if c.exists("-n", ns, "sensor", "alertmanager-playbooks"):
+        files.append(os.path.join(ARGO, "events", "alertmanager.yaml"))
+        c.report(c.exists("-n", ns, "eventbus", "default"), "EventBus default",
+                 "apply the events component (workflows/argo/events)")
+        c.report(c.exists("-n", ns, "secret", "irsteps-alertmanager-webhook"),
+                 "Secret irsteps-alertmanager-webhook (key token)",
+                 f"kubectl -n {ns} create secret generic irsteps-alertmanager-webhook "
+                 "--from-literal=token=\"$(openssl rand -hex 32)\" (and the same token in Alertmanager's "
+                 "credentials_file, workflows/prometheus/alertmanager-receiver.yaml)")
+
     # What each ServiceAccount may do, against what the shipped Roles give it.
     for account, wanted in sorted(granted(files, ns).items()):
         if not c.exists("-n", ns, "serviceaccount", account):

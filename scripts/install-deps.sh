@@ -22,6 +22,9 @@ test_packages+=(nodejs python3-yaml)
 # The images (containers/): built with buildah, run with podman on runc,
 # copied between registries with skopeo.
 test_packages+=(buildah podman runc skopeo)
+# Prometheus (with promtool) and Alertmanager (with amtool): the rules, the
+# receiver snippet and the alert -> Sensor path (tests/prometheus/, tests/triggers/).
+test_packages+=(prometheus prometheus-alertmanager)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then

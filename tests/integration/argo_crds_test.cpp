@@ -1,12 +1,13 @@
-// Everything shipped under workflows/argo/ against Argo's real CRDs: the full
-// Argo Workflows v4.1.2 and Argo Events v1.9.11 CRDs (tests/data/crds/, byte
-// for byte from upstream) are installed into the test control plane, and
-// every manifest goes through `kubectl apply --dry-run=server`, so kubectl's
-// check against the schemas the server publishes (unknown fields) and the
-// API server's own structural validation (types, required fields) both see
-// it. Nothing is created. A WorkflowTemplate with a field of the wrong type
-// and one with an unknown field show that both checks refuse what they
-// should.
+// Everything shipped under workflows/argo/ and workflows/prometheus/ against
+// the real CRDs: the full Argo Workflows v4.1.2 and Argo Events v1.9.11 CRDs
+// and prometheus-operator v0.93.0's PrometheusRule (tests/data/crds/, byte for
+// byte from upstream) are installed into the test control plane, and every
+// manifest goes through `kubectl apply --dry-run=server`, so kubectl's check
+// against the schemas the server publishes (unknown fields) and the API
+// server's own structural validation (types, required fields) both see it.
+// Nothing is created. A WorkflowTemplate with a field of the wrong type and
+// one with an unknown field, and a PrometheusRule with an unknown field, show
+// that both checks refuse what they should.
 //
 // The CRDs are cluster-scoped and stay installed for the other tests of the
 // cluster: a CRD that is already there from an earlier run is accepted when it
@@ -40,22 +41,33 @@ namespace {
 const std::string source_dir = IRSTEPS_SOURCE_DIR;
 const std::string hash_annotation = "irsteps.test/source-sha256";
 
-// Manifests a 1.20 API server cannot take, each with its reason. The test
-// checks that the reason still holds (kubectl finds no such kind), so an
-// entry cannot outlive it.
+// Manifests a 1.20 API server cannot take, each with its reason (paths
+// relative to workflows/). The test checks that the reason still holds
+// (kubectl finds no such kind), so an entry cannot outlive it.
 struct Skipped {
   std::string kind;
   std::string reason;
 };
 const std::map<std::string, Skipped> skipped = {
-    {"plugin/admission.yaml",
+    {"argo/plugin/admission.yaml",
      {"ValidatingAdmissionPolicy",
       "ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1) needs Kubernetes 1.30, the test cluster "
       "is 1.20"}},
-    {"plugin/plugin.yaml",
+    {"argo/plugin/plugin.yaml",
      {"ExecutorPlugin",
       "ExecutorPlugin is no Kubernetes kind but the input of `argo executor-plugin build`, which makes "
       "plugin/configmap.yaml (applied here; tests/plugin/manifests_test.cpp checks that the two agree)"}},
+};
+
+// Files under workflows/prometheus/ that are no Kubernetes objects (no kind),
+// and what checks them instead (tests/CMakeLists.txt). The test checks that
+// they have no kind, so an object cannot hide here.
+const std::map<std::string, std::string> not_objects = {
+    {"prometheus/rules.yaml",
+     "a plain Prometheus rules file, checked by promtool (prometheus.check-rules, prometheus.test-rules); "
+     "prometheusrule.yaml is its PrometheusRule"},
+    {"prometheus/alertmanager-receiver.yaml",
+     "a part of an Alertmanager config, checked by amtool (prometheus.alertmanager-config)"},
 };
 
 // The CRD files and how many x-kubernetes-validations blocks each carries
@@ -72,6 +84,7 @@ const std::map<std::string, int> crd_files = {
     {"argo-events/argoproj.io_eventbus.yaml", 0},
     {"argo-events/argoproj.io_eventsources.yaml", 0},
     {"argo-events/argoproj.io_sensors.yaml", 0},
+    {"prometheus-operator/monitoring.coreos.com_prometheusrules.yaml", 0},
 };
 
 // CEL rules (x-kubernetes-validations) arrived in 1.25; a 1.20 server does
@@ -154,6 +167,21 @@ spec:
 // A template field that is not in Argo's schema.
 const std::string misspelt_field = "    retryStrategyy: {limit: 2}\n";
 
+// A PrometheusRule of one alert; `extra_rule_field` goes into its rule.
+std::string prometheus_rule(const std::string& extra_rule_field) {
+  return fmt::format(R"(apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {{name: probe}}
+spec:
+  groups:
+  - name: probe
+    rules:
+    - alert: Probe
+      expr: vector(1)
+{})",
+                     extra_rule_field);
+}
+
 // The hash annotation of an installed CRD: empty when there is no such CRD,
 // "<none>" when it has no annotation (not installed by this test).
 std::string installed_hash(const Kubectl& kubectl, const std::string& crd) {
@@ -179,9 +207,9 @@ void install_argo_crds(const Kubectl& kubectl) {
     auto text = read_file(source_dir + "/tests/data/crds/" + file);
     REQUIRE(text);
     const std::string hash = sha256_hex(*text);
-    // argoproj.io_<plural>.yaml holds <plural>.argoproj.io.
+    // <group>_<plural>.yaml holds <plural>.<group>.
     const std::string stem = fs::path(file).stem().string();
-    const std::string name = stem.substr(stem.find('_') + 1) + ".argoproj.io";
+    const std::string name = stem.substr(stem.find('_') + 1) + "." + stem.substr(0, stem.find('_'));
     names.push_back("crd/" + name);
     std::string existing = installed_hash(kubectl, name);
     if (existing.empty()) {
@@ -213,30 +241,38 @@ void install_argo_crds(const Kubectl& kubectl) {
   // which for a new CRD follows a while after Established (and, when a CRD of
   // the same name was deleted just before, can vanish again for some
   // seconds); without it kubectl would check nothing. Wait until kubectl
-  // refuses an unknown field.
+  // refuses an unknown field, in a WorkflowTemplate and in a PrometheusRule.
   const bool published = eventually(
       [&] {
         return kubectl({"apply", "--dry-run=server", "-f", "-"}, workflow_template("[echo]", misspelt_field))
-                   .exit_status != 0;
+                       .exit_status != 0 &&
+               kubectl({"apply", "--dry-run=server", "-f", "-"}, prometheus_rule("      forr: 1m\n"))
+                       .err.find("unknown field \"forr\"") != std::string::npos;
       },
       std::chrono::seconds(120));
-  if (!published) FAIL("kubectl did not get the WorkflowTemplate schema from the API server within 120 s");
+  if (!published)
+    FAIL(
+        "kubectl did not get the WorkflowTemplate and PrometheusRule schemas from the API server within 120 "
+        "s");
   installed = true;
 }
 
 bool is_kustomize_file(const fs::path& root, const fs::path& file);
 
-// The manifests under workflows/argo/, relative to it, sorted. Kustomize's
-// own files are no Kubernetes objects and are left out (is_kustomize_file);
-// what they render is dry-run by the kustomize test case below.
+// The manifests under workflows/argo/ and workflows/prometheus/, relative to
+// workflows/, sorted. Kustomize's own files are no Kubernetes objects and are
+// left out (is_kustomize_file); what they render is dry-run by the kustomize
+// test case below.
 std::vector<std::string> shipped_manifests() {
-  const fs::path root = source_dir + "/workflows/argo";
+  const fs::path root = source_dir + "/workflows";
   std::vector<std::string> files;
-  for (const auto& entry : fs::recursive_directory_iterator(root)) {
-    const auto ext = entry.path().extension();
-    if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json") &&
-        !is_kustomize_file(root, entry.path()))
-      files.push_back(fs::relative(entry.path(), root).string());
+  for (const char* dir : {"argo", "prometheus"}) {
+    for (const auto& entry : fs::recursive_directory_iterator(root / dir)) {
+      const auto ext = entry.path().extension();
+      if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json") &&
+          !is_kustomize_file(root, entry.path()))
+        files.push_back(fs::relative(entry.path(), root).string());
+    }
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -265,14 +301,17 @@ std::size_t count(const std::string& text, const std::string& needle) {
 
 }  // namespace
 
-TEST_CASE("Argo CRDs: every manifest under workflows/argo/ passes kubectl's and the API server's dry run",
-          "[integration][argo-crds]") {
+TEST_CASE(
+    "Argo CRDs: every manifest under workflows/argo/ and workflows/prometheus/ passes kubectl's and the API "
+    "server's dry run",
+    "[integration][argo-crds]") {
   TestNamespace ns("argo-crds");
   Kubectl kubectl(ns.name());
   install_argo_crds(kubectl);
 
   const auto files = shipped_manifests();
   REQUIRE(files.size() >= 20);
+  CHECK(std::find(files.begin(), files.end(), "prometheus/prometheusrule.yaml") != files.end());
   for (const auto& [file, skip] : skipped) {
     INFO("skip list names " << file << ", which must be under workflows/argo/");
     CHECK(std::find(files.begin(), files.end(), file) != files.end());
@@ -280,14 +319,22 @@ TEST_CASE("Argo CRDs: every manifest under workflows/argo/ passes kubectl's and 
 
   int applied = 0;
   for (const auto& file : files) {
-    INFO("workflows/argo/" << file);
-    auto text = read_file(source_dir + "/workflows/argo/" + file);
+    INFO("workflows/" << file);
+    auto text = read_file(source_dir + "/workflows/" + file);
     REQUIRE(text);
+    if (auto other = not_objects.find(file); other != not_objects.end()) {
+      // No Kubernetes object: no document has a kind.
+      auto documents = parse_yaml_documents(*text, file);
+      REQUIRE(documents);
+      for (const auto& document : *documents) CHECK(find(document, {"kind"}) == nullptr);
+      WARN("not applied: workflows/" << file << ": " << other->second);
+      continue;
+    }
     const auto manifest = into_namespace(*text, ns.name());
     auto run = kubectl({"apply", "--dry-run=server", "-f", "-"}, manifest);
     INFO("kubectl: " << run.out << run.err);
     if (auto skip = skipped.find(file); skip != skipped.end()) {
-      WARN("skipped workflows/argo/" << file << ": " << skip->second.reason);
+      WARN("skipped workflows/" << file << ": " << skip->second.reason);
       // The reason still holds: the cluster has no such kind.
       CHECK(run.exit_status != 0);
       CHECK(run.err.find("no matches for kind \"" + skip->second.kind + "\"") != std::string::npos);
@@ -300,7 +347,7 @@ TEST_CASE("Argo CRDs: every manifest under workflows/argo/ passes kubectl's and 
     CHECK(count(run.out, "(server dry run)") == documents->size());
     ++applied;
   }
-  CHECK(applied == static_cast<int>(files.size() - skipped.size()));
+  CHECK(applied == static_cast<int>(files.size() - skipped.size() - not_objects.size()));
 }
 
 TEST_CASE("Argo CRDs: the dry run refuses a WorkflowTemplate with a wrong type or an unknown field",
@@ -384,6 +431,84 @@ TEST_CASE("Argo CRDs: the API server refuses the Workflow of a repeated Falco al
   CHECK(repeated.err.find("AlreadyExists") != std::string::npos);
   auto listed = kubectl({"get", "workflows", "-o", "name"});
   CHECK(count(listed.out, "workflow.argoproj.io/") == 1);
+}
+
+TEST_CASE("Argo CRDs: the dry run refuses a PrometheusRule with an unknown field",
+          "[integration][argo-crds]") {
+  TestNamespace ns("argo-crds-promrule");
+  Kubectl kubectl(ns.name());
+  install_argo_crds(kubectl);
+
+  auto good = kubectl({"apply", "--dry-run=server", "-f", "-"}, prometheus_rule("      for: 1m\n"));
+  INFO(good.out << good.err);
+  CHECK(good.exit_status == 0);
+  CHECK(good.out.find("prometheusrule.monitoring.coreos.com/probe created (server dry run)") !=
+        std::string::npos);
+
+  // `forr`, not in prometheus-operator's schema: kubectl refuses it.
+  auto unknown = kubectl({"apply", "--dry-run=server", "-f", "-"}, prometheus_rule("      forr: 1m\n"));
+  INFO(unknown.out << unknown.err);
+  CHECK(unknown.exit_status != 0);
+  CHECK(unknown.err.find("unknown field \"forr\"") != std::string::npos);
+}
+
+// The same for Alertmanager: it sends a firing alert again every
+// repeat_interval, and each HA replica sends it. The Alertmanager Sensor
+// names the Workflow after the alert's fingerprint and startsAt, so the
+// API server refuses the repeat as AlreadyExists; the same alert firing again
+// later (a new startsAt) makes a second Workflow.
+TEST_CASE(
+    "Argo CRDs: the API server refuses the Workflow of a repeated Alertmanager notification as AlreadyExists",
+    "[integration][argo-crds]") {
+  TestNamespace ns("alertmanager-repeat");
+  Kubectl kubectl(ns.name());
+  install_argo_crds(kubectl);
+  const std::string dir = std::string(IRSTEPS_BINARY_DIR) + "/tests/alertmanager-repeat";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir + "/token") << "irsteps-test-token\n";
+  auto payload = read_file(source_dir + "/tests/data/triggers/alertmanager-firing.json");
+  REQUIRE(payload);
+  // The repeat: the same alert, its annotation's count grown since.
+  std::string again = *payload;
+  again.replace(again.find("Falco reported 4 Critical"), 25, "Falco reported 9 Critical");
+  std::ofstream(dir + "/again.json") << again;
+  // Firing again later, after it resolved.
+  std::string later = *payload;
+  later.replace(later.find("\"startsAt\":\"2026-12-07T19:17:26.678Z\""), 37,
+                "\"startsAt\":\"2026-12-07T19:42:03.101Z\"");
+  std::ofstream(dir + "/later.json") << later;
+
+  auto submitted = [&](const std::string& payload_file) {
+    auto run =
+        run_process({binary("playbook"), "trigger", source_dir + "/workflows/argo/events/alertmanager.yaml",
+                     payload_file, "--auth-token-file", dir + "/token"});
+    REQUIRE(run);
+    INFO(run->err);
+    REQUIRE(run->exit_status == 0);
+    auto doc = parse_json(run->out, "playbook trigger");
+    REQUIRE(doc);
+    auto* resource = doc->as_object().at("triggers").as_array().at(0).as_object().if_contains("resource");
+    REQUIRE(resource != nullptr);
+    resource->as_object()["metadata"].as_object()["namespace"] = ns.name();
+    return boost::json::serialize(*resource);
+  };
+  const std::string first = submitted(source_dir + "/tests/data/triggers/alertmanager-firing.json");
+
+  auto created = kubectl({"create", "-f", "-"}, first);
+  INFO(created.out << created.err);
+  REQUIRE(created.exit_status == 0);
+  CHECK(created.out.find("workflow.argoproj.io/alertmanager-1200da4d91ff21a1-20261207t191726 created") !=
+        std::string::npos);
+  auto repeated = kubectl({"create", "-f", "-"}, submitted(dir + "/again.json"));
+  INFO(repeated.out << repeated.err);
+  CHECK(repeated.exit_status != 0);
+  CHECK(repeated.err.find("AlreadyExists") != std::string::npos);
+  auto refired = kubectl({"create", "-f", "-"}, submitted(dir + "/later.json"));
+  INFO(refired.out << refired.err);
+  CHECK(refired.exit_status == 0);
+  auto listed = kubectl({"get", "workflows", "-o", "name"});
+  CHECK(count(listed.out, "workflow.argoproj.io/") == 2);
 }
 
 // The kustomize package (workflows/argo/kustomization.yaml, its components
@@ -706,8 +831,9 @@ TEST_CASE(
         std::string::npos);
   CHECK(lacking.out.find("MISSING  ARGO_EXECUTOR_PLUGINS=true") != std::string::npos);
   CHECK(lacking.out.find("MISSING  Secret irsteps-falco-webhook") != std::string::npos);
+  CHECK(lacking.out.find("MISSING  Secret irsteps-alertmanager-webhook") != std::string::npos);
   CHECK(lacking.out.find("ok       ServiceAccount irsteps-playbook-data-exposure: ") != std::string::npos);
-  CHECK(count(lacking.out, "MISSING") == 4);
+  CHECK(count(lacking.out, "MISSING") == 5);
   // No workflow controller runs here: a stand-in Deployment carries the spec
   // the check reads (scaled to 0); a PersistentVolume for the claim.
   const std::string volume = "irsteps-evidence-" + first.name();
@@ -735,8 +861,10 @@ spec:
   claimRef: {{namespace: {1}, name: irsteps-evidence}}
 )",
                                                       volume, first.name()));
-  auto secret = kubectl({"create", "secret", "generic", "irsteps-falco-webhook", "--from-literal=token=t"});
-  CHECK(secret.exit_status == 0);
+  for (const char* webhook : {"irsteps-falco-webhook", "irsteps-alertmanager-webhook"}) {
+    auto secret = kubectl({"create", "secret", "generic", webhook, "--from-literal=token=t"});
+    CHECK(secret.exit_status == 0);
+  }
   CHECK(eventually([&] {
     return kubectl({"get", "pvc", "irsteps-evidence", "-o", "jsonpath={.status.phase}"}).out == "Bound";
   }));

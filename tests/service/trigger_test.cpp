@@ -1,8 +1,11 @@
 // `playbook trigger`: the shipped Falco Sensor (workflows/argo/events/)
 // evaluated against the payloads falcosidekick's webhook output posts
 // (tests/data/triggers/: its documented format, with the Deployment under
-// Falco 0.37+'s k8smeta.* and under the older k8s.*), through the real
-// binaries (playbook and irsteps-sensor). No Argo Events runs here: the
+// Falco 0.37+'s k8smeta.* and under the older k8s.*), and the Alertmanager
+// Sensor against the notifications Alertmanager 0.25 posted
+// (tests/data/triggers/alertmanager-*.json, recorded by
+// tests/triggers/alertmanager_e2e.py --record), through the real binaries
+// (playbook and irsteps-sensor). No Argo Events runs here: the
 // helper evaluates the Sensor with the libraries Argo Events uses (gjson,
 // sprig, Go regexp); the API server's side of a repeated alert is in
 // tests/integration/argo_crds_test.cpp.
@@ -11,8 +14,11 @@
 #include "support/catch.hpp"
 #include "support/cluster.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 using namespace ir;
 using namespace ir::test;
@@ -331,4 +337,165 @@ spec:
   CHECK(none->exit_status == 0);
   CHECK(none->out.find("\"SensorTrigger\"") != std::string::npos);
   CHECK(none->err.find("nothing to run") != std::string::npos);
+}
+
+namespace {
+
+const std::string alertmanager_sensor = source_dir + "/workflows/argo/events/alertmanager.yaml";
+
+Outcome alertmanager(const std::string& payload) {
+  return trigger({alertmanager_sensor, payload, "--auth-token-file", token_file()});
+}
+
+// Alertmanager's recorded firing notification, changed by `edit` (given the
+// whole body and its first alert's labels).
+std::string notification_with(const std::string& name,
+                              const std::function<void(json::object& body, json::object& labels)>& edit) {
+  auto text = read_file(payloads + "alertmanager-firing.json");
+  REQUIRE(text);
+  auto body = parse_json(*text, "alertmanager-firing.json");
+  REQUIRE(body);
+  auto& object = body->as_object();
+  edit(object, object["alerts"].as_array().at(0).as_object()["labels"].as_object());
+  return write(scratch(name) + "/payload.json", boost::json::serialize(*body));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "playbook trigger: Alertmanager's ContainerCompromise notification submits the containing playbook for "
+    "the alert's pod, named after the alert's fingerprint and startsAt",
+    "[trigger][service]") {
+  const auto outcome = alertmanager(payloads + "alertmanager-firing.json");
+  REQUIRE(outcome.exit_status == 0);
+  CHECK(find(outcome.document, {"webhook", "status"})->to_number<int>() == 200);
+  REQUIRE(outcome.fired());
+  CHECK(string_at(outcome.trigger(), {"name"}) == "container-compromise");
+  CHECK(string_at(outcome.trigger(), {"resource", "spec", "workflowTemplateRef", "name"}) ==
+        "irsteps-container-compromise");
+  CHECK(string_at(outcome.trigger(), {"resource", "metadata", "namespace"}) == "irsteps");
+  CHECK(outcome.argument("response") == "contain");
+  CHECK(outcome.argument("namespace") == "shop");
+  CHECK(outcome.argument("pod") == "web-1");
+  CHECK(outcome.argument("severity") == "critical");
+  CHECK(outcome.argument("incident-id") == "INC-2026-12-07-191726");
+  CHECK(outcome.argument("detected-at") == "2026-12-07T19:17:26.678Z");
+  CHECK(outcome.argument("title") == "Critical security event in shop/web-1: Terminal shell in container");
+  CHECK(outcome.argument("summary").starts_with("Falco reported 4 Critical"));
+  CHECK(outcome.name() == "alertmanager-1200da4d91ff21a1-20261207t191726");
+  // Alertmanager's repeat of the same firing (repeat_interval, another
+  // replica): the same name, refused by the API server as AlreadyExists. The
+  // same alert firing again later: a new startsAt, a new name.
+  const auto repeat = alertmanager(notification_with("repeat", [](json::object& body, json::object&) {
+    body["alerts"].as_array().at(0).as_object()["annotations"].as_object()["description"] = "again";
+  }));
+  const auto later = alertmanager(notification_with("later", [](json::object& body, json::object&) {
+    body["alerts"].as_array().at(0).as_object()["startsAt"] = "2026-12-07T19:42:03.101Z";
+  }));
+  REQUIRE(repeat.fired());
+  REQUIRE(later.fired());
+  CHECK(repeat.name() == outcome.name());
+  CHECK(later.name() == "alertmanager-1200da4d91ff21a1-20261207t194203");
+}
+
+TEST_CASE("playbook trigger: Alertmanager's resolved notification starts nothing", "[trigger][service]") {
+  const auto outcome = alertmanager(payloads + "alertmanager-resolved.json");
+  REQUIRE(outcome.exit_status == 0);
+  CHECK_FALSE(outcome.fired());
+  CHECK(string_at(find(outcome.document, {"dependencies"})->as_array().at(0), {"reason"})
+            .starts_with("filtered out"));
+  // Either status alone is enough.
+  for (const char* where : {"body", "alert"}) {
+    INFO(where);
+    const auto one = alertmanager(
+        notification_with(std::string("resolved-") + where, [&](json::object& body, json::object&) {
+          auto& target = std::string(where) == "body" ? body : body["alerts"].as_array().at(0).as_object();
+          target["status"] = "resolved";
+        }));
+    REQUIRE(one.exit_status == 0);
+    CHECK_FALSE(one.fired());
+  }
+}
+
+TEST_CASE("playbook trigger: an Alertmanager alert below critical, or without a severity, gathers evidence",
+          "[trigger][service]") {
+  const auto warning = alertmanager(notification_with(
+      "warning", [](json::object&, json::object& labels) { labels["severity"] = "warning"; }));
+  REQUIRE(warning.fired());
+  CHECK(warning.argument("response") == "evidence");
+  CHECK(warning.argument("severity") == "medium");
+  const auto none = alertmanager(notification_with(
+      "no-severity", [](json::object&, json::object& labels) { labels.erase("severity"); }));
+  REQUIRE(none.fired());
+  CHECK(none.argument("response") == "evidence");
+  CHECK(none.argument("severity") == "low");
+}
+
+TEST_CASE(
+    "playbook trigger: an Alertmanager notification that is not one firing alert naming the playbook and an "
+    "allowed pod fires nothing",
+    "[trigger][service]") {
+  using Edit = std::function<void(json::object&, json::object&)>;
+  auto label = [](const char* key, const char* value) {
+    return Edit([=](json::object&, json::object& labels) { labels[key] = value; });
+  };
+  auto no_label = [](const char* key) {
+    return Edit([=](json::object&, json::object& labels) { labels.erase(key); });
+  };
+  auto field = [](const char* key, json::value value) {
+    return Edit([=](json::object& body, json::object&) { body[key] = value; });
+  };
+  auto alert_field = [](const char* key, const char* value) {
+    return Edit(
+        [=](json::object& body, json::object&) { body["alerts"].as_array().at(0).as_object()[key] = value; });
+  };
+  for (const auto& [name, edit] : std::vector<std::pair<std::string, Edit>>{
+           {"two-alerts",
+            [](json::object&body, json::object&) {
+              auto& alerts = body["alerts"].as_array();
+              alerts.push_back(alerts.at(0));
+              alerts.at(1).as_object()["labels"].as_object()["pod"] = "web-2";
+            }},
+           {"no-alerts", [](json::object&body, json::object&) { body["alerts"].as_array().clear(); }},
+           {"truncated", field("truncatedAlerts", 1)},
+           {"version-3", field("version", "3")},
+           {"other-playbook", label("irsteps_playbook", "supply-chain")},
+           {"playbook-suffix", label("irsteps_playbook", "container-compromise-x")},
+           {"playbook-prefix", label("irsteps_playbook", "x-container-compromise")},
+           {"no-playbook", no_label("irsteps_playbook")},
+           {"kube-system", label("namespace", "kube-system")},
+           {"irsteps", label("namespace", "irsteps")},
+           {"argo-events", label("namespace", "argo-events")},
+           {"falco", label("namespace", "falco")},
+           {"ns-traversal", label("namespace", "shop/../kube-system")},
+           {"empty-ns", label("namespace", "")},
+           {"no-ns", no_label("namespace")},
+           {"pod-newline", label("pod", "web-1\nkube-system")},
+           {"pod-traversal", label("pod", "../secrets")},
+           {"pod-injection", label("pod", "web-1 --all")},
+           {"no-pod", no_label("pod")},
+           {"fingerprint-upper", alert_field("fingerprint", "1200DA4D91FF21A1")},
+           {"starts-at-text", alert_field("startsAt", "yesterday")}}) {
+    INFO(name);
+    const auto outcome = alertmanager(notification_with(name, edit));
+    REQUIRE(outcome.exit_status == 0);
+    CHECK_FALSE(outcome.fired());
+    CHECK(string_at(find(outcome.document, {"dependencies"})->as_array().at(0), {"reason"})
+              .starts_with("filtered out"));
+  }
+  // The protected namespaces are whole names.
+  const auto apps =
+      alertmanager(notification_with("kube-system-apps", [](json::object&, json::object& labels) {
+        labels["namespace"] = "kube-system-apps";
+      }));
+  REQUIRE(apps.fired());
+  CHECK(apps.argument("namespace") == "kube-system-apps");
+}
+
+TEST_CASE("playbook trigger: Alertmanager's notification without the webhook's token fires nothing",
+          "[trigger][service]") {
+  const auto none = trigger({alertmanager_sensor, payloads + "alertmanager-firing.json"});
+  REQUIRE(none.exit_status == 0);
+  CHECK(find(none.document, {"webhook", "status"})->to_number<int>() == 401);
+  CHECK_FALSE(none.fired());
 }

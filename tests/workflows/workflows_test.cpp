@@ -780,3 +780,130 @@ TEST_CASE("the audit log reaches access-audit as an optional input artifact, in 
     CHECK(passed == 1);
   }
 }
+
+// Issue 18, Prometheus -> Alertmanager -> Argo Events: the webhook takes a
+// token and only Alertmanager's pods; one dependency per playbook (its
+// irsteps_playbook label, the whole name) and one trigger started by it
+// alone, with a default for every parameter and the arguments the playbook
+// takes; the Role the trigger needs. What the filters and templates make of
+// a notification: tests/service/trigger_test.cpp and
+// tests/triggers/alertmanager_e2e.py (playbook trigger).
+TEST_CASE(
+    "the Alertmanager Sensor has a dependency and a trigger per playbook, a default for every parameter and "
+    "the playbook's arguments",
+    "[unit][workflows]") {
+  const auto& source = document("EventSource", "alertmanager");
+  CHECK(string_at(source.object, {"spec", "webhook", "alertmanager", "authSecret", "name"}) ==
+        "irsteps-alertmanager-webhook");
+  CHECK(string_at(source.object, {"spec", "webhook", "alertmanager", "authSecret", "key"}) == "token");
+
+  const auto& policy = document("NetworkPolicy", "irsteps-alertmanager-eventsource");
+  CHECK(string_at(policy.object, {"spec", "podSelector", "matchLabels", "eventsource-name"}) ==
+        "alertmanager");
+  const auto& ingress = policy.object.at("spec").at("ingress").as_array();
+  REQUIRE(ingress.size() == 1);
+  const auto& peers = ingress[0].at("from").as_array();
+  REQUIRE(peers.size() == 1);
+  CHECK(find(peers[0], {"namespaceSelector", "matchLabels"}) != nullptr);
+  CHECK(find(peers[0], {"podSelector", "matchLabels"}) != nullptr);
+
+  const auto& sensor = document("Sensor", "alertmanager-playbooks");
+  const auto& dependencies = sensor.object.at("spec").at("dependencies").as_array();
+  const auto& triggers = sensor.object.at("spec").at("triggers").as_array();
+  REQUIRE(dependencies.size() == triggers.size());
+  REQUIRE_FALSE(dependencies.empty());
+
+  const auto templates = workflow_templates();
+  for (std::size_t i = 0; i < dependencies.size(); ++i) {
+    const auto& dependency = dependencies[i];
+    const std::string name = string_at(dependency, {"name"});
+    INFO("dependency " << name);
+    CHECK(string_at(dependency, {"eventSourceName"}) == "alertmanager");
+    CHECK(string_at(dependency, {"filters", "dataLogicalOperator"}) == "and");
+    // The filters themselves are tested as Argo Events evaluates them:
+    // tests/service/trigger_test.cpp (playbook trigger).
+    bool names_the_playbook = false;
+    for (const auto& filter : array_at(dependency, {"filters", "data"})) {
+      if (string_at(filter, {"path"}) == "body.alerts.0.labels.irsteps_playbook")
+        names_the_playbook = array_at(filter, {"value"}) == json::array{"^" + name + "$"};
+    }
+    CHECK(names_the_playbook);
+
+    // Its trigger: started by this dependency alone, every parameter with a
+    // default, the workflow's arguments all the playbook's.
+    const auto& trigger = triggers[i];
+    CHECK(string_at(trigger, {"template", "conditions"}) == name);
+    const auto* argo_workflow = find(trigger, {"template", "argoWorkflow"});
+    REQUIRE(argo_workflow != nullptr);
+    CHECK(string_at(*argo_workflow, {"operation"}) == "submit");
+    const auto* resource = find(*argo_workflow, {"source", "resource"});
+    REQUIRE(resource != nullptr);
+    CHECK(string_at(*resource, {"spec", "workflowTemplateRef", "name"}) == "irsteps-" + name);
+    const Doc* playbook = nullptr;
+    for (const auto* t : templates) {
+      if (t->name() == "irsteps-" + name && t->file.rfind("playbooks/", 0) == 0) playbook = t;
+    }
+    REQUIRE(playbook != nullptr);
+    std::map<std::string, bool> takes;  // the playbook's parameters: has a default
+    for (const auto& p : array_at(playbook->object, {"spec", "arguments", "parameters"}))
+      takes[string_at(p, {"name"})] = find(p, {"value"}) != nullptr;
+    const auto& arguments = array_at(*resource, {"spec", "arguments", "parameters"});
+    std::set<std::string> given;
+    for (const auto& argument : arguments) {
+      const std::string argument_name = string_at(argument, {"name"});
+      INFO("argument " << argument_name);
+      CHECK(takes.contains(argument_name));
+      given.insert(argument_name);
+    }
+    for (const auto& [parameter, has_default] : takes) {
+      INFO("the playbook's parameter " << parameter);
+      if (!has_default) CHECK(given.contains(parameter));
+    }
+    std::set<std::string> set_by_parameter;
+    bool names_the_workflow = false;
+    for (const auto& parameter : array_at(*argo_workflow, {"parameters"})) {
+      const std::string dest = string_at(parameter, {"dest"});
+      INFO(dest);
+      CHECK(find(parameter, {"src", "value"}) != nullptr);
+      CHECK(string_at(parameter, {"src", "dependencyName"}) == name);
+      const std::string prefix = "spec.arguments.parameters.";
+      if (dest == "metadata.name") {
+        names_the_workflow = true;
+        const std::string name_template = string_at(parameter, {"src", "dataTemplate"});
+        CHECK(name_template.find("fingerprint") != std::string::npos);
+        CHECK(name_template.find("startsAt") != std::string::npos);
+        CHECK(name_template.find("uuid") == std::string::npos);
+      } else if (dest.starts_with(prefix) && dest.ends_with(".value")) {
+        const auto index = std::stoul(dest.substr(prefix.size()));
+        REQUIRE(index < arguments.size());
+        set_by_parameter.insert(string_at(arguments[index], {"name"}));
+      } else {
+        FAIL("a parameter sets " << dest);
+      }
+    }
+    CHECK(names_the_workflow);
+    CHECK(set_by_parameter == given);  // every argument set from the alert, none twice
+    for (const auto& argument : arguments) {
+      if (string_at(argument, {"name"}) == "response") CHECK(string_at(argument, {"value"}) == "evidence");
+    }
+    // A refused create (AlreadyExists: the same firing again) is not retried.
+    const auto* steps = find(trigger, {"retryStrategy", "steps"});
+    REQUIRE(steps != nullptr);
+    CHECK(steps->to_number<std::int64_t>() == 1);
+  }
+
+  const std::string account = string_at(sensor.object, {"spec", "template", "serviceAccountName"});
+  const auto& binding = document("RoleBinding", account);
+  CHECK(string_at(binding.object, {"roleRef", "name"}) == account);
+  CHECK(string_at(binding.object.at("subjects").as_array().at(0), {"name"}) == account);
+  const auto& role = document("Role", account);
+  std::map<std::string, std::set<std::string>> verbs;
+  for (const auto& rule : role.object.at("rules").as_array()) {
+    for (const auto& resource : rule.at("resources").as_array()) {
+      for (const auto& verb : rule.at("verbs").as_array())
+        verbs[std::string(resource.as_string())].insert(std::string(verb.as_string()));
+    }
+  }
+  CHECK(verbs == std::map<std::string, std::set<std::string>>{{"workflows", {"create", "list"}},
+                                                              {"workflowtemplates", {"get"}}});
+}
