@@ -22,6 +22,10 @@ test_packages+=(nodejs python3-yaml)
 # The images (containers/): built with buildah, run with podman on runc,
 # copied between registries with skopeo.
 test_packages+=(buildah podman runc skopeo)
+# The real node (tests/cluster/start.sh --node real): containerd with runc,
+# the CNI plugins for its bridge, busybox for its test image, and gcc (in
+# build_packages) for its pause image.
+test_packages+=(containerd containernetworking-plugins busybox-static iptables)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then
