@@ -225,6 +225,9 @@ volumePluginDir: $k/volume-plugins
 featureGates:
   EphemeralContainers: true
 EOF
+  # --keep-terminated-pod-volumes: a finished step pod's /tmp/outputs
+  # (emptyDir) stays on the node for the tests to read, as Argo's wait
+  # container reads it before the pod ends.
   launch kubelet "$KUBELET_BIN" \
     --config="$k/config.yaml" \
     --kubeconfig="$STATE_DIR/kubelet.kubeconfig" \
@@ -235,6 +238,7 @@ EOF
     --root-dir="$k/root" \
     --cert-dir="$k/pki" \
     --pod-infra-container-image="$PAUSE_IMAGE" \
+    --keep-terminated-pod-volumes=true \
     --v=1
   WAIT_COMPONENT=kubelet wait_until "$TIMEOUT" "Node $NODE_NAME to be Ready" node_ready "$NODE_NAME"
   log "kubelet: node $NODE_NAME Ready, serving on 127.0.0.1:$KUBELET_PORT ($((SECONDS - T_START)) s)"

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Runs step images as pods on a real node (start.sh --node real), with the
+# pod spec the WorkflowTemplate gives them (workflows/argo/steps.yaml:
+# command, args, env, securityContext, resources, volumes) and the shipped
+# ServiceAccount and RBAC (workflows/argo/rbac/), reading the API server's
+# address from KUBERNETES_SERVICE_HOST/PORT and its credentials from the
+# mounted service-account token (in-cluster configuration), as in a real
+# cluster. hostNetwork: the API server listens on 127.0.0.1 only and there is
+# no kube-proxy (tests/cluster/README.md).
+#
+# Checked: `isolate` quarantines its target pod (label and NetworkPolicy, read
+# back through the API), exits 0 and leaves its outputs in /tmp/outputs as
+# Argo reads them.
+#
+# Usage: real-node-steps-test.sh STATE_DIR BIN_DIR
+#   BIN_DIR: the build's bin folder (the step binaries the images are made of)
+# Last line: "real-node-steps: N passed, N failed"; exit status 1 if anything
+# failed or a tool is missing.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SOURCE_DIR="$(cd "$HERE/../.." && pwd)"
+_log_prefix=real-node-steps
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+[[ $# == 2 ]] || die "usage: $0 STATE_DIR BIN_DIR"
+[[ -f "$1/env.sh" ]] || die "no cluster in $1 (run start.sh --node real first)"
+STATE_DIR="$(cd "$1" && pwd)"
+BIN_DIR="$(cd "$2" && pwd)"
+# shellcheck disable=SC1091
+source "$STATE_DIR/env.sh"
+[[ "${IRSTEPS_NODE_KIND:-}" == real ]] || die "the cluster in $STATE_DIR has no real node (start.sh --node real)"
+for t in kubectl python3 buildah ctr; do command -v "$t" >/dev/null || die "$t missing"; done
+python3 -c 'import yaml' 2>/dev/null || die "python3-yaml missing"
+k() { kubectl --request-timeout=30s "$@"; }
+VERSION="$(sed -n 's/^project(irsteps VERSION \([0-9.]*\).*/\1/p' "$SOURCE_DIR/CMakeLists.txt")"
+WORK="$(mktemp -d /tmp/real-node-steps.XXXXXX)"
+
+PASSED=0 FAILED=0
+check() {  # check NAME CMD... : CMD's exit status decides
+  local name="$1"; shift
+  local t0=$SECONDS out
+  if out="$("$@" 2>&1)"; then
+    PASSED=$((PASSED + 1)); echo "ok   $name ($((SECONDS - t0)) s)"
+  else
+    FAILED=$((FAILED + 1)); echo "FAIL $name ($((SECONDS - t0)) s)"; printf '%s\n' "$out" | tail -n 30 | sed 's/^/     /'
+  fi
+}
+
+NS="victim-$RANDOM"
+cleanup() {
+  k delete namespace "$NS" irsteps --wait=false >/dev/null 2>&1 || true
+  k delete -f "$SOURCE_DIR/workflows/argo/rbac/isolate.yaml" --wait=false >/dev/null 2>&1 || true
+  buildah --root "$WORK/storage/root" --runroot "$WORK/storage/run" --storage-driver vfs rm -a >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# step_image STEP : the step's image as containers/ builds it (assemble.sh,
+# FROM scratch, buildah), imported into the node's containerd. Prints its name.
+step_image() {
+  local step="$1" image="localhost/irsteps/$1:$VERSION"
+  local -a bh=(buildah --root "$WORK/storage/root" --runroot "$WORK/storage/run" --storage-driver vfs)
+  [[ -x "$BIN_DIR/$step" ]] || die "$BIN_DIR/$step missing (build it: ninja $step)"
+  "$SOURCE_DIR/containers/assemble.sh" "$BIN_DIR/$step" "$WORK/$step" >&2
+  "${bh[@]}" bud --quiet --isolation chroot --pull=never --timestamp 0 --layers=false -t "$image" \
+    -f "$WORK/$step/Containerfile" "$WORK/$step" >/dev/null
+  "${bh[@]}" push -q "$image" "oci-archive:$WORK/$step.tar:$image" >&2
+  ctr --address "$IRSTEPS_CONTAINERD_SOCK" -n k8s.io images import --snapshotter native "$WORK/$step.tar" >&2
+  ctr --address "$IRSTEPS_CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$image" \
+    || die "$image not in containerd after the import"
+  echo "$image"
+}
+
+# step_pod STEP IMAGE NAMESPACE SERVICE_ACCOUNT NAME=VALUE... : the pod Argo
+# would make of the template's container (workflow/controller/workflowpod.go:
+# the container is "main", the template's volumes and activeDeadlineSeconds),
+# with the given input parameters and the rest at their defaults.
+step_pod() {
+  python3 - "$SOURCE_DIR/workflows/argo/steps.yaml" "$@" <<'EOF'
+import json, re, sys
+import yaml
+steps, step, image, namespace, account = sys.argv[1:6]
+given = dict(a.split("=", 1) for a in sys.argv[6:])
+doc = yaml.safe_load(open(steps))
+template = next(t for t in doc["spec"]["templates"] if t["name"] == step)
+params = {p["name"]: p.get("default", "") for p in template["inputs"]["parameters"]}
+unknown = set(given) - set(params)
+if unknown:
+    sys.exit(f"{step} has no input parameter {sorted(unknown)}")
+params.update(given)
+missing = [n for n, v in params.items() if v is None]
+if missing:
+    sys.exit(f"{step}: required parameters not given: {missing}")
+fill = lambda s: re.sub(r"\{\{inputs\.parameters\.([A-Za-z0-9_-]+)\}\}", lambda m: params[m.group(1)], s)
+c = template["container"]
+port = __import__("os").environ["IRSTEPS_APISERVER_PORT"]
+container = {
+    "name": "main",
+    "image": image,
+    "imagePullPolicy": "Never",
+    "command": c["command"],
+    "args": [fill(a) for a in c.get("args", [])],
+    "env": c.get("env", []) + [
+        {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+        {"name": "KUBERNETES_SERVICE_PORT", "value": port},
+    ],
+    "securityContext": c["securityContext"],
+    "resources": c["resources"],
+    "volumeMounts": c.get("volumeMounts", []),
+}
+pod = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": f"{step}-step", "namespace": namespace},
+    "spec": {
+        "serviceAccountName": account,
+        "hostNetwork": True,
+        "restartPolicy": "Never",
+        "activeDeadlineSeconds": template["activeDeadlineSeconds"],
+        "volumes": template.get("volumes", []),
+        "containers": [container],
+    },
+}
+print(json.dumps(pod))
+EOF
+}
+
+# wait_phase NS POD : until the pod Succeeded or Failed; prints the phase.
+wait_phase() {
+  local phase i
+  for i in $(seq 1 240); do
+    phase="$(k -n "$1" get pod "$2" -o jsonpath='{.status.phase}')"
+    [[ "$phase" == Succeeded || "$phase" == Failed ]] && { echo "$phase"; return 0; }
+    sleep 0.5
+  done
+  echo "still $phase after 120 s"; k -n "$1" describe pod "$2" | tail -n 20
+  return 1
+}
+
+# The outputs a finished pod left in its /tmp emptyDir, where Argo's wait
+# container would read them: on this node, in the kubelet's pod folder.
+pod_output() {  # NS POD NAME
+  local uid
+  uid="$(k -n "$1" get pod "$2" -o jsonpath='{.metadata.uid}')"
+  cat "$STATE_DIR/node/kubelet/root/pods/$uid/volumes/kubernetes.io~empty-dir/tmp/outputs/$3"
+}
+
+# ---- isolate ----------------------------------------------------------------
+ISOLATE_IMAGE="$(step_image isolate)"
+k create namespace "$NS" >/dev/null
+k get namespace irsteps >/dev/null 2>&1 || k create namespace irsteps >/dev/null
+k apply -f "$SOURCE_DIR/workflows/argo/rbac/isolate.yaml" >/dev/null
+for _ in $(seq 1 80); do
+  k -n irsteps get serviceaccount irsteps-isolate -o jsonpath='{.secrets[0].name}' 2>/dev/null | grep -q . && break
+  sleep 0.25
+done
+for _ in $(seq 1 80); do k -n "$NS" get serviceaccount default >/dev/null 2>&1 && break; sleep 0.25; done
+k -n "$NS" run target --image="$IRSTEPS_BUSYBOX_IMAGE" --image-pull-policy=Never --restart=Never \
+  --labels=app=target --overrides='{"spec":{"terminationGracePeriodSeconds":1}}' --command -- sleep 3600 >/dev/null
+k -n "$NS" run bystander --image="$IRSTEPS_BUSYBOX_IMAGE" --image-pull-policy=Never --restart=Never \
+  --labels=app=target --overrides='{"spec":{"terminationGracePeriodSeconds":1}}' --command -- sleep 3600 >/dev/null
+k -n "$NS" wait --for=condition=Ready pod/target pod/bystander --timeout=90s >/dev/null
+
+INCIDENT="INC-$(date -u +%Y-%m-%d)-$(printf %03d $((RANDOM % 1000)))"
+step_pod isolate "$ISOLATE_IMAGE" irsteps irsteps-isolate \
+  "incident-id=$INCIDENT" "namespace=$NS" pod=target >"$WORK/isolate-pod.json"
+k apply -f "$WORK/isolate-pod.json" >/dev/null
+
+isolate_ok() {
+  local phase
+  phase="$(wait_phase irsteps isolate-step)" || { echo "$phase"; return 1; }
+  if [[ "$phase" != Succeeded ]]; then
+    echo "isolate pod $phase:"; k -n irsteps logs isolate-step; return 1
+  fi
+  # The step ran in the container as the template says: uid 65532.
+  [[ "$(k -n irsteps get pod isolate-step -o jsonpath='{.spec.containers[0].securityContext.runAsUser}')" == 65532 ]] || return 1
+  local label other policy selector
+  label="$(k -n "$NS" get pod target -o jsonpath='{.metadata.labels.irsteps\.io/quarantine}')"
+  [[ "$label" == "$INCIDENT" ]] || { echo "target's quarantine label: '$label'"; return 1; }
+  other="$(k -n "$NS" get pod bystander -o jsonpath='{.metadata.labels.irsteps\.io/quarantine}')"
+  [[ -z "$other" ]] || { echo "the bystander was labelled too: '$other'"; return 1; }
+  policy="$(pod_output irsteps isolate-step policy)" || { echo "no /tmp/outputs/policy"; return 1; }
+  selector="$(k -n "$NS" get networkpolicy "$policy" -o jsonpath='{.spec.podSelector.matchLabels.irsteps\.io/quarantine}')"
+  [[ "$selector" == "$INCIDENT" ]] || { echo "policy $policy selects '$selector'"; return 1; }
+  [[ "$(pod_output irsteps isolate-step pods)" == *target* ]] || { echo "outputs/pods: $(pod_output irsteps isolate-step pods)"; return 1; }
+  [[ "$(pod_output irsteps isolate-step outcome)" == isolated ]] || { echo "outputs/outcome: $(pod_output irsteps isolate-step outcome)"; return 1; }
+}
+check "isolate as a pod (template spec, shipped RBAC, in-cluster token) quarantines its target" isolate_ok
+
+echo "real-node-steps: $PASSED passed, $FAILED failed"
+[[ $FAILED == 0 ]]
