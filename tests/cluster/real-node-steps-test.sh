@@ -10,7 +10,12 @@
 #
 # Checked: `isolate` quarantines its target pod (label and NetworkPolicy, read
 # back through the API), exits 0 and leaves its outputs in /tmp/outputs as
-# Argo reads them.
+# Argo reads them. `drift` clones its expected state from git (a file://
+# repository on a hostPath volume) and finds the drift of a live Deployment:
+# with the template's spec, and without its cache volume and HOME, where the
+# default cache folder is on the read-only root and the step works in a
+# private folder under /tmp instead (warning cache.fallback; issue 17's
+# first finding).
 #
 # Usage: real-node-steps-test.sh STATE_DIR BIN_DIR
 #   BIN_DIR: the build's bin folder (the step binaries the images are made of)
@@ -66,8 +71,10 @@ step_image() {
     -f "$WORK/$step/Containerfile" "$WORK/$step" >/dev/null
   "${bh[@]}" push -q "$image" "oci-archive:$WORK/$step.tar:$image" >&2
   ctr --address "$IRSTEPS_CONTAINERD_SOCK" -n k8s.io images import --snapshotter native "$WORK/$step.tar" >&2
-  ctr --address "$IRSTEPS_CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$image" \
-    || die "$image not in containerd after the import"
+  # (The list captured first: "ctr ... | grep -q" fails under pipefail.)
+  local images
+  images="$(ctr --address "$IRSTEPS_CONTAINERD_SOCK" -n k8s.io images ls -q)"
+  grep -qx "$image" <<<"$images" || die "$image not in containerd after the import"
   echo "$image"
 }
 
@@ -75,6 +82,9 @@ step_image() {
 # would make of the template's container (workflow/controller/workflowpod.go:
 # the container is "main", the template's volumes and activeDeadlineSeconds),
 # with the given input parameters and the rest at their defaults.
+# STEP_POD_HOSTPATH=HOST_DIR:MOUNT adds a read-only hostPath volume;
+# STEP_POD_NO_CACHE=1 drops the cache volume and the IRSTEPS_CACHE_DIR and
+# HOME the template sets, as a template without them would run.
 step_pod() {
   python3 - "$SOURCE_DIR/workflows/argo/steps.yaml" "$@" <<'EOF'
 import json, re, sys
@@ -121,6 +131,16 @@ pod = {
         "containers": [container],
     },
 }
+import os
+if os.environ.get("STEP_POD_NO_CACHE") == "1":
+    container["env"] = [e for e in container["env"] if e["name"] not in ("IRSTEPS_CACHE_DIR", "HOME")]
+    container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "cache"]
+    pod["spec"]["volumes"] = [v for v in pod["spec"]["volumes"] if v["name"] != "cache"]
+    pod["metadata"]["name"] += "-no-cache"
+if os.environ.get("STEP_POD_HOSTPATH"):
+    host, mount = os.environ["STEP_POD_HOSTPATH"].split(":")
+    pod["spec"]["volumes"].append({"name": "host", "hostPath": {"path": host, "type": "Directory"}})
+    container["volumeMounts"].append({"name": "host", "mountPath": mount, "readOnly": True})
 print(json.dumps(pod))
 EOF
 }
@@ -186,6 +206,84 @@ isolate_ok() {
   [[ "$(pod_output irsteps isolate-step outcome)" == isolated ]] || { echo "outputs/outcome: $(pod_output irsteps isolate-step outcome)"; return 1; }
 }
 check "isolate as a pod (template spec, shipped RBAC, in-cluster token) quarantines its target" isolate_ok
+
+# ---- drift ------------------------------------------------------------------
+DRIFT_IMAGE="$(step_image drift)"
+k apply -f "$SOURCE_DIR/workflows/argo/rbac/drift.yaml" >/dev/null
+deployment() {  # NAME GREETING
+  cat <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: $1
+  namespace: $NS
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: $1}
+  template:
+    metadata:
+      labels: {app: $1}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: $IRSTEPS_BUSYBOX_IMAGE
+        imagePullPolicy: Never
+        command: [sleep, "3600"]
+        env:
+        - {name: GREETING, value: "$2"}
+EOF
+}
+# The expected state in git: GREETING=expected; the live one says live.
+REPO="$WORK/git/expected.git"
+mkdir -p "$WORK/git/clone"
+deployment web expected >"$WORK/git/clone/web.yaml"
+git -C "$WORK/git/clone" init -q -b main
+git -C "$WORK/git/clone" add web.yaml
+git -C "$WORK/git/clone" -c user.name=test -c user.email=test@example.invalid commit -qm expected
+git clone -q --bare "$WORK/git/clone" "$REPO"
+# The step runs as 65532: its repository (libgit2 checks the owner), and a
+# way through the test's private folder to it.
+chown -R 65532:65532 "$REPO"
+chmod 755 "$WORK" "$WORK/git"
+deployment web live | k apply -f - >/dev/null
+for _ in $(seq 1 80); do
+  k -n irsteps get serviceaccount irsteps-drift -o jsonpath='{.secrets[0].name}' 2>/dev/null | grep -q . && break
+  sleep 0.25
+done
+
+drift_ok() {  # POD_NAME
+  local phase logs
+  phase="$(wait_phase irsteps "$1")" || { echo "$phase"; return 1; }
+  logs="$(k -n irsteps logs "$1")"
+  [[ "$phase" == Succeeded ]] || { echo "drift pod $phase:"; echo "$logs"; return 1; }
+  [[ "$(pod_output irsteps "$1" drift)" == true ]] || { echo "outputs/drift: $(pod_output irsteps "$1" drift)"; echo "$logs"; return 1; }
+  [[ "$(pod_output irsteps "$1" finding-count)" -ge 1 ]] || { echo "outputs/finding-count: $(pod_output irsteps "$1" finding-count)"; return 1; }
+  printf '%s\n' "$logs" >"$WORK/$1.log"
+}
+DRIFT_INCIDENT="INC-$(date -u +%Y-%m-%d)-$(printf %03d $((RANDOM % 1000)))"
+STEP_POD_HOSTPATH="$WORK/git:/expected" step_pod drift "$DRIFT_IMAGE" irsteps irsteps-drift \
+  "incident-id=$DRIFT_INCIDENT" "expected=file:///expected/expected.git" path=web.yaml "namespace=$NS" \
+  >"$WORK/drift-pod.json"
+STEP_POD_NO_CACHE=1 STEP_POD_HOSTPATH="$WORK/git:/expected" step_pod drift "$DRIFT_IMAGE" irsteps irsteps-drift \
+  "incident-id=$DRIFT_INCIDENT" "expected=file:///expected/expected.git" path=web.yaml "namespace=$NS" \
+  >"$WORK/drift-pod-no-cache.json"
+k apply -f "$WORK/drift-pod.json" -f "$WORK/drift-pod-no-cache.json" >/dev/null
+
+drift_template_ok() {
+  drift_ok drift-step || return 1
+  if grep -q cache.fallback "$WORK/drift-step.log"; then
+    echo "the template's cache volume was not used:"; cat "$WORK/drift-step.log"; return 1
+  fi
+}
+check "drift as a pod (template spec) clones its expected state from git and finds the drift" drift_template_ok
+drift_fallback_ok() {
+  drift_ok drift-step-no-cache || return 1
+  grep -q '"event":"cache.fallback".*/home/nonroot/.cache/irsteps.*Read-only file system' "$WORK/drift-step-no-cache.log" || {
+    echo "no cache.fallback warning for the read-only root:"; cat "$WORK/drift-step-no-cache.log"; return 1; }
+}
+check "drift on a read-only root without a cache volume works in a private folder (cache.fallback)" drift_fallback_ok
 
 echo "real-node-steps: $PASSED passed, $FAILED failed"
 [[ $FAILED == 0 ]]

@@ -76,8 +76,11 @@ build_image() {
 import_image() {
   ctr_ images import --snapshotter native "$1" >>"$STATE_DIR/logs/images.log" 2>&1 \
     || die "importing $1 into containerd failed (log: $STATE_DIR/logs/images.log)"
-  ctr_ images ls -q | grep -qx "$2" || {
-    ctr_ images ls -q >>"$STATE_DIR/logs/images.log" 2>&1
+  # (The list captured first: "ctr ... | grep -q" fails under pipefail.)
+  local images
+  images="$(ctr_ images ls -q)"
+  grep -qx "$2" <<<"$images" || {
+    echo "$images" >>"$STATE_DIR/logs/images.log"
     die "$2 not in containerd after importing $1 (log: $STATE_DIR/logs/images.log)"
   }
 }
