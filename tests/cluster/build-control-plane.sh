@@ -6,11 +6,8 @@
 # revision of our own patches, so every run after the first takes well under a
 # second.
 #
-# Usage: build-control-plane.sh [--kubelet] [--force]
+# Usage: build-control-plane.sh [--force]
 #   stdout: the bin dir holding the three binaries (the only stdout line)
-#   --kubelet: build the kubelet instead (for start.sh --node real), cached in
-#   its own folder keyed by KUBELET_REV, so adding or changing it never
-#   forces a rebuild of the control plane
 #   stderr: progress; the full build log is in $WORK/build.log
 #
 # Environment:
@@ -31,36 +28,25 @@ DEB_SRC_VERSION=1.20.5+really1.20.2-1.1+deb12u1
 # Bump PATCH_REV whenever patches/ or the build recipe below changes, so caches
 # built by an older recipe are not reused.
 PATCH_REV=r2
-# Bump KUBELET_REV when only the kubelet's recipe changes.
-KUBELET_REV=k1
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE_DIR="${IRSTEPS_CACHE_DIR:-/var/cache/irsteps}"
+OUT_DIR="$CACHE_DIR/kubernetes-$K8S_VERSION-$PATCH_REV"
+BIN_DIR="$OUT_DIR/bin"
 WORK="${IRSTEPS_BUILD_DIR:-$CACHE_DIR/build/kubernetes-$DEB_SRC_VERSION}"
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
 
 _log_prefix=build-control-plane
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
 FORCE=0
-KUBELET=0
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --force) FORCE=1 ;;
-    --kubelet) KUBELET=1 ;;
-    -h|--help) sed -n '2,23p' "$0" >&2; exit 0 ;;
-    *) die "unknown argument: $1 (usage: $0 [--kubelet] [--force])" ;;
-  esac
-  shift
-done
-if [[ $KUBELET == 1 ]]; then
-  OUT_DIR="$CACHE_DIR/kubelet-$K8S_VERSION-$PATCH_REV-$KUBELET_REV"
-  BINARIES=(kubelet)
-else
-  OUT_DIR="$CACHE_DIR/kubernetes-$K8S_VERSION-$PATCH_REV"
-  BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
-fi
-BIN_DIR="$OUT_DIR/bin"
+case "${1:-}" in
+  --force) FORCE=1 ;;
+  "") ;;
+  -h|--help) sed -n '2,21p' "$0" >&2; exit 0 ;;
+  *) die "unknown argument: $1 (usage: $0 [--force])" ;;
+esac
 
 cache_ok() {
   local b
@@ -223,7 +209,7 @@ for pkg in k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version k8s.io/kubernet
   ldflags+=" -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=20"
   ldflags+=" -X $pkg.gitTreeState=archive -X $pkg.buildDate=2021-01-13T00:00:00Z"
 done
-log "compiling ${BINARIES[*]} (minutes on 2 cores when nothing is cached)"
+log "compiling ${BINARIES[*]} (about 5 min on 2 cores when nothing is cached)"
 STAGE="$WORK/out"
 rm -rf "$STAGE"; mkdir -p "$STAGE"
 pkgs=()

@@ -72,7 +72,7 @@ if [[ "$NODE_KIND" == real ]]; then
   if [[ -n "${IRSTEPS_KUBELET_BIN:-}" ]]; then
     KUBELET_BIN="$IRSTEPS_KUBELET_BIN"
   else
-    KUBELET_BIN="$("$HERE/build-control-plane.sh" --kubelet)/kubelet"
+    KUBELET_BIN="$("$HERE/build-kubelet.sh")/kubelet"
   fi
   [[ -x "$KUBELET_BIN" ]] || die "kubelet $KUBELET_BIN missing"
   # shellcheck source=real-node.sh
