@@ -15,7 +15,8 @@
 # with the template's spec, and without its cache volume and HOME, where the
 # default cache folder is on the read-only root and the step works in a
 # private folder under /tmp instead (warning cache.fallback; issue 17's
-# first finding).
+# first finding). `snapshot` collects a busybox container's log and triage
+# (processes, the listening port) with every item complete.
 #
 # Usage: real-node-steps-test.sh STATE_DIR BIN_DIR
 #   BIN_DIR: the build's bin folder (the step binaries the images are made of)
@@ -47,14 +48,18 @@ check() {  # check NAME CMD... : CMD's exit status decides
   if out="$("$@" 2>&1)"; then
     PASSED=$((PASSED + 1)); echo "ok   $name ($((SECONDS - t0)) s)"
   else
-    FAILED=$((FAILED + 1)); echo "FAIL $name ($((SECONDS - t0)) s)"; printf '%s\n' "$out" | tail -n 30 | sed 's/^/     /'
+    FAILED=$((FAILED + 1)); echo "FAIL $name ($((SECONDS - t0)) s)"; printf "%s\n" "$out" | head -n 40 | sed 's/^/     /'
   fi
 }
 
 NS="victim-$RANDOM"
 cleanup() {
   k delete namespace "$NS" irsteps --wait=false >/dev/null 2>&1 || true
-  k delete -f "$SOURCE_DIR/workflows/argo/rbac/isolate.yaml" --wait=false >/dev/null 2>&1 || true
+  local f
+  for f in isolate drift snapshot; do
+    k delete -f "$SOURCE_DIR/workflows/argo/rbac/$f.yaml" --wait=false >/dev/null 2>&1 || true
+  done
+  k delete persistentvolume "irsteps-evidence-$NS" --wait=false >/dev/null 2>&1 || true
   buildah --root "$WORK/storage/root" --runroot "$WORK/storage/run" --storage-driver vfs rm -a >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -284,6 +289,81 @@ drift_fallback_ok() {
     echo "no cache.fallback warning for the read-only root:"; cat "$WORK/drift-step-no-cache.log"; return 1; }
 }
 check "drift on a read-only root without a cache volume works in a private folder (cache.fallback)" drift_fallback_ok
+
+# ---- snapshot ---------------------------------------------------------------
+# The template's evidence volume is the PersistentVolumeClaim
+# irsteps-evidence: here bound to a hostPath PersistentVolume in the test's
+# folder, so the test reads what the step wrote.
+SNAPSHOT_IMAGE="$(step_image snapshot)"
+k apply -f "$SOURCE_DIR/workflows/argo/rbac/snapshot.yaml" >/dev/null
+EVIDENCE="$WORK/evidence"
+mkdir -p "$EVIDENCE"
+chmod 777 "$EVIDENCE"
+PV="irsteps-evidence-$NS"
+k apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: $PV}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ""
+  claimRef: {namespace: irsteps, name: irsteps-evidence}
+  hostPath: {path: $EVIDENCE, type: Directory}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: irsteps-evidence, namespace: irsteps}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: $PV
+  resources: {requests: {storage: 1Gi}}
+EOF
+for _ in $(seq 1 80); do
+  [[ "$(k -n irsteps get pvc irsteps-evidence -o jsonpath='{.status.phase}')" == Bound ]] && break
+  sleep 0.25
+done
+for _ in $(seq 1 80); do
+  k -n irsteps get serviceaccount irsteps-snapshot -o jsonpath='{.secrets[0].name}' 2>/dev/null | grep -q . && break
+  sleep 0.25
+done
+k -n "$NS" run talker --image="$IRSTEPS_BUSYBOX_IMAGE" --image-pull-policy=Never --restart=Never \
+  --overrides='{"spec":{"terminationGracePeriodSeconds":1}}' --command -- \
+  sh -c 'echo talker-started; echo planted >/tmp/implant.sh; exec httpd -f -p 8080 -h /tmp' >/dev/null
+k -n "$NS" wait --for=condition=Ready pod/talker --timeout=90s >/dev/null
+SNAP_INCIDENT="INC-$(date -u +%Y-%m-%d)-$(printf %03d $((RANDOM % 1000)))"
+step_pod snapshot "$SNAPSHOT_IMAGE" irsteps irsteps-snapshot \
+  "incident-id=$SNAP_INCIDENT" "namespace=$NS" pod=talker >"$WORK/snapshot-pod.json"
+k apply -f "$WORK/snapshot-pod.json" >/dev/null
+
+snapshot_ok() {
+  local phase logs dir
+  phase="$(wait_phase irsteps snapshot-step)" || { echo "$phase"; return 1; }
+  logs="$(k -n irsteps logs snapshot-step)"
+  [[ "$phase" == Succeeded ]] || { echo "snapshot pod $phase:"; echo "$logs"; return 1; }
+  # Counts of evidence items: every one complete.
+  local complete partial failed
+  complete="$(pod_output irsteps snapshot-step complete)"
+  partial="$(pod_output irsteps snapshot-step partial)"
+  failed="$(pod_output irsteps snapshot-step failed)"
+  [[ "$complete" -ge 5 && "$partial" == 0 && "$failed" == 0 ]] || {
+    echo "outputs: complete '$complete', partial '$partial', failed '$failed'"; echo "$logs"; return 1; }
+  dir="$EVIDENCE/$SNAP_INCIDENT"
+  [[ -f "$dir/manifest.json" ]] || { echo "no manifest.json in $dir:"; find "$dir" | head -n 30; return 1; }
+  # The container's log, through the API server and the kubelet.
+  grep -rqs talker-started "$dir" || { echo "the container's log is not in the evidence:"; find "$dir"; return 1; }
+  # (--filesystem is not checked here: on busybox, whose tar has no
+  # --exclude, the tar is partial; see the report of issue 17's real node.)
+  # Triage through busybox's tools: the processes, and the listening port
+  # 8080 (hex 1F90 in /proc/net/tcp when netstat gives way to /proc).
+  grep -qs httpd "$dir"/*/talker/triage/talker/processes.txt || {
+    echo "httpd not in processes.txt:"; cat "$dir"/*/talker/triage/talker/processes.txt; return 1; }
+  grep -Eqs ':8080 |:1F90 ' "$dir"/*/talker/triage/talker/network.txt || {
+    echo "port 8080 not in network.txt:"; cat "$dir"/*/talker/triage/talker/network.txt; return 1; }
+}
+check "snapshot as a pod captures the logs and triage of a real busybox container" snapshot_ok
 
 echo "real-node-steps: $PASSED passed, $FAILED failed"
 [[ $FAILED == 0 ]]
