@@ -10,7 +10,7 @@ CTEST_FLAGS ?= --output-on-failure
 RUN_CTEST = cd $(1) && rm -f ctest-junit.xml && { ctest $(CTEST_FLAGS) --output-junit ctest-junit.xml; status=$$?; \
   /usr/bin/python3 $(CURDIR)/tests/check-skips.py ctest-junit.xml || status=1; exit $$status; }
 
-.PHONY: all deps deps-build build test test-fast test-sanitize asan-build control-plane demo bench fuzz format format-check clean
+.PHONY: all deps deps-build build test test-fast test-sanitize asan-build control-plane kubelet demo bench fuzz format format-check clean
 
 all: build
 
@@ -32,12 +32,17 @@ build: deps-build
 control-plane: deps
 	tests/cluster/build-control-plane.sh >/dev/null
 
+# The real node's kubelet (start.sh --node real, the realnode tests of the
+# release build), from the control plane's source tree (about 3.5 minutes).
+kubelet: control-plane
+	tests/cluster/build-kubelet.sh >/dev/null
+
 # The formatting check, every test, then every test again under
 # AddressSanitizer and UBSan. The sanitizer build compiles at the lowest
 # priority while the release build's tests run (they mostly wait on servers
 # they started, and take the CPU first when they need it): CI pays for the
 # two builds and two test runs in less than their sum.
-test: build control-plane format-check
+test: build control-plane kubelet format-check
 	@echo "building $(ASAN_BUILD) at nice 19 while the tests run: $(ASAN_BUILD).log"
 	@nice -n 19 $(MAKE) --no-print-directory asan-build >$(ASAN_BUILD).log 2>&1 & asan=$$!; \
 	  ( $(call RUN_CTEST,$(BUILD)) ); status=$$?; \
@@ -46,7 +51,7 @@ test: build control-plane format-check
 	$(call RUN_CTEST,$(ASAN_BUILD))
 
 # The release build's tests only.
-test-fast: build control-plane
+test-fast: build control-plane kubelet
 	$(call RUN_CTEST,$(BUILD))
 
 test-sanitize: asan-build control-plane

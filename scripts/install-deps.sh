@@ -25,6 +25,10 @@ test_packages+=(buildah podman runc skopeo)
 # Prometheus (with promtool) and Alertmanager (with amtool): the rules, the
 # receiver snippet and the alert -> Sensor path (tests/prometheus/, tests/triggers/).
 test_packages+=(prometheus prometheus-alertmanager)
+# The real node (tests/cluster/start.sh --node real): containerd with runc,
+# the CNI plugins for its bridge, busybox for its test image, and gcc (in
+# build_packages) for its pause image.
+test_packages+=(containerd containernetworking-plugins busybox-static iptables)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then

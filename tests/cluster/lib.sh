@@ -14,7 +14,7 @@
 
 # Start order; stop.sh walks it backwards.
 # shellcheck disable=SC2034  # used by the scripts that source this file
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler node-agent)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler node-agent containerd kubelet)
 
 _log_prefix="${_log_prefix:-cluster}"
 log() { printf '[%s] %s\n' "$_log_prefix" "$*" >&2; }

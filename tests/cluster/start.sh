@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts a real single-machine Kubernetes 1.20 control plane on 127.0.0.1:
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler and, when its
-# binary exists, the test node agent. Everything lives in STATE_DIR; the last
-# stdout line is "KUBECONFIG=STATE_DIR/kubeconfig".
+# binary exists, the test node agent; or, with --node real, a real node
+# (containerd, runc and a kubelet, see real-node.sh) instead of the node agent.
+# Everything lives in STATE_DIR; the last stdout line is
+# "KUBECONFIG=STATE_DIR/kubeconfig".
 #
-# Usage: start.sh [--audit] [STATE_DIR]
+# Usage: start.sh [--audit] [--node agent|real] [STATE_DIR]
 #   STATE_DIR defaults to $IRSTEPS_CLUSTER_DIR or /tmp/irsteps-cluster. A
 #   previous (stopped) cluster in it is wiped; a running one is an error.
 #
@@ -16,6 +18,7 @@
 #   IRSTEPS_{ETCD,ETCD_PEER,APISERVER,CONTROLLER_MANAGER,SCHEDULER,NODE_AGENT}_PORT
 #                               fixed ports instead of free ones picked at random
 #   IRSTEPS_START_TIMEOUT=120   seconds to wait for each readiness step
+#   IRSTEPS_KUBELET_BIN=PATH    with --node real: this kubelet, skip its build
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 _log_prefix=start
@@ -24,10 +27,16 @@ source "$HERE/lib.sh"
 
 AUDIT="${IRSTEPS_CLUSTER_AUDIT:-0}"
 ARG_DIR=""
+NODE_KIND=agent
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --audit) AUDIT=1 ;;
-    -h|--help) sed -n '2,21p' "$0" >&2; exit 0 ;;
+    --node)
+      [[ $# -ge 2 ]] || die "--node needs a value: agent or real"
+      NODE_KIND="$2"; shift
+      [[ "$NODE_KIND" == agent || "$NODE_KIND" == real ]] || die "--node must be agent or real, not '$NODE_KIND'"
+      ;;
+    -h|--help) sed -n '2,22p' "$0" >&2; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ -z "$ARG_DIR" ]] || die "only one STATE_DIR allowed"; ARG_DIR="$1" ;;
   esac
@@ -51,6 +60,24 @@ fi
 for b in kube-apiserver kube-controller-manager kube-scheduler; do
   [[ -x "$K8S_BIN/$b" ]] || die "$K8S_BIN/$b missing"
 done
+if [[ "$NODE_KIND" == real ]]; then
+  [[ $(id -u) == 0 ]] || die "--node real needs root (containerd, runc, mounts, a bridge, iptables)"
+  ensure_pkgs containerd runc containernetworking-plugins busybox-static buildah gcc libc6-dev iptables iproute2 python3
+  for t in containerd ctr runc buildah gcc iptables ip; do
+    command -v "$t" >/dev/null || die "$t not found after installing the real node's packages"
+  done
+  [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] \
+    || die "CNI plugins bridge, host-local, loopback missing in /usr/lib/cni"
+  [[ -x /bin/busybox ]] || die "/bin/busybox missing after installing busybox-static"
+  if [[ -n "${IRSTEPS_KUBELET_BIN:-}" ]]; then
+    KUBELET_BIN="$IRSTEPS_KUBELET_BIN"
+  else
+    KUBELET_BIN="$("$HERE/build-kubelet.sh")/kubelet"
+  fi
+  [[ -x "$KUBELET_BIN" ]] || die "kubelet $KUBELET_BIN missing"
+  # shellcheck source=real-node.sh
+  source "$HERE/real-node.sh"
+fi
 
 # ---- state dir --------------------------------------------------------------
 STATE_DIR="$(resolve_state_dir "$ARG_DIR")"
@@ -64,6 +91,9 @@ done
 if [[ -n "$(ls -A "$STATE_DIR")" && ! -f "$STATE_DIR/.irsteps-cluster" ]]; then
   die "$STATE_DIR is not empty and was not made by start.sh; refusing to use it"
 fi
+# A real node of an earlier cluster may have left mounts and a bridge.
+# shellcheck source=real-node.sh
+[[ -d "$STATE_DIR/node" ]] && { source "$HERE/real-node.sh"; real_node_stop; }
 find "$STATE_DIR" -mindepth 1 -delete
 # From here on, a failure stops whatever was already started (no stray
 # processes holding ports); logs stay in STATE_DIR for the post-mortem.
@@ -72,6 +102,7 @@ cleanup_on_failure() {
   [[ $STARTED_OK == 1 ]] && return 0
   log "start failed: stopping what was started (logs in $STATE_DIR/logs)"
   local i
+  [[ "$NODE_KIND" == real ]] && { real_node_stop || true; }
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
     stop_component "${COMPONENTS[$i]}" || true
   done
@@ -83,11 +114,14 @@ chmod 700 "$STATE_DIR/pki" "$STATE_DIR/etcd"
 PKI="$STATE_DIR/pki"
 
 NODE_AGENT_BIN=""
-if [[ "${IRSTEPS_NO_NODE_AGENT:-0}" != 1 ]]; then
+if [[ "$NODE_KIND" == agent && "${IRSTEPS_NO_NODE_AGENT:-0}" != 1 ]]; then
   cand="${IRSTEPS_NODE_AGENT:-$(dirname "$STATE_DIR")/node-agent}"
   [[ -x "$cand" ]] && NODE_AGENT_BIN="$(cd "$(dirname "$cand")" && pwd)/$(basename "$cand")"
 fi
 NODE_NAME=irsteps-node-0
+# The kubelet refuses a loopback --node-ip; with the host name 127.0.0.1 the
+# Node's InternalIP is 127.0.0.1, where the API server reaches it.
+[[ "$NODE_KIND" == real ]] && NODE_NAME=127.0.0.1
 
 # ---- ports ------------------------------------------------------------------
 # Random free ports so several clusters (and other services) can coexist on
@@ -134,6 +168,11 @@ CONTROLLER_MANAGER_PORT=$CONTROLLER_MANAGER_PORT
 SCHEDULER_PORT=$SCHEDULER_PORT
 NODE_AGENT_PORT=$NODE_AGENT_PORT
 EOF
+if [[ "$NODE_KIND" == real ]]; then
+  KUBELET_PORT="$(port_or_pick "${IRSTEPS_KUBELET_PORT:-}")"; PICKED+="$KUBELET_PORT "
+  KUBELET_HEALTHZ_PORT="$(pick_port)"; PICKED+="$KUBELET_HEALTHZ_PORT "
+  printf 'KUBELET_PORT=%s\nKUBELET_HEALTHZ_PORT=%s\n' "$KUBELET_PORT" "$KUBELET_HEALTHZ_PORT" >>"$STATE_DIR/ports.env"
+fi
 
 # ---- certificates -----------------------------------------------------------
 # One CA signs everything: API serving cert, client certs (admin, apiserver ->
@@ -174,6 +213,9 @@ issue scheduler "/CN=system:kube-scheduler" clientAuth
 # Node agent serving cert (the "kubelet" the apiserver talks to for logs/exec).
 issue node-agent "/O=system:nodes/CN=system:node:$NODE_NAME" serverAuth,clientAuth \
   "IP:127.0.0.1,DNS:localhost,DNS:$NODE_NAME"
+# The kubelet's own identity towards the API server, as kubelets have it
+# (the Node authorizer and NodeRestriction then apply to it).
+[[ "$NODE_KIND" == real ]] && issue kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" clientAuth
 # Service-account token signing key pair.
 openssl_quiet genrsa -out "$PKI/sa.key" 2048
 openssl_quiet rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
@@ -220,6 +262,7 @@ write_kubeconfig "$STATE_DIR/scheduler.kubeconfig" system:kube-scheduler "$(cert
 # The node agent gets its own file (admin token) so tests can swap its
 # identity without touching the admin kubeconfig.
 write_kubeconfig "$STATE_DIR/node-agent.kubeconfig" irsteps-admin "    token: $ADMIN_TOKEN"
+[[ "$NODE_KIND" == real ]] && write_kubeconfig "$STATE_DIR/kubelet.kubeconfig" "system:node:$NODE_NAME" "$(cert_user kubelet)"
 
 # ---- audit policy -----------------------------------------------------------
 AUDIT_FLAGS=()
@@ -364,6 +407,13 @@ if [[ -n "$NODE_AGENT_BIN" ]]; then
   WAIT_COMPONENT=node-agent wait_until "$TIMEOUT" "Node $NODE_NAME to register" \
     api_get "/api/v1/nodes/$NODE_NAME"
   log "node agent registered $NODE_NAME on 127.0.0.1:$NODE_AGENT_PORT ($((SECONDS - T_START)) s)"
+elif [[ "$NODE_KIND" == real ]]; then
+  real_node_names
+  mkdir -p "$NODE_DIR"
+  real_node_network
+  real_node_containerd
+  real_node_images
+  real_node_kubelet
 else
   log "no node agent binary (${IRSTEPS_NODE_AGENT:-$(dirname "$STATE_DIR")/node-agent}); pods will stay Pending"
 fi
@@ -377,6 +427,13 @@ fi
   echo "export IRSTEPS_API_CA=$PKI/ca.crt"
   echo "export IRSTEPS_API_TOKEN_FILE=$PKI/admin.token"
   echo "export IRSTEPS_NODE_NAME=$NODE_NAME"
+  echo "export IRSTEPS_NODE_KIND=$NODE_KIND"
+  if [[ "$NODE_KIND" == real ]]; then
+    echo "export IRSTEPS_CONTAINERD_SOCK=$CONTAINERD_SOCK"
+    echo "export IRSTEPS_PAUSE_IMAGE=$PAUSE_IMAGE"
+    echo "export IRSTEPS_BUSYBOX_IMAGE=$BUSYBOX_IMAGE"
+    echo "export IRSTEPS_CNI_BRIDGE=$CNI_BRIDGE"
+  fi
   sed 's/^/export IRSTEPS_/' "$STATE_DIR/ports.env"
   [[ "$AUDIT" == 1 ]] && echo "export IRSTEPS_AUDIT_LOG=$STATE_DIR/audit.log"
   true

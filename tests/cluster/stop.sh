@@ -32,6 +32,14 @@ if [[ ! -d "$d" ]]; then
 fi
 STATE_DIR="$(cd "$d" && pwd)"
 
+# A real node first (start.sh --node real): its pods' containers, the
+# kubelet, containerd, and what they made outside STATE_DIR.
+if [[ -d "$STATE_DIR/node" ]]; then
+  # shellcheck source=real-node.sh
+  source "$HERE/real-node.sh"
+  real_node_stop
+fi
+
 # Reverse start order: clients (node agent, controllers) before the API
 # server, the API server before etcd, so shutdowns do not log spurious errors.
 for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
