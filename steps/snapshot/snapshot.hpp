@@ -75,10 +75,14 @@ void collect_filesystem(k8s::Client& client, const Options& options, const json:
                                           const std::string& container);
 [[nodiscard]] std::string show_command(const std::vector<std::string>& command);
 // Streams a tar from exec in `exec_container` to the item at `path`, hashed
-// (and gzipped with --gzip) as it arrives, bounded by --max-bytes.
-void stream_tar(k8s::Client& client, const Options& options, const json::object& pod,
+// (and gzipped with --gzip) as it arrives, bounded by --max-bytes. With
+// `may_refuse_options`, a tar that refuses its options before writing a byte
+// (busybox's has no --exclude) records nothing and gives false, for the
+// caller to try another command; otherwise true: the item is recorded.
+bool stream_tar(k8s::Client& client, const Options& options, const json::object& pod,
                 const std::string& exec_container, const std::vector<std::string>& command,
-                const std::string& path, const std::string& source, evidence::Folder& folder, Tally& tally);
+                const std::string& path, const std::string& source, evidence::Folder& folder, Tally& tally,
+                bool may_refuse_options = false);
 
 // --via-ephemeral (ephemeral.cpp). The API form the server takes is found
 // once per run.

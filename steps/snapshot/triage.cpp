@@ -144,18 +144,32 @@ std::string show_command(const std::vector<std::string>& command) {
 void collect_filesystem(k8s::Client& client, const Options& options, const json::object& pod,
                         const std::string& container, evidence::Folder& folder, Tally& tally) {
   const auto command = tar_command(options, "/");
-  stream_tar(client, options, pod, container, command, filesystem_item(options, pod, container),
-             "exec in " + container + ": " + show(command), folder, tally);
+  const std::string path = filesystem_item(options, pod, container);
+  if (stream_tar(client, options, pod, container, command, path,
+                 "exec in " + container + ": " + show(command), folder, tally, options.paths.empty())) {
+    return;
+  }
+  // busybox's tar has no --exclude: the root's entries but /proc, /sys and
+  // /dev are named instead, by its shell. A name with a blank or a glob in
+  // it is split or expanded, never an option (after --).
+  const std::vector<std::string> listed{
+      "sh", "-c", "cd / && exec tar cf - -- $(ls -A | grep -v -x -e proc -e sys -e dev)"};
+  stream_tar(client, options, pod, container, listed, path, "exec in " + container + ": " + show(listed),
+             folder, tally);
 }
 
-void stream_tar(k8s::Client& client, const Options& options, const json::object& pod,
+bool stream_tar(k8s::Client& client, const Options& options, const json::object& pod,
                 const std::string& exec_container, const std::vector<std::string>& command,
-                const std::string& path, const std::string& source, evidence::Folder& folder, Tally& tally) {
+                const std::string& path, const std::string& source, evidence::Folder& folder, Tally& tally,
+                bool may_refuse_options) {
   const std::string ns = string_at(pod, {"metadata", "namespace"});
   const std::string name = string_at(pod, {"metadata", "name"});
   auto writer = folder.begin(
       path, source, {string_at(pod, {"metadata", "uid"}), string_at(pod, {"metadata", "resourceVersion"})});
-  if (!writer) return count_failure(tally, writer.error(), folder, path, source);
+  if (!writer) {
+    count_failure(tally, writer.error(), folder, path, source);
+    return true;
+  }
   bool limit_reached = false;
   std::optional<Error> write_error;
   std::string err;
@@ -182,28 +196,40 @@ void stream_tar(k8s::Client& client, const Options& options, const json::object&
   if (!write_error && gzip) {
     if (auto finished = gzip->finish(); !finished) write_error = finished.error();
   }
-  if (write_error) return count_failure(tally, *write_error, folder, path, source);
+  if (write_error) {
+    count_failure(tally, *write_error, folder, path, source);
+    return true;
+  }
   if (limit_reached) {
-    return count(tally,
-                 writer->commit(evidence::ItemStatus::partial,
-                                fmt::format("stopped at --max-bytes {}", options.max_bytes)),
-                 folder, path, source);
+    count(tally,
+          writer->commit(evidence::ItemStatus::partial,
+                         fmt::format("stopped at --max-bytes {}", options.max_bytes)),
+          folder, path, source);
+    return true;
   }
   if (!result) {
     if (writer->size() > 0) {
       ++tally.interrupted;
-      return count(tally, writer->commit(evidence::ItemStatus::partial, result.error().describe()), folder,
-                   path, source);
+      count(tally, writer->commit(evidence::ItemStatus::partial, result.error().describe()), folder, path,
+            source);
+      return true;
     }
-    return count_failure(tally, result.error(), folder, path, source);
+    count_failure(tally, result.error(), folder, path, source);
+    return true;
   }
   if (result->exit_code != 0) {
-    return count(tally,
-                 writer->commit(evidence::ItemStatus::partial,
-                                fmt::format("tar exit status {}: {}", result->exit_code, err.substr(0, 300))),
-                 folder, path, source);
+    const bool refused = err.find("unrecognized option") != std::string::npos ||
+                         err.find("invalid option") != std::string::npos ||
+                         err.find("unknown option") != std::string::npos;
+    if (may_refuse_options && refused && raw_bytes == 0) return false;  // the writer's file goes with it
+    count(tally,
+          writer->commit(evidence::ItemStatus::partial,
+                         fmt::format("tar exit status {}: {}", result->exit_code, err.substr(0, 300))),
+          folder, path, source);
+    return true;
   }
   count(tally, writer->commit(), folder, path, source);
+  return true;
 }
 
 }  // namespace ir::steps::snapshot

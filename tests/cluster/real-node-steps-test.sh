@@ -335,7 +335,7 @@ k -n "$NS" run talker --image="$IRSTEPS_BUSYBOX_IMAGE" --image-pull-policy=Never
 k -n "$NS" wait --for=condition=Ready pod/talker --timeout=90s >/dev/null
 SNAP_INCIDENT="INC-$(date -u +%Y-%m-%d)-$(printf %03d $((RANDOM % 1000)))"
 step_pod snapshot "$SNAPSHOT_IMAGE" irsteps irsteps-snapshot \
-  "incident-id=$SNAP_INCIDENT" "namespace=$NS" pod=talker >"$WORK/snapshot-pod.json"
+  "incident-id=$SNAP_INCIDENT" "namespace=$NS" pod=talker filesystem=true >"$WORK/snapshot-pod.json"
 k apply -f "$WORK/snapshot-pod.json" >/dev/null
 
 snapshot_ok() {
@@ -354,8 +354,15 @@ snapshot_ok() {
   [[ -f "$dir/manifest.json" ]] || { echo "no manifest.json in $dir:"; find "$dir" | head -n 30; return 1; }
   # The container's log, through the API server and the kubelet.
   grep -rqs talker-started "$dir" || { echo "the container's log is not in the evidence:"; find "$dir"; return 1; }
-  # (--filesystem is not checked here: on busybox, whose tar has no
-  # --exclude, the tar is partial; see the report of issue 17's real node.)
+  # The container's files: busybox's tar has no --exclude, so the step names
+  # the root's entries but /proc, /sys and /dev instead; the file the
+  # container planted is in the tar.
+  local tarball
+  tarball="$(ls "$dir"/*/talker/filesystem/talker.tar 2>/dev/null | head -n 1)"
+  [[ -n "$tarball" ]] || { echo "no filesystem tar:"; find "$dir"; return 1; }
+  tar tf "$tarball" | grep -Eqx '(\./)?tmp/implant\.sh' || {
+    echo "tmp/implant.sh not in the filesystem tar:"; tar tf "$tarball" | head -n 20; return 1; }
+  ! tar tf "$tarball" | grep -Eq '^(\./)?proc/' || { echo "/proc is in the filesystem tar"; return 1; }
   # Triage through busybox's tools: the processes, and the listening port
   # 8080 (hex 1F90 in /proc/net/tcp when netstat gives way to /proc).
   grep -qs httpd "$dir"/*/talker/triage/talker/processes.txt || {
@@ -363,7 +370,7 @@ snapshot_ok() {
   grep -Eqs ':8080 |:1F90 ' "$dir"/*/talker/triage/talker/network.txt || {
     echo "port 8080 not in network.txt:"; cat "$dir"/*/talker/triage/talker/network.txt; return 1; }
 }
-check "snapshot as a pod captures the logs and triage of a real busybox container" snapshot_ok
+check "snapshot as a pod captures the logs, triage and files of a real busybox container" snapshot_ok
 
 echo "real-node-steps: $PASSED passed, $FAILED failed"
 [[ $FAILED == 0 ]]
