@@ -176,3 +176,17 @@ ensure_pkgs() {
   if [[ $APT_UPDATED == 0 ]]; then apt-get update -qq >&2; APT_UPDATED=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
+
+# The test scripts' checks: `check NAME CMD...` runs CMD, counts it in
+# PASSED or FAILED by its exit status and prints ok/FAIL with the time, and on
+# failure the last lines of its output.
+PASSED=0 FAILED=0
+check() {
+  local name="$1"; shift
+  local t0=$SECONDS out
+  if out="$("$@" 2>&1)"; then
+    PASSED=$((PASSED + 1)); echo "ok   $name ($((SECONDS - t0)) s)"
+  else
+    FAILED=$((FAILED + 1)); echo "FAIL $name ($((SECONDS - t0)) s)"; printf '%s\n' "$out" | tail -n 40 | sed 's/^/     /'
+  fi
+}

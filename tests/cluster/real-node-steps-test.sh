@@ -41,16 +41,6 @@ k() { kubectl --request-timeout=30s "$@"; }
 VERSION="$(sed -n 's/^project(irsteps VERSION \([0-9.]*\).*/\1/p' "$SOURCE_DIR/CMakeLists.txt")"
 WORK="$(mktemp -d /tmp/real-node-steps.XXXXXX)"
 
-PASSED=0 FAILED=0
-check() {  # check NAME CMD... : CMD's exit status decides
-  local name="$1"; shift
-  local t0=$SECONDS out
-  if out="$("$@" 2>&1)"; then
-    PASSED=$((PASSED + 1)); echo "ok   $name ($((SECONDS - t0)) s)"
-  else
-    FAILED=$((FAILED + 1)); echo "FAIL $name ($((SECONDS - t0)) s)"; printf "%s\n" "$out" | head -n 40 | sed 's/^/     /'
-  fi
-}
 
 NS="victim-$RANDOM"
 cleanup() {

@@ -24,16 +24,6 @@ command -v kubectl >/dev/null || die "kubectl missing"
 command -v python3 >/dev/null || die "python3 missing"
 k() { kubectl --request-timeout=30s "$@"; }
 
-PASSED=0 FAILED=0
-check() {  # check NAME CMD... : CMD's exit status decides
-  local name="$1"; shift
-  local t0=$SECONDS out
-  if out="$("$@" 2>&1)"; then
-    PASSED=$((PASSED + 1)); echo "ok   $name ($((SECONDS - t0)) s)"
-  else
-    FAILED=$((FAILED + 1)); echo "FAIL $name ($((SECONDS - t0)) s)"; printf '%s\n' "$out" | tail -n 20 | sed 's/^/     /'
-  fi
-}
 
 NS="realnode-$RANDOM"
 NODE="$IRSTEPS_NODE_NAME"

@@ -21,16 +21,6 @@ export KUBECONFIG="$STATE_DIR/kubeconfig"
 command -v kubectl >/dev/null || ensure_pkgs kubernetes-client
 k() { kubectl --request-timeout=20s "$@" 2>&1; }
 
-PASSED=0 FAILED=0
-check() {  # check NAME CMD... : CMD's exit status decides
-  local name="$1"; shift
-  local t0=$SECONDS out
-  if out="$("$@" 2>&1)"; then
-    PASSED=$((PASSED + 1)); echo "ok   $name ($((SECONDS - t0)) s)"
-  else
-    FAILED=$((FAILED + 1)); echo "FAIL $name ($((SECONDS - t0)) s)"; printf '%s\n' "$out" | tail -n 15 | sed 's/^/     /'
-  fi
-}
 # poll TIMEOUT CMD... : retry CMD until it succeeds (controllers are async)
 poll() {
   local deadline=$((SECONDS + $1)); shift

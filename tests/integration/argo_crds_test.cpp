@@ -381,6 +381,37 @@ TEST_CASE("Argo CRDs: the dry run refuses a WorkflowTemplate with a wrong type o
   CHECK(unknown.err.find("unknown field \"retryStrategyy\"") != std::string::npos);
 }
 
+namespace {
+
+// A scratch folder for the trigger tests, with a webhook token file.
+std::string trigger_scratch(const std::string& name) {
+  const std::string dir = std::string(IRSTEPS_BINARY_DIR) + "/tests/" + name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir + "/token") << "irsteps-test-token\n";
+  return dir;
+}
+
+// The Workflow the shipped Sensor in `sensor` (under workflows/argo/events/)
+// submits for the webhook body `payload_file`, as `playbook trigger` makes
+// it, moved into the test's namespace.
+std::string submitted_workflow(const std::string& sensor, const std::string& payload_file,
+                               const std::string& dir, const std::string& ns) {
+  auto run = run_process({binary("playbook"), "trigger", source_dir + "/workflows/argo/events/" + sensor,
+                          payload_file, "--auth-token-file", dir + "/token"});
+  REQUIRE(run);
+  INFO(run->err);
+  REQUIRE(run->exit_status == 0);
+  auto doc = parse_json(run->out, "playbook trigger");
+  REQUIRE(doc);
+  auto* resource = doc->as_object().at("triggers").as_array().at(0).as_object().if_contains("resource");
+  REQUIRE(resource != nullptr);
+  resource->as_object()["metadata"].as_object()["namespace"] = ns;
+  return boost::json::serialize(*resource);
+}
+
+}  // namespace
+
 // A repeated alert starts nothing: the Falco Sensor names the Workflow after
 // the rule, the pod and the alert's ten minutes, and the argo-workflow
 // trigger creates it (argo-events pkg/sensors/triggers/argo-workflow: `argo
@@ -394,10 +425,7 @@ TEST_CASE("Argo CRDs: the API server refuses the Workflow of a repeated Falco al
   TestNamespace ns("falco-repeat");
   Kubectl kubectl(ns.name());
   install_argo_crds(kubectl);
-  const std::string dir = std::string(IRSTEPS_BINARY_DIR) + "/tests/falco-repeat";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  std::ofstream(dir + "/token") << "irsteps-test-token\n";
+  const std::string dir = trigger_scratch("falco-repeat");
   auto payload = read_file(source_dir + "/tests/data/triggers/falco-critical-k8smeta.json");
   REQUIRE(payload);
   std::string again = *payload;
@@ -406,17 +434,7 @@ TEST_CASE("Argo CRDs: the API server refuses the Workflow of a repeated Falco al
   std::ofstream(dir + "/again.json") << again;
 
   auto submitted = [&](const std::string& payload_file) {
-    auto run = run_process({binary("playbook"), "trigger", source_dir + "/workflows/argo/events/falco.yaml",
-                            payload_file, "--auth-token-file", dir + "/token"});
-    REQUIRE(run);
-    INFO(run->err);
-    REQUIRE(run->exit_status == 0);
-    auto doc = parse_json(run->out, "playbook trigger");
-    REQUIRE(doc);
-    auto* resource = doc->as_object().at("triggers").as_array().at(0).as_object().if_contains("resource");
-    REQUIRE(resource != nullptr);
-    resource->as_object()["metadata"].as_object()["namespace"] = ns.name();
-    return boost::json::serialize(*resource);
+    return submitted_workflow("falco.yaml", payload_file, dir, ns.name());
   };
   const std::string first = submitted(source_dir + "/tests/data/triggers/falco-critical-k8smeta.json");
   const std::string second = submitted(dir + "/again.json");
@@ -463,10 +481,7 @@ TEST_CASE(
   TestNamespace ns("alertmanager-repeat");
   Kubectl kubectl(ns.name());
   install_argo_crds(kubectl);
-  const std::string dir = std::string(IRSTEPS_BINARY_DIR) + "/tests/alertmanager-repeat";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  std::ofstream(dir + "/token") << "irsteps-test-token\n";
+  const std::string dir = trigger_scratch("alertmanager-repeat");
   auto payload = read_file(source_dir + "/tests/data/triggers/alertmanager-firing.json");
   REQUIRE(payload);
   // The repeat: the same alert, its annotation's count grown since.
@@ -480,18 +495,7 @@ TEST_CASE(
   std::ofstream(dir + "/later.json") << later;
 
   auto submitted = [&](const std::string& payload_file) {
-    auto run =
-        run_process({binary("playbook"), "trigger", source_dir + "/workflows/argo/events/alertmanager.yaml",
-                     payload_file, "--auth-token-file", dir + "/token"});
-    REQUIRE(run);
-    INFO(run->err);
-    REQUIRE(run->exit_status == 0);
-    auto doc = parse_json(run->out, "playbook trigger");
-    REQUIRE(doc);
-    auto* resource = doc->as_object().at("triggers").as_array().at(0).as_object().if_contains("resource");
-    REQUIRE(resource != nullptr);
-    resource->as_object()["metadata"].as_object()["namespace"] = ns.name();
-    return boost::json::serialize(*resource);
+    return submitted_workflow("alertmanager.yaml", payload_file, dir, ns.name());
   };
   const std::string first = submitted(source_dir + "/tests/data/triggers/alertmanager-firing.json");
 
