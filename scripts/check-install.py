@@ -20,7 +20,16 @@ namespace, CRDs and Deployments, and to create SubjectAccessReviews):
   read beside this script): a SubjectAccessReview per verb and resource, as
   system:serviceaccount:NAMESPACE:ACCOUNT with its groups, in the binding's
   namespace (a ClusterRoleBinding's: in every namespace).
-Not checked: the Argo version, the artifact repository.
+- the controller's version, from its image tag or its app.kubernetes.io/version
+  label: 3.6 or later (spec.synchronization.mutexes, the v4 CRDs' fields);
+  a version it cannot read is said, not counted;
+- an artifact repository for NAMESPACE, where Argo looks for one
+  (workflow/artifactrepositories/artifactrepositories.go Resolve): the
+  ConfigMap artifact-repositories in NAMESPACE with its
+  workflows.argoproj.io/default-artifact-repository key, else the
+  controller's ConfigMap (--configmap, default workflow-controller-configmap)
+  with `artifactRepository` (the snapshot step's evidence is an output
+  artifact: without one, that node fails);
 
 Prints one line per check (ok / MISSING, and the fix); exit 0 only when all
 hold, 1 when something is missing, 2 for bad usage, 4 when the cluster does
@@ -28,6 +37,7 @@ not answer (after retries).
 """
 import argparse
 import json
+import re
 import os
 import subprocess
 import sys
@@ -80,6 +90,9 @@ class Check:
     def exists(self, *args):
         rc, _, _ = self.kubectl("get", *args, "-o", "name")
         return rc == 0
+
+    def note(self, what):
+        print(f"note     {what}")
 
     def report(self, ok, what, fix=""):
         if ok:
@@ -179,6 +192,8 @@ def run_checks(c, ns):
     for home, managed in namespaced:
         c.report(managed == ns, f"the namespaced controller in {home} watches {ns}",
                  f"run the playbooks in {managed}, or give the controller --managed-namespace={ns}")
+    check_version(c, controllers)
+    check_artifact_repository(c, ns, controllers)
 
     # The install itself.
     c.report(c.exists("namespace", ns), f"namespace {ns}", f"kubectl apply -k workflows/argo (or your overlay)")
@@ -248,6 +263,53 @@ def run_checks(c, ns):
 
     print(f"{c.missing} missing" if c.missing else "all checks hold")
     return 1 if c.missing else 0
+
+
+def check_version(c, controllers):
+    for d in controllers:
+        label = (d["metadata"].get("labels") or {}).get("app.kubernetes.io/version", "")
+        images = [x.get("image", "") for x in d["spec"]["template"]["spec"].get("containers", [])]
+        tags = [i.rsplit(":", 1)[1] for i in images if ":" in i.rsplit("/", 1)[-1] and "@" not in i]
+        found = None
+        for text in [label] + tags:
+            m = re.match(r"^v?(\d+)\.(\d+)", text or "")
+            if m:
+                found = (int(m.group(1)), int(m.group(2)), text)
+                break
+        where = f"{d['metadata']['namespace']}/{d['metadata']['name']}"
+        if found is None:
+            c.note(f"the version of the workflow controller {where} is not in its image tag or labels: "
+                   "check by hand that it is 3.6 or later")
+            continue
+        c.report(found[:2] >= (3, 6), f"Argo Workflows {found[2]} ({where}) is 3.6 or later",
+                 "upgrade Argo Workflows: the playbooks use spec.synchronization.mutexes (3.6+)")
+
+
+def check_artifact_repository(c, ns, controllers):
+    rc, out, _ = c.kubectl("-n", ns, "get", "configmap", "artifact-repositories", "-o", "json")
+    if rc == 0:
+        cm = json.loads(out)
+        key = (cm["metadata"].get("annotations") or {}).get("workflows.argoproj.io/default-artifact-repository", "")
+        if key and key in (cm.get("data") or {}):
+            c.report(True, f"artifact repository: ConfigMap {ns}/artifact-repositories, key {key}")
+            return
+    for d in controllers:
+        name = "workflow-controller-configmap"
+        for container in d["spec"]["template"]["spec"].get("containers", []):
+            argv = (container.get("command") or []) + (container.get("args") or [])
+            for i, a in enumerate(argv):
+                if a.startswith("--configmap="):
+                    name = a.split("=", 1)[1]
+                elif a == "--configmap" and i + 1 < len(argv):
+                    name = argv[i + 1]
+        rc, out, _ = c.kubectl("-n", d["metadata"]["namespace"], "get", "configmap", name, "-o", "json")
+        if rc == 0 and (json.loads(out).get("data") or {}).get("artifactRepository", "").strip():
+            c.report(True, f"artifact repository: ConfigMap {d['metadata']['namespace']}/{name}, artifactRepository")
+            return
+    c.report(False, f"an artifact repository for {ns}",
+             f"configure one (S3, GCS, ...): the ConfigMap artifact-repositories in {ns} with the annotation "
+             "workflows.argoproj.io/default-artifact-repository, or artifactRepository in the controller's "
+             "ConfigMap; the snapshot step's evidence is an output artifact")
 
 
 def json_items(text):

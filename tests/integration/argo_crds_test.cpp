@@ -837,7 +837,8 @@ TEST_CASE(
   CHECK(lacking.out.find("MISSING  Secret irsteps-falco-webhook") != std::string::npos);
   CHECK(lacking.out.find("MISSING  Secret irsteps-alertmanager-webhook") != std::string::npos);
   CHECK(lacking.out.find("ok       ServiceAccount irsteps-playbook-data-exposure: ") != std::string::npos);
-  CHECK(count(lacking.out, "MISSING") == 5);
+  CHECK(lacking.out.find("MISSING  an artifact repository for " + first.name()) != std::string::npos);
+  CHECK(count(lacking.out, "MISSING") == 6);
   // No workflow controller runs here: a stand-in Deployment carries the spec
   // the check reads (scaled to 0); a PersistentVolume for the claim.
   const std::string volume = "irsteps-evidence-" + first.name();
@@ -852,7 +853,7 @@ spec:
     spec:
       containers:
         - name: workflow-controller
-          image: registry.example/workflow-controller:stand-in
+          image: registry.example/workflow-controller:v4.1.2
           env: [{{name: ARGO_EXECUTOR_PLUGINS, value: "true"}}]
 ---
 apiVersion: v1
@@ -865,6 +866,16 @@ spec:
   claimRef: {{namespace: {1}, name: irsteps-evidence}}
 )",
                                                       volume, first.name()));
+  // Argo's artifact repository for the namespace, where Argo looks for one.
+  Cluster::get().apply_yaml(first.name(), R"(apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: artifact-repositories
+  annotations: {workflows.argoproj.io/default-artifact-repository: evidence}
+data:
+  evidence: |
+    s3: {bucket: evidence, endpoint: 127.0.0.1:9, insecure: true}
+)");
   for (const char* webhook : {"irsteps-falco-webhook", "irsteps-alertmanager-webhook"}) {
     auto secret = kubectl({"create", "secret", "generic", webhook, "--from-literal=token=t"});
     CHECK(secret.exit_status == 0);
@@ -875,6 +886,9 @@ spec:
   auto holds = check();
   INFO("check-install.py: " << holds.out << holds.err);
   CHECK(holds.exit_status == 0);
+  CHECK(holds.out.find("ok       Argo Workflows v4.1.2 (") != std::string::npos);
+  CHECK(holds.out.find("ok       artifact repository: ConfigMap " + first.name() +
+                       "/artifact-repositories") != std::string::npos);
   CHECK(holds.out.find("MISSING") == std::string::npos);
   CHECK(holds.out.find("all checks hold") != std::string::npos);
   auto unbound =
