@@ -46,6 +46,7 @@ import (
 	"io"
 	"net/textproto"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -63,13 +64,14 @@ type options struct {
 	headers               [][2]string
 }
 
+var optionsWithValue = map[string]bool{"--sensor": true, "--event-source": true, "--auth-token-file": true, "--header": true}
+
 func parseArgs(args []string) (options, error) {
 	var o options
 	var positional []string
 	for i := 0; i < len(args); i++ {
 		flag := args[i]
-		takesValue := map[string]bool{"--sensor": true, "--event-source": true, "--auth-token-file": true, "--header": true}
-		if takesValue[flag] {
+		if optionsWithValue[flag] {
 			if i+1 >= len(args) {
 				return o, invalid("%s needs a value", flag)
 			}
@@ -274,18 +276,7 @@ func evaluate(o options) (report, error) {
 
 	// The event goes to the dependencies of the EventSource's webhook that
 	// received it; without the EventSource, to every dependency.
-	var route *webhookContext
-	var sourceName, eventName string
-	for _, es := range sources {
-		for name, hook := range es.Spec.Webhook {
-			for _, d := range s.Spec.Dependencies {
-				if d.EventSourceName == es.Metadata.Name && d.EventName == name && route == nil {
-					h := hook
-					route, sourceName, eventName = &h, es.Metadata.Name, name
-				}
-			}
-		}
-	}
+	route, sourceName, eventName := receivingRoute(sources, s.Spec.Dependencies)
 	if route != nil {
 		doc.Webhook = &webhookReport{EventSource: sourceName, EventName: eventName, Status: 200, Message: "success"}
 		if route.AuthSecret != nil {
@@ -376,6 +367,28 @@ func evaluate(o options) (report, error) {
 	return doc, nil
 }
 
+// receivingRoute is the webhook that received the request: the first, in
+// the order of the files and of the events' names, that a dependency
+// listens to; nil when none of the EventSources given has one.
+func receivingRoute(sources []eventSource, deps []dependency) (*webhookContext, string, string) {
+	for _, es := range sources {
+		names := make([]string, 0, len(es.Spec.Webhook))
+		for name := range es.Spec.Webhook {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			for _, d := range deps {
+				if d.EventSourceName == es.Metadata.Name && d.EventName == name {
+					hook := es.Spec.Webhook[name]
+					return &hook, es.Metadata.Name, name
+				}
+			}
+		}
+	}
+	return nil, "", ""
+}
+
 func first(header map[string][]string, key string) string {
 	if values := header[key]; len(values) > 0 {
 		return values[0]
@@ -410,6 +423,7 @@ func fire(s sensor, t trigger, events map[string]*event) (json.RawMessage, strin
 		}
 		template = applied
 	}
+	triggerLabel := gjson.GetBytes(template, "name").String()
 	kind := ""
 	for _, k := range []string{"argoWorkflow", "k8s"} {
 		if gjson.GetBytes(template, k).Exists() {
@@ -417,24 +431,24 @@ func fire(s sensor, t trigger, events map[string]*event) (json.RawMessage, strin
 		}
 	}
 	if kind == "" {
-		return nil, "", invalid("trigger %s: only argoWorkflow and k8s triggers are evaluated", gjson.GetBytes(template, "name").String())
+		return nil, "", invalid("trigger %s: only argoWorkflow and k8s triggers are evaluated", triggerLabel)
 	}
 	spec := gjson.GetBytes(template, kind)
 	operation := spec.Get("operation").String()
 	if kind == "argoWorkflow" && operation != "" && operation != "submit" {
-		return nil, "", invalid("trigger %s: argoWorkflow operation %s is not evaluated (only submit)", gjson.GetBytes(template, "name").String(), operation)
+		return nil, "", invalid("trigger %s: argoWorkflow operation %s is not evaluated (only submit)", triggerLabel, operation)
 	}
 	if kind == "k8s" && operation != "" && operation != "create" {
-		return nil, "", invalid("trigger %s: k8s operation %s is not evaluated (only create)", gjson.GetBytes(template, "name").String(), operation)
+		return nil, "", invalid("trigger %s: k8s operation %s is not evaluated (only create)", triggerLabel, operation)
 	}
 	resource := spec.Get("source.resource")
 	if !resource.Exists() {
-		return nil, "", invalid("trigger %s: only a source.resource inside the Sensor is evaluated", gjson.GetBytes(template, "name").String())
+		return nil, "", invalid("trigger %s: only a source.resource inside the Sensor is evaluated", triggerLabel)
 	}
 	var params []parameter
 	if raw := spec.Get("parameters"); raw.Exists() {
 		if err := json.Unmarshal([]byte(raw.Raw), &params); err != nil {
-			return nil, "", invalid("trigger %s: parameters: %v", gjson.GetBytes(template, "name").String(), err)
+			return nil, "", invalid("trigger %s: parameters: %v", triggerLabel, err)
 		}
 	}
 	object := []byte(resource.Raw)
@@ -468,7 +482,7 @@ func fire(s sensor, t trigger, events map[string]*event) (json.RawMessage, strin
 			labels = map[string]interface{}{}
 		}
 		labels["events.argoproj.io/sensor"] = s.Metadata.Name
-		labels["events.argoproj.io/trigger"] = gjson.GetBytes(template, "name").String()
+		labels["events.argoproj.io/trigger"] = triggerLabel
 		labels["events.argoproj.io/action-timestamp"] = strconv.FormatInt(time.Now().UnixNano()/int64(time.Millisecond), 10)
 		metadata["labels"] = labels
 	}

@@ -22,16 +22,13 @@ func invalid(format string, args ...interface{}) error {
 }
 
 type secretKeySelector struct {
-	Name     string `json:"name"`
-	Key      string `json:"key"`
-	Optional *bool  `json:"optional,omitempty"`
+	Name string `json:"name"`
+	Key  string `json:"key"`
 }
 
 type webhookContext struct {
 	Endpoint   string             `json:"endpoint"`
 	Method     string             `json:"method"`
-	Port       string             `json:"port"`
-	URL        string             `json:"url"`
 	AuthSecret *secretKeySelector `json:"authSecret"`
 	Metadata   map[string]string  `json:"metadata"`
 }

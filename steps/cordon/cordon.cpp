@@ -9,9 +9,7 @@
 
 #include <algorithm>
 #include <functional>
-#include <map>
 #include <optional>
-#include <set>
 
 namespace ir::steps::cordon {
 namespace {
@@ -89,9 +87,10 @@ constexpr int conflict_attempts = 5;
 using Change = std::function<std::optional<json::object>(const json::object& node, std::string& detail)>;
 
 // Applies `change` (the patch for the node as read, or nullopt for nothing
-// to do); true when the node was patched.
+// to do); true when the node was patched, and then `read_node` (when given)
+// is the node as it was read before the patch.
 Result<bool> patch_node(k8s::Client& client, k8s::Writer& writer, const std::string& name,
-                        const Change& change, json::object* patched_node = nullptr) {
+                        const Change& change, json::object* read_node = nullptr) {
   for (int attempt = 1;; ++attempt) {
     auto node = client.get(k8s::resources::nodes, "", name);
     if (!node) return node.error();
@@ -101,7 +100,7 @@ Result<bool> patch_node(k8s::Client& client, k8s::Writer& writer, const std::str
     (*patch)["metadata"].as_object()["resourceVersion"] = string_at(*node, {"metadata", "resourceVersion"});
     auto patched = writer.merge_patch(k8s::resources::nodes, "", name, *patch, detail);
     if (patched) {
-      if (patched_node != nullptr) *patched_node = std::move(*node);
+      if (read_node != nullptr) *read_node = std::move(*node);
       return true;
     }
     if (patched.error().code() != Code::conflict || attempt == conflict_attempts) return patched.error();

@@ -16,6 +16,10 @@ namespace {
 
 const std::string first_incident = "INC-2026-12-07-301";
 const std::string second_incident = "INC-2026-12-07-302";
+// Each test case its own incident: `cordon --release` without --node
+// releases every node the incident holds, so tests run at once must not
+// share one.
+const std::string host_access_incident = "INC-2026-12-07-303";
 
 // Node objects of this test, deleted at the end.
 struct TestNodes {
@@ -165,14 +169,15 @@ TEST_CASE("cordon --if-host-access cordons only the nodes of pods that could rea
   Cluster::get().apply_yaml(
       ns.name(), "apiVersion: v1\nkind: Pod\nmetadata: {name: plain}\nspec:\n  nodeName: " + nodes.names[1] +
                      "\n  containers: [{name: app, image: registry.example/app:1}]\n");
-  auto run = cordon(first_incident, {"--namespace", ns.name(), "--pod", "escaper,plain", "--if-host-access"});
+  auto run =
+      cordon(host_access_incident, {"--namespace", ns.name(), "--pod", "escaper,plain", "--if-host-access"});
   REQUIRE_EXIT(run, 0);
   CHECK(run.output("nodes") == nodes.names[0]);
   CHECK(run.output("host-access") == ns.name() + "/escaper: hostPID");
   CHECK(run.output("spared-pods") == "plain");
   CHECK(unschedulable(node(nodes.names[0])));
   CHECK_FALSE(unschedulable(node(nodes.names[1])));
-  auto release = cordon(first_incident, {"--release", "--node", nodes.names[0]});
+  auto release = cordon(host_access_incident, {"--release", "--node", nodes.names[0]});
   REQUIRE_EXIT(release, 0);
   CHECK_FALSE(unschedulable(node(nodes.names[0])));
 }
