@@ -189,7 +189,77 @@ std::string joined(const std::vector<std::string>& items) {
   return out;
 }
 
+// --evict: every pod on the node but those kept_on_node spares, through the
+// Eviction API. A pod a PodDisruptionBudget keeps (429 after the client's
+// retries) or that cannot be evicted otherwise is named in `refused` and
+// the others are still tried; the caller fails the step then, with
+// `failure` the code to fail with: action_failed for budgets, transient
+// when the API server failed otherwise.
+Result<void> empty_node(const Options& options, k8s::Client& client, k8s::Writer& writer, Context& context,
+                        const std::string& node, const std::vector<std::string>& named,
+                        std::vector<std::string>& evicted, std::vector<std::string>& kept,
+                        std::vector<std::string>& refused, Code& failure) {
+  k8s::ListOptions list_options;
+  list_options.field_selector = "spec.nodeName=" + node;
+  auto pods = client.list(k8s::resources::pods, "", list_options);
+  if (!pods) return pods.error();
+  for (const auto& item : pods->at("items").as_array()) {
+    const auto& pod = item.as_object();
+    const std::string ns = string_at(pod, {"metadata", "namespace"});
+    const std::string name = string_at(pod, {"metadata", "name"});
+    const std::string id = ns + "/" + name;
+    if (const std::string why = kept_on_node(pod, named); !why.empty()) {
+      // Only the spared pods worth naming: not the terminal ones.
+      if (why != "finished" && why != "terminating") kept.push_back(id + " (" + why + ")");
+      continue;
+    }
+    auto done = writer.evict(ns, name, string_at(pod, {"metadata", "uid"}),
+                             "evict from node " + node + " for incident " + options.incident_id);
+    if (done) {
+      if (*done) evicted.push_back(id);
+      continue;
+    }
+    const Code code = done.error().code();
+    if (code == Code::forbidden || code == Code::internal) return done.error();
+    // 429 TooManyRequests is a PodDisruptionBudget's answer
+    // (pkg/registry/core/pod/storage/eviction.go); anything else transient
+    // is the API server failing.
+    if (code == Code::transient && done.error().reason() != "TooManyRequests") failure = Code::transient;
+    context.warn("pod " + id + " was not evicted: " + done.error().describe());
+    refused.push_back(id + " (" + done.error().describe() + ")");
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string kept_on_node(const json::object& pod, const std::vector<std::string>& named) {
+  const std::string phase = string_at(pod, {"status", "phase"});
+  if (phase == "Succeeded" || phase == "Failed") return "finished";
+  if (find(pod, {"metadata", "deletionTimestamp"}) != nullptr) return "terminating";
+  if (const auto* labels = find(pod, {"metadata", "labels"}); labels != nullptr && labels->is_object()) {
+    if (const auto* quarantine = labels->get_object().if_contains(taint_key);
+        quarantine != nullptr && quarantine->is_string())
+      return "quarantined by " + std::string(quarantine->get_string());
+  }
+  const std::string id =
+      string_at(pod, {"metadata", "namespace"}) + "/" + string_at(pod, {"metadata", "name"});
+  if (std::find(named.begin(), named.end(), id) != named.end()) return "named compromised pod";
+  if (const auto* annotations = find(pod, {"metadata", "annotations"});
+      annotations != nullptr && annotations->is_object() &&
+      annotations->get_object().contains("kubernetes.io/config.mirror"))
+    return "mirror pod";
+  const auto* owners = find(pod, {"metadata", "ownerReferences"});
+  if (owners != nullptr && owners->is_array()) {
+    for (const auto& owner : owners->get_array()) {
+      const auto* controller = find(owner, {"controller"});
+      if (controller == nullptr || !controller->is_bool() || !controller->get_bool()) continue;
+      if (string_at(owner, {"kind"}) == "DaemonSet") return "DaemonSet";
+      return {};
+    }
+  }
+  return "no controller would recreate it";
+}
 
 std::string host_access(const json::object& pod) {
   std::vector<std::string> why;
@@ -231,6 +301,7 @@ Result<Options> options_from(const json::object& params) {
   options.ns = param_string(params, "namespace");
   options.pods = param_strings(params, "pod");
   options.if_host_access = param_bool(params, "if-host-access");
+  options.evict = param_bool(params, "evict");
   options.release = param_bool(params, "release");
   return options;
 }
@@ -244,6 +315,7 @@ Result<void> run(const Options& options, Context& context) {
   // The nodes: named, or those the pods run on.
   std::vector<std::string> nodes = options.nodes;
   std::vector<std::string> spared;
+  std::vector<std::string> host_access_of;
   for (const auto& name : options.pods) {
     auto pod = client.get(k8s::resources::pods, options.ns, name);
     if (!pod) return pod.error();
@@ -259,7 +331,7 @@ Result<void> run(const Options& options, Context& context) {
         spared.push_back(name);
         continue;
       }
-      context.report().set_output("host-access", options.ns + "/" + name + ": " + why);
+      host_access_of.push_back(options.ns + "/" + name + ": " + why);
     }
     if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) nodes.push_back(node);
   }
@@ -280,8 +352,35 @@ Result<void> run(const Options& options, Context& context) {
                                 : hold(options, client, writer, name, context, changed);
     if (!done) return done.error();
   }
+  if (!host_access_of.empty()) {
+    // One pod per line: a reason lists several things, comma-separated.
+    std::string text;
+    for (const auto& line : host_access_of) text += (text.empty() ? "" : "\n") + line;
+    context.report().set_output("host-access", text);
+  }
   if (!spared.empty()) {
     context.report().set_output("spared-pods", joined(spared));
+  }
+  if (options.evict) {
+    std::vector<std::string> named;
+    for (const auto& pod : options.pods) named.push_back(options.ns + "/" + pod);
+    std::vector<std::string> evicted, kept, refused;
+    Code failure = Code::action_failed;
+    for (const auto& name : nodes) {
+      if (auto done =
+              empty_node(options, client, writer, context, name, named, evicted, kept, refused, failure);
+          !done)
+        return done.error();
+    }
+    context.report().set_output("evicted-pods", joined(evicted));
+    context.report().set_output("kept-pods", joined(kept));
+    context.report().set_output("not-evicted-pods", joined(refused));
+    if (!refused.empty()) {
+      context.report().set_output("nodes", joined(nodes));
+      context.report().set_output("changed-nodes", joined(changed));
+      return Error(failure, "the nodes are cordoned, but " + std::to_string(refused.size()) +
+                                " pod(s) could not be evicted: " + joined(refused));
+    }
   }
   context.report().set_output("nodes", joined(nodes));
   context.report().set_output("changed-nodes", joined(changed));

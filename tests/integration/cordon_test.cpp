@@ -20,6 +20,7 @@ const std::string second_incident = "INC-2026-12-07-302";
 // releases every node the incident holds, so tests run at once must not
 // share one.
 const std::string host_access_incident = "INC-2026-12-07-303";
+const std::string evict_incident = "INC-2026-12-07-304";
 
 // Node objects of this test, deleted at the end.
 struct TestNodes {
@@ -71,6 +72,52 @@ std::vector<std::string> taints(const json::object& n) {
 bool has_annotation(const json::object& n, const std::string& key) {
   const auto* annotations = find(n, {"metadata", "annotations"});
   return annotations != nullptr && annotations->is_object() && annotations->get_object().contains(key);
+}
+
+// A pod of `name`'s ReplicaSet (one replica, selecting app=<name>), bound to
+// `node` as the scheduler binds (the binding subresource): the scheduler
+// itself places no pod on a node with no kubelet, and the nodeSelector no
+// node carries keeps the replacement the ReplicaSet makes after an
+// eviction unscheduled, as a cordoned node would in a real cluster. With
+// `running` its status says Running and Ready, so that a
+// PodDisruptionBudget counts it (the API server evicts a Pending pod past
+// any budget: pkg/registry/core/pod/storage/eviction.go, canIgnorePDB).
+std::string bound_replica(const std::string& ns, const std::string& name, const std::string& node,
+                          bool running) {
+  Cluster::get().apply_yaml(ns, "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: " + name +
+                                    "}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: " + name +
+                                    "}}\n  template:\n    metadata: {labels: {app: " + name +
+                                    "}}\n    spec:\n      nodeSelector: {irsteps.io/nowhere: \"true\"}\n"
+                                    "      containers: [{name: app, image: registry.example/app:1}]\n");
+  std::string pod;
+  REQUIRE(eventually([&] {
+    auto got = Cluster::get().kubectl(
+        {"get", "pods", "-n", ns, "-l", "app=" + name, "-o", "jsonpath={.items[0].metadata.name}"});
+    pod = got.out;
+    return got.exit_status == 0 && !pod.empty();
+  }));
+  auto& client = Cluster::get().client();
+  auto bound =
+      client.raw("POST", "/api/v1/namespaces/" + ns + "/pods/" + pod + "/binding",
+                 json::serialize(json::object{
+                     {"apiVersion", "v1"},
+                     {"kind", "Binding"},
+                     {"metadata", json::object{{"name", pod}}},
+                     {"target", json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}}}}),
+                 "application/json");
+  REQUIRE(bound);
+  INFO(bound->body);
+  REQUIRE(bound->status == 201);
+  if (running) {
+    auto patched = client.patch(
+        k8s::resources::pods, ns, pod, k8s::PatchType::merge,
+        json::object{{"status", json::object{{"phase", "Running"},
+                                             {"conditions", json::array{json::object{{"type", "Ready"},
+                                                                                     {"status", "True"}}}}}}},
+        false, "status");
+    REQUIRE(patched);
+  }
+  return pod;
 }
 
 StepRun cordon(const std::string& incident, std::vector<std::string> args) {
@@ -189,4 +236,87 @@ TEST_CASE("cordon: a pod that does not exist exits 2 and changes nothing", "[int
   REQUIRE_EXIT(run, 2);
   CHECK(run.err.find("ghost") != std::string::npos);
   CHECK_FALSE(unschedulable(node(nodes.names[0])));
+}
+
+TEST_CASE(
+    "cordon --evict empties the node through evictions, sparing the evidence, and a budget holds its pod",
+    "[integration][cordon]") {
+  TestNamespace ns("cordonevict");
+  TestNodes nodes(std::vector<std::pair<std::string, std::string>>{{"e", "{}"}});
+  const auto& node_name = nodes.names[0];
+  // The compromised pod (named), a quarantined one and a pod of no
+  // controller stay; the ReplicaSet's pod goes; the guarded one has a
+  // budget that allows no disruption.
+  for (const auto& [name, labels] : std::vector<std::pair<std::string, std::string>>{
+           {"implant", "{}"},
+           {"evidence", "{irsteps.io/quarantine: " + evict_incident + "}"},
+           {"loner", "{}"}}) {
+    Cluster::get().apply_yaml(ns.name(),
+                              "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", labels: " + labels +
+                                  "}\nspec:\n  nodeName: " + node_name +
+                                  "\n  containers: [{name: app, image: registry.example/app:1}]\n");
+  }
+  const auto web = bound_replica(ns.name(), "web", node_name, false);
+  const auto guarded = bound_replica(ns.name(), "guarded", node_name, true);
+  Cluster::get().apply_yaml(
+      ns.name(),
+      "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: guarded}\n"
+      "spec:\n  minAvailable: 1\n  selector: {matchLabels: {app: guarded}}\n");
+  const auto pod_uid = [&](const std::string& pod) {
+    return Cluster::get().kubectl({"get", "pod", pod, "-n", ns.name(), "-o", "jsonpath={.metadata.uid}"}).out;
+  };
+  const std::string web_uid = pod_uid(web);
+
+  // A dry run plans the evictions and evicts nothing.
+  auto dry = cordon(evict_incident, {"--namespace", ns.name(), "--pod", "implant", "--evict", "--dry-run",
+                                     "--max-attempts", "1"});
+  INFO(dry.err);
+  CHECK(pod_uid(web) == web_uid);
+  CHECK(dry.out.find("/pods/" + web + "/eviction") != std::string::npos);
+
+  auto run = cordon(evict_incident,
+                    {"--namespace", ns.name(), "--pod", "implant", "--evict", "--max-attempts", "2"});
+  INFO(run.err);
+  // The budget's pod could not go: the step fails naming it, after evicting the rest.
+  REQUIRE_EXIT(run, 1);
+  CHECK(run.err.find(ns.name() + "/" + guarded) != std::string::npos);
+  CHECK(run.err.find("disruption budget") != std::string::npos);
+  CHECK(run.output("evicted-pods") == ns.name() + "/" + web);
+  CHECK(run.output("not-evicted-pods").find(ns.name() + "/" + guarded) != std::string::npos);
+  const std::string kept = run.output("kept-pods");
+  CHECK(kept.find(ns.name() + "/implant (named compromised pod)") != std::string::npos);
+  CHECK(kept.find(ns.name() + "/evidence (quarantined by " + evict_incident + ")") != std::string::npos);
+  CHECK(kept.find(ns.name() + "/loner (no controller would recreate it)") != std::string::npos);
+  CHECK(unschedulable(node(node_name)));
+  // Evicted: deleted with its grace period, which no kubelet finishes on a test node.
+  CHECK_FALSE(
+      Cluster::get()
+          .kubectl({"get", "pod", web, "-n", ns.name(), "-o", "jsonpath={.metadata.deletionTimestamp}"})
+          .out.empty());
+  for (const auto* pod : {"implant", "evidence", "loner"}) {
+    INFO(pod);
+    CHECK(Cluster::get()
+              .kubectl({"get", "pod", pod, "-n", ns.name(), "-o", "jsonpath={.metadata.deletionTimestamp}"})
+              .out.empty());
+  }
+  CHECK(Cluster::get()
+            .kubectl({"get", "pod", guarded, "-n", ns.name(), "-o", "jsonpath={.metadata.deletionTimestamp}"})
+            .out.empty());
+
+  // With the budget lifted, a re-run evicts what is left and nothing else:
+  // the ReplicaSet's new pod is not on the node.
+  Cluster::get().kubectl({"delete", "pdb", "guarded", "-n", ns.name()});
+  auto again = cordon(evict_incident, {"--namespace", ns.name(), "--pod", "implant", "--evict"});
+  INFO(again.err);
+  REQUIRE_EXIT(again, 0);
+  CHECK(again.output("evicted-pods") == ns.name() + "/" + guarded);
+  CHECK(again.output("not-evicted-pods").empty());
+  CHECK(again.output("changed-nodes").empty());
+  auto third = cordon(evict_incident, {"--namespace", ns.name(), "--pod", "implant", "--evict"});
+  REQUIRE_EXIT(third, 0);
+  CHECK(third.output("evicted-pods").empty());
+
+  auto release = cordon(evict_incident, {"--release"});
+  REQUIRE_EXIT(release, 0);
+  CHECK_FALSE(unschedulable(node(node_name)));
 }

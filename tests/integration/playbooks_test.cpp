@@ -158,11 +158,16 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
                                "workload=deployment/web", "severity=critical", "title=Miner in web",
                                "summary=Falco saw a crypto miner", "impact=web tier", "contact=Alice"});
   CHECK(string_at(result, {"phase"}) == "Succeeded");
-  for (const auto* node : {"isolate", "snapshot", "initial-notification", "approve-eradication", "delete-pod",
-                           "check-persistence", "restart", "status-update", "post-incident-report"}) {
+  for (const auto* node :
+       {"isolate", "cordon-host-access", "snapshot", "initial-notification", "approve-eradication",
+        "delete-pod", "check-persistence", "restart", "status-update", "post-incident-report"}) {
     INFO(node);
     CHECK(phase_of(result, node) == "Succeeded");
   }
+  // The pod could not reach its host: its node stays in scheduling.
+  CHECK(phase_of(result, "cordon-escape") == "Skipped");
+  CHECK(output_of(result, "cordon-host-access", "spared-pods") == pods[0]);
+  CHECK(output_of(result, "cordon-host-access", "changed-nodes").empty());
   // The cluster: the quarantine policy stands, the compromised pod is gone.
   auto policy = Cluster::get().client().get(k8s::resources::networkpolicies, ns.name(),
                                             "irsteps-isolate-inc-2026-11-26-501");
@@ -215,7 +220,8 @@ TEST_CASE("container compromise: isolate, evidence, notice, approval, eradicatio
   CHECK(steps.front() == "isolate");
   CHECK(steps.back() == "notify");
   CHECK(steps.size() ==
-        8);  // isolate, snapshot, notify, 3 rollout, 2 notify (the report reads, then records)
+        9);  // isolate, cordon, snapshot, notify, 3 rollout, 2 notify (the report reads, then records)
+  CHECK(std::count(steps.begin(), steps.end(), "cordon") == 1);
   CHECK(run_git(rig.case_repo, {"fsck", "--strict"}).exit_status == 0);
 
   // Issue 16 item 10: Falco fired again for the same shell, a second
@@ -327,9 +333,9 @@ TEST_CASE("container compromise with response=evidence: evidence and a notice, n
   CHECK(string_at(result, {"phase"}) == "Succeeded");
   CHECK(phase_of(result, "snapshot") == "Succeeded");
   CHECK(phase_of(result, "evidence-notification") == "Succeeded");
-  for (const auto* node :
-       {"isolate", "initial-notification", "approve-eradication", "eradication-not-approved", "delete-pod",
-        "check-persistence", "restart", "status-update", "post-incident-report"}) {
+  for (const auto* node : {"isolate", "cordon-host-access", "cordon-escape", "initial-notification",
+                           "approve-eradication", "eradication-not-approved", "delete-pod",
+                           "check-persistence", "restart", "status-update", "post-incident-report"}) {
     INFO(node);
     CHECK(phase_of(result, node) == "Skipped");
   }
@@ -497,10 +503,20 @@ TEST_CASE("container compromise as a tabletop exercise: --dry-run changes nothin
   Cluster::get().apply_yaml(ns.name(), deployment_yaml("web", 1));
   const auto pods = running_pods(ns.name(), "app=web", 1);
   const std::string incident = "INC-2026-11-26-502";
+  // escape=true: the node is cordoned whatever the pod's spec, here planned only.
   std::vector<std::string> argv_params{"incident-id=" + incident, "namespace=" + ns.name(), "pod=" + pods[0],
-                                       "workload=deployment/web", "dry-run=true"};
+                                       "workload=deployment/web", "dry-run=true",           "escape=true"};
   const auto result = rig.run("irsteps-container-compromise", argv_params);
   CHECK(string_at(result, {"phase"}) == "Succeeded");
+  CHECK(phase_of(result, "cordon-escape") == "Succeeded");
+  CHECK(phase_of(result, "cordon-host-access") == "Skipped");
+  const auto pod = Cluster::get().client().get(k8s::resources::pods, ns.name(), pods[0]);
+  REQUIRE(pod);
+  const std::string node_name = string_at(*pod, {"spec", "nodeName"});
+  CHECK(output_of(result, "cordon-escape", "nodes") == node_name);
+  const auto node = Cluster::get().client().get(k8s::resources::nodes, "", node_name);
+  REQUIRE(node);
+  CHECK(find(*node, {"spec", "unschedulable"}) == nullptr);
   CHECK(!Cluster::get().client().get(k8s::resources::networkpolicies, ns.name(),
                                      "irsteps-isolate-inc-2026-11-26-502"));
   CHECK(Cluster::get().client().get(k8s::resources::pods, ns.name(), pods[0]));

@@ -550,6 +550,59 @@ Result<void> Client::watch(const Resource& resource_asked, std::string_view ns, 
   return {};
 }
 
+Result<std::string> Client::eviction_api_version() {
+  const std::string key = "pods/eviction";
+  {
+    std::lock_guard lock(served_mutex_);
+    if (const auto it = served_versions_.find(key); it != served_versions_.end()) return it->second;
+  }
+  // The core group's discovery lists the subresource with the group and
+  // version of its body (k8s.io/apiserver's APIResource.Group/Version for a
+  // subresource of another kind).
+  http::Request request;
+  request.url = "/api/v1";
+  auto document = object_from(send(std::move(request)), "discover the API server's pod eviction");
+  if (!document) return document.error();
+  std::string version;
+  if (const auto* listed = find(*document, {"resources"}); listed != nullptr && listed->is_array()) {
+    for (const auto& item : listed->get_array()) {
+      if (string_at(item, {"name"}) != key) continue;
+      const std::string group = string_at(item, {"group"});
+      const std::string item_version = string_at(item, {"version"});
+      version = group.empty() || item_version.empty() ? "policy/v1beta1" : group + "/" + item_version;
+    }
+  }
+  if (version.empty())
+    return Error(Code::action_failed, "the API server serves no pods/eviction subresource");
+  std::lock_guard lock(served_mutex_);
+  served_versions_.emplace(key, version);
+  return version;
+}
+
+json::object Client::eviction(std::string_view api_version, std::string_view ns, std::string_view pod,
+                              std::string_view uid) {
+  json::object body{{"apiVersion", api_version},
+                    {"kind", "Eviction"},
+                    {"metadata", json::object{{"name", pod}, {"namespace", ns}}}};
+  if (!uid.empty()) body["deleteOptions"] = json::object{{"preconditions", json::object{{"uid", uid}}}};
+  return body;
+}
+
+Result<void> Client::evict(std::string_view ns, std::string_view pod, std::string_view uid) {
+  auto version = eviction_api_version();
+  if (!version) return version.error();
+  http::Request request;
+  request.method = "POST";
+  request.url = path(resources::pods, ns, pod, "eviction");
+  request.headers.emplace_back("Content-Type", "application/json");
+  request.body = json::serialize(eviction(*version, ns, pod, uid));
+  auto response = send(std::move(request));
+  const std::string what = "evict pod " + std::string(pod) + " in namespace " + std::string(ns);
+  if (!response) return response.error().with(what);
+  if (response->status < 200 || response->status >= 300) return error_from_response(*response, what);
+  return {};
+}
+
 Result<http::Response> Client::raw(const std::string& method, const std::string& path,
                                    const std::string& body, const std::string& content_type) {
   http::Request request;

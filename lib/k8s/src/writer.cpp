@@ -204,4 +204,23 @@ Result<bool> Writer::remove(const Resource& resource_asked, std::string_view ns,
   return true;
 }
 
+Result<bool> Writer::evict(std::string_view ns, std::string_view name, std::string_view uid,
+                           std::string detail) {
+  if (dry_run_) {
+    auto version = client_.eviction_api_version();
+    if (!version) return version.error();
+    record("evict", resources::pods, ns, name, uid, std::move(detail),
+           request_of("POST", Client::path(resources::pods, ns, name, "eviction"), "application/json",
+                      Client::eviction(*version, ns, name, uid)));
+    return true;
+  }
+  auto evicted = client_.evict(ns, name, uid);
+  if (!evicted) {
+    if (evicted.error().code() == Code::not_found) return false;
+    return evicted.error();
+  }
+  record("evict", resources::pods, ns, name, uid, std::move(detail), std::nullopt);
+  return true;
+}
+
 }  // namespace ir::k8s

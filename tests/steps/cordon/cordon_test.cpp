@@ -48,6 +48,7 @@ TEST_CASE("cordon refuses what it cannot act on, naming the parameters", "[unit]
            {{"--node", "a", "--namespace", "shop", "--pod", "web-0"}, "not both"},
            {{"--pod", "web-0"}, "--pod needs --namespace"},
            {{"--node", "a", "--if-host-access"}, "--if-host-access"},
+           {{"--release", "--evict"}, "--evict empties nodes"},
            {{"--node", "Node_A"}, "node"},
            {{"--node", "../secrets"}, "node"}}) {
     INFO(words);
@@ -73,4 +74,35 @@ TEST_CASE("cordon tells a pod that could reach its host, and why", "[unit][cordo
   CHECK(host_access(pod(R"({"hostNetwork": true, "ephemeralContainers": [{"name": "debug",
         "securityContext": {"capabilities": {"add": ["SYS_PTRACE"]}}}]})")) ==
         "hostNetwork,container debug adds SYS_PTRACE");
+}
+
+TEST_CASE("cordon --evict spares the evidence, DaemonSets, mirror pods and pods nothing would recreate",
+          "[unit][cordon]") {
+  const auto with = [](const std::string& metadata, const std::string& phase = "Running") {
+    auto parsed = parse_json(R"({"metadata": {"namespace": "shop", "name": "web-0", )" + metadata +
+                                 R"(}, "status": {"phase": ")" + phase + R"("}})",
+                             "pod");
+    REQUIRE(parsed);
+    return parsed->as_object();
+  };
+  const std::string replicaset =
+      R"("ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d4", "controller": true}])";
+  const std::vector<std::string> named{"shop/implant"};
+  CHECK(kept_on_node(with(replicaset), named).empty());
+  CHECK(kept_on_node(with(replicaset + R"(, "labels": {"irsteps.io/quarantine": "INC-2026-12-07-001"})"),
+                     named) == "quarantined by INC-2026-12-07-001");
+  CHECK(
+      kept_on_node(with(R"("ownerReferences": [{"kind": "DaemonSet", "name": "falco", "controller": true}])"),
+                   named) == "DaemonSet");
+  // An owner that is not the controller does not count.
+  CHECK(
+      kept_on_node(with(R"("ownerReferences": [{"kind": "ReplicaSet", "name": "web", "controller": false}])"),
+                   named) == "no controller would recreate it");
+  CHECK(kept_on_node(with(R"("uid": "1")"), named) == "no controller would recreate it");
+  CHECK(kept_on_node(with(replicaset + R"(, "annotations": {"kubernetes.io/config.mirror": "abc"})"),
+                     named) == "mirror pod");
+  CHECK(kept_on_node(with(replicaset, "Succeeded"), named) == "finished");
+  CHECK(kept_on_node(with(replicaset + R"(, "deletionTimestamp": "2026-12-07T00:00:00Z")"), named) ==
+        "terminating");
+  CHECK(kept_on_node(with(replicaset), {"shop/web-0"}) == "named compromised pod");
 }

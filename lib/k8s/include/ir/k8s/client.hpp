@@ -137,6 +137,18 @@ class Client {
   [[nodiscard]] Result<void> logs(std::string_view ns, std::string_view pod, const LogOptions& options,
                                   const http::DataSink& sink);
 
+  // Evicts a pod through its eviction subresource, as `kubectl drain` does:
+  // the API server refuses (429 TooManyRequests, retried as any 429) while
+  // a PodDisruptionBudget allows no disruption, and deletes the pod with its
+  // grace period otherwise. `uid` is a precondition: a pod of the same name
+  // made since it was read is not touched (409). The Eviction's version is
+  // the one the server's discovery names for pods/eviction (policy/v1beta1
+  // up to 1.21, policy/v1 since 1.22), asked once per client.
+  [[nodiscard]] Result<void> evict(std::string_view ns, std::string_view pod, std::string_view uid);
+  [[nodiscard]] Result<std::string> eviction_api_version();
+  [[nodiscard]] static json::object eviction(std::string_view api_version, std::string_view ns,
+                                             std::string_view pod, std::string_view uid);
+
   // Any request under the API root, e.g. "/api/v1/namespaces/x/pods/y/log?...".
   [[nodiscard]] Result<http::Response> raw(const std::string& method, const std::string& path,
                                            const std::string& body = {},

@@ -48,6 +48,9 @@ class Writer {
   // With missing_ok, NotFound counts as done. Returns whether the object was there.
   [[nodiscard]] Result<bool> remove(const Resource& resource, std::string_view ns, std::string_view name,
                                     const DeleteOptions& options, std::string detail, bool missing_ok);
+  // Evicts a pod (Client::evict). Returns false when the pod was gone already.
+  [[nodiscard]] Result<bool> evict(std::string_view ns, std::string_view name, std::string_view uid,
+                                   std::string detail);
 
  private:
   void record(std::string verb, const Resource& resource, std::string_view ns, std::string_view name,
