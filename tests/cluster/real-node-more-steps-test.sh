@@ -60,6 +60,7 @@ today="$(date -u +%Y-%m-%d)"
 incident() { printf 'INC-%s-%03d' "$today" $((RANDOM % 1000)); }
 CORDON_INCIDENT="$(incident)"
 PIDS=()
+IMAGES_PID=""
 
 # The node goes back to how it was if the test left it cordoned: the
 # incident's annotation, the taint, and the cordon if irsteps made it.
@@ -75,8 +76,15 @@ release_node() {
 cleanup() {
   release_node
   local pid f
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  k delete namespace "$NS" irsteps --wait=false >/dev/null 2>&1 || true
+  for pid in "${PIDS[@]}" ${IMAGES_PID:+"$IMAGES_PID"}; do kill "$pid" 2>/dev/null || true; done
+  [[ -z "${IMAGES_PID:-}" ]] || wait "$IMAGES_PID" 2>/dev/null || true
+  # What this test made in irsteps, not the namespace: a namespace being
+  # deleted refuses new objects, and the other real-node tests may come next.
+  k -n irsteps delete pod access-audit-step verify-signed verify-unsigned verify-moved notify-step cordon-step \
+    cordon-release --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  k -n irsteps delete secret irsteps-notify irsteps-registry --ignore-not-found >/dev/null 2>&1 || true
+  k -n irsteps delete configmap irsteps-trust irsteps-notify-routing --ignore-not-found >/dev/null 2>&1 || true
+  k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
   for f in access-audit cordon; do
     k delete -f "$SOURCE_DIR/workflows/argo/rbac/$f.yaml" --wait=false >/dev/null 2>&1 || true
   done
@@ -87,10 +95,12 @@ trap cleanup EXIT
 trap 'exit 143' TERM INT
 
 # ---- images and fixtures ------------------------------------------------------
-AUDIT_IMAGE="$(step_image access-audit)"
-VERIFY_IMAGE="$(step_image verify-image)"
-NOTIFY_IMAGE="$(step_image notify)"
-CORDON_IMAGE="$(step_image cordon)"
+# The four images build while the fixtures are made: the builds take the
+# CPU, the rest mostly waits for the API server.
+(
+  for step in access-audit verify-image notify cordon; do step_image "$step" >"$WORK/$step.image"; done
+) >"$WORK/images.log" 2>&1 &
+IMAGES_PID=$!
 namespace_ready irsteps
 k create namespace "$NS" >/dev/null
 k apply -f "$SOURCE_DIR/workflows/argo/rbac/access-audit.yaml" -f "$SOURCE_DIR/workflows/argo/rbac/cordon.yaml" >/dev/null
@@ -174,6 +184,14 @@ k -n irsteps create configmap irsteps-notify-routing --from-file=routing.yaml="$
   --from-file=ca.pem="$WORK/notify/ca.pem" >/dev/null
 
 # ---- the pods -------------------------------------------------------------------
+images_built=0
+wait "$IMAGES_PID" || images_built=$?
+IMAGES_PID=""
+[[ $images_built == 0 ]] || { tail -n 20 "$WORK/images.log" >&2; die "the step images did not build"; }
+AUDIT_IMAGE="$(cat "$WORK/access-audit.image")"
+VERIFY_IMAGE="$(cat "$WORK/verify-image.image")"
+NOTIFY_IMAGE="$(cat "$WORK/notify.image")"
+CORDON_IMAGE="$(cat "$WORK/cordon.image")"
 account_ready irsteps irsteps-access-audit
 account_ready irsteps default
 k -n "$NS" wait --for=condition=Ready pod/app --timeout=90s >/dev/null
