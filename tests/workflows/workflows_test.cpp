@@ -646,6 +646,37 @@ TEST_CASE("every pod template has a writable volume at IRSTEPS_CACHE_DIR and a w
   CHECK(checked == static_cast<int>(std::size(ir::generated::step_list)) + 4);
 }
 
+// Issue 17: run as a pod, verify-image met a registry anonymously although
+// the template mounts the Secret irsteps-registry: nothing told the step
+// where. DOCKER_CONFIG names the mount (lib/oci credentials.cpp reads its
+// config.json, or the .dockerconfigjson of `kubectl create secret
+// docker-registry`); tests/cluster/real-node-more-steps-test.sh runs it.
+TEST_CASE("verify-image's pod looks for registry credentials where the Secret irsteps-registry is mounted",
+          "[unit][workflows]") {
+  int checked = 0;
+  for (const auto& [doc, template_value, container] : pod_templates()) {
+    if (string_at(*template_value, {"name"}) != "verify-image") continue;
+    INFO(doc->file);
+    ++checked;
+    std::string volume;
+    for (const auto& v : array_at(*template_value, {"volumes"})) {
+      if (string_at(v, {"secret", "secretName"}) == "irsteps-registry") volume = string_at(v, {"name"});
+    }
+    REQUIRE(!volume.empty());
+    std::string mount;
+    for (const auto& m : array_at(*container, {"volumeMounts"})) {
+      if (string_at(m, {"name"}) == volume) mount = string_at(m, {"mountPath"});
+    }
+    std::string docker_config;
+    for (const auto& e : array_at(*container, {"env"})) {
+      if (string_at(e, {"name"}) == "DOCKER_CONFIG") docker_config = string_at(e, {"value"});
+    }
+    CHECK(!mount.empty());
+    CHECK(docker_config == mount);
+  }
+  CHECK(checked >= 1);
+}
+
 // Issue 16 item 6: a pod that hangs is stopped. Argo makes a template's
 // activeDeadlineSeconds its pods' spec.activeDeadlineSeconds
 // (workflow/controller/workflowpod.go createWorkflowPod); it must be above

@@ -27,9 +27,18 @@ std::string lower(std::string text) {
   return text;
 }
 
+// $DOCKER_CONFIG/config.json; or, when that folder has none, its
+// .dockerconfigjson: the key of a Secret of type kubernetes.io/dockerconfigjson
+// (what `kubectl create secret docker-registry` makes) mounted as a volume,
+// the same format (auths). Without DOCKER_CONFIG, ~/.docker/config.json.
 std::string default_config_path() {
-  if (const char* dir = std::getenv("DOCKER_CONFIG"); dir != nullptr && *dir != '\0')
-    return std::string(dir) + "/config.json";
+  if (const char* dir = std::getenv("DOCKER_CONFIG"); dir != nullptr && *dir != '\0') {
+    const std::string config = std::string(dir) + "/config.json";
+    const std::string secret_key = std::string(dir) + "/.dockerconfigjson";
+    std::error_code ec;
+    if (!std::filesystem::exists(config, ec) && std::filesystem::exists(secret_key, ec)) return secret_key;
+    return config;
+  }
   if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
     return std::string(home) + "/.docker/config.json";
   return {};

@@ -120,3 +120,47 @@ TEST_CASE("finding 12: explicit registry credentials are given only for their ow
   CHECK(hub->username == "ci");
   std::filesystem::remove_all(dir);
 }
+
+// Issue 17: the verify-image template mounts the Secret irsteps-registry and
+// names the mount in DOCKER_CONFIG. A Secret made by `kubectl create secret
+// docker-registry` (type kubernetes.io/dockerconfigjson) holds the config
+// under the key .dockerconfigjson, not config.json; run as a pod the step
+// found no credentials in it and met the registry anonymously.
+TEST_CASE("DOCKER_CONFIG may be a mounted kubernetes.io/dockerconfigjson Secret", "[unit][oci]") {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("irsteps-oci-dockerconfig-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "..data");
+  // A Secret volume: the key is a link into the hidden ..data folder.
+  std::ofstream(dir / "..data" / ".dockerconfigjson")
+      << R"({"auths":{"127.0.0.1:5000":{"auth":")"
+      << "Y2k6c2VjcmV0LWZyb20tc2VjcmV0"  // ci:secret-from-secret
+      << R"("}}})";
+  std::filesystem::create_symlink("..data/.dockerconfigjson", dir / ".dockerconfigjson");
+  const char* saved = std::getenv("DOCKER_CONFIG");
+  const std::string previous = saved != nullptr ? saved : "";
+  ::setenv("DOCKER_CONFIG", dir.c_str(), 1);
+
+  auto found = oci::find_credentials("127.0.0.1:5000", {});
+  REQUIRE(found);
+  CHECK(found->username == "ci");
+  CHECK(found->password.reveal() == "secret-from-secret");
+  auto other = oci::find_credentials("127.0.0.1:5001", {});
+  REQUIRE(other);
+  CHECK(other->empty());
+
+  // A config.json beside it is what docker reads, and wins.
+  std::ofstream(dir / "config.json") << R"({"auths":{"127.0.0.1:5000":{"auth":")"
+                                     << "ZG9ja2VyOmZyb20tY29uZmln"  // docker:from-config
+                                     << R"("}}})";
+  auto config = oci::find_credentials("127.0.0.1:5000", {});
+  REQUIRE(config);
+  CHECK(config->username == "docker");
+
+  if (saved != nullptr) {
+    ::setenv("DOCKER_CONFIG", previous.c_str(), 1);
+  } else {
+    ::unsetenv("DOCKER_CONFIG");
+  }
+  std::filesystem::remove_all(dir);
+}

@@ -1,9 +1,10 @@
 // Registry credentials as docker and cosign find them: --registry-username
 // with a password file first, else the docker config ($DOCKER_CONFIG/
-// config.json or ~/.docker/config.json): a credential helper named for the
-// registry in credHelpers, the credsStore helper, then the base64
-// user:password (or identity token) in auths. Helpers are the
-// docker-credential-<name> programs, asked with `get`.
+// config.json, or $DOCKER_CONFIG/.dockerconfigjson when that folder is a
+// mounted kubernetes.io/dockerconfigjson Secret, or ~/.docker/config.json):
+// a credential helper named for the registry in credHelpers, the credsStore
+// helper, then the base64 user:password (or identity token) in auths.
+// Helpers are the docker-credential-<name> programs, asked with `get`.
 #pragma once
 
 #include "ir/core/error.hpp"
