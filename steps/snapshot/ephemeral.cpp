@@ -117,10 +117,19 @@ Result<json::object> await_running(k8s::Client& client, const json::object& pod,
         last = "waiting: " + reason;
         const std::string message = string_at(*waiting, {"message"});
         if (!message.empty()) last += ": " + message;
-        // The kubelet gives up on the image for now (ImagePullBackOff after a
-        // failed pull, pkg/kubelet/images/image_manager.go) or will never
-        // pull it: waiting out running_timeout would only hide why.
-        if (reason == "ImagePullBackOff" || reason == "InvalidImageName" || reason == "ErrImageNeverPull") {
+        // The kubelet's pull failed, or it will never pull the image:
+        // waiting out running_timeout would only hide why. Kubernetes 1.20
+        // (pkg/kubelet/images/image_manager.go EnsureImageExists) fails a
+        // pull with ErrImagePull and the runtime's error as the message,
+        // and only after its back-off with ImagePullBackOff. The status
+        // shows either at the sync after the failed one, since syncPod
+        // writes the status before it pulls and records the reason after
+        // (pkg/kubelet/kubelet.go syncPod, reasonCache; the pod worker
+        // retries after backOffPeriod, 10-15 s): ErrImagePull about 12 s
+        // after the container is added, ImagePullBackOff about 45 s.
+        // A later run reuses this container should a later pull succeed.
+        if (reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "InvalidImageName" ||
+            reason == "ErrImageNeverPull") {
           return Error(Code::action_failed, "the debug image of ephemeral container " + debug +
                                                 " cannot be pulled (" + last + ")");
         }
@@ -239,14 +248,23 @@ void collect_filesystem_via_ephemeral(k8s::Client& client, const Options& option
   if (!running) return count_failure(tally, running.error(), folder, path, what);
   auto pid = target_pid(client, *running, debug->name, container);
   if (!pid) return count_failure(tally, pid.error(), folder, path, what);
-  const auto command = tar_command(options, "/proc/" + *pid + "/root");
+  const std::string root = "/proc/" + *pid + "/root";
   // The custody record says how the files were read, and with which image.
-  const std::string source = fmt::format(
-      "exec in ephemeral container {} (image {}, targetContainerName {}, {}; the target's main process is "
-      "PID {} there): {}",
-      debug->name, options.via_ephemeral, container, debug->added ? "added by this run" : "added earlier",
-      *pid, show_command(command));
-  stream_tar(client, options, *running, debug->name, command, path, source, folder, tally);
+  auto source = [&](const std::vector<std::string>& command) {
+    return fmt::format(
+        "exec in ephemeral container {} (image {}, targetContainerName {}, {}; the target's main process is "
+        "PID {} there): {}",
+        debug->name, options.via_ephemeral, container, debug->added ? "added by this run" : "added earlier",
+        *pid, show_command(command));
+  };
+  const auto command = tar_command(options, root);
+  if (stream_tar(client, options, *running, debug->name, command, path, source(command), folder, tally,
+                 options.paths.empty())) {
+    return;
+  }
+  // A busybox debug image (the usual one) has a tar without --exclude.
+  const auto listed = listed_tar_command(root);
+  stream_tar(client, options, *running, debug->name, listed, path, source(listed), folder, tally);
 }
 
 void plan_ephemeral(const Options& options, const json::object& pod, const std::string& container,

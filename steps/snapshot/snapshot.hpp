@@ -71,6 +71,9 @@ void collect_filesystem(k8s::Client& client, const Options& options, const json:
 // The tar command for --paths (or the whole root) under `root`; the
 // filesystem item's path; a command as text (triage.cpp).
 [[nodiscard]] std::vector<std::string> tar_command(const Options& options, const std::string& root);
+// For a tar without --exclude (busybox's): the root's entries but proc, sys
+// and dev, named by a shell (triage.cpp).
+[[nodiscard]] std::vector<std::string> listed_tar_command(const std::string& root);
 [[nodiscard]] std::string filesystem_item(const Options& options, const json::object& pod,
                                           const std::string& container);
 [[nodiscard]] std::string show_command(const std::vector<std::string>& command);
@@ -79,10 +82,11 @@ void collect_filesystem(k8s::Client& client, const Options& options, const json:
 // `may_refuse_options`, a tar that refuses its options before writing a byte
 // (busybox's has no --exclude) records nothing and gives false, for the
 // caller to try another command; otherwise true: the item is recorded.
+// `cannot_run_hint` goes with the reason when the tar could not run at all.
 bool stream_tar(k8s::Client& client, const Options& options, const json::object& pod,
                 const std::string& exec_container, const std::vector<std::string>& command,
                 const std::string& path, const std::string& source, evidence::Folder& folder, Tally& tally,
-                bool may_refuse_options = false);
+                bool may_refuse_options = false, const std::string& cannot_run_hint = {});
 
 // --via-ephemeral (ephemeral.cpp). The API form the server takes is found
 // once per run.

@@ -32,8 +32,8 @@ std::string pod_dir(const json::object& pod) {
 // to the next; the last one's failure keeps its output, marked partial, with
 // every failure named.
 void first_that_runs(k8s::Client& client, const json::object& pod, const std::string& container,
-                     const std::string& path, const std::vector<Attempt>& attempts, evidence::Folder& folder,
-                     Tally& tally) {
+                     const std::string& path, const std::vector<Attempt>& attempts, const std::string& hint,
+                     evidence::Folder& folder, Tally& tally) {
   const std::string ns = string_at(pod, {"metadata", "namespace"});
   const std::string name = string_at(pod, {"metadata", "name"});
   const evidence::Provenance provenance{string_at(pod, {"metadata", "uid"}),
@@ -81,8 +81,18 @@ void first_that_runs(k8s::Client& client, const json::object& pod, const std::st
   count_failure(tally,
                 Error(Code::action_failed,
                       "none of these could run in the container (no such tools, no shell?): " + tried +
-                          (failed.empty() ? "" : " (failed: " + failed + ")")),
+                          (failed.empty() ? "" : " (failed: " + failed + ")") + "; " + hint),
                 folder, path, "exec in " + container);
+}
+
+// What the reason of an item says when the container could not run its
+// commands at all: an image without a shell (distroless) is read through a
+// debug container.
+std::string without_tools_hint(const Options& options) {
+  if (!options.via_ephemeral.empty())
+    return "its files are read through the ephemeral debug container of --via-ephemeral instead";
+  return "for an image without a shell or tar, --via-ephemeral IMAGE@sha256:... reads the container's files "
+         "through an ephemeral debug container";
 }
 
 }  // namespace
@@ -90,20 +100,21 @@ void first_that_runs(k8s::Client& client, const json::object& pod, const std::st
 void collect_triage(k8s::Client& client, const Options& options, const json::object& pod,
                     const std::string& container, evidence::Folder& folder, Tally& tally) {
   const std::string dir = pod_dir(pod) + "/triage/" + container + "/";
+  const std::string hint = without_tools_hint(options);
   first_that_runs(
       client, pod, container, dir + "processes.txt",
       {{{"ps", "aux"}},
        {{"sh", "-c",
          "for p in /proc/[0-9]*; do printf '%s ' \"${p#/proc/}\"; tr '\\0' ' ' < \"$p/cmdline\" 2>/dev/null; "
          "echo; done"}}},
-      folder, tally);
+      hint, folder, tally);
   first_that_runs(client, pod, container, dir + "network.txt",
                   {{{"netstat", "-tulpn"}},
                    {{"ss", "-tulpn"}},
                    {{"sh", "-c",
                      "for f in /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6; do echo \"== $f\"; "
                      "cat \"$f\"; done"}}},
-                  folder, tally);
+                  hint, folder, tally);
   std::vector<std::string> find_command{"find"};
   const auto paths = options.modified_paths.empty() ? std::vector<std::string>{"/"} : options.modified_paths;
   find_command.insert(find_command.end(), paths.begin(), paths.end());
@@ -111,7 +122,7 @@ void collect_triage(k8s::Client& client, const Options& options, const json::obj
       1, std::chrono::duration_cast<std::chrono::minutes>(options.modified_within).count());
   for (const char* part : {"-xdev", "-type", "f", "-mmin"}) find_command.emplace_back(part);
   find_command.push_back("-" + std::to_string(minutes));
-  first_that_runs(client, pod, container, dir + "modified-files.txt", {{find_command}}, folder, tally);
+  first_that_runs(client, pod, container, dir + "modified-files.txt", {{find_command}}, hint, folder, tally);
 }
 
 std::vector<std::string> tar_command(const Options& options, const std::string& root) {
@@ -133,6 +144,12 @@ std::vector<std::string> tar_command(const Options& options, const std::string& 
   return command;
 }
 
+std::vector<std::string> listed_tar_command(const std::string& root) {
+  // A name with a blank or a glob in it is split or expanded, never an
+  // option (after --). `root` is "/" or "/proc/<pid>/root".
+  return {"sh", "-c", "cd " + root + " && exec tar cf - -- $(ls -A | grep -v -x -e proc -e sys -e dev)"};
+}
+
 std::string filesystem_item(const Options& options, const json::object& pod, const std::string& container) {
   return pod_dir(pod) + "/filesystem/" + container + (options.gzip ? ".tar.gz" : ".tar");
 }
@@ -146,22 +163,21 @@ void collect_filesystem(k8s::Client& client, const Options& options, const json:
   const auto command = tar_command(options, "/");
   const std::string path = filesystem_item(options, pod, container);
   if (stream_tar(client, options, pod, container, command, path,
-                 "exec in " + container + ": " + show(command), folder, tally, options.paths.empty())) {
+                 "exec in " + container + ": " + show(command), folder, tally, options.paths.empty(),
+                 without_tools_hint(options))) {
     return;
   }
   // busybox's tar has no --exclude: the root's entries but /proc, /sys and
-  // /dev are named instead, by its shell. A name with a blank or a glob in
-  // it is split or expanded, never an option (after --).
-  const std::vector<std::string> listed{
-      "sh", "-c", "cd / && exec tar cf - -- $(ls -A | grep -v -x -e proc -e sys -e dev)"};
+  // /dev are named instead, by its shell.
+  const auto listed = listed_tar_command("/");
   stream_tar(client, options, pod, container, listed, path, "exec in " + container + ": " + show(listed),
-             folder, tally);
+             folder, tally, false, without_tools_hint(options));
 }
 
 bool stream_tar(k8s::Client& client, const Options& options, const json::object& pod,
                 const std::string& exec_container, const std::vector<std::string>& command,
                 const std::string& path, const std::string& source, evidence::Folder& folder, Tally& tally,
-                bool may_refuse_options) {
+                bool may_refuse_options, const std::string& cannot_run_hint) {
   const std::string ns = string_at(pod, {"metadata", "namespace"});
   const std::string name = string_at(pod, {"metadata", "name"});
   auto writer = folder.begin(
@@ -214,6 +230,13 @@ bool stream_tar(k8s::Client& client, const Options& options, const json::object&
             source);
       return true;
     }
+    // No such program in the container (the runtime's exec fails: "exec:
+    // \"tar\": executable file not found in $PATH").
+    if (result.error().code() == Code::action_failed && !cannot_run_hint.empty()) {
+      count_failure(tally, Error(Code::action_failed, result.error().describe() + "; " + cannot_run_hint),
+                    folder, path, source);
+      return true;
+    }
     count_failure(tally, result.error(), folder, path, source);
     return true;
   }
@@ -224,7 +247,11 @@ bool stream_tar(k8s::Client& client, const Options& options, const json::object&
     if (may_refuse_options && refused && raw_bytes == 0) return false;  // the writer's file goes with it
     count(tally,
           writer->commit(evidence::ItemStatus::partial,
-                         fmt::format("tar exit status {}: {}", result->exit_code, err.substr(0, 300))),
+                         fmt::format("tar exit status {}: {}{}", result->exit_code, err.substr(0, 300),
+                                     (result->exit_code == 126 || result->exit_code == 127) &&
+                                             raw_bytes == 0 && !cannot_run_hint.empty()
+                                         ? "; " + cannot_run_hint
+                                         : "")),
           folder, path, source);
     return true;
   }

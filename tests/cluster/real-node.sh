@@ -22,6 +22,7 @@ real_node_names() {
   h="$(printf '%s' "$STATE_DIR" | sha256sum | cut -c1-6)"
   NODE_DIR="$STATE_DIR/node"
   CONTAINERD_SOCK="$NODE_DIR/containerd/containerd.sock"
+  CONTAINERD_HOSTS_DIR="$NODE_DIR/containerd/certs.d"
   CNI_BRIDGE="irs$h"
   # 10.123.X.0/24 with X from the hash; 10.123/16 is used by nothing here.
   CNI_SUBNET="10.123.$((16#${h:0:2})).0/24"
@@ -145,7 +146,7 @@ EOF
 
 real_node_containerd() {
   local c="$NODE_DIR/containerd"
-  mkdir -p "$c/root" "$c/state" "$c/opt"
+  mkdir -p "$c/root" "$c/state" "$c/opt" "$CONTAINERD_HOSTS_DIR"
   cat >"$c/config.toml" <<EOF
 version = 2
 root = "$c/root"
@@ -178,6 +179,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+  # Where images are pulled from (pulls by digest: ephemeral debug
+  # containers). No registry is reachable but those the tests start on
+  # 127.0.0.1: a test writes CONTAINERD_HOSTS_DIR/127.0.0.1:PORT/hosts.toml
+  # (server "http://127.0.0.1:PORT") for its docker-registry, and the CRI
+  # plugin reads the folder at every pull (containerd 1.6,
+  # docs/hosts.md), so no restart is needed. A name without such a file is
+  # tried over https at its own host, as without this setting.
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$CONTAINERD_HOSTS_DIR"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$NODE_DIR/cni/net.d"

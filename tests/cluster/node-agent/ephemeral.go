@@ -93,7 +93,12 @@ func (a *agent) ensureEphemeral(rec *podRecord, p *pod) bool {
 		}
 		st := ephemeralState{started: time.Now()}
 		if strings.HasPrefix(ec.Image, unpullableRegistry) {
-			st.pull = fmt.Sprintf("Back-off pulling image %q", ec.Image)
+			// In the form of kubelet 1.20's message with containerd 1.6: the
+			// CRI's error for a registry that refuses the connection.
+			st.pull = fmt.Sprintf("rpc error: code = Unknown desc = failed to pull and unpack image %q: "+
+				"failed to resolve reference %q: failed to do request: Head \"https://%sv2/\": "+
+				"dial tcp %s: connect: connection refused", ec.Image, ec.Image, unpullableRegistry,
+				strings.TrimSuffix(unpullableRegistry, "/"))
 		} else if ec.TargetContainerName != "" {
 			if p.container(ec.TargetContainerName) == nil {
 				st.err = fmt.Sprintf("target container %q not found in pod", ec.TargetContainerName)
@@ -204,7 +209,7 @@ func ephemeralSignature(p *pod) string {
 
 // ephemeralStatuses is status.ephemeralContainerStatuses: running once
 // started, waiting with CreateContainerError when the target could not be
-// entered, with ImagePullBackOff when the image cannot be pulled.
+// entered, with ErrImagePull when the image cannot be pulled.
 func (r *podRecord) ephemeralStatuses(p *pod) []obj {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -217,11 +222,13 @@ func (r *podRecord) ephemeralStatuses(p *pod) []obj {
 		case !ok:
 			cs["state"] = obj{"waiting": obj{"reason": "ContainerCreating"}}
 		case st.pull != "":
-			// The kubelet says ErrImagePull for the failed pull and
-			// ImagePullBackOff while it waits to try again
-			// (pkg/kubelet/images/image_manager.go EnsureImageExists); the
-			// agent says the latter at once.
-			cs["state"] = obj{"waiting": obj{"reason": "ImagePullBackOff", "message": st.pull}}
+			// The kubelet says ErrImagePull, with the runtime's error, for
+			// the failed pull and ImagePullBackOff while it waits to try
+			// again (pkg/kubelet/images/image_manager.go EnsureImageExists);
+			// the first reaches the status ~12 s after the container was
+			// added, the second ~45 s (pkg/kubelet/kubelet.go syncPod). The
+			// agent says the first at once.
+			cs["state"] = obj{"waiting": obj{"reason": "ErrImagePull", "message": st.pull}}
 		case st.err != "":
 			cs["state"] = obj{"waiting": obj{"reason": "CreateContainerError", "message": st.err}}
 		default:
