@@ -27,27 +27,6 @@ std::string name_of(const json::object& object) {
   return string_at(object, {"metadata", "name"});
 }
 
-std::string pod_reason(const json::object& pod) {
-  for (const auto* list :
-       {find(pod, {"status", "initContainerStatuses"}), find(pod, {"status", "containerStatuses"})}) {
-    if (list == nullptr || !list->is_array()) continue;
-    for (const auto& status : list->get_array()) {
-      const std::string waiting = string_at(status, {"state", "waiting", "reason"});
-      if (!waiting.empty()) return waiting;
-      const std::string terminated = string_at(status, {"state", "terminated", "reason"});
-      if (!terminated.empty()) return terminated;
-    }
-  }
-  if (const auto* conditions = find(pod, {"status", "conditions"}); conditions && conditions->is_array()) {
-    for (const auto& condition : conditions->get_array()) {
-      if (string_at(condition, {"status"}) == "False" && !string_at(condition, {"reason"}).empty()) {
-        return string_at(condition, {"reason"});
-      }
-    }
-  }
-  return string_at(pod, {"status", "phase"}, "Unknown");
-}
-
 bool pod_ready(const json::object& pod) {
   const auto* conditions = find(pod, {"status", "conditions"});
   if (conditions == nullptr || !conditions->is_array()) return false;
@@ -107,6 +86,44 @@ Result<std::vector<std::string>> old_pods(Client& client, const Workload& worklo
 }
 
 }  // namespace
+
+std::string pod_reason(const json::object& pod) {
+  for (const auto* list :
+       {find(pod, {"status", "initContainerStatuses"}), find(pod, {"status", "containerStatuses"})}) {
+    if (list == nullptr || !list->is_array()) continue;
+    for (const auto& status : list->get_array()) {
+      const std::string waiting = string_at(status, {"state", "waiting", "reason"});
+      if (!waiting.empty()) return waiting;
+      const std::string terminated = string_at(status, {"state", "terminated", "reason"});
+      if (!terminated.empty()) return terminated;
+    }
+  }
+  // A running container is ready once its readiness probe passed, at once
+  // without one; a startup probe holds started (and ready) false before
+  // (pkg/kubelet/prober/prober_manager.go UpdatePodStatus). Else the
+  // condition would only say ContainersNotReady.
+  if (const auto* list = find(pod, {"status", "containerStatuses"}); list != nullptr && list->is_array()) {
+    for (const auto& status : list->get_array()) {
+      const auto* ready = find(status, {"ready"});
+      if (find(status, {"state", "running"}) == nullptr || ready == nullptr || !ready->is_bool() ||
+          ready->get_bool())
+        continue;
+      const std::string container = "container " + string_at(status, {"name"}) + " running but not ready";
+      const auto* started = find(status, {"started"});
+      if (started != nullptr && started->is_bool() && !started->get_bool())
+        return container + " (its startup probe has not passed)";
+      return container + " (its readiness probe has not passed)";
+    }
+  }
+  if (const auto* conditions = find(pod, {"status", "conditions"}); conditions && conditions->is_array()) {
+    for (const auto& condition : conditions->get_array()) {
+      if (string_at(condition, {"status"}) == "False" && !string_at(condition, {"reason"}).empty()) {
+        return string_at(condition, {"reason"});
+      }
+    }
+  }
+  return string_at(pod, {"status", "phase"}, "Unknown");
+}
 
 std::string Workload::id() const {
   std::string kind = resource.kind;

@@ -59,6 +59,12 @@ struct RolloutResult {
                                                                    const std::vector<Workload>& workloads,
                                                                    std::chrono::milliseconds timeout);
 
+// Why a pod is not ready: a container's waiting or terminated reason
+// (CrashLoopBackOff, ErrImagePull, Error), "container web running but not
+// ready (its readiness probe has not passed)" (or startup probe), else the
+// reason of a False condition (Unschedulable), else the phase.
+[[nodiscard]] std::string pod_reason(const json::object& pod);
+
 // "pod web-1: CrashLoopBackOff; pod web-2: Unschedulable" for the pods of the
 // workload that are not ready.
 [[nodiscard]] std::string failing_pods(Client& client, const Workload& workload, const json::object& object);
