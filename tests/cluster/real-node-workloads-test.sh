@@ -205,7 +205,11 @@ import json, sys, datetime
 pod = json.load(sys.stdin)
 t = pod["status"]["containerStatuses"][0]["state"]["terminated"]
 at = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ")
-print(pod["status"]["phase"], t["exitCode"], int((at(t["finishedAt"]) - at(t["startedAt"])).total_seconds()))'
+seconds = lambda a, b: int((at(b) - at(a)).total_seconds())
+print(pod["status"]["phase"], t["exitCode"], seconds(t["startedAt"], t["finishedAt"]))
+print(pod["metadata"]["name"], "started", seconds(pod["metadata"]["creationTimestamp"], t["startedAt"]),
+      "s after its creation, ran", seconds(t["startedAt"], t["finishedAt"]), "s",
+      file=open(sys.argv[1], "a"))' "$WORK/timings"
 }
 ready_pods() {  # NAMESPACE APP : the names of the app's pods that are Ready and not terminating
   k -n "$1" get pods -l "app=$2" -o json | python3 -c '
@@ -489,5 +493,6 @@ no_secret_ok() {
 }
 check "no old or new Secret value in any step pod's log or outputs" no_secret_ok
 
+sed 's/^/[real-node-workloads] /' "$WORK/timings" >&2
 echo "real-node-workloads: $PASSED passed, $FAILED failed"
 [[ $FAILED == 0 ]]
