@@ -44,7 +44,8 @@ Result<json::array> pods_of(Client& client, const Workload& workload, const json
   return std::move(listed->at("items").as_array());
 }
 
-// Pods that belong to an older pod template than the workload's current one.
+// Pods that belong to an older pod template than the workload's current one
+// and still run.
 Result<std::vector<std::string>> old_pods(Client& client, const Workload& workload,
                                           const json::object& object) {
   auto pods = pods_of(client, workload, object);
@@ -79,6 +80,7 @@ Result<std::vector<std::string>> old_pods(Client& client, const Workload& worklo
   std::vector<std::string> old;
   if (current.empty()) return old;
   for (const auto& pod : *pods) {
+    if (pod_stopped(pod.as_object())) continue;
     const std::string value = string_at(pod, {"metadata", "labels", label});
     if (!value.empty() && value != current) old.push_back(name_of(pod.as_object()));
   }
@@ -86,6 +88,18 @@ Result<std::vector<std::string>> old_pods(Client& client, const Workload& worklo
 }
 
 }  // namespace
+
+bool pod_stopped(const json::object& pod) {
+  const std::string phase = string_at(pod, {"status", "phase"});
+  if (phase == "Succeeded" || phase == "Failed") return true;
+  if (find(pod, {"metadata", "deletionTimestamp"}) == nullptr) return false;
+  const auto* statuses = find(pod, {"status", "containerStatuses"});
+  if (statuses == nullptr || !statuses->is_array() || statuses->get_array().empty()) return false;
+  return std::all_of(statuses->get_array().begin(), statuses->get_array().end(),
+                     [](const json::value& status) {
+                       return find(status, {"state", "terminated"}) != nullptr;
+                     });
+}
 
 std::string pod_reason(const json::object& pod) {
   for (const auto* list :

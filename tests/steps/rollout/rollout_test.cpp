@@ -98,6 +98,27 @@ TEST_CASE("a pod's reason for not being ready names a failing readiness or start
   CHECK(k8s::pod_reason(object(R"({"status":{"phase":"Pending"}})")) == "Pending");
 }
 
+TEST_CASE("a pod of an old template that runs nothing any more does not hold a rollout back",
+          "[unit][rollout]") {
+  // Killed, its object left until the kubelet's next container GC.
+  CHECK(k8s::pod_stopped(object(R"({"metadata":{"deletionTimestamp":"2026-12-07T23:01:00Z"},
+      "status":{"phase":"Running","containerStatuses":[
+        {"name":"main","state":{"terminated":{"exitCode":137,"reason":"Error"}}}]}})")));
+  // Evicted: Failed for good.
+  CHECK(k8s::pod_stopped(object(R"({"status":{"phase":"Failed","reason":"Evicted"}})")));
+  // Being deleted, but a container still runs (its grace period).
+  CHECK_FALSE(k8s::pod_stopped(object(R"({"metadata":{"deletionTimestamp":"2026-12-07T23:01:00Z"},
+      "status":{"phase":"Running","containerStatuses":[
+        {"name":"main","state":{"terminated":{"exitCode":0}}},
+        {"name":"proxy","state":{"running":{}}}]}})")));
+  // Being deleted, nothing reported by the node yet.
+  CHECK_FALSE(k8s::pod_stopped(object(R"({"metadata":{"deletionTimestamp":"2026-12-07T23:01:00Z"},
+      "status":{"phase":"Pending"}})")));
+  // Running, or with a container terminated and restarting, not being deleted.
+  CHECK_FALSE(k8s::pod_stopped(object(R"({"status":{"phase":"Running","containerStatuses":[
+        {"name":"main","state":{"terminated":{"exitCode":1}}}]}})")));
+}
+
 TEST_CASE("image references match by repository and tag, or by digest", "[unit][rollout]") {
   auto nginx = parse_image_ref("nginx:1.25");
   REQUIRE(nginx);
