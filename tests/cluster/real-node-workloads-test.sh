@@ -175,23 +175,29 @@ mkdir -p "$WORK/victim"
 k apply -f "$WORK/workloads.yaml" >/dev/null
 
 # named_step_pod POD STEP IMAGE NAMESPACE SERVICE_ACCOUNT NAME=VALUE... :
-# step_pod under another name, applied by the next apply_step_pods (one
-# kubectl for several: each costs a second or more on a busy machine).
+# step_pod under another name (made in the background), applied by the next
+# apply_step_pods (one kubectl for several: each costs a second or more on a
+# busy machine).
 PENDING=()
+MAKING=()
 named_step_pod() {
   local pod="$1" step="$2"
   shift 2
+  STEP_PODS+=("$pod")
+  PENDING+=(-f "$WORK/$pod.json")
   step_pod "$step" "$@" | python3 -c '
 import json, sys
 pod = json.load(sys.stdin)
 pod["metadata"]["name"] = sys.argv[1]
-print(json.dumps(pod))' "$pod" >"$WORK/$pod.json"
-  PENDING+=(-f "$WORK/$pod.json")
-  STEP_PODS+=("$pod")
+print(json.dumps(pod))' "$pod" >"$WORK/$pod.json" &
+  MAKING+=($!)
 }
 apply_step_pods() {
+  local pid
+  for pid in "${MAKING[@]}"; do wait "$pid" || die "a step pod's spec was not made"; done
   k apply "${PENDING[@]}" >/dev/null
   PENDING=()
+  MAKING=()
 }
 incident() { echo "INC-$(date -u +%Y-%m-%d)-$(printf %03d $((RANDOM % 1000)))"; }
 # finished POD : waits for the step pod's end; prints "PHASE EXIT_CODE SECONDS"
@@ -296,6 +302,29 @@ named_step_pod status-bad rollout "$ROLLOUT_IMAGE" irsteps irsteps-rollout \
 named_step_pod delete-victim rollout "$ROLLOUT_IMAGE" irsteps irsteps-rollout \
   "incident-id=$(incident)" verb=delete-pod target=victim "namespace=$NS" grace-period=5
 apply_step_pods
+
+# ---- rollout status of a bad revision, then undo --------------------------------
+# First, so that the undo (which waits out the bad pod's deletion) runs
+# beside the checks below.
+status_bad_ok() {
+  local result phase code seconds
+  result="$(finished status-bad)" || { echo "$result"; return 1; }
+  read -r phase code seconds <<<"$result"
+  [[ "$phase" == Failed && "$code" == 1 ]] || { echo "status-bad: $result"; cat "$WORK/status-bad.log"; return 1; }
+  ((seconds >= STATUS_TIMEOUT && seconds <= STATUS_TIMEOUT + 15)) || {
+    echo "status-bad ran $seconds s with --timeout=${STATUS_TIMEOUT}s"; return 1; }
+  grep -q '"event":"step.failed".*deployment/flaky not healthy after [0-9]*s: .*pod flaky-[a-z0-9-]*: container main running but not ready (its readiness probe has not passed)' \
+    "$WORK/status-bad.log" || { echo "no clear reason in the log:"; cat "$WORK/status-bad.log"; return 1; }
+}
+check "rollout status of a revision failing readiness exits 1 after its --timeout, with the reason" status_bad_ok
+
+# Undo the bad revision; and status of web, whose restart may still be
+# rolling out: status awaits it.
+named_step_pod undo-flaky rollout "$ROLLOUT_IMAGE" irsteps irsteps-rollout \
+  "incident-id=$(incident)" verb=undo target=deployment/flaky "namespace=$NS" timeout=90s
+named_step_pod status-web rollout "$ROLLOUT_IMAGE" irsteps irsteps-rollout \
+  "incident-id=$(incident)" verb=status target=deployment/web "namespace=$NS" timeout=90s
+apply_step_pods
 # check-persistence once the replacement pod and the Job's pod exist.
 for _ in $(seq 1 120); do
   [[ "$(k -n "$PNS" get pods -l app=keeper -o name | wc -l)" -ge 1 &&
@@ -374,24 +403,6 @@ restart_ok() {
 }
 check "rollout restart awaits the real rollout (readiness passing)" restart_ok
 
-status_bad_ok() {
-  local result phase code seconds
-  result="$(finished status-bad)" || { echo "$result"; return 1; }
-  read -r phase code seconds <<<"$result"
-  [[ "$phase" == Failed && "$code" == 1 ]] || { echo "status-bad: $result"; cat "$WORK/status-bad.log"; return 1; }
-  ((seconds >= STATUS_TIMEOUT && seconds <= STATUS_TIMEOUT + 15)) || {
-    echo "status-bad ran $seconds s with --timeout=${STATUS_TIMEOUT}s"; return 1; }
-  grep -q '"event":"step.failed".*deployment/flaky not healthy after [0-9]*s: .*pod flaky-[a-z0-9-]*: container main running but not ready (its readiness probe has not passed)' \
-    "$WORK/status-bad.log" || { echo "no clear reason in the log:"; cat "$WORK/status-bad.log"; return 1; }
-}
-check "rollout status of a revision failing readiness exits 1 after its --timeout, with the reason" status_bad_ok
-
-# After those: undo the bad revision, and status of the restarted web.
-named_step_pod undo-flaky rollout "$ROLLOUT_IMAGE" irsteps irsteps-rollout \
-  "incident-id=$(incident)" verb=undo target=deployment/flaky "namespace=$NS" timeout=90s
-named_step_pod status-web rollout "$ROLLOUT_IMAGE" irsteps irsteps-rollout \
-  "incident-id=$(incident)" verb=status target=deployment/web "namespace=$NS" timeout=30s
-apply_step_pods
 
 # ---- delete-pod with a grace period -------------------------------------------
 delete_pod_ok() {
@@ -400,11 +411,18 @@ delete_pod_ok() {
   [[ "$result" == "Succeeded 0 "* ]] || { echo "delete-victim: $result"; cat "$WORK/delete-victim.log"; return 1; }
   [[ "$(pod_output irsteps delete-victim deleted-pods)" == victim ]] || {
     echo "outputs/deleted-pods: $(pod_output irsteps delete-victim deleted-pods)"; return 1; }
+  # Until the node reports the container terminated (the pod's object stays
+  # until the kubelet's next container GC, up to a minute later).
+  local state=""
   for _ in $(seq 1 120); do
-    k -n "$NS" get pod victim >/dev/null 2>&1 || break
+    # (Gone already: the error is the state.)
+    if ! state="$(k -n "$NS" get pod victim -o jsonpath='{.status.containerStatuses[0].state.terminated.reason}' 2>&1)" ||
+      [[ -n "$state" ]]; then
+      break
+    fi
     sleep 0.25
   done
-  ! k -n "$NS" get pod victim >/dev/null 2>&1 || { echo "victim still there after 30 s"; return 1; }
+  [[ -n "$state" ]] || { echo "the victim still runs 30 s after its deletion"; return 1; }
   [[ -s "$WORK/victim/term" ]] || { echo "the victim got no SIGTERM:"; ls -l "$WORK/victim"; return 1; }
   term="$(cut -d' ' -f1 "$WORK/victim/term")"
   last="$(grep -E '^[0-9.]+ ' "$WORK/victim/alive" | tail -n 1 | cut -d' ' -f1)"
@@ -470,8 +488,15 @@ status_web_ok() {
   local result
   result="$(finished status-web)" || { echo "$result"; return 1; }
   [[ "$result" == "Succeeded 0 "* ]] || { echo "status-web: $result"; cat "$WORK/status-web.log"; return 1; }
+  # It ended with the restart's pod Ready and alone.
+  local pods
+  pods="$(ready_pods "$NS" web)"
+  [[ "$(wc -w <<<"$pods")" == 1 && "$(k -n "$NS" get pods -l app=web -o name | wc -l)" == 1 ]] || {
+    echo "web's pods:"; k -n "$NS" get pods -l app=web; return 1; }
+  [[ -n "$(k -n "$NS" get pod "$pods" -o jsonpath='{.metadata.annotations.irsteps\.io/restartedAt}')" ]] || {
+    echo "pod $pods is not of the restarted template"; return 1; }
 }
-check "rollout status of a complete rollout succeeds" status_web_ok
+check "rollout status of a restarted Deployment succeeds once its rollout is complete" status_web_ok
 
 # ---- no secret in any log or output ---------------------------------------------
 no_secret_ok() {
