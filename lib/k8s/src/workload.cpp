@@ -27,27 +27,6 @@ std::string name_of(const json::object& object) {
   return string_at(object, {"metadata", "name"});
 }
 
-std::string pod_reason(const json::object& pod) {
-  for (const auto* list :
-       {find(pod, {"status", "initContainerStatuses"}), find(pod, {"status", "containerStatuses"})}) {
-    if (list == nullptr || !list->is_array()) continue;
-    for (const auto& status : list->get_array()) {
-      const std::string waiting = string_at(status, {"state", "waiting", "reason"});
-      if (!waiting.empty()) return waiting;
-      const std::string terminated = string_at(status, {"state", "terminated", "reason"});
-      if (!terminated.empty()) return terminated;
-    }
-  }
-  if (const auto* conditions = find(pod, {"status", "conditions"}); conditions && conditions->is_array()) {
-    for (const auto& condition : conditions->get_array()) {
-      if (string_at(condition, {"status"}) == "False" && !string_at(condition, {"reason"}).empty()) {
-        return string_at(condition, {"reason"});
-      }
-    }
-  }
-  return string_at(pod, {"status", "phase"}, "Unknown");
-}
-
 bool pod_ready(const json::object& pod) {
   const auto* conditions = find(pod, {"status", "conditions"});
   if (conditions == nullptr || !conditions->is_array()) return false;
@@ -65,7 +44,8 @@ Result<json::array> pods_of(Client& client, const Workload& workload, const json
   return std::move(listed->at("items").as_array());
 }
 
-// Pods that belong to an older pod template than the workload's current one.
+// Pods that belong to an older pod template than the workload's current one
+// and still run.
 Result<std::vector<std::string>> old_pods(Client& client, const Workload& workload,
                                           const json::object& object) {
   auto pods = pods_of(client, workload, object);
@@ -100,6 +80,7 @@ Result<std::vector<std::string>> old_pods(Client& client, const Workload& worklo
   std::vector<std::string> old;
   if (current.empty()) return old;
   for (const auto& pod : *pods) {
+    if (pod_stopped(pod.as_object())) continue;
     const std::string value = string_at(pod, {"metadata", "labels", label});
     if (!value.empty() && value != current) old.push_back(name_of(pod.as_object()));
   }
@@ -107,6 +88,56 @@ Result<std::vector<std::string>> old_pods(Client& client, const Workload& worklo
 }
 
 }  // namespace
+
+bool pod_stopped(const json::object& pod) {
+  const std::string phase = string_at(pod, {"status", "phase"});
+  if (phase == "Succeeded" || phase == "Failed") return true;
+  if (find(pod, {"metadata", "deletionTimestamp"}) == nullptr) return false;
+  const auto* statuses = find(pod, {"status", "containerStatuses"});
+  if (statuses == nullptr || !statuses->is_array() || statuses->get_array().empty()) return false;
+  return std::all_of(statuses->get_array().begin(), statuses->get_array().end(),
+                     [](const json::value& status) {
+                       return find(status, {"state", "terminated"}) != nullptr;
+                     });
+}
+
+std::string pod_reason(const json::object& pod) {
+  for (const auto* list :
+       {find(pod, {"status", "initContainerStatuses"}), find(pod, {"status", "containerStatuses"})}) {
+    if (list == nullptr || !list->is_array()) continue;
+    for (const auto& status : list->get_array()) {
+      const std::string waiting = string_at(status, {"state", "waiting", "reason"});
+      if (!waiting.empty()) return waiting;
+      const std::string terminated = string_at(status, {"state", "terminated", "reason"});
+      if (!terminated.empty()) return terminated;
+    }
+  }
+  // A running container is ready once its readiness probe passed, at once
+  // without one; a startup probe holds started (and ready) false before
+  // (pkg/kubelet/prober/prober_manager.go UpdatePodStatus). Else the
+  // condition would only say ContainersNotReady.
+  if (const auto* list = find(pod, {"status", "containerStatuses"}); list != nullptr && list->is_array()) {
+    for (const auto& status : list->get_array()) {
+      const auto* ready = find(status, {"ready"});
+      if (find(status, {"state", "running"}) == nullptr || ready == nullptr || !ready->is_bool() ||
+          ready->get_bool())
+        continue;
+      const std::string container = "container " + string_at(status, {"name"}) + " running but not ready";
+      const auto* started = find(status, {"started"});
+      if (started != nullptr && started->is_bool() && !started->get_bool())
+        return container + " (its startup probe has not passed)";
+      return container + " (its readiness probe has not passed)";
+    }
+  }
+  if (const auto* conditions = find(pod, {"status", "conditions"}); conditions && conditions->is_array()) {
+    for (const auto& condition : conditions->get_array()) {
+      if (string_at(condition, {"status"}) == "False" && !string_at(condition, {"reason"}).empty()) {
+        return string_at(condition, {"reason"});
+      }
+    }
+  }
+  return string_at(pod, {"status", "phase"}, "Unknown");
+}
 
 std::string Workload::id() const {
   std::string kind = resource.kind;

@@ -68,6 +68,57 @@ TEST_CASE("rollout state from status: generation, updated, ready, available, old
             .complete);
 }
 
+TEST_CASE("a pod's reason for not being ready names a failing readiness or startup probe",
+          "[unit][rollout]") {
+  // As a real kubelet reports a running container whose readiness probe
+  // fails: the conditions only say ContainersNotReady.
+  const std::string conditions =
+      R"("conditions":[{"type":"Ready","status":"False","reason":"ContainersNotReady",
+         "message":"containers with unready status: [main]"}])";
+  CHECK(k8s::pod_reason(object(R"({"status":{"phase":"Running",)" + conditions + R"(,
+          "containerStatuses":[{"name":"main","ready":false,"started":true,
+                                "state":{"running":{"startedAt":"2026-12-07T22:35:01Z"}}}]}})")) ==
+        "container main running but not ready (its readiness probe has not passed)");
+  CHECK(k8s::pod_reason(object(R"({"status":{"phase":"Running",)" + conditions + R"(,
+          "containerStatuses":[{"name":"main","ready":false,"started":false,
+                                "state":{"running":{"startedAt":"2026-12-07T22:35:01Z"}}}]}})")) ==
+        "container main running but not ready (its startup probe has not passed)");
+  // A ready sidecar is passed over for the container that is not.
+  CHECK(k8s::pod_reason(object(R"({"status":{"phase":"Running",)" + conditions + R"(,
+          "containerStatuses":[{"name":"proxy","ready":true,"state":{"running":{}}},
+                               {"name":"main","ready":false,"state":{"running":{}}}]}})")) ==
+        "container main running but not ready (its readiness probe has not passed)");
+  // Waiting and terminated reasons first, then conditions, then the phase.
+  CHECK(k8s::pod_reason(object(R"({"status":{"phase":"Running",)" + conditions + R"(,
+          "containerStatuses":[{"name":"main","ready":false,
+                                "state":{"waiting":{"reason":"CrashLoopBackOff"}}}]}})")) ==
+        "CrashLoopBackOff");
+  CHECK(k8s::pod_reason(object(R"({"status":{"phase":"Pending","conditions":[{"type":"PodScheduled",
+          "status":"False","reason":"Unschedulable"}]}})")) == "Unschedulable");
+  CHECK(k8s::pod_reason(object(R"({"status":{"phase":"Pending"}})")) == "Pending");
+}
+
+TEST_CASE("a pod of an old template that runs nothing any more does not hold a rollout back",
+          "[unit][rollout]") {
+  // Killed, its object left until the kubelet's next container GC.
+  CHECK(k8s::pod_stopped(object(R"({"metadata":{"deletionTimestamp":"2026-12-07T23:01:00Z"},
+      "status":{"phase":"Running","containerStatuses":[
+        {"name":"main","state":{"terminated":{"exitCode":137,"reason":"Error"}}}]}})")));
+  // Evicted: Failed for good.
+  CHECK(k8s::pod_stopped(object(R"({"status":{"phase":"Failed","reason":"Evicted"}})")));
+  // Being deleted, but a container still runs (its grace period).
+  CHECK_FALSE(k8s::pod_stopped(object(R"({"metadata":{"deletionTimestamp":"2026-12-07T23:01:00Z"},
+      "status":{"phase":"Running","containerStatuses":[
+        {"name":"main","state":{"terminated":{"exitCode":0}}},
+        {"name":"proxy","state":{"running":{}}}]}})")));
+  // Being deleted, nothing reported by the node yet.
+  CHECK_FALSE(k8s::pod_stopped(object(R"({"metadata":{"deletionTimestamp":"2026-12-07T23:01:00Z"},
+      "status":{"phase":"Pending"}})")));
+  // Running, or with a container terminated and restarting, not being deleted.
+  CHECK_FALSE(k8s::pod_stopped(object(R"({"status":{"phase":"Running","containerStatuses":[
+        {"name":"main","state":{"terminated":{"exitCode":1}}}]}})")));
+}
+
 TEST_CASE("image references match by repository and tag, or by digest", "[unit][rollout]") {
   auto nginx = parse_image_ref("nginx:1.25");
   REQUIRE(nginx);

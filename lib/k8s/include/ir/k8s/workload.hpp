@@ -59,6 +59,20 @@ struct RolloutResult {
                                                                    const std::vector<Workload>& workloads,
                                                                    std::chrono::milliseconds timeout);
 
+// Whether a pod runs nothing any more: it Succeeded or Failed (an evicted
+// pod stays Failed until someone deletes it), or it is being deleted and the
+// node reports every container terminated. Such a pod of an old template does
+// not hold a rollout back: kubelet 1.20 removes a killed pod's object only
+// once its sandbox is gone, which its container GC does once a minute
+// (pkg/kubelet/kubelet_pods.go PodResourcesAreReclaimed, ContainerGCPeriod).
+[[nodiscard]] bool pod_stopped(const json::object& pod);
+
+// Why a pod is not ready: a container's waiting or terminated reason
+// (CrashLoopBackOff, ErrImagePull, Error), "container web running but not
+// ready (its readiness probe has not passed)" (or startup probe), else the
+// reason of a False condition (Unschedulable), else the phase.
+[[nodiscard]] std::string pod_reason(const json::object& pod);
+
 // "pod web-1: CrashLoopBackOff; pod web-2: Unschedulable" for the pods of the
 // workload that are not ready.
 [[nodiscard]] std::string failing_pods(Client& client, const Workload& workload, const json::object& object);
