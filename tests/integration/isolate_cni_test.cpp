@@ -94,10 +94,17 @@ class InstalledCrd {
     auto created = Cluster::get().kubectl({"create", "-f", "-"}, boost::json::serialize(*crd));
     INFO(created.err);
     REQUIRE(created.exit_status == 0);
-    auto established = Cluster::get().kubectl(
-        {"wait", "--for", "condition=established", "--timeout", "120s", "crd/" + plugin.crd});
-    INFO(established.err);
-    REQUIRE(established.exit_status == 0);
+    // Polled, not `kubectl wait`: right after the create the CRD has no
+    // conditions yet, which kubectl wait takes for an error.
+    const bool established = eventually(
+        [&] {
+          auto got =
+              Cluster::get().kubectl({"get", "crd", plugin.crd, "-o",
+                                      R"(jsonpath={.status.conditions[?(@.type=="Established")].status})"});
+          return got.exit_status == 0 && got.out == "True";
+        },
+        std::chrono::seconds(120));
+    REQUIRE(established);
     REQUIRE(eventually([&] { return served(plugin); }, std::chrono::seconds(60)));
   }
   ~InstalledCrd() {
