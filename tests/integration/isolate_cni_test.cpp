@@ -176,7 +176,18 @@ void check_enforcement(const Plugin& plugin) {
   TokenKubeconfig step_identity(service_account_token("irsteps", "irsteps-isolate"),
                                 "irsteps-isolate-" + plugin.name);
   TestNamespace ns("cni-" + plugin.name);
-  cluster.apply_yaml(ns.name(), deployment_yaml("web", 2));
+  // An allow-all policy beside the quarantine: the NetworkPolicy alone is
+  // defeated by it (isolated=partial); the plugin's deny is not.
+  cluster.apply_yaml(ns.name(), deployment_yaml("web", 2) + R"(
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-all}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress: [{}]
+)");
   const auto pods = running_pods(ns.name(), "app=web", 2);
   auto args = [&](std::vector<std::string> more) {
     std::vector<std::string> list{"--incident-id", incident,       "--namespace",
@@ -205,6 +216,12 @@ void check_enforcement(const Plugin& plugin) {
   CHECK(run.output("enforcement") == plugin.name);
   CHECK(run.output("cni-policy") == plugin.resource.kind + "/" + plugin.object_name);
   CHECK(run.output("policy") == policy);
+  CHECK(run.output("isolated") == "full");
+  const auto& overridden = run.result.at("warnings").as_array();
+  CHECK(std::any_of(overridden.begin(), overridden.end(), [&](const json::value& w) {
+    return w.as_string().find("NetworkPolicy allow-all would allow ingress") != json::string::npos &&
+           w.as_string().find(plugin.object_name + " denies it first") != json::string::npos;
+  }));
   const auto live = get_or_fail(plugin.resource, ns.name(), plugin.object_name);
   const json::value live_value(live);
   CHECK(string_at(live, {"metadata", "labels", "irsteps.io/incident"}) == incident);
@@ -229,6 +246,7 @@ void check_enforcement(const Plugin& plugin) {
   REQUIRE_EXIT(automatic, 0);
   CHECK(automatic.output("enforcement") == "kubernetes");
   CHECK(automatic.output("cni-policy").empty());
+  CHECK(automatic.output("isolated") == "partial");  // the allow-all policy wins over the NetworkPolicy
   const auto& warnings = automatic.result.at("warnings").as_array();
   CHECK(std::any_of(warnings.begin(), warnings.end(), [&](const json::value& w) {
     return w.as_string().find("no " + plugin.name + " agent DaemonSet") != json::string::npos;
