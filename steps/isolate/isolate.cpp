@@ -142,7 +142,17 @@ void keep_recorded_pods(json::object& desired, const json::object& live) {
 }
 
 Result<void> verify(const Options& options, k8s::Client& client, const std::vector<json::object>& policies,
-                    const std::vector<json::object>& pods) {
+                    const std::vector<json::object>& pods, Cni cni, const json::object& cni_policy) {
+  if (cni != Cni::none) {
+    const std::string name = name_of(cni_policy);
+    auto live = client.get(cni_resource(cni), options.ns, name);
+    if (!live) return live.error().with("read back");
+    const json::value live_value(*live);
+    if (!k8s::contained_in(cni_policy.at("spec"), find(live_value, {"spec"}))) {
+      return Error(Code::action_failed, std::string(cni_resource(cni).kind) + " " + name +
+                                            " read back differs from what was applied");
+    }
+  }
   for (const auto& expected : policies) {
     const std::string name = name_of(expected);
     auto live = client.get(k8s::resources::networkpolicies, options.ns, name);
@@ -170,7 +180,8 @@ Result<void> verify(const Options& options, k8s::Client& client, const std::vect
   return {};
 }
 
-void warn_about_enforcement(Context& context, k8s::Client& client, const std::vector<json::object>& pods) {
+void warn_about_enforcement(Context& context, const Result<json::object>& daemonsets,
+                            const std::vector<json::object>& pods) {
   for (const auto& pod : pods) {
     const auto* host_network = find(pod, {"spec", "hostNetwork"});
     if (host_network != nullptr && host_network->is_bool() && host_network->get_bool()) {
@@ -179,7 +190,6 @@ void warn_about_enforcement(Context& context, k8s::Client& client, const std::ve
                    "consider --detach and deleting it after the evidence is captured");
     }
   }
-  auto daemonsets = client.list(k8s::resources::daemonsets, "kube-system");
   if (!daemonsets) {
     context.warn("could not check for a NetworkPolicy-enforcing network plugin (" +
                  daemonsets.error().describe() + ")");
@@ -207,7 +217,7 @@ void warn_about_enforcement(Context& context, k8s::Client& client, const std::ve
 // pods are then only partly isolated (--strict: exit 3).
 Result<void> check_exposure(const Options& options, Context& context, k8s::Client& client,
                             const std::vector<json::object>& policies, const std::vector<json::object>& pods,
-                            const json::array& services) {
+                            const json::array& services, const std::string& overriding) {
   auto listed = client.list(k8s::resources::networkpolicies, options.ns);
   if (!listed) return listed.error().with("check the namespace's other NetworkPolicies");
   std::vector<std::string> ours;
@@ -215,6 +225,13 @@ Result<void> check_exposure(const Options& options, Context& context, k8s::Clien
   std::vector<std::string> findings;
   std::string open_policies;
   for (const auto& path : open_paths(listed->at("items").as_array(), ours, pods)) {
+    if (!overriding.empty()) {
+      // The network plugin's deny decides before any NetworkPolicy's allow.
+      context.warn("NetworkPolicy " + path.policy + " would allow " +
+                   (path.direction == "Ingress" ? "ingress from " : "egress to ") + path.peers +
+                   " for pods " + path.pods + "; " + overriding + " denies it first");
+      continue;
+    }
     findings.push_back("NetworkPolicy " + path.policy + " still allows " +
                        (path.direction == "Ingress" ? "ingress from " : "egress to ") + path.peers +
                        " for pods " + path.pods);
@@ -237,6 +254,39 @@ Result<void> check_exposure(const Options& options, Context& context, k8s::Clien
   return {};
 }
 
+// The network plugins' DaemonSets by "namespace/name": those of kube-system
+// (listed once for this and for warn_about_enforcement), and the Tigera
+// operator's calico-node when Calico's API is served.
+Result<Cni> detect_cni(const Options& options, Context& context, k8s::Client& client,
+                       const Result<json::object>& daemonsets) {
+  CniSeen seen;
+  if (options.enforcement == Enforcement::kubernetes) return Cni::none;
+  if (options.enforcement != Enforcement::calico) {
+    auto served = serves(client, resources::cilium_network_policies);
+    if (!served) return served.error();
+    seen.cilium_served = *served;
+  }
+  if (options.enforcement != Enforcement::cilium) {
+    auto served = serves(client, resources::calico_network_policies);
+    if (!served) return served.error();
+    seen.calico_served = *served;
+  }
+  if (options.enforcement == Enforcement::auto_detect && (seen.cilium_served || seen.calico_served)) {
+    if (daemonsets) {
+      for (const auto& item : daemonsets->at("items").as_array())
+        seen.daemonsets.push_back("kube-system/" + name_of(item.as_object()));
+    }
+    if (seen.calico_served) {
+      auto operator_agent = client.get(k8s::resources::daemonsets, "calico-system", "calico-node");
+      if (operator_agent) seen.daemonsets.emplace_back("calico-system/calico-node");
+    }
+  }
+  std::vector<std::string> notes;
+  auto cni = choose_cni(options, seen, notes);
+  for (auto& note : notes) context.warn(std::move(note));
+  return cni;
+}
+
 }  // namespace
 
 Result<Options> options_from(const json::object& params) {
@@ -252,6 +302,11 @@ Result<Options> options_from(const json::object& params) {
   options.detach = param_bool(params, "detach");
   options.release = param_bool(params, "release");
   options.strict = param_bool(params, "strict");
+  const std::string enforcement = param_string(params, "enforcement", "auto");
+  options.enforcement = enforcement == "kubernetes" ? Enforcement::kubernetes
+                        : enforcement == "cilium"   ? Enforcement::cilium
+                        : enforcement == "calico"   ? Enforcement::calico
+                                                    : Enforcement::auto_detect;
   return options;
 }
 
@@ -261,6 +316,13 @@ Result<void> run(const Options& options, Context& context) {
   k8s::Client& client = **kube;
   if (options.release) return release(options, context, client);
   k8s::Writer writer(client, context.report(), options.dry_run);
+  // Which deny to add is settled before anything changes: an explicit
+  // plugin the cluster lacks is bad input, with nothing touched.
+  const auto daemonsets = client.list(k8s::resources::daemonsets, "kube-system");
+  const auto cni = detect_cni(options, context, client, daemonsets);
+  if (!cni) return cni.error();
+  context.report().set_output("enforcement", *cni == Cni::none ? "kubernetes" : std::string(cni_name(*cni)));
+  context.report().set_output("cni-policy", "");
 
   std::vector<json::object> pods;
   std::vector<std::string> missing;
@@ -321,6 +383,17 @@ Result<void> run(const Options& options, Context& context) {
                       "deny ingress and egress for incident " + options.incident_id, keep_recorded_pods);
     if (!applied) return applied.error();
   }
+  json::object cni_policy;
+  std::string overriding;
+  if (*cni != Cni::none) {
+    cni_policy = *cni == Cni::cilium ? build_cilium_policy(options) : build_calico_policy(options);
+    const std::string kind(cni_resource(*cni).kind);
+    auto applied = writer.ensure(cni_resource(*cni), options.ns, cni_policy,
+                                 std::string(cni_name(*cni)) + " deny for incident " + options.incident_id);
+    if (!applied) return applied.error();
+    context.report().set_output("cni-policy", kind + "/" + name_of(cni_policy));
+    if (options.deny_cidrs.empty()) overriding = kind + " " + name_of(cni_policy);
+  }
 
   json::array services;
   if (options.detach) {
@@ -357,9 +430,10 @@ Result<void> run(const Options& options, Context& context) {
   }
 
   if (!options.dry_run) {
-    if (auto verified = verify(options, client, policies, pods); !verified) return verified.error();
+    if (auto verified = verify(options, client, policies, pods, *cni, cni_policy); !verified)
+      return verified.error();
   }
-  warn_about_enforcement(context, client, pods);
+  warn_about_enforcement(context, daemonsets, pods);
 
   std::string pod_names, policy_names;
   for (const auto& pod : pods) pod_names += (pod_names.empty() ? "" : ",") + name_of(pod);
@@ -368,7 +442,7 @@ Result<void> run(const Options& options, Context& context) {
   context.report().set_output("pods", pod_names);
   context.report().set_output("pod-count", std::to_string(pods.size()));
   context.report().set_output("quarantine-label", std::string(quarantine_label) + "=" + options.incident_id);
-  return check_exposure(options, context, client, policies, pods, services);
+  return check_exposure(options, context, client, policies, pods, services, overriding);
 }
 
 const StepDef& step() {

@@ -24,6 +24,13 @@ inline constexpr std::string_view isolated_pods_annotation = "irsteps.io/isolate
 
 enum class Scope { pods, workload };
 
+// Which deny the quarantine gets besides the Kubernetes NetworkPolicy:
+// auto_detect adds the network plugin's own deny policy where the plugin is
+// found (its policy API served and its agent DaemonSet present); kubernetes
+// adds none; cilium and calico add theirs or refuse (exit 2) when the
+// cluster does not serve its API.
+enum class Enforcement { auto_detect, kubernetes, cilium, calico };
+
 struct Options : CommonOptions {
   std::string ns;
   std::vector<std::string> pods;
@@ -36,6 +43,7 @@ struct Options : CommonOptions {
   bool detach = false;
   bool release = false;
   bool strict = false;
+  Enforcement enforcement = Enforcement::auto_detect;
 };
 
 [[nodiscard]] Result<Options> options_from(const json::object& params);
@@ -64,6 +72,43 @@ struct Workload {
 [[nodiscard]] Result<Workload> top_workload(k8s::Client& client, const json::object& pod);
 
 [[nodiscard]] Result<void> release(const Options& options, Context& context, k8s::Client& client);
+
+// The network plugin's deny policy (cni.cpp). Kubernetes NetworkPolicies
+// only add allowances, so another policy that allows traffic to a
+// quarantined pod opens it again; Cilium's deny rules and Calico's ordered
+// Deny rules win over such allowances.
+enum class Cni { none, cilium, calico };
+namespace resources {
+extern const k8s::Resource cilium_network_policies;  // cilium.io/v2 CiliumNetworkPolicy
+extern const k8s::Resource calico_network_policies;  // crd.projectcalico.org/v1 NetworkPolicy
+}  // namespace resources
+[[nodiscard]] const k8s::Resource& cni_resource(Cni cni);
+[[nodiscard]] std::string_view cni_name(Cni cni);  // "cilium", "calico", "" for none
+// Cilium: the NetworkPolicy's name. Calico: the same in the default tier,
+// "default.<name>", as Calico's datastore names a policy of that tier.
+[[nodiscard]] std::string cni_policy_name(const Options& options, Cni cni);
+// Deny all ingress and egress of the pods labelled with the incident's
+// quarantine label (with --deny-cidr: only those CIDRs). Calico's keeps the
+// allowances (--allow-*) as Allow rules before its Deny.
+[[nodiscard]] json::object build_cilium_policy(const Options& options);
+[[nodiscard]] json::object build_calico_policy(const Options& options);
+
+// What the cluster has: whether it serves each plugin's policy resource,
+// and the names of the network plugin DaemonSets found.
+struct CniSeen {
+  bool cilium_served = false;
+  bool calico_served = false;
+  std::vector<std::string> daemonsets;
+};
+// The plugin whose deny policy to write. Explicit cilium/calico without
+// its served API, or cilium with an --allow-* option (Cilium's deny wins
+// over every allow, so the allowances could not hold): invalid input.
+// `notes` gets why auto chose none when a plugin API is served.
+[[nodiscard]] Result<Cni> choose_cni(const Options& options, const CniSeen& seen,
+                                     std::vector<std::string>& notes);
+// Whether the API server serves `resource` (its group version's discovery
+// document lists it); discovery needs no RBAC rights.
+[[nodiscard]] Result<bool> serves(k8s::Client& client, const k8s::Resource& resource);
 
 // A pod that is gone but was isolated before: the earlier incident and the
 // NetworkPolicy whose isolated_pods_annotation names it.

@@ -29,6 +29,32 @@ json::object release_patch(const json::value& pod, bool& restored_any) {
   return {{"metadata", std::move(metadata)}};
 }
 
+// The network plugins' deny policies of the incident, wherever the cluster
+// serves their API (a plugin removed since leaves nothing to find).
+Result<std::string> remove_cni_policies(const Options& options, k8s::Writer& writer, k8s::Client& client) {
+  std::string deleted;
+  for (const Cni cni : {Cni::cilium, Cni::calico}) {
+    const auto& resource = cni_resource(cni);
+    auto served = serves(client, resource);
+    if (!served) return served.error();
+    if (!*served) continue;
+    auto policies = client.list(resource, options.ns,
+                                {std::string(incident_label) + "=" + options.incident_id + "," +
+                                     std::string(managed_by_label) + "=irsteps",
+                                 {}});
+    if (!policies) return policies.error();
+    for (const auto& policy : policies->at("items").as_array()) {
+      const std::string name = name_of(policy);
+      k8s::DeleteOptions precondition;
+      precondition.uid = string_at(policy, {"metadata", "uid"});
+      auto removed = writer.remove(resource, options.ns, name, precondition, "lift quarantine", true);
+      if (!removed) return removed.error();
+      deleted += (deleted.empty() ? "" : ",") + resource.kind + "/" + name;
+    }
+  }
+  return deleted;
+}
+
 }  // namespace
 
 Result<void> release(const Options& options, Context& context, k8s::Client& client) {
@@ -74,6 +100,7 @@ Result<void> release(const Options& options, Context& context, k8s::Client& clie
 
   // The policies go only when no pod of the incident stays quarantined.
   std::string deleted;
+  std::string deleted_cni;
   bool others_remain = false;
   if (!options.pods.empty() || !options.selector.empty()) {
     auto remaining = client.list(k8s::resources::pods, options.ns, {incident_selector, {}});
@@ -90,7 +117,7 @@ Result<void> release(const Options& options, Context& context, k8s::Client& clie
   }
   if (others_remain) {
     context.warn("other pods of incident " + options.incident_id +
-                 " stay quarantined; the NetworkPolicy is kept");
+                 " stay quarantined; the policies are kept");
   } else {
     auto policies = client.list(k8s::resources::networkpolicies, options.ns,
                                 {std::string(incident_label) + "=" + options.incident_id + "," +
@@ -106,13 +133,17 @@ Result<void> release(const Options& options, Context& context, k8s::Client& clie
       if (!removed) return removed.error();
       deleted += (deleted.empty() ? "" : ",") + name;
     }
+    auto removed = remove_cni_policies(options, writer, client);
+    if (!removed) return removed.error();
+    deleted_cni = std::move(*removed);
   }
-  if (released.empty() && deleted.empty()) {
+  if (released.empty() && deleted.empty() && deleted_cni.empty()) {
     context.warn("nothing to release: no pod or policy of incident " + options.incident_id +
                  " in namespace " + options.ns);
   }
   context.report().set_output("released-pods", released);
   context.report().set_output("deleted-policies", deleted);
+  context.report().set_output("deleted-cni-policies", deleted_cni);
   return {};
 }
 
