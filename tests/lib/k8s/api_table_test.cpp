@@ -233,6 +233,7 @@ TEST_CASE("the API table is generated from the code and the shipped Roles", "[un
   for (const auto& [key, verbs] : grants) {
     const std::string group = key.substr(0, key.find('/'));
     if (group == "argoproj.io") continue;  // Argo's CRDs: tests/integration/argo_crds_test.cpp
+    if (group == "kyverno.io") continue;   // Kyverno's CRD: tests/integration/block_image_test.cpp
     const std::string plural =
         key.substr(key.find('/') + 1, key.find('/', key.find('/') + 1) - key.find('/') - 1);
     INFO(key);
