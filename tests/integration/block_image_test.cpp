@@ -32,8 +32,18 @@ StepRun block(const std::string& incident, std::vector<std::string> args) {
   return run_step_binary("block-image", args);
 }
 
-// Installs a CRD file of tests/data/crds (with `strategy` as its conversion
-// when given) and waits until it is Established; removes it at the end.
+const std::vector<std::string> engine_crds = {"clusterpolicies.kyverno.io",
+                                              "clusterimagepolicies.policy.sigstore.dev"};
+
+// No engine's CRD left from an earlier run that stopped half-way.
+void remove_engine_crds() {
+  for (const auto& name : engine_crds)
+    Cluster::get().kubectl({"delete", "crd", name, "--ignore-not-found", "--wait"});
+}
+
+// Installs a CRD file of tests/data/crds (with conversion strategy None when
+// asked) and waits until it is Established; removes it at the end, and at
+// once when it never gets there.
 class InstalledCrd {
  public:
   InstalledCrd(const std::string& file, const std::string& name, bool conversion_none = false) : name_(name) {
@@ -45,15 +55,21 @@ class InstalledCrd {
     // No conversion webhook runs here; only one version is stored anyway.
     if (conversion_none)
       crd->as_object()["spec"].as_object()["conversion"] = json::object{{"strategy", "None"}};
-    Cluster::get().kubectl({"delete", "crd", name, "--ignore-not-found", "--wait"});
+    remove_engine_crds();
     // create, not apply: Kyverno's CRD exceeds the last-applied annotation's limit.
     auto created = Cluster::get().kubectl({"create", "-f", "-"}, boost::json::serialize(*crd));
     INFO(created.err);
     REQUIRE(created.exit_status == 0);
-    auto established =
-        Cluster::get().kubectl({"wait", "--for=condition=Established", "--timeout=60s", "crd/" + name});
-    INFO(established.err);
-    REQUIRE(established.exit_status == 0);
+    // Polled: kubectl 1.20's wait fails on a CRD whose status has no conditions yet.
+    const bool established = eventually([&] {
+      auto got = Cluster::get().kubectl(
+          {"get", "crd", name, "-o", R"(jsonpath={.status.conditions[?(@.type=="Established")].status})"});
+      return got.exit_status == 0 && got.out == "True";
+    });
+    if (!established) {
+      Cluster::get().kubectl({"delete", "crd", name, "--ignore-not-found", "--wait"});
+      FAIL("CRD " + name + " did not become Established");
+    }
   }
   ~InstalledCrd() { Cluster::get().kubectl({"delete", "crd", name_, "--ignore-not-found", "--wait"}); }
   InstalledCrd(const InstalledCrd&) = delete;
@@ -76,6 +92,7 @@ std::optional<json::object> cluster_policy(const std::string& name) {
 TEST_CASE(
     "block-image without an admission engine fails with exit 1 naming what it looked for, changing nothing",
     "[integration][block-image][admission-engines]") {
+  remove_engine_crds();
   const std::string incident = "INC-2026-12-07-401";
   for (const std::string engine : {"auto", "kyverno", "vap"}) {
     INFO(engine);
