@@ -823,7 +823,7 @@ std::size_t pods_labelled(const std::string& ns, const std::string& app) {
 
 TEST_CASE(
     "supply chain: a rejected image's workloads stopped by kind and people told, a verified one left alone",
-    "[integration][playbooks]") {
+    "[integration][playbooks][admission-engines]") {
   if (!have_docker_registry()) return;
   Rig rig;
   LocalRegistry local;
@@ -853,9 +853,10 @@ TEST_CASE(
   const std::vector<std::string> policy{"certificate-identity=" + identity,
                                         "certificate-oidc-issuer=https://token.actions.githubusercontent.com",
                                         "trusted-root=" + sigstore / "trusted_root.json",
-                                        "namespace=" + ns.name(),
-                                        "allow-http-registry=true",
-                                        "upstream-contact=maintainers@shop.example"};
+                                        "namespace=" + ns.name(), "allow-http-registry=true",
+                                        "upstream-contact=maintainers@shop.example",
+                                        // The test cluster has no admission engine (see the last section).
+                                        "block-image=false"};
 
   SECTION("the unsigned image is rejected: every kind that runs it stopped, the other untouched") {
     const std::string incident = "INC-2026-11-26-505";
@@ -962,6 +963,23 @@ TEST_CASE(
     CHECK(find(*job, {"spec", "parallelism"})->to_number<int>() == 0);
     CHECK(eventually([&] { return pods_labelled(ns.name(), "api-lonely") == 0; }));
     CHECK(replicas_of(ns.name(), "signed") == 1);
+  }
+  SECTION(
+      "block-image on where the cluster has no admission engine: the workflow fails at the block, "
+      "before anything is scaled down") {
+    // This test case runs under RESOURCE_LOCK admission-engines: no
+    // block-image test has an engine's CRDs installed meanwhile.
+    auto params = policy;
+    params.erase(std::find(params.begin(), params.end(), "block-image=false"));
+    params.insert(params.end(), {"incident-id=INC-2026-11-26-510", "image=" + api_ref});
+    const auto result = rig.run("irsteps-supply-chain", params, 1);
+    CHECK(string_at(result, {"phase"}) == "Failed");
+    CHECK(phase_of(result, "block") == "Failed");
+    CHECK(replicas_of(ns.name(), "api") == 1);
+    CHECK(replicas_of(ns.name(), "pinned") == 1);
+    const auto sent = rig.notifications();
+    REQUIRE(sent.size() == 1);
+    CHECK(string_at(sent[0], {"text"}).find(R"("displayName":"block")") != std::string::npos);
   }
   SECTION("an unreachable registry is no verdict: the workflow fails and touches nothing") {
     auto params = policy;

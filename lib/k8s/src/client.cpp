@@ -1,6 +1,7 @@
 #include "ir/k8s/client.hpp"
 
 #include "ir/core/log.hpp"
+#include "ir/k8s/admission.hpp"
 #include "ir/k8s/names.hpp"
 
 #include <openssl/crypto.h>
@@ -37,6 +38,11 @@ const Resource leases{"coordination.k8s.io", "v1", "leases", "Lease", true};
 const Resource controllerrevisions{"apps", "v1", "controllerrevisions", "ControllerRevision", true};
 const Resource subjectaccessreviews{"authorization.k8s.io", "v1", "subjectaccessreviews",
                                     "SubjectAccessReview", false};
+const Resource validatingadmissionpolicies{"admissionregistration.k8s.io", "v1",
+                                           "validatingadmissionpolicies", "ValidatingAdmissionPolicy", false};
+const Resource validatingadmissionpolicybindings{"admissionregistration.k8s.io", "v1",
+                                                 "validatingadmissionpolicybindings",
+                                                 "ValidatingAdmissionPolicyBinding", false};
 }  // namespace resources
 
 namespace {
@@ -78,6 +84,8 @@ const std::vector<const Resource*>& all_resources() {
       &resources::leases,
       &resources::controllerrevisions,
       &resources::subjectaccessreviews,
+      &resources::validatingadmissionpolicies,
+      &resources::validatingadmissionpolicybindings,
   };
   return all;
 }
