@@ -735,8 +735,8 @@ TEST_CASE(
       // The pod templates of the plugin flavour run the base's images.
       std::set<std::string> plugin_steps;
       collect_images(*find_object(docs, "WorkflowTemplate", "irsteps-plugin-steps"), plugin_steps);
-      // the four KEEP_POD steps and block-image, which the plugin's policy does not run
-      CHECK(plugin_steps.size() == 5);
+      // the four KEEP_POD steps, block-image and cordon, which the plugin's policy does not run
+      CHECK(plugin_steps.size() == 6);
       for (const auto& image : plugin_steps) CHECK(listed.count(image) == 1);
     }
 

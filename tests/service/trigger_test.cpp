@@ -20,6 +20,8 @@
 #include <fstream>
 #include <functional>
 
+#include <unistd.h>
+
 using namespace ir;
 using namespace ir::test;
 
@@ -61,8 +63,11 @@ struct Outcome {
   [[nodiscard]] std::string name() const { return string_at(trigger(), {"resource", "metadata", "name"}); }
 };
 
+// A folder of this test process: ctest runs the test cases at once, each in
+// a process of its own, and one's token file must not vanish under another.
 std::string scratch(const std::string& name) {
-  const std::string dir = std::string(IRSTEPS_BINARY_DIR) + "/tests/trigger-work/" + name;
+  const std::string dir =
+      std::string(IRSTEPS_BINARY_DIR) + "/tests/trigger-work/" + std::to_string(::getpid()) + "/" + name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

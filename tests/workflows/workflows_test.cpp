@@ -395,7 +395,10 @@ TEST_CASE("the project check itself finds broken references and foreign flags", 
   auto& isolate = steps[0].as_array()[0].as_object();
   isolate["arguments"].as_object()["parameters"].as_array().push_back(
       json::object{{"name", "pods"}, {"value", "x"}});
-  steps[1].as_array()[0].as_object()["templateRef"].as_object()["template"] = "snapshots";
+  for (auto& step : steps[1].as_array()) {
+    if (string_at(step, {"name"}) == "snapshot")
+      step.as_object()["templateRef"].as_object()["template"] = "snapshots";
+  }
   broken.object["spec"].as_object()["templates"].as_array()[0].as_object()["outputs"] = json::object{
       {"parameters",
        json::array{json::object{
@@ -646,8 +649,8 @@ TEST_CASE("every pod template has a writable volume at IRSTEPS_CACHE_DIR and a w
   }
   // every step's pod, and those that stay pods in the plugin flavour (the
   // four KEEP_POD steps and the ones a playbook calls that its policy does
-  // not run in the plugin, block-image)
-  CHECK(plugin_pods == 5);
+  // not run in the plugin, block-image and cordon)
+  CHECK(plugin_pods == 6);
   CHECK(checked == static_cast<int>(std::size(ir::generated::step_list)) + plugin_pods);
 }
 
@@ -725,7 +728,7 @@ TEST_CASE("every pod template has an activeDeadlineSeconds above its step's own 
     CHECK(limit <= seconds_of(max_duration));
   }
   // those that stay pods in the plugin flavour included (the test above counts them)
-  CHECK(checked == static_cast<int>(std::size(ir::generated::step_list)) + 5);
+  CHECK(checked == static_cast<int>(std::size(ir::generated::step_list)) + 6);
   // A playbook that passes a step a longer timeout than its default must
   // not be cut by the template's deadline.
   for (const auto* doc : workflow_templates()) {
