@@ -190,3 +190,15 @@ check() {
     FAILED=$((FAILED + 1)); echo "FAIL $name ($((SECONDS - t0)) s)"; printf '%s\n' "$out" | tail -n 40 | sed 's/^/     /'
   fi
 }
+
+# The arguments of a real-node step test, STATE_DIR BIN_DIR: sets both,
+# sources the cluster's env.sh, and dies unless its node is real.
+real_node_test_args() {
+  [[ $# == 2 ]] || die "usage: $0 STATE_DIR BIN_DIR"
+  [[ -f "$1/env.sh" ]] || die "no cluster in $1 (run start.sh --node real first)"
+  STATE_DIR="$(cd "$1" && pwd)"
+  BIN_DIR="$(cd "$2" && pwd)"
+  # shellcheck disable=SC1091
+  source "$STATE_DIR/env.sh"
+  [[ "${IRSTEPS_NODE_KIND:-}" == real ]] || die "the cluster in $STATE_DIR has no real node (start.sh --node real)"
+}

@@ -38,13 +38,7 @@ SOURCE_DIR="$(cd "$HERE/../.." && pwd)"
 _log_prefix=real-node-workloads
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
-[[ $# == 2 ]] || die "usage: $0 STATE_DIR BIN_DIR"
-[[ -f "$1/env.sh" ]] || die "no cluster in $1 (run start.sh --node real first)"
-STATE_DIR="$(cd "$1" && pwd)"
-BIN_DIR="$(cd "$2" && pwd)"
-# shellcheck disable=SC1091
-source "$STATE_DIR/env.sh"
-[[ "${IRSTEPS_NODE_KIND:-}" == real ]] || die "the cluster in $STATE_DIR has no real node (start.sh --node real)"
+real_node_test_args "$@"
 WORK="$(mktemp -d /tmp/real-node-workloads.XXXXXX)"
 # shellcheck source=step-pods.sh
 source "$HERE/step-pods.sh"

@@ -236,7 +236,7 @@ TEST_CASE("the API table is generated from the code and the shipped Roles", "[un
     // Cilium's and Calico's policy CRDs (isolate --enforcement):
     // tests/integration/isolate_cni_test.cpp installs and uses them.
     if (group == "cilium.io" || group == "crd.projectcalico.org") continue;
-    if (group == "kyverno.io") continue;   // Kyverno's CRD: tests/integration/block_image_test.cpp
+    if (group == "kyverno.io") continue;  // Kyverno's CRD: tests/integration/block_image_test.cpp
     const std::string plural =
         key.substr(key.find('/') + 1, key.find('/', key.find('/') + 1) - key.find('/') - 1);
     INFO(key);
