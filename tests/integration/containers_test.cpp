@@ -247,7 +247,9 @@ TEST_CASE(
     CHECK(compressed <= 15 * 1000 * 1000);
     CHECK(unpacked > compressed);
 #if IRSTEPS_STATIC_DEPS
-    CHECK(unpacked <= 15 * 1000 * 1000);
+    // The plugin carries every step that runs in it (plugin/all_steps.hpp):
+    // 16 MB unpacked; a step image carries one step: 15 MB.
+    CHECK(unpacked <= (name == "irsteps-plugin" ? 16 : 15) * 1000 * 1000);
 #endif
     // OCI labels, and a user that is not root.
     auto config = registry.blob("irsteps/" + name, *manifest->config(), oci::limits::config_bytes);
