@@ -29,6 +29,27 @@ json::object release_patch(const json::value& pod, bool& restored_any) {
   return {{"metadata", std::move(metadata)}};
 }
 
+// Deletes the incident's policies of `resource` that irsteps made (by their
+// labels, each with its uid as a precondition); their names.
+Result<std::vector<std::string>> remove_policies(const Options& options, k8s::Writer& writer,
+                                                 k8s::Client& client, const k8s::Resource& resource) {
+  auto policies = client.list(resource, options.ns,
+                              {std::string(incident_label) + "=" + options.incident_id + "," +
+                                   std::string(managed_by_label) + "=irsteps",
+                               {}});
+  if (!policies) return policies.error();
+  std::vector<std::string> names;
+  for (const auto& policy : policies->at("items").as_array()) {
+    const std::string name = name_of(policy);
+    k8s::DeleteOptions precondition;
+    precondition.uid = string_at(policy, {"metadata", "uid"});
+    auto removed = writer.remove(resource, options.ns, name, precondition, "lift quarantine", true);
+    if (!removed) return removed.error();
+    names.push_back(name);
+  }
+  return names;
+}
+
 // The network plugins' deny policies of the incident, wherever the cluster
 // serves their API (a plugin removed since leaves nothing to find).
 Result<std::string> remove_cni_policies(const Options& options, k8s::Writer& writer, k8s::Client& client) {
@@ -38,19 +59,9 @@ Result<std::string> remove_cni_policies(const Options& options, k8s::Writer& wri
     auto served = serves(client, resource);
     if (!served) return served.error();
     if (!*served) continue;
-    auto policies = client.list(resource, options.ns,
-                                {std::string(incident_label) + "=" + options.incident_id + "," +
-                                     std::string(managed_by_label) + "=irsteps",
-                                 {}});
-    if (!policies) return policies.error();
-    for (const auto& policy : policies->at("items").as_array()) {
-      const std::string name = name_of(policy);
-      k8s::DeleteOptions precondition;
-      precondition.uid = string_at(policy, {"metadata", "uid"});
-      auto removed = writer.remove(resource, options.ns, name, precondition, "lift quarantine", true);
-      if (!removed) return removed.error();
-      deleted += (deleted.empty() ? "" : ",") + resource.kind + "/" + name;
-    }
+    auto names = remove_policies(options, writer, client, resource);
+    if (!names) return names.error();
+    for (const auto& name : *names) deleted += (deleted.empty() ? "" : ",") + resource.kind + "/" + name;
   }
   return deleted;
 }
@@ -119,20 +130,9 @@ Result<void> release(const Options& options, Context& context, k8s::Client& clie
     context.warn("other pods of incident " + options.incident_id +
                  " stay quarantined; the policies are kept");
   } else {
-    auto policies = client.list(k8s::resources::networkpolicies, options.ns,
-                                {std::string(incident_label) + "=" + options.incident_id + "," +
-                                     std::string(managed_by_label) + "=irsteps",
-                                 {}});
-    if (!policies) return policies.error();
-    for (const auto& policy : policies->at("items").as_array()) {
-      const std::string name = name_of(policy);
-      k8s::DeleteOptions precondition;
-      precondition.uid = string_at(policy, {"metadata", "uid"});
-      auto removed = writer.remove(k8s::resources::networkpolicies, options.ns, name, precondition,
-                                   "lift quarantine", true);
-      if (!removed) return removed.error();
-      deleted += (deleted.empty() ? "" : ",") + name;
-    }
+    auto names = remove_policies(options, writer, client, k8s::resources::networkpolicies);
+    if (!names) return names.error();
+    for (const auto& name : *names) deleted += (deleted.empty() ? "" : ",") + name;
     auto removed = remove_cni_policies(options, writer, client);
     if (!removed) return removed.error();
     deleted_cni = std::move(*removed);

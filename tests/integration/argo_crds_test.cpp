@@ -87,20 +87,6 @@ const std::map<std::string, int> crd_files = {
     {"prometheus-operator/monitoring.coreos.com_prometheusrules.yaml", 0},
 };
 
-// CEL rules (x-kubernetes-validations) arrived in 1.25; a 1.20 server does
-// not know the key. Only schema nodes carry it. Returns how many were removed.
-int strip_cel_rules(json::value& node) {
-  int removed = 0;
-  if (node.is_object()) {
-    auto& object = node.as_object();
-    removed += static_cast<int>(object.erase("x-kubernetes-validations"));
-    for (auto& entry : object) removed += strip_cel_rules(entry.value());
-  } else if (node.is_array()) {
-    for (auto& item : node.as_array()) removed += strip_cel_rules(item);
-  }
-  return removed;
-}
-
 // kubectl with a kubeconfig whose contexts default to one namespace (the
 // objects that name none land there; those that name another keep it) and a
 // discovery cache of its own, read fresh after the CRDs are installed.

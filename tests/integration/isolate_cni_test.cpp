@@ -52,19 +52,6 @@ const Plugin calico{"calico",
                     {"crd.projectcalico.org", "v1", "networkpolicies", "NetworkPolicy"},
                     "default." + policy};
 
-// CEL rules need 1.25; the test cluster is 1.20. Returns how many were removed.
-int strip_cel_rules(json::value& node) {
-  int removed = 0;
-  if (node.is_object()) {
-    auto& object = node.as_object();
-    removed += static_cast<int>(object.erase("x-kubernetes-validations"));
-    for (auto& entry : object) removed += strip_cel_rules(entry.value());
-  } else if (node.is_array()) {
-    for (auto& item : node.as_array()) removed += strip_cel_rules(item);
-  }
-  return removed;
-}
-
 bool served(const Plugin& plugin) {
   auto response = Cluster::get().client().raw("GET", "/apis/" + plugin.resource.api_version());
   return response && response->status == 200 &&

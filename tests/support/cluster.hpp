@@ -59,6 +59,10 @@ class TestNamespace {
   std::string name_;
 };
 
+// Removes a CustomResourceDefinition's CEL rules (x-kubernetes-validations,
+// 1.25 and later), which a 1.20 API server does not know; returns how many.
+int strip_cel_rules(json::value& node);
+
 // Polls until `condition` holds or the time is up; returns whether it held.
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(60));
