@@ -220,6 +220,14 @@ for p in json.load(sys.stdin)["items"]:
         print(p["metadata"]["name"])'
 }
 
+live_pods() {  # NAMESPACE APP : the names of the app's pods not being deleted
+  k -n "$1" get pods -l "app=$2" -o json | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["items"]:
+    if not p["metadata"].get("deletionTimestamp"):
+        print(p["metadata"]["name"])'
+}
+
 log "workloads applied ($SECONDS s)"
 k -n "$NS" wait --for=condition=Available deployment/app deployment/stuck deployment/web deployment/flaky \
   --timeout=90s >/dev/null
@@ -348,8 +356,11 @@ rotate_ok() {
   local pods
   pods="$(ready_pods "$NS" app)"
   [[ "$(wc -w <<<"$pods")" == 1 ]] || { echo "app's ready pods: $pods"; return 1; }
-  [[ "$(k -n "$NS" get pods -l app=app -o name | wc -l)" == 1 ]] || {
-    echo "old pods of app left:"; k -n "$NS" get pods -l app=app; return 1; }
+  # An old pod may still be Terminating (its grace period): the rollout is
+  # complete once every old pod is being deleted, as kubectl rollout status
+  # has it; one that is not being deleted is a pod the step did not await.
+  [[ "$(live_pods "$NS" app | wc -l)" == 1 ]] || {
+    echo "old pods of app left that are not being deleted:"; k -n "$NS" get pods -l app=app; return 1; }
   [[ -n "$(k -n "$NS" get pod "$pods" -o jsonpath='{.metadata.annotations.irsteps\.io/restartedAt}')" ]] || {
     echo "pod $pods is not of the restarted template"; return 1; }
   # (busybox's image has no printenv; the value stays in this shell.)
