@@ -3,7 +3,11 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 GENERATOR ?= Ninja
-CTEST_FLAGS ?= --output-on-failure
+# Two tests at a time: the shared cluster's tests hold one lock and run one
+# at a time (tests/CMakeLists.txt), the others run beside them; most of
+# either waits on servers, so two lanes on two cores finish well before one.
+CTEST_JOBS ?= 2
+CTEST_FLAGS ?= --output-on-failure --parallel $(CTEST_JOBS)
 # ctest, then tests/check-skips.py over its JUnit file: every skipped test is
 # printed with its reason, and one tests/allowed-skips.txt does not list fails
 # the run (as does a failed test; both reports are printed).

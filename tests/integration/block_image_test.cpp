@@ -7,10 +7,10 @@
 //
 // A CRD is cluster-wide: while one is installed every other test sees that
 // engine. The test cases that install CRDs or depend on there being no
-// engine carry the tag [admission-engines], which tests/CMakeLists.txt
-// discovers separately with RESOURCE_LOCK admission-engines, so ctest runs
-// them one at a time (the supply-chain playbook's case with block-image on
-// is one of them); each removes what it installed.
+// engine carry the tag [admission-engines] (the supply-chain playbook's case
+// with block-image on is one of them); like every test of the shared
+// cluster they hold RESOURCE_LOCK cluster (tests/CMakeLists.txt), so no
+// other cluster test runs meanwhile; each removes what it installed.
 #include "support/catch.hpp"
 #include "support/cluster.hpp"
 #include "support/step_runner.hpp"
