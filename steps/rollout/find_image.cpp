@@ -241,6 +241,16 @@ Result<void> find_image(const Options& options, Context& context, k8s::Client& c
   context.report().set_output("with-history-count", std::to_string(with_history.size()));
   context.report().set_output("without-history", joined(without_history));
   context.report().set_output("without-history-count", std::to_string(without_history.size()));
+  // For a replacement by a verified image (`set-image`): what has a pod
+  // template for later pods (the above and CronJobs), and what does not.
+  std::set<std::string> with_template = with_history, without_template;
+  for (const auto& workload : without_history) {
+    (workload.find("/cronjob/") != std::string::npos ? with_template : without_template).insert(workload);
+  }
+  context.report().set_output("with-template", joined(with_template));
+  context.report().set_output("with-template-count", std::to_string(with_template.size()));
+  context.report().set_output("without-template", joined(without_template));
+  context.report().set_output("without-template-count", std::to_string(without_template.size()));
   context.report().set_output("digests", [&] {
     std::string text;
     for (const auto& digest : query->digests) text += (text.empty() ? "" : ",") + digest;

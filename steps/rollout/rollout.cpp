@@ -29,9 +29,14 @@ std::string joined(const std::vector<std::string>& items) {
 Result<std::vector<Workload>> workloads_of(const Options& options) {
   if (options.targets.empty())
     return invalid("name at least one workload as KIND/NAME (e.g. deployment/web)");
+  // A CronJob has no rollout, but its jobTemplate is what its next Job runs:
+  // set-image pins it, undo puts the image set-image replaced back.
+  const auto kinds = options.verb == Verb::set_image || options.verb == Verb::undo
+                         ? k8s::WorkloadKinds::rolling_and_cronjobs
+                         : k8s::WorkloadKinds::rolling;
   std::vector<Workload> workloads;
   for (const auto& target : options.targets) {
-    auto workload = parse_workload(target, options.ns);
+    auto workload = parse_workload(target, options.ns, kinds);
     if (!workload) return workload.error();
     if (std::find(workloads.begin(), workloads.end(), *workload) == workloads.end())
       workloads.push_back(*workload);
@@ -39,10 +44,15 @@ Result<std::vector<Workload>> workloads_of(const Options& options) {
   return workloads;
 }
 
-// Waits (unless --wait=false or --dry-run) and turns unhealthy rollouts into exit 1.
+// Waits (unless --wait=false or --dry-run) and turns unhealthy rollouts into
+// exit 1. CronJobs have no rollout to wait for: their next Job runs the new
+// template (set-image says what runs meanwhile).
 Result<void> await(const Options& options, Context& context, k8s::Client& client,
-                   const std::vector<Workload>& workloads) {
-  if (options.dry_run || !options.wait) return {};
+                   const std::vector<Workload>& all) {
+  std::vector<Workload> workloads;
+  std::copy_if(all.begin(), all.end(), std::back_inserter(workloads),
+               [](const Workload& workload) { return workload.resource.kind != "CronJob"; });
+  if (options.dry_run || !options.wait || workloads.empty()) return {};
   auto results = wait_for_rollouts(client, workloads, options.timeout);
   if (!results) return results.error();
   context.report().set_output("rollouts", results_json(*results));
@@ -184,6 +194,12 @@ Result<void> run_workload_verb(const Options& options, Context& context, k8s::Cl
       if (auto done = set_image(options, context, client, *workloads); !done) return done;
       return await(options, context, client, *workloads);
     case Verb::undo:
+      for (const auto& workload : *workloads) {
+        if (workload.resource.kind == "CronJob" && options.to_revision > 0) {
+          return invalid("parameter to-revision: " + workload.id() +
+                         " has no revisions; its undo puts back the images set-image replaced");
+        }
+      }
       for (const auto& workload : *workloads) {
         if (auto done = undo(options, context, client, workload); !done) return done;
       }

@@ -104,6 +104,9 @@ struct ContainerImage {
   std::string container;
   std::string image;
 };
+// The `spec` part of a patch that puts `pod_spec` into the workload's pod
+// template (spec.template, a CronJob's spec.jobTemplate.spec.template).
+[[nodiscard]] json::object template_patch(const Workload& workload, json::object pod_spec);
 // The annotation on the workload that keeps a container's image from before
 // set-image changed it: irsteps.io/previous-image-<container>.
 [[nodiscard]] std::string previous_image_annotation(std::string_view container);

@@ -33,9 +33,10 @@ bool same_repository(const oci::Reference& wanted, std::string_view image) {
 }
 
 // The strategic merge patch of `changes` (lists merge by container name),
-// conditional on the resourceVersion that was read.
-json::object set_image_patch(const std::vector<ContainerImage>& changes, std::string_view image,
-                             std::string_view incident_id, std::string_view resource_version) {
+// conditional on the resourceVersion that was read, for the workload's kind.
+json::object set_image_patch(const Workload& workload, const std::vector<ContainerImage>& changes,
+                             std::string_view image, std::string_view incident_id,
+                             std::string_view resource_version) {
   json::object annotations;
   json::object pod_spec;
   for (const auto& change : changes) {
@@ -46,7 +47,20 @@ json::object set_image_patch(const std::vector<ContainerImage>& changes, std::st
   }
   if (!incident_id.empty()) annotations[incident_annotation] = incident_id;
   return {{"metadata", json::object{{"resourceVersion", resource_version}, {"annotations", annotations}}},
-          {"spec", json::object{{"template", json::object{{"spec", std::move(pod_spec)}}}}}};
+          {"spec", template_patch(workload, std::move(pod_spec))}};
+}
+
+// A CronJob's running Jobs keep the image they started with: name them, so
+// that nobody takes the CronJob's new template for what runs now.
+void warn_of_running_jobs(Context& context, const Workload& workload, const json::object& object,
+                          std::string_view image) {
+  const auto* active = find(object, {"status", "active"});
+  if (active == nullptr || !active->is_array() || active->get_array().empty()) return;
+  std::string jobs;
+  for (const auto& job : active->get_array()) jobs += (jobs.empty() ? "" : ", ") + string_at(job, {"name"});
+  context.warn(workload.id() + ": its next Job runs " + std::string(image) +
+               "; the Job(s) running now keep the image they started with: " + jobs +
+               " (stop them with rollout stop job/NAME)");
 }
 
 struct Outcome {
@@ -62,10 +76,9 @@ Result<void> set_image_once(const Options& options, Context& context, k8s::Clien
       return Error(Code::not_found, workload.id() + " not found in namespace " + workload.ns);
     return object.error().with("read " + workload.id());
   }
-  const auto* pod_spec = find(*object, {"spec", "template", "spec"});
-  if (pod_spec == nullptr || !pod_spec->is_object())
-    return Error(Code::action_failed, workload.id() + " has no pod template");
-  auto chosen = choose_containers(pod_spec->get_object(), options.image, options.container, workload.id());
+  const auto* pod_spec = pod_spec_of(*object);
+  if (pod_spec == nullptr) return Error(Code::action_failed, workload.id() + " has no pod template");
+  auto chosen = choose_containers(*pod_spec, options.image, options.container, workload.id());
   if (!chosen) return chosen.error();
   std::vector<ContainerImage> changes;
   for (const auto& current : *chosen) {
@@ -78,6 +91,7 @@ Result<void> set_image_once(const Options& options, Context& context, k8s::Clien
                                           {"changed", !same}});
     if (!same) changes.push_back(current);
   }
+  if (workload.resource.kind == "CronJob") warn_of_running_jobs(context, workload, *object, options.image);
   if (changes.empty()) {
     context.warn(workload.id() + " already runs " + options.image + ": nothing changed");
     return {};
@@ -87,15 +101,23 @@ Result<void> set_image_once(const Options& options, Context& context, k8s::Clien
   for (const auto& change : changes) detail += " " + change.container + "=" + change.image;
   detail += ")";
   k8s::Writer writer(client, context.report(), options.dry_run);
-  auto patched = writer.patch(workload.resource, workload.ns, workload.name, k8s::PatchType::strategic,
-                              set_image_patch(changes, options.image, options.incident_id, resource_version),
-                              std::move(detail));
+  auto patched =
+      writer.patch(workload.resource, workload.ns, workload.name, k8s::PatchType::strategic,
+                   set_image_patch(workload, changes, options.image, options.incident_id, resource_version),
+                   std::move(detail));
   if (!patched) return patched.error().with("set image of " + workload.id());
   outcome.changed = true;
   return {};
 }
 
 }  // namespace
+
+json::object template_patch(const Workload& workload, json::object pod_spec) {
+  json::object pod_template{{"template", json::object{{"spec", std::move(pod_spec)}}}};
+  if (workload.resource.kind == "CronJob")
+    return {{"jobTemplate", json::object{{"spec", std::move(pod_template)}}}};
+  return pod_template;
+}
 
 std::string previous_image_annotation(std::string_view container) {
   constexpr std::string_view prefix = "irsteps.io/previous-image-";

@@ -124,6 +124,53 @@ Result<const Revision*> choose(const History& history, std::int64_t current, con
   return chosen;
 }
 
+// A CronJob keeps no revisions: its undo puts back the images set-image
+// replaced (the irsteps.io/previous-image-<container> annotations set-image
+// wrote) and drops those annotations. A re-run finds none: nothing to undo.
+Result<void> undo_set_image(const Options& options, Context& context, k8s::Client& client,
+                            const Workload& workload) {
+  auto object = client.get(workload.resource, workload.ns, workload.name);
+  if (!object) {
+    if (object.error().code() == Code::not_found)
+      return Error(Code::not_found, workload.id() + " not found in namespace " + workload.ns);
+    return object.error().with("read " + workload.id());
+  }
+  const auto* pod_spec = pod_spec_of(*object);
+  if (pod_spec == nullptr) return Error(Code::action_failed, workload.id() + " has no pod template");
+  json::object annotations;
+  json::object spec;
+  std::string detail;
+  for (const std::string_view list : {"containers", "initContainers"}) {
+    const auto* containers = pod_spec->if_contains(list);
+    if (containers == nullptr || !containers->is_array()) continue;
+    for (const auto& container : containers->get_array()) {
+      const std::string name = string_at(container, {"name"});
+      const std::string key = previous_image_annotation(name);
+      const std::string previous = string_at(*object, {"metadata", "annotations", key});
+      if (previous.empty()) continue;
+      annotations[key] = nullptr;
+      auto& changed = spec[list];
+      if (!changed.is_array()) changed = json::array{};
+      changed.as_array().push_back(json::object{{"name", name}, {"image", previous}});
+      detail += " " + name + "=" + previous + " (was " + string_at(container, {"image"}) + ")";
+    }
+  }
+  if (annotations.empty()) {
+    context.warn(workload.id() + " has no irsteps.io/previous-image-<container> annotation: set-image " +
+                 "changed nothing there, or its undo already ran; nothing to undo");
+    return {};
+  }
+  const std::string resource_version = string_at(*object, {"metadata", "resourceVersion"});
+  json::object patch{{"metadata", json::object{{"resourceVersion", resource_version},
+                                               {"annotations", std::move(annotations)}}},
+                     {"spec", template_patch(workload, std::move(spec))}};
+  k8s::Writer writer(client, context.report(), options.dry_run);
+  auto patched = writer.patch(workload.resource, workload.ns, workload.name, k8s::PatchType::strategic,
+                              std::move(patch), "undo set-image:" + detail);
+  if (!patched) return patched.error().with("undo " + workload.id());
+  return {};
+}
+
 }  // namespace
 
 // As kubectl does: a Deployment's ReplicaSet of the wanted revision holds the
@@ -132,6 +179,7 @@ Result<const Revision*> choose(const History& history, std::int64_t current, con
 // strategic-merge patch that restores it.
 static Result<void> undo_once(const Options& options, Context& context, k8s::Client& client,
                               const Workload& workload) {
+  if (workload.resource.kind == "CronJob") return undo_set_image(options, context, client, workload);
   const bool deployment = workload.resource.kind == "Deployment";
   auto history = read_history(client, workload,
                               deployment ? k8s::resources::replicasets : k8s::resources::controllerrevisions,

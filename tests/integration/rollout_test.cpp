@@ -427,6 +427,8 @@ namespace {
 
 std::string image_of(const json::object& workload, std::size_t index = 0) {
   const auto* containers = find(workload, {"spec", "template", "spec", "containers"});
+  if (containers == nullptr)
+    containers = find(workload, {"spec", "jobTemplate", "spec", "template", "spec", "containers"});
   REQUIRE(containers != nullptr);
   return string_at(containers->as_array().at(index), {"image"});
 }
@@ -467,8 +469,9 @@ TEST_CASE("rollout set-image pins a container to an image by digest, remembers t
     REQUIRE_EXIT(container, 2);
     CHECK(container.all_text().find("parameter container: 'nope' is not a container of deployment/web") !=
           std::string::npos);
-    auto cronjob = set_image({"set-image", "cronjob/nightly", "--image", pinned});
-    REQUIRE_EXIT(cronjob, 2);
+    auto job = set_image({"set-image", "job/nightly-1", "--image", pinned});
+    REQUIRE_EXIT(job, 2);
+    CHECK(job.all_text().find("kind Job does not roll out") != std::string::npos);
     CHECK(image_of(deployment(ns.name(), "web")) == "registry.example/shop/web:1.0");
     CHECK(generation() == first_generation);
   }
@@ -581,6 +584,128 @@ spec:
         "registry.example/shop/proxy:1.0");
 }
 
+// A CronJob has no rollout and no revisions: set-image pins what its next Job
+// runs (and names the Jobs that keep running the old image), undo puts back
+// what set-image replaced. Under the shipped Role. The CronJob is
+// batch/v1beta1 on this 1.20 server (the client's discovery picks it).
+TEST_CASE("rollout set-image and undo on a CronJob: its next Job's template, running Jobs named",
+          "[integration][rollout][rbac]") {
+  auto& cluster = Cluster::get();
+  cluster.apply_shipped_role("rollout");
+  TokenKubeconfig step_identity(service_account_token("irsteps", "irsteps-rollout"), "irsteps-rollout");
+  TestNamespace ns("rollout-set-image-cron");
+  cluster.apply_yaml(ns.name(), R"(
+apiVersion: batch/v1beta1
+kind: CronJob
+metadata: {name: nightly}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          initContainers: [{name: fetch, image: "registry.example/shop/fetch:1.0"}]
+          containers: [{name: report, image: "registry.example/shop/report:1.0"}]
+)");
+  auto as_step = [&](std::vector<std::string> more) {
+    std::vector<std::string> list{"--incident-id", incident,       "--namespace",
+                                  ns.name(),       "--kubeconfig", step_identity.path()};
+    list.insert(list.end(), more.begin(), more.end());
+    return run_step_binary("rollout", list);
+  };
+  const auto read = [&] {
+    auto object = cluster.client().get(k8s::resources::cronjobs, ns.name(), "nightly");
+    if (!object) FAIL(object.error().describe());
+    return *object;
+  };
+  const auto init_image = [&](const json::object& cronjob) {
+    return string_at(find(cronjob, {"spec", "jobTemplate", "spec", "template", "spec", "initContainers"})
+                         ->as_array()
+                         .at(0),
+                     {"image"});
+  };
+  // A Job the CronJob started, running: owned by it and in its
+  // status.active, as its controller makes them (the 1.20 controller drops
+  // an active entry whose Job it does not find among the CronJob's own:
+  // pkg/controller/cronjob/cronjob_controller.go, syncOne).
+  cluster.apply_yaml(ns.name(), fmt::format(R"(
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: nightly-27800000
+  ownerReferences:
+    - {{apiVersion: batch/v1beta1, kind: CronJob, name: nightly, uid: "{}", controller: true}}
+spec:
+  template:
+    spec: {{restartPolicy: Never, containers: [{{name: report, image: "registry.example/shop/report:1.0"}}]}}
+)",
+                                            string_at(read(), {"metadata", "uid"})));
+  auto job = cluster.client().get(k8s::resources::jobs, ns.name(), "nightly-27800000");
+  REQUIRE(job);
+  auto status = cluster.client().patch(
+      k8s::resources::cronjobs, ns.name(), "nightly", k8s::PatchType::merge,
+      json::object{{"status", json::object{{"active", json::array{json::object{
+                                                          {"kind", "Job"},
+                                                          {"namespace", ns.name()},
+                                                          {"name", "nightly-27800000"},
+                                                          {"uid", string_at(*job, {"metadata", "uid"})},
+                                                          {"apiVersion", "batch/v1"}}}}}}},
+      false, "status");
+  REQUIRE(status);
+  const std::string pinned = "registry.example/shop/report@sha256:" + sha256_hex("report:2.0");
+
+  auto dry = as_step({"set-image", "cronjob/nightly", "--image", pinned, "--dry-run"});
+  REQUIRE_EXIT(dry, 0);
+  const auto& planned = dry.result.at("actions").as_array();
+  REQUIRE(planned.size() == 1);
+  CHECK(string_at(planned[0], {"request", "path"}) ==
+        "/apis/batch/v1beta1/namespaces/" + ns.name() + "/cronjobs/nightly");
+  CHECK(find(planned[0], {"request", "body", "spec", "jobTemplate", "spec", "template", "spec",
+                          "containers"}) != nullptr);
+  CHECK(image_of(read()) == "registry.example/shop/report:1.0");
+
+  auto to_revision = as_step({"undo", "cronjob/nightly", "--to-revision", "2"});
+  REQUIRE_EXIT(to_revision, 2);
+  CHECK(to_revision.all_text().find("parameter to-revision: cronjob/nightly has no revisions") !=
+        std::string::npos);
+  auto restart = as_step({"restart", "cronjob/nightly"});
+  REQUIRE_EXIT(restart, 2);
+
+  auto set = as_step({"set-image", "cronjob/nightly", "--image", pinned});
+  REQUIRE_EXIT(set, 0);
+  CHECK(set.output("changed") == "true");
+  CHECK(set.output("rollouts").empty());  // nothing rolls out
+  CHECK(set.all_text().find("the Job(s) running now keep the image they started with: nightly-27800000") !=
+        std::string::npos);
+  auto live = read();
+  CHECK(image_of(live) == pinned);
+  CHECK(init_image(live) == "registry.example/shop/fetch:1.0");  // another repository: untouched
+  CHECK(string_at(live, {"metadata", "annotations", "irsteps.io/previous-image-report"}) ==
+        "registry.example/shop/report:1.0");
+  CHECK(string_at(live, {"metadata", "annotations", "irsteps.io/incident"}) == incident);
+
+  auto again = as_step({"set-image", "cronjob/nightly", "--image", pinned});
+  REQUIRE_EXIT(again, 0);
+  CHECK(again.output("changed") == "false");
+
+  auto undo = as_step({"undo", "cronjob/nightly"});
+  REQUIRE_EXIT(undo, 0);
+  REQUIRE(undo.result.at("actions").as_array().size() == 1);
+  live = read();
+  CHECK(image_of(live) == "registry.example/shop/report:1.0");
+  CHECK(init_image(live) == "registry.example/shop/fetch:1.0");
+  CHECK(string_at(live, {"metadata", "annotations", "irsteps.io/previous-image-report"}).empty());
+  const auto resource_version = string_at(live, {"metadata", "resourceVersion"});
+
+  // A re-run (an Argo retry) finds nothing to undo and changes nothing.
+  auto undo_again = as_step({"undo", "cronjob/nightly"});
+  REQUIRE_EXIT(undo_again, 0);
+  CHECK(undo_again.result.at("actions").as_array().empty());
+  CHECK(undo_again.all_text().find("nothing to undo") != std::string::npos);
+  CHECK(string_at(read(), {"metadata", "resourceVersion"}) == resource_version);
+}
+
 // Issue 16 item 5. The node agent reports imageID as
 // docker-pullable://REPO@sha256:<sha256 of the spec's image string>, so the
 // "verified digest" here is that of registry.example/shop/alias:2.0: the
@@ -664,6 +789,13 @@ spec: {{containers: [{{name: app, image: "{1}"}}]}}
                                             "deployment/pinned," + q + "deployment/tagged");
   CHECK(found.output("without-history") == q + "cronjob/nightly," + q + "job/once," + q + "pod/lonely");
   CHECK(found.output("without-history-count") == "3");
+  // A replacement by a verified image: set-image what has a pod template.
+  CHECK(found.output("with-template") == q + "cronjob/nightly," + q + "daemonset/agent," + q +
+                                             "deployment/alias," + q + "deployment/pinned," + q +
+                                             "deployment/tagged");
+  CHECK(found.output("with-template-count") == "5");
+  CHECK(found.output("without-template") == q + "job/once," + q + "pod/lonely");
+  CHECK(found.output("without-template-count") == "2");
 
   std::vector<std::string> stop_args{"stop"};
   stop_args.insert(stop_args.end(), expected.begin(), expected.end());

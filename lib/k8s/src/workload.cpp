@@ -145,7 +145,7 @@ std::string Workload::id() const {
   return kind + "/" + name;
 }
 
-Result<Workload> parse_workload(std::string_view target, std::string_view ns) {
+Result<Workload> parse_workload(std::string_view target, std::string_view ns, WorkloadKinds kinds) {
   // NAMESPACE/KIND/NAME, as find-image names what it finds.
   if (std::count(target.begin(), target.end(), '/') == 2) {
     const auto first = target.find('/');
@@ -162,9 +162,12 @@ Result<Workload> parse_workload(std::string_view target, std::string_view ns) {
   }
   auto resource = resource_for(target.substr(0, slash));
   if (!resource) return resource.error();
-  if (resource->kind != "Deployment" && resource->kind != "StatefulSet" && resource->kind != "DaemonSet") {
+  const bool cronjob = resource->kind == "CronJob" && kinds == WorkloadKinds::rolling_and_cronjobs;
+  if (resource->kind != "Deployment" && resource->kind != "StatefulSet" && resource->kind != "DaemonSet" &&
+      !cronjob) {
     return invalid("kind " + resource->kind +
-                   " does not roll out: use a Deployment, StatefulSet or DaemonSet");
+                   " does not roll out: use a Deployment, StatefulSet or DaemonSet" +
+                   (kinds == WorkloadKinds::rolling_and_cronjobs ? " (or a CronJob)" : ""));
   }
   if (ns.empty()) return invalid("--namespace is required for " + std::string(target));
   if (auto valid = check_namespace_name(ns, "target"); !valid) return valid.error();

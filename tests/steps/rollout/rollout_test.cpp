@@ -35,6 +35,25 @@ TEST_CASE("NAMESPACE/KIND/NAME targets, as find-image writes them", "[unit][roll
   CHECK(parse_workload("shop/cronjob/nightly", "").error().code() == Code::invalid_input);
 }
 
+TEST_CASE("set-image and undo also take a CronJob, whose next Job runs its jobTemplate", "[unit][rollout]") {
+  const auto both = k8s::WorkloadKinds::rolling_and_cronjobs;
+  auto cronjob = parse_workload("shop/cj/nightly", "", both);
+  REQUIRE(cronjob);
+  CHECK(cronjob->resource.kind == "CronJob");
+  CHECK(cronjob->id() == "cronjob/nightly");
+  CHECK(parse_workload("deploy/web", "shop", both)->resource.kind == "Deployment");
+  auto job = parse_workload("job/nightly-1", "shop", both);
+  REQUIRE_FALSE(job);
+  CHECK(job.error().message().find("(or a CronJob)") != std::string::npos);
+
+  const json::object pod_spec{{"containers", json::array{json::object{{"name", "app"}}}}};
+  const json::value cron_patch(template_patch(*cronjob, pod_spec));
+  CHECK(find(cron_patch, {"jobTemplate", "spec", "template", "spec", "containers"}) != nullptr);
+  CHECK(find(cron_patch, {"template"}) == nullptr);
+  const json::value deployment_patch(template_patch(*parse_workload("deploy/web", "shop"), pod_spec));
+  CHECK(find(deployment_patch, {"template", "spec", "containers"}) != nullptr);
+}
+
 TEST_CASE("the restart patch sets the pod-template annotation", "[unit][rollout]") {
   const json::value patch(restart_patch("2026-11-26T17:29:04Z", "INC-2026-11-26-001"));
   CHECK(string_at(patch, {"spec", "template", "metadata", "annotations", "irsteps.io/restartedAt"}) ==

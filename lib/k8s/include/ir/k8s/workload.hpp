@@ -29,9 +29,15 @@ struct Workload {
   }
 };
 
-// "deployment/web", "deploy/web", "sts/db", "DaemonSet/agent". Only the kinds
-// that roll out (Deployment, StatefulSet, DaemonSet) are accepted.
-[[nodiscard]] Result<Workload> parse_workload(std::string_view target, std::string_view ns);
+// Which kinds parse_workload takes: those that roll out (Deployment,
+// StatefulSet, DaemonSet), or those and CronJobs, whose pod template is their
+// next Job's (rollout set-image and undo).
+enum class WorkloadKinds { rolling, rolling_and_cronjobs };
+
+// "deployment/web", "deploy/web", "sts/db", "DaemonSet/agent" (and
+// "cronjob/nightly" where `kinds` allows), or NAMESPACE/KIND/NAME.
+[[nodiscard]] Result<Workload> parse_workload(std::string_view target, std::string_view ns,
+                                              WorkloadKinds kinds = WorkloadKinds::rolling);
 
 // The merge patch that makes a new pod template, as `kubectl rollout restart` does.
 [[nodiscard]] json::object restart_patch(std::string_view restarted_at, std::string_view incident_id);
