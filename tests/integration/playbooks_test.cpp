@@ -11,6 +11,7 @@
 #include "support/step_runner.hpp"
 
 #include "ir/core/time.hpp"
+#include "ir/k8s/workload.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -964,11 +965,59 @@ TEST_CASE(
     CHECK(eventually([&] { return pods_labelled(ns.name(), "api-lonely") == 0; }));
     CHECK(replicas_of(ns.name(), "signed") == 1);
   }
+  SECTION("response replace: the replacement verified first, then set by its digest where a template is") {
+    auto params = policy;
+    params.insert(params.end(), {"incident-id=INC-2026-11-26-511", "image=" + api_ref, "response=replace",
+                                 "replacement-image=" + signed_ref});
+    const auto result = rig.run("irsteps-supply-chain", params);
+    CHECK(string_at(result, {"phase"}) == "Succeeded");
+    CHECK(phase_of(result, "verify-replacement") == "Succeeded");
+    CHECK(phase_of(result, "replace") == "Succeeded");
+    CHECK(phase_of(result, "stop-without-template") == "Succeeded");
+    CHECK(phase_of(result, "scale-to-zero") == "Skipped");
+    auto& client = Cluster::get().client();
+    const std::string verified = local.host() + "/shop/signed@" + signed_image.digest;
+    const auto image_of = [&](const k8s::Resource& resource, const std::string& name) {
+      auto live = client.get(resource, ns.name(), name);
+      REQUIRE(live);
+      const auto* pod_spec = k8s::pod_spec_of(*live);
+      REQUIRE(pod_spec != nullptr);
+      return string_at(pod_spec->at("containers").as_array().at(0), {"image"});
+    };
+    CHECK(image_of(k8s::resources::deployments, "api") == verified);
+    CHECK(image_of(k8s::resources::deployments, "pinned") == verified);
+    CHECK(image_of(k8s::resources::daemonsets, "api-agent") == verified);
+    CHECK(image_of(k8s::resources::cronjobs, "api-nightly") == verified);
+    CHECK(replicas_of(ns.name(), "api") == 1);  // replaced, not scaled down
+    auto job = client.get(k8s::resources::jobs, ns.name(), "api-once");
+    REQUIRE(job);
+    CHECK(find(*job, {"spec", "parallelism"})->to_number<int>() == 0);
+    CHECK(eventually([&] { return pods_labelled(ns.name(), "api-lonely") == 0; }));
+    const auto sent = rig.notifications();
+    REQUIRE(sent.size() == 1);
+    CHECK(string_at(sent[0], {"text"}).find("Response replace applied") != std::string::npos);
+  }
+  SECTION(
+      "response replace with a replacement that fails verification: the workflow fails, nothing changes") {
+    auto params = policy;
+    params.insert(params.end(), {"incident-id=INC-2026-11-26-512", "image=" + api_ref, "response=replace",
+                                 "replacement-image=" + local.host() + "/shop/api:1.0"});
+    const auto result = rig.run("irsteps-supply-chain", params, 1);
+    CHECK(string_at(result, {"phase"}) == "Failed");
+    CHECK(phase_of(result, "verify-replacement") == "Failed");
+    CHECK(replicas_of(ns.name(), "api") == 1);
+    auto deployment = Cluster::get().client().get(k8s::resources::deployments, ns.name(), "api");
+    REQUIRE(deployment);
+    CHECK(string_at(*deployment, {"metadata", "annotations", "irsteps.io/previous-image-main"}).empty());
+    auto job = Cluster::get().client().get(k8s::resources::jobs, ns.name(), "api-once");
+    REQUIRE(job);
+    CHECK(find(*job, {"spec", "parallelism"})->to_number<int>() == 1);
+  }
   SECTION(
       "block-image on where the cluster has no admission engine: the workflow fails at the block, "
       "before anything is scaled down") {
-    // This test case runs under RESOURCE_LOCK admission-engines: no
-    // block-image test has an engine's CRDs installed meanwhile.
+    // This test case runs under RESOURCE_LOCK cluster: no block-image test
+    // has an engine's CRDs installed meanwhile.
     auto params = policy;
     params.erase(std::find(params.begin(), params.end(), "block-image=false"));
     params.insert(params.end(), {"incident-id=INC-2026-11-26-510", "image=" + api_ref});

@@ -151,6 +151,30 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("playbook trigger: a Falco rule tagged T1611 (Escape to Host) sets escape, others do not",
+          "[trigger][service]") {
+  CHECK(falco(payloads + "falco-critical-k8smeta.json").argument("escape") == "false");
+  const auto escape = falco(payload_with(
+      "escape",
+      {{R"("rule": "Terminal shell in container")",
+        R"("rule": "Detect release_agent File Container Escapes")"},
+       {R"("tags": ["container", "mitre_execution", "shell"])",
+        R"("tags": ["maturity_stable", "container", "process", "mitre_privilege_escalation", "T1611"])"}}));
+  REQUIRE(escape.exit_status == 0);
+  REQUIRE(escape.fired());
+  CHECK(escape.argument("escape") == "true");
+  CHECK(escape.argument("response") == "contain");
+  // No tags, or tags that are not a list (a hostile payload): not an escape.
+  for (const std::string tags : {R"("tags": null)", R"("tags": "T1611")", R"("tags": ["T16111"])"}) {
+    INFO(tags);
+    const auto other =
+        falco(payload_with("tags", {{R"("tags": ["container", "mitre_execution", "shell"])", tags}}));
+    REQUIRE(other.exit_status == 0);
+    REQUIRE(other.fired());
+    CHECK(other.argument("escape") == "false");
+  }
+}
+
 TEST_CASE("playbook trigger: a Warning Falco alert gathers evidence and contains nothing",
           "[trigger][service]") {
   const auto outcome = falco(payloads + "falco-warning.json");

@@ -540,7 +540,7 @@ TEST_CASE("every Falco trigger parameter has a default and the Sensor may list w
       ++parameters;
     }
   }
-  CHECK(parameters == 10);
+  CHECK(parameters == 11);
   // Each parameter lands on the workflow argument it means: the index in
   // `dest` names the argument of the submitted resource.
   const auto& argo_workflow =
@@ -557,10 +557,14 @@ TEST_CASE("every Falco trigger parameter has a default and the Sensor may list w
     by_argument[string_at(arguments[index], {"name"})] = &parameter;
   }
   for (const char* name : {"incident-id", "response", "namespace", "pod", "workload", "severity", "title",
-                           "summary", "detected-at"}) {
+                           "summary", "detected-at", "escape"}) {
     INFO(name);
     CHECK(by_argument.contains(name));
   }
+  // An escape to the host cordons the node: only a rule tagged T1611 says so,
+  // and a template that fails says "false".
+  CHECK(string_at(*by_argument.at("escape"), {"src", "dataTemplate"}).find("\"T1611\"") != std::string::npos);
+  CHECK(string_at(*by_argument.at("escape"), {"src", "value"}) == "false");
   const auto& workload = *by_argument.at("workload");
   CHECK(string_at(workload, {"src", "dataTemplate"}).find("k8smeta.deployment.name") != std::string::npos);
   CHECK(string_at(workload, {"src", "value"}).empty());
