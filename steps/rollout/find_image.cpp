@@ -157,9 +157,10 @@ class Walk {
 
 }  // namespace
 
-Result<ImageQuery> image_query(std::string_view reference, std::string_view digest) {
+Result<ImageQuery> image_query(std::string_view reference, std::string_view digest,
+                               std::string_view parameter) {
   auto ref = parse_image_ref(reference);
-  if (!ref) return ref.error().with("parameter target");
+  if (!ref) return ref.error().with("parameter " + std::string(parameter));
   ImageQuery query{*ref, {}};
   if (!ref->digest.empty()) query.digests.push_back(ref->digest);
   if (!digest.empty()) {

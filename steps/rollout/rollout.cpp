@@ -64,14 +64,6 @@ Result<void> await(const Options& options, Context& context, k8s::Client& client
   return {};
 }
 
-Result<json::object> get_workload(k8s::Client& client, const Workload& workload) {
-  auto object = client.get(workload.resource, workload.ns, workload.name);
-  if (!object && object.error().code() == Code::not_found) {
-    return Error(Code::not_found, workload.id() + " not found in namespace " + workload.ns);
-  }
-  return object;
-}
-
 Result<void> scale(const Options& options, Context& context, k8s::Client& client, const Workload& workload) {
   if (workload.resource.kind == "DaemonSet") {
     return invalid(
@@ -211,6 +203,15 @@ Result<void> run_workload_verb(const Options& options, Context& context, k8s::Cl
 
 }  // namespace
 
+Result<json::object> get_workload(k8s::Client& client, const Workload& workload) {
+  auto object = client.get(workload.resource, workload.ns, workload.name);
+  if (!object && object.error().code() == Code::not_found) {
+    return Error(Code::not_found, workload.id() + " not found in namespace " + workload.ns);
+  }
+  if (!object) return object.error().with("read " + workload.id());
+  return object;
+}
+
 Result<Options> options_from(const json::object& params) {
   Options options;
   auto args = param_strings(params, "args");
@@ -259,9 +260,11 @@ Result<Options> options_from(const json::object& params) {
     auto image = pinned_image(param_string(params, "image"));
     if (!image) return image.error();
     options.image = std::move(*image);
-  } else if (!param_string(params, "image").empty() || !options.container.empty()) {
-    return invalid("parameters image and container belong to set-image");
+  } else if (!param_string(params, "image").empty() || !options.container.empty() ||
+             !param_string(params, "replacing").empty()) {
+    return invalid("parameters image, container and replacing belong to set-image");
   }
+  options.replacing = param_string(params, "replacing");
   options.digest = param_string(params, "digest");
   // A whole namespace is a fair scope for persistence (a new CronJob, a
   // changed DaemonSet); the whole cluster without a selector is not.
@@ -280,8 +283,11 @@ Result<Options> options_from(const json::object& params) {
   }
   if (options.verb == Verb::find_image) {
     if (auto query = image_query(options.targets.front(), options.digest); !query) return query.error();
+  } else if (!options.replacing.empty()) {
+    auto query = image_query(options.replacing, options.digest, "replacing");
+    if (!query) return query.error();
   } else if (!options.digest.empty()) {
-    return invalid("parameter digest: only find-image takes a digest");
+    return invalid("parameter digest: only find-image, and set-image with replacing, take a digest");
   }
   return options;
 }

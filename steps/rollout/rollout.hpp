@@ -49,10 +49,13 @@ struct Options : CommonOptions {
   std::optional<TimePoint> since;
   std::string image;      // set-image: REPOSITORY@sha256:DIGEST, its tag left out
   std::string container;  // set-image: the container to change
-  std::string digest;     // find-image: the verified digest (sha256:...) to look for as well
+  std::string replacing;  // set-image: the image being replaced (its containers are the ones changed)
+  std::string digest;     // find-image, set-image --replacing: the verified digest (sha256:...) as well
 };
 
 [[nodiscard]] Result<Options> options_from(const json::object& params);
+// GETs a workload; not found is "KIND/NAME not found in namespace NS".
+[[nodiscard]] Result<json::object> get_workload(k8s::Client& client, const Workload& workload);
 [[nodiscard]] Result<void> run(const Options& options, Context& context);
 [[nodiscard]] const StepDef& step();
 
@@ -74,7 +77,9 @@ struct ImageQuery {
   ImageRef ref;                      // what the user named
   std::vector<std::string> digests;  // "sha256:..." from the reference and from --digest
 };
-[[nodiscard]] Result<ImageQuery> image_query(std::string_view reference, std::string_view digest);
+// `parameter` names the reference's parameter in errors.
+[[nodiscard]] Result<ImageQuery> image_query(std::string_view reference, std::string_view digest,
+                                             std::string_view parameter = "target");
 // A spec image (and the status imageID, when known) runs the image: by
 // digest when the spec pins one or the imageID carries one; else by
 // repository and tag.
@@ -112,12 +117,15 @@ struct ContainerImage {
 [[nodiscard]] std::string previous_image_annotation(std::string_view container);
 // The image by digest (a tag beside it left out); a tag alone is refused.
 [[nodiscard]] Result<std::string> pinned_image(std::string_view text);
-// The containers set-image changes: the one named, else those that run the
-// image's repository, else the only container; ambiguity is refused.
+// The containers set-image changes: the one named; else, with `replacing`,
+// those that run the image being replaced (by tag, or by digest when it
+// pins one), else the only container; else those that run the new image's
+// repository, else the only container. Ambiguity is refused.
 [[nodiscard]] Result<std::vector<ContainerImage>> choose_containers(const json::object& pod_spec,
                                                                     std::string_view image,
                                                                     std::string_view container,
-                                                                    std::string_view workload_id);
+                                                                    std::string_view workload_id,
+                                                                    const ImageQuery* replacing = nullptr);
 [[nodiscard]] Result<void> set_image(const Options& options, Context& context, k8s::Client& client,
                                      const std::vector<Workload>& workloads);
 // persistence.cpp: whether an object of the checked namespace is persistence.

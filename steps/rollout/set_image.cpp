@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <optional>
 
 namespace ir::steps::rollout {
 namespace {
@@ -34,19 +35,24 @@ bool same_repository(const oci::Reference& wanted, std::string_view image) {
 
 // The strategic merge patch of `changes` (lists merge by container name),
 // conditional on the resourceVersion that was read, for the workload's kind.
-json::object set_image_patch(const Workload& workload, const std::vector<ContainerImage>& changes,
-                             std::string_view image, std::string_view incident_id,
-                             std::string_view resource_version) {
+// A container's image from before the incident is kept: a second set-image
+// does not overwrite what the first remembered (a CronJob's undo has
+// nothing else to go back to).
+json::object set_image_patch(const Workload& workload, const json::object& object,
+                             const std::vector<ContainerImage>& changes, std::string_view image,
+                             std::string_view incident_id) {
   json::object annotations;
   json::object pod_spec;
   for (const auto& change : changes) {
-    annotations[previous_image_annotation(change.container)] = change.image;
+    const std::string key = previous_image_annotation(change.container);
+    if (string_at(object, {"metadata", "annotations", key}).empty()) annotations[key] = change.image;
     auto& list = pod_spec[change.list];
     if (!list.is_array()) list = json::array{};
     list.as_array().push_back(json::object{{"name", change.container}, {"image", image}});
   }
   if (!incident_id.empty()) annotations[incident_annotation] = incident_id;
-  return {{"metadata", json::object{{"resourceVersion", resource_version}, {"annotations", annotations}}},
+  return {{"metadata", json::object{{"resourceVersion", string_at(object, {"metadata", "resourceVersion"})},
+                                    {"annotations", annotations}}},
           {"spec", template_patch(workload, std::move(pod_spec))}};
 }
 
@@ -68,20 +74,33 @@ struct Outcome {
   bool changed = false;
 };
 
-Result<void> set_image_once(const Options& options, Context& context, k8s::Client& client,
-                            const Workload& workload, Outcome& outcome) {
-  auto object = client.get(workload.resource, workload.ns, workload.name);
-  if (!object) {
-    if (object.error().code() == Code::not_found)
-      return Error(Code::not_found, workload.id() + " not found in namespace " + workload.ns);
-    return object.error().with("read " + workload.id());
-  }
+// A workload as read, and the containers set-image changes in it.
+struct Planned {
+  json::object object;
+  std::vector<ContainerImage> chosen;
+};
+
+Result<Planned> plan(const Options& options, k8s::Client& client, const Workload& workload) {
+  auto object = get_workload(client, workload);
+  if (!object) return object.error();
   const auto* pod_spec = pod_spec_of(*object);
   if (pod_spec == nullptr) return Error(Code::action_failed, workload.id() + " has no pod template");
-  auto chosen = choose_containers(*pod_spec, options.image, options.container, workload.id());
+  std::optional<ImageQuery> replacing;
+  if (!options.replacing.empty()) {
+    auto query = image_query(options.replacing, options.digest, "replacing");
+    if (!query) return query.error();
+    replacing = std::move(*query);
+  }
+  auto chosen = choose_containers(*pod_spec, options.image, options.container, workload.id(),
+                                  replacing ? &*replacing : nullptr);
   if (!chosen) return chosen.error();
+  return Planned{std::move(*object), std::move(*chosen)};
+}
+
+Result<void> set_image_once(const Options& options, Context& context, k8s::Client& client,
+                            const Workload& workload, const Planned& planned, Outcome& outcome) {
   std::vector<ContainerImage> changes;
-  for (const auto& current : *chosen) {
+  for (const auto& current : planned.chosen) {
     const bool same = current.image == options.image;
     outcome.images.push_back(json::object{{"workload", workload.id()},
                                           {"namespace", workload.ns},
@@ -91,19 +110,17 @@ Result<void> set_image_once(const Options& options, Context& context, k8s::Clien
                                           {"changed", !same}});
     if (!same) changes.push_back(current);
   }
-  if (workload.resource.kind == "CronJob") warn_of_running_jobs(context, workload, *object, options.image);
   if (changes.empty()) {
     context.warn(workload.id() + " already runs " + options.image + ": nothing changed");
     return {};
   }
-  const std::string resource_version = string_at(*object, {"metadata", "resourceVersion"});
   std::string detail = "set image " + options.image + " (was";
   for (const auto& change : changes) detail += " " + change.container + "=" + change.image;
   detail += ")";
   k8s::Writer writer(client, context.report(), options.dry_run);
   auto patched =
       writer.patch(workload.resource, workload.ns, workload.name, k8s::PatchType::strategic,
-                   set_image_patch(workload, changes, options.image, options.incident_id, resource_version),
+                   set_image_patch(workload, planned.object, changes, options.image, options.incident_id),
                    std::move(detail));
   if (!patched) return patched.error().with("set image of " + workload.id());
   outcome.changed = true;
@@ -147,7 +164,8 @@ Result<std::string> pinned_image(std::string_view text) {
 
 Result<std::vector<ContainerImage>> choose_containers(const json::object& pod_spec, std::string_view image,
                                                       std::string_view container,
-                                                      std::string_view workload_id) {
+                                                      std::string_view workload_id,
+                                                      const ImageQuery* replacing) {
   std::vector<ContainerImage> all;
   for (const auto list : container_lists) {
     const auto* containers = pod_spec.if_contains(list);
@@ -162,31 +180,59 @@ Result<std::vector<ContainerImage>> choose_containers(const json::object& pod_sp
     return invalid("parameter container: '" + std::string(container) + "' is not a container of " +
                    std::string(workload_id) + " (it has: " + names_of(pod_spec) + ")");
   }
+  const auto regular =
+      std::count_if(all.begin(), all.end(), [](const ContainerImage& c) { return c.list == "containers"; });
+  const bool only_one = regular == 1 && !all.empty() && all.front().list == "containers";
+  if (replacing != nullptr) {
+    std::vector<ContainerImage> running;
+    std::copy_if(all.begin(), all.end(), std::back_inserter(running),
+                 [&](const ContainerImage& c) { return runs_image(*replacing, c.image); });
+    if (!running.empty()) return running;
+    // Found by the digest its node reports (a tag that moved): the spec
+    // does not say which container; the only one is.
+    if (only_one) return std::vector<ContainerImage>{all.front()};
+    return invalid("parameter container: " + std::string(workload_id) + " has several containers (" +
+                   names_of(pod_spec) +
+                   ") and none names the image being replaced in its spec: name the one " +
+                   "to change with --container");
+  }
   auto wanted = oci::parse_reference(image);
   if (!wanted) return wanted.error().with("parameter image");
   std::vector<ContainerImage> matching;
   std::copy_if(all.begin(), all.end(), std::back_inserter(matching),
                [&](const ContainerImage& c) { return same_repository(*wanted, c.image); });
   if (!matching.empty()) return matching;
-  const auto regular =
-      std::count_if(all.begin(), all.end(), [](const ContainerImage& c) { return c.list == "containers"; });
-  if (regular == 1 && all.front().list == "containers") return std::vector<ContainerImage>{all.front()};
+  if (only_one) return std::vector<ContainerImage>{all.front()};
   return invalid("parameter container: " + std::string(workload_id) + " has several containers (" +
                  names_of(pod_spec) + ") and none runs " + wanted->registry + "/" + wanted->repository +
                  ": name the one to change with --container");
 }
 
-// The patch is conditional on the resourceVersion read, and controllers
-// write the workload's status all the time: on a conflict, read and choose
-// again, a bounded number of times.
+// Every workload is read and its containers chosen before any is changed:
+// a target that is missing or ambiguous changes nothing. The patch is
+// conditional on the resourceVersion read, and controllers write the
+// workload's status all the time: on a conflict, read and choose again, a
+// bounded number of times.
 Result<void> set_image(const Options& options, Context& context, k8s::Client& client,
                        const std::vector<Workload>& workloads) {
   constexpr int attempts = 5;
-  Outcome outcome;
+  std::vector<Planned> plans;
   for (const auto& workload : workloads) {
+    auto planned = plan(options, client, workload);
+    if (!planned) return planned.error();
+    plans.push_back(std::move(*planned));
+  }
+  Outcome outcome;
+  for (std::size_t i = 0; i < workloads.size(); ++i) {
+    const auto& workload = workloads[i];
     for (int attempt = 1;; ++attempt) {
+      if (attempt > 1) {
+        auto again = plan(options, client, workload);
+        if (!again) return again.error();
+        plans[i] = std::move(*again);
+      }
       Outcome tried;
-      auto done = set_image_once(options, context, client, workload, tried);
+      auto done = set_image_once(options, context, client, workload, plans[i], tried);
       if (done) {
         for (auto& entry : tried.images) outcome.images.push_back(std::move(entry));
         outcome.changed = outcome.changed || tried.changed;
@@ -195,6 +241,8 @@ Result<void> set_image(const Options& options, Context& context, k8s::Client& cl
       if (done.error().code() != Code::conflict || attempt == attempts) return done;
       log::warn("rollout.set_image.conflict", {{"workload", workload.id()}, {"attempt", attempt}});
     }
+    if (workload.resource.kind == "CronJob")
+      warn_of_running_jobs(context, workload, plans[i].object, options.image);
   }
   context.report().set_output("image", options.image);
   context.report().set_output("images", boost::json::serialize(outcome.images));

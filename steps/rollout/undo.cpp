@@ -129,12 +129,8 @@ Result<const Revision*> choose(const History& history, std::int64_t current, con
 // wrote) and drops those annotations. A re-run finds none: nothing to undo.
 Result<void> undo_set_image(const Options& options, Context& context, k8s::Client& client,
                             const Workload& workload) {
-  auto object = client.get(workload.resource, workload.ns, workload.name);
-  if (!object) {
-    if (object.error().code() == Code::not_found)
-      return Error(Code::not_found, workload.id() + " not found in namespace " + workload.ns);
-    return object.error().with("read " + workload.id());
-  }
+  auto object = get_workload(client, workload);
+  if (!object) return object.error();
   const auto* pod_spec = pod_spec_of(*object);
   if (pod_spec == nullptr) return Error(Code::action_failed, workload.id() + " has no pod template");
   json::object annotations;

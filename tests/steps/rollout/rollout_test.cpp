@@ -265,6 +265,57 @@ TEST_CASE("rollout set-image takes an image by digest only, and leaves a tag bes
 }
 
 TEST_CASE(
+    "rollout set-image --replacing changes the containers that run the replaced image, not the new one's",
+    "[unit][rollout]") {
+  const std::string fixed = "registry.example/shop/fixed@sha256:" + std::string(64, 'a');
+  const std::string bad_digest = "sha256:" + std::string(64, 'b');
+  // The rejected image in an init container, by tag; the main container
+  // runs something else: only the init container is changed.
+  const auto pod = object(R"({"initContainers": [{"name": "init", "image": "registry.example/shop/bad:1.0"}],
+    "containers": [{"name": "web", "image": "registry.example/shop/web:1.0"}]})");
+  auto by_tag = image_query("registry.example/shop/bad:1.0", bad_digest, "replacing");
+  REQUIRE(by_tag);
+  auto chosen = choose_containers(pod, fixed, "", "deployment/web", &*by_tag);
+  REQUIRE(chosen);
+  REQUIRE(chosen->size() == 1);
+  CHECK(chosen->front().container == "init");
+  // Pinned to the rejected digest under another name: found by the digest.
+  const auto pinned = object(R"({"containers": [{"name": "web", "image": "registry.example/shop/web:1.0"},
+    {"name": "side", "image": "registry.example/mirror/bad@)" +
+                             bad_digest + R"("}]})");
+  auto by_digest = choose_containers(pinned, fixed, "", "deployment/web", &*by_tag);
+  REQUIRE(by_digest);
+  REQUIRE(by_digest->size() == 1);
+  CHECK(by_digest->front().container == "side");
+  // Nothing in the spec names it (found by its node's imageID): the only
+  // container, else the person names one.
+  const auto single =
+      object(R"({"containers": [{"name": "app", "image": "registry.example/shop/alias:2.0"}]})");
+  auto only = choose_containers(single, fixed, "", "deployment/web", &*by_tag);
+  REQUIRE(only);
+  CHECK(only->front().container == "app");
+  auto elsewhere = image_query("registry.example/x/y:1", "");
+  REQUIRE(elsewhere);
+  auto ambiguous = choose_containers(pod, fixed, "", "deployment/web", &*elsewhere);
+  REQUIRE_FALSE(ambiguous);
+  CHECK(ambiguous.error().code() == Code::invalid_input);
+  CHECK(ambiguous.error().message().find("none names the image being replaced") != std::string::npos);
+
+  json::object params{
+      {"verb", "set-image"}, {"target", json::array{"deployment/web"}},      {"namespace", "shop"},
+      {"image", fixed},      {"replacing", "registry.example/shop/bad:1.0"}, {"digest", bad_digest}};
+  auto options = options_from(params);
+  REQUIRE(options);
+  CHECK(options->replacing == "registry.example/shop/bad:1.0");
+  params["replacing"] = "not a reference!";
+  CHECK(options_from(params).error().message().find("parameter replacing") == 0);
+  params["verb"] = "restart";
+  params.erase("image");
+  params["replacing"] = "registry.example/shop/bad:1.0";
+  CHECK(options_from(params).error().code() == Code::invalid_input);  // replacing belongs to set-image
+}
+
+TEST_CASE(
     "rollout set-image chooses the named container, else those of the image's repository, else the only one",
     "[unit][rollout]") {
   const std::string image = "registry.example/shop/web@sha256:" + std::string(64, 'a');
