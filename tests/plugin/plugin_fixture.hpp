@@ -16,6 +16,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <functional>
 #include <map>
@@ -60,7 +61,13 @@ class Plugin {
       argv.push_back(dir_.file("policy.yaml", policy(dir_)));
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<Spawned>(argv, env);
+    // Its finished runs in a folder of its own unless the test gives one:
+    // ctest runs tests side by side, and a plugin restores the runs it
+    // finds there by their node and argument digest.
+    auto environment = env;
+    if (std::none_of(env.begin(), env.end(), [](const auto& e) { return e.first == "IRSTEPS_CACHE_DIR"; }))
+      environment.emplace_back("IRSTEPS_CACHE_DIR", dir_ / "cache");
+    process_ = std::make_unique<Spawned>(argv, environment);
     REQUIRE(process_->wait_for_line(
         [](const std::string& line) { return line.find("\"plugin.listening\"") != std::string::npos; }));
     port_ = std::stoi(read_file(dir_ / "port").value());

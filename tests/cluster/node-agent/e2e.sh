@@ -29,7 +29,14 @@ cleanup() {
 trap 'cleanup keep' ERR INT TERM
 
 (cd "$HERE" && GO111MODULE=on GOFLAGS=-mod=mod GOPROXY=off CGO_ENABLED=0 go build -o "$WORK/node-agent" .)
-IRSTEPS_NODE_AGENT="$WORK/node-agent" "$CLUSTER/start.sh" "$STATE" >/dev/null
+# ctest runs this beside the fixtures that start the other clusters: a port
+# checked free can be taken before a component binds it. start.sh then stops
+# what it started and a new start picks new ports (as ctest-fixture.sh does).
+for attempt in 1 2 3; do
+  if IRSTEPS_NODE_AGENT="$WORK/node-agent" "$CLUSTER/start.sh" "$STATE" >/dev/null; then break; fi
+  grep -qs "address already in use" "$STATE"/logs/*.log && [[ $attempt -lt 3 ]] || { log "the cluster did not start"; cleanup keep; exit 1; }
+  log "a port was taken while the cluster started (attempt $attempt of 3)"
+done
 export KUBECONFIG="$STATE/kubeconfig"
 AGENT_LOG="$STATE/logs/node-agent.log"
 NODE=irsteps-node-0
