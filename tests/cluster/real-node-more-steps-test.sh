@@ -31,6 +31,11 @@
 #   restores the node exactly and the waiting pod is scheduled. The node is
 #   shared with the other real-node tests: the cleanup releases it even when
 #   the test fails.
+# - `block-image` with Kyverno's ClusterPolicy CRD installed (its release
+#   manifest, tests/data/crds/kyverno): the step finds the engine through
+#   the API server's discovery from inside the pod, writes the policy that
+#   refuses the digest, and `--release` deletes exactly it. (Nothing runs
+#   Kyverno's webhook here: what is checked is what the step writes.)
 #
 # Usage: real-node-more-steps-test.sh STATE_DIR BIN_DIR
 #   BIN_DIR: the build's bin folder (the step binaries the images are made of)
@@ -53,6 +58,7 @@ NODE=127.0.0.1
 today="$(date -u +%Y-%m-%d)"
 incident() { printf 'INC-%s-%03d' "$today" $((RANDOM % 1000)); }
 CORDON_INCIDENT="$(incident)"
+BLOCK_INCIDENT="$(incident)"
 PIDS=()
 IMAGES_PID=""
 
@@ -75,11 +81,13 @@ cleanup() {
   # What this test made in irsteps, not the namespace: a namespace being
   # deleted refuses new objects, and the other real-node tests may come next.
   k -n irsteps delete pod access-audit-step verify-signed verify-unsigned verify-moved notify-step cordon-step \
-    cordon-release --ignore-not-found --wait=false >/dev/null 2>&1 || true
+    cordon-release block-image-step block-release --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  k delete clusterpolicies.kyverno.io -l "irsteps.io/incident=$BLOCK_INCIDENT" --wait=false >/dev/null 2>&1 || true
+  k delete crd clusterpolicies.kyverno.io --ignore-not-found --wait=false >/dev/null 2>&1 || true
   k -n irsteps delete secret irsteps-notify irsteps-registry --ignore-not-found >/dev/null 2>&1 || true
   k -n irsteps delete configmap irsteps-trust irsteps-notify-routing --ignore-not-found >/dev/null 2>&1 || true
   k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
-  for f in access-audit cordon; do
+  for f in access-audit cordon block-image; do
     k delete -f "$SOURCE_DIR/workflows/argo/rbac/$f.yaml" --wait=false >/dev/null 2>&1 || true
   done
   step_images_clean
@@ -92,12 +100,18 @@ trap 'exit 143' TERM INT
 # The four images build while the fixtures are made: the builds take the
 # CPU, the rest mostly waits for the API server.
 (
-  for step in access-audit verify-image notify cordon; do step_image "$step" >"$WORK/$step.image"; done
+  for step in access-audit verify-image notify cordon block-image; do step_image "$step" >"$WORK/$step.image"; done
 ) >"$WORK/images.log" 2>&1 &
 IMAGES_PID=$!
 namespace_ready irsteps
 k create namespace "$NS" >/dev/null
-k apply -f "$SOURCE_DIR/workflows/argo/rbac/access-audit.yaml" -f "$SOURCE_DIR/workflows/argo/rbac/cordon.yaml" >/dev/null
+k apply -f "$SOURCE_DIR/workflows/argo/rbac/access-audit.yaml" -f "$SOURCE_DIR/workflows/argo/rbac/cordon.yaml" \
+  -f "$SOURCE_DIR/workflows/argo/rbac/block-image.yaml" >/dev/null
+# Kyverno's ClusterPolicy CRD, as its release ships it (created, not applied:
+# it is bigger than the last-applied annotation may be).
+k delete crd clusterpolicies.kyverno.io --ignore-not-found --wait >/dev/null  # a crashed earlier run's
+python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' \
+  "$SOURCE_DIR/tests/data/crds/kyverno/kyverno.io_clusterpolicies.yaml" | k create -f - >/dev/null
 chmod 755 "$WORK"
 
 # access-audit: the Secret, who may read it (ServiceAccount app, by a Role
@@ -381,6 +395,41 @@ release_ok() {
   echo "the waiting pod was not scheduled after the release"; return 1
 }
 check "cordon --release as a pod restores the node exactly (taints, schedulable, annotations)" release_ok
+
+# ---- block-image -----------------------------------------------------------------
+BLOCK_IMAGE="$(cat "$WORK/block-image.image")"
+BAD_DIGEST="sha256:$(printf 'the compromised image' | sha256sum | cut -d' ' -f1)"
+for _ in $(seq 1 120); do
+  [[ "$(k get crd clusterpolicies.kyverno.io -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' \
+    2>/dev/null)" == True ]] && break
+  sleep 0.25
+done
+account_ready irsteps irsteps-block-image
+step_pod block-image "$BLOCK_IMAGE" irsteps irsteps-block-image "incident-id=$BLOCK_INCIDENT" \
+  "image=registry.example/shop/api@$BAD_DIGEST" >"$WORK/block-pod.json"
+step_pod block-image "$BLOCK_IMAGE" irsteps irsteps-block-image "incident-id=$BLOCK_INCIDENT" \
+  "image=registry.example/shop/api@$BAD_DIGEST" release=true | pod_renamed block-release >"$WORK/block-release-pod.json"
+k apply -f "$WORK/block-pod.json" >/dev/null
+block_ok() {
+  finished block-image-step Succeeded || return 1
+  [[ "$(out block-image-step engine)" == kyverno ]] || { echo "engine: $(out block-image-step engine)"; return 1; }
+  local name policy
+  name="$(out block-image-step policy-name)"
+  policy="$(k get clusterpolicies.kyverno.io "$name" -o json)" || { echo "no ClusterPolicy '$name'"; return 1; }
+  jq -e --arg incident "$BLOCK_INCIDENT" --arg digest "$BAD_DIGEST" '
+      .metadata.labels["irsteps.io/incident"] == $incident
+      and .spec.validationFailureAction == "Enforce"
+      and (tostring | contains($digest))' <<<"$policy" >/dev/null || {
+    echo "the policy written:"; jq -c .spec <<<"$policy"; return 1; }
+}
+check "block-image as a pod finds Kyverno through discovery and writes the ClusterPolicy refusing the digest" block_ok
+k apply -f "$WORK/block-release-pod.json" >/dev/null
+block_release_ok() {
+  finished block-release Succeeded || return 1
+  [[ -z "$(k get clusterpolicies.kyverno.io -l "irsteps.io/incident=$BLOCK_INCIDENT" -o name)" ]] || {
+    echo "left after --release:"; k get clusterpolicies.kyverno.io; return 1; }
+}
+check "block-image --release as a pod deletes exactly its ClusterPolicy" block_release_ok
 
 echo "real-node-more-steps: $PASSED passed, $FAILED failed"
 [[ $FAILED == 0 ]]
