@@ -296,7 +296,7 @@ TEST_CASE(
   CHECK(only->front().container == "app");
   auto elsewhere = image_query("registry.example/x/y:1", "");
   REQUIRE(elsewhere);
-  auto ambiguous = choose_containers(pod, fixed, "", "deployment/web", &*elsewhere);
+  auto ambiguous = choose_containers(pinned, fixed, "", "deployment/web", &*elsewhere);
   REQUIRE_FALSE(ambiguous);
   CHECK(ambiguous.error().code() == Code::invalid_input);
   CHECK(ambiguous.error().message().find("none names the image being replaced") != std::string::npos);
@@ -307,8 +307,8 @@ TEST_CASE(
   auto options = options_from(params);
   REQUIRE(options);
   CHECK(options->replacing == "registry.example/shop/bad:1.0");
-  params["replacing"] = "not a reference!";
-  CHECK(options_from(params).error().message().find("parameter replacing") == 0);
+  params["replacing"] = "registry.example/shop/bad@md5:0123";
+  CHECK(options_from(params).error().describe().find("parameter replacing") != std::string::npos);
   params["verb"] = "restart";
   params.erase("image");
   params["replacing"] = "registry.example/shop/bad:1.0";
