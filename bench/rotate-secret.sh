@@ -5,6 +5,9 @@
 # same cluster in the same run. Medians of RUNS (default 5), interleaved, and
 # the API requests each rotate-secret run made (from its log).
 #
+# With IRSTEPS_BENCH_NODE=real the consumers are real containers on a real
+# kubelet (bench/lib.sh), and each rollout waits for real pods to start.
+#
 # Usage: bench/rotate-secret.sh [BUILD_DIR] [RUNS]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,9 +36,8 @@ spec:
     metadata: {labels: {app: app-$i}}
     spec:
       containers:
-      - name: app
-        image: registry.example/app:1
-        env: [{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: db, key: password}}}]
+      - {name: app, $BENCH_CONTAINER,
+         env: [{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: db, key: password}}}]}
 YAML
   done
   for i in $(seq 1 10); do k -n "$ns" rollout status deployment/app-$i --timeout=120s >/dev/null; done
@@ -55,11 +57,11 @@ for run in $(seq 1 "$RUNS"); do
   T_STEP+=($((t1 - t0))); T_SCRIPT+=($((t2 - t1)))
   REQUESTS+=($(grep -c '"event":"k8s.request"' "$STATE/rotate.log"))
 done
-python3 - "${T_STEP[*]}" "${T_SCRIPT[*]}" "${REQUESTS[*]}" <<'PY'
+BENCH_NODE="$BENCH_NODE" python3 - "${T_STEP[*]}" "${T_SCRIPT[*]}" "${REQUESTS[*]}" <<'PY'
 import statistics, sys
 step, script, requests = ([int(x) for x in a.split()] for a in sys.argv[1:4])
 ms = lambda ns: ns / 1e6
-print(f"{len(step)} runs each, interleaved; median [min-max]")
+print(f"{len(step)} runs each, interleaved, node: {__import__('os').environ['BENCH_NODE']}; median [min-max]")
 print(f"  rotate-secret, 10 consumers restarted and awaited   {ms(statistics.median(step)):8.0f} ms  [{ms(min(step)):.0f}-{ms(max(step)):.0f}]")
 print(f"  kubectl patch + 10 restart + 10 status             {ms(statistics.median(script)):8.0f} ms  [{ms(min(script)):.0f}-{ms(max(script)):.0f}]")
 print(f"ratio rotate-secret/script = {statistics.median(step) / statistics.median(script):.2f} (target < 1)")

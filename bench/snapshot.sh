@@ -6,6 +6,10 @@
 #   - openssl dgst -sha256 of the same bytes from a local file (the hashing
 #     limit of this machine).
 # Throughput in MB/s (median of RUNS, default 5) and snapshot's peak RSS.
+# The files are the pod's (the node agent's irsteps.io/test-rootfs); with
+# IRSTEPS_BENCH_NODE=real (bench/lib.sh) they are a hostPath volume at the
+# same path in a real busybox container, read by its tar through the real
+# kubelet's exec (containerd, runc).
 #
 # Usage: bench/snapshot.sh [BUILD_DIR] [SIZE_MB] [RUNS]
 set -euo pipefail
@@ -26,13 +30,26 @@ trap cleanup EXIT
 rm -rf "$DATA" && mkdir -p "$DATA"
 for i in $(seq 1 $((SIZE_MB / 64))); do head -c $((64 << 20)) /dev/urandom > "$DATA/blob-$i"; done
 k create namespace bench >/dev/null
-k -n bench apply -f - >/dev/null <<YAML
+for _ in $(seq 1 80); do k -n bench get serviceaccount default >/dev/null && break; sleep 0.25; done
+if [[ "$BENCH_NODE" == real ]]; then
+  k -n bench apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: victim}
+spec:
+  containers: [{name: app, $BENCH_CONTAINER, volumeMounts: [{name: data, mountPath: "$DATA", readOnly: true}]}]
+  volumes: [{name: data, hostPath: {path: "$DATA", type: Directory}}]
+YAML
+else
+  k -n bench apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Pod
 metadata: {name: victim, annotations: {irsteps.io/test-rootfs: "$DATA"}}
-spec: {containers: [{name: app, image: registry.example/app:1}]}
+spec: {containers: [{name: app, $BENCH_CONTAINER}]}
 YAML
-for _ in $(seq 1 60); do [[ $(k -n bench get pod victim -o jsonpath='{.status.phase}') == Running ]] && break; sleep 0.5; done
+fi
+for _ in $(seq 1 120); do [[ $(k -n bench get pod victim -o jsonpath='{.status.phase}') == Running ]] && break; sleep 0.5; done
+[[ $(k -n bench get pod victim -o jsonpath='{.status.phase}') == Running ]] || { echo "the pod did not start" >&2; exit 1; }
 
 declare -a T_SNAP T_KUBECTL T_OPENSSL RSS
 for i in $(seq 1 "$RUNS"); do
@@ -48,13 +65,13 @@ for i in $(seq 1 "$RUNS"); do
   T_SNAP+=($((t1 - t0))); T_KUBECTL+=($((t2 - t1))); T_OPENSSL+=($((t3 - t2))); RSS+=($(tail -1 "$STATE/rss.txt"))
 done
 bytes=$(stat -c %s "$STATE/kubectl.tar")
-python3 - "$bytes" "${T_SNAP[*]}" "${T_KUBECTL[*]}" "${T_OPENSSL[*]}" "${RSS[*]}" <<'PY'
+BENCH_NODE="$BENCH_NODE" python3 - "$bytes" "${T_SNAP[*]}" "${T_KUBECTL[*]}" "${T_OPENSSL[*]}" "${RSS[*]}" <<'PY'
 import statistics, sys
 size = int(sys.argv[1])
 snap, kubectl, openssl = ([int(x) for x in a.split()] for a in sys.argv[2:5])
 rss = [int(x) for x in sys.argv[5].split()]
 rate = lambda ns: size / (ns / 1e9) / 1e6
-print(f"tar size {size / 1e6:.0f} MB, {len(snap)} runs, median throughput:")
+print(f"tar size {size / 1e6:.0f} MB, {len(snap)} runs, node: {__import__('os').environ['BENCH_NODE']}, median throughput:")
 for name, values in (("snapshot --filesystem (exec, SHA-256, fsync)", snap),
                      ("kubectl exec tar | tee | sha256sum", kubectl),
                      ("openssl dgst -sha256, local file", openssl)):
