@@ -109,6 +109,13 @@ struct ContainerImage {
   std::string container;
   std::string image;
 };
+// A pod spec's containers and init containers, in that order.
+[[nodiscard]] std::vector<ContainerImage> containers_of(const json::object& pod_spec);
+// The strategic merge patch that gives each of `images` its image (lists
+// merge by container name) and writes `annotations` (null deletes one),
+// conditional on `resource_version`, in the workload's pod template.
+[[nodiscard]] json::object images_patch(const Workload& workload, std::string_view resource_version,
+                                        json::object annotations, const std::vector<ContainerImage>& images);
 // The `spec` part of a patch that puts `pod_spec` into the workload's pod
 // template (spec.template, a CronJob's spec.jobTemplate.spec.template).
 [[nodiscard]] json::object template_patch(const Workload& workload, json::object pod_spec);

@@ -15,16 +15,10 @@
 namespace ir::steps::rollout {
 namespace {
 
-constexpr std::string_view container_lists[] = {"containers", "initContainers"};
-
 std::string names_of(const json::object& pod_spec) {
   std::string names;
-  for (const auto list : container_lists) {
-    const auto* containers = pod_spec.if_contains(list);
-    if (containers == nullptr || !containers->is_array()) continue;
-    for (const auto& container : containers->get_array())
-      names += (names.empty() ? "" : ", ") + string_at(container, {"name"});
-  }
+  for (const auto& container : containers_of(pod_spec))
+    names += (names.empty() ? "" : ", ") + container.container;
   return names;
 }
 
@@ -42,18 +36,15 @@ json::object set_image_patch(const Workload& workload, const json::object& objec
                              const std::vector<ContainerImage>& changes, std::string_view image,
                              std::string_view incident_id) {
   json::object annotations;
-  json::object pod_spec;
+  std::vector<ContainerImage> images;
   for (const auto& change : changes) {
     const std::string key = previous_image_annotation(change.container);
     if (string_at(object, {"metadata", "annotations", key}).empty()) annotations[key] = change.image;
-    auto& list = pod_spec[change.list];
-    if (!list.is_array()) list = json::array{};
-    list.as_array().push_back(json::object{{"name", change.container}, {"image", image}});
+    images.push_back({change.list, change.container, std::string(image)});
   }
   if (!incident_id.empty()) annotations[incident_annotation] = incident_id;
-  return {{"metadata", json::object{{"resourceVersion", string_at(object, {"metadata", "resourceVersion"})},
-                                    {"annotations", annotations}}},
-          {"spec", template_patch(workload, std::move(pod_spec))}};
+  return images_patch(workload, string_at(object, {"metadata", "resourceVersion"}), std::move(annotations),
+                      images);
 }
 
 // A CronJob's running Jobs keep the image they started with: name them, so
@@ -129,6 +120,30 @@ Result<void> set_image_once(const Options& options, Context& context, k8s::Clien
 
 }  // namespace
 
+std::vector<ContainerImage> containers_of(const json::object& pod_spec) {
+  std::vector<ContainerImage> all;
+  for (const std::string_view list : {"containers", "initContainers"}) {
+    const auto* containers = pod_spec.if_contains(list);
+    if (containers == nullptr || !containers->is_array()) continue;
+    for (const auto& item : containers->get_array())
+      all.push_back({std::string(list), string_at(item, {"name"}), string_at(item, {"image"})});
+  }
+  return all;
+}
+
+json::object images_patch(const Workload& workload, std::string_view resource_version,
+                          json::object annotations, const std::vector<ContainerImage>& images) {
+  json::object pod_spec;
+  for (const auto& container : images) {
+    auto& list = pod_spec[container.list];
+    if (!list.is_array()) list = json::array{};
+    list.as_array().push_back(json::object{{"name", container.container}, {"image", container.image}});
+  }
+  return {{"metadata",
+           json::object{{"resourceVersion", resource_version}, {"annotations", std::move(annotations)}}},
+          {"spec", template_patch(workload, std::move(pod_spec))}};
+}
+
 json::object template_patch(const Workload& workload, json::object pod_spec) {
   json::object pod_template{{"template", json::object{{"spec", std::move(pod_spec)}}}};
   if (workload.resource.kind == "CronJob")
@@ -166,13 +181,7 @@ Result<std::vector<ContainerImage>> choose_containers(const json::object& pod_sp
                                                       std::string_view container,
                                                       std::string_view workload_id,
                                                       const ImageQuery* replacing) {
-  std::vector<ContainerImage> all;
-  for (const auto list : container_lists) {
-    const auto* containers = pod_spec.if_contains(list);
-    if (containers == nullptr || !containers->is_array()) continue;
-    for (const auto& item : containers->get_array())
-      all.push_back({std::string(list), string_at(item, {"name"}), string_at(item, {"image"})});
-  }
+  const auto all = containers_of(pod_spec);
   if (!container.empty()) {
     for (const auto& candidate : all) {
       if (candidate.container == container) return std::vector<ContainerImage>{candidate};

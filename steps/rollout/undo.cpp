@@ -134,32 +134,23 @@ Result<void> undo_set_image(const Options& options, Context& context, k8s::Clien
   const auto* pod_spec = pod_spec_of(*object);
   if (pod_spec == nullptr) return Error(Code::action_failed, workload.id() + " has no pod template");
   json::object annotations;
-  json::object spec;
+  std::vector<ContainerImage> restored;
   std::string detail;
-  for (const std::string_view list : {"containers", "initContainers"}) {
-    const auto* containers = pod_spec->if_contains(list);
-    if (containers == nullptr || !containers->is_array()) continue;
-    for (const auto& container : containers->get_array()) {
-      const std::string name = string_at(container, {"name"});
-      const std::string key = previous_image_annotation(name);
-      const std::string previous = string_at(*object, {"metadata", "annotations", key});
-      if (previous.empty()) continue;
-      annotations[key] = nullptr;
-      auto& changed = spec[list];
-      if (!changed.is_array()) changed = json::array{};
-      changed.as_array().push_back(json::object{{"name", name}, {"image", previous}});
-      detail += " " + name + "=" + previous + " (was " + string_at(container, {"image"}) + ")";
-    }
+  for (const auto& container : containers_of(*pod_spec)) {
+    const std::string key = previous_image_annotation(container.container);
+    const std::string previous = string_at(*object, {"metadata", "annotations", key});
+    if (previous.empty()) continue;
+    annotations[key] = nullptr;
+    restored.push_back({container.list, container.container, previous});
+    detail += " " + container.container + "=" + previous + " (was " + container.image + ")";
   }
-  if (annotations.empty()) {
+  if (restored.empty()) {
     context.warn(workload.id() + " has no irsteps.io/previous-image-<container> annotation: set-image " +
                  "changed nothing there, or its undo already ran; nothing to undo");
     return {};
   }
-  const std::string resource_version = string_at(*object, {"metadata", "resourceVersion"});
-  json::object patch{{"metadata", json::object{{"resourceVersion", resource_version},
-                                               {"annotations", std::move(annotations)}}},
-                     {"spec", template_patch(workload, std::move(spec))}};
+  auto patch = images_patch(workload, string_at(*object, {"metadata", "resourceVersion"}),
+                            std::move(annotations), restored);
   k8s::Writer writer(client, context.report(), options.dry_run);
   auto patched = writer.patch(workload.resource, workload.ns, workload.name, k8s::PatchType::strategic,
                               std::move(patch), "undo set-image:" + detail);

@@ -82,18 +82,18 @@ class Lines:
         return 0, ""
 
 
-def check_image(image, where, version, problems, own):
+def check_image(image, where, version, problems, listed):
     if image.startswith(OWN_IMAGES):
         if not image.endswith(":" + version) and "@sha256:" not in image:
             problems.append(f"{where}: {image}: our own image names another version than {version}")
-        own.append(f"{where}: {image}")
+        listed.append(f"{where}: {image}")
     elif not DIGEST.search(image):
         problems.append(f"{where}: {image} is not pinned by digest (IMAGE:TAG@sha256:<64 hex>)")
 
 
 def main():
     version = project_version()
-    problems, own = [], []
+    problems, listed = [], []
     for path in sorted(set(files())):
         text = path.read_text()
         try:
@@ -112,12 +112,12 @@ def main():
             where = f"{path.relative_to(ROOT)}:{number}"
             if key == "image" and path.name in ("action.yml", "action.yaml") and parent.get("using") == "docker":
                 if value.startswith("docker://"):
-                    check_image(value[len("docker://"):], where, version, problems, own)
+                    check_image(value[len("docker://"):], where, version, problems, listed)
                 continue
             if key in ("container", "image") and not value.startswith(("docker://", "Dockerfile", "${{")):
                 # A job's container (a string, or its image) or a service's image.
                 if path.parent.name == "workflows" and path.parent.parent.name == ".github":
-                    own.append(f"{where}: {value} (a job's container or service image, by tag)")
+                    listed.append(f"{where}: {value} (a job's container or service image, by tag)")
                 continue
             if key != "uses":
                 continue
@@ -125,7 +125,7 @@ def main():
             if ref.startswith("./"):
                 continue
             if ref.startswith("docker://"):
-                check_image(ref[len("docker://"):], where, version, problems, own)
+                check_image(ref[len("docker://"):], where, version, problems, listed)
                 continue
             if "@" not in ref:
                 problems.append(f"{where}: {ref} names no ref")
@@ -134,7 +134,7 @@ def main():
             if name.startswith(OWN_REPO):
                 if at != "v" + version and not SHA.match(at):
                     problems.append(f"{where}: {ref}: our own action names another version than v{version}")
-                own.append(f"{where}: {ref}")
+                listed.append(f"{where}: {ref}")
             elif not SHA.match(at):
                 problems.append(f"{where}: {ref} is not pinned by a full commit SHA")
             elif not VERSION_COMMENT.search(line.split(ref, 1)[1] if ref in line else ""):
@@ -144,8 +144,8 @@ def main():
             match = FROM.match(line)
             if match and match.group("image") != "scratch" and "$" not in match.group("image"):
                 check_image(match.group("image"), f"{dockerfile.relative_to(ROOT)}:{number}", version, problems,
-                            own)
-    for line in own:
+                            listed)
+    for line in listed:
         print(f"listed, not pinned by digest here (project version {version}): {line}")
     for line in problems:
         print(line)

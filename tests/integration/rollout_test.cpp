@@ -17,8 +17,11 @@ namespace {
 
 const std::string incident = "INC-2026-11-26-301";
 
-std::vector<std::string> args(const std::string& ns, std::vector<std::string> more) {
-  std::vector<std::string> list{"--incident-id", incident, "--kubeconfig", Cluster::get().kubeconfig()};
+// The step's arguments, as the cluster's admin or, given its kubeconfig, as
+// the step's own ServiceAccount under the shipped Role.
+std::vector<std::string> args(const std::string& ns, std::vector<std::string> more,
+                              const std::string& kubeconfig = Cluster::get().kubeconfig()) {
+  std::vector<std::string> list{"--incident-id", incident, "--kubeconfig", kubeconfig};
   if (!ns.empty()) {
     list.push_back("--namespace");
     list.push_back(ns);
@@ -447,10 +450,7 @@ TEST_CASE("rollout set-image pins a container to an image by digest, remembers t
   const std::string digest = "sha256:" + sha256_hex("registry.example/shop/web:2.0");
   const std::string pinned = "registry.example/shop/web@" + digest;
   auto set_image = [&](std::vector<std::string> more) {
-    std::vector<std::string> list{"--incident-id", incident,       "--namespace",
-                                  ns.name(),       "--kubeconfig", step_identity.path()};
-    list.insert(list.end(), more.begin(), more.end());
-    return run_step_binary("rollout", list);
+    return run_step_binary("rollout", args(ns.name(), std::move(more), step_identity.path()));
   };
   const auto generation = [&] {
     const auto live = deployment(ns.name(), "web");
@@ -609,10 +609,7 @@ spec:
           containers: [{name: report, image: "registry.example/shop/report:1.0"}]
 )");
   auto as_step = [&](std::vector<std::string> more) {
-    std::vector<std::string> list{"--incident-id", incident,       "--namespace",
-                                  ns.name(),       "--kubeconfig", step_identity.path()};
-    list.insert(list.end(), more.begin(), more.end());
-    return run_step_binary("rollout", list);
+    return run_step_binary("rollout", args(ns.name(), std::move(more), step_identity.path()));
   };
   const auto read = [&] {
     auto object = cluster.client().get(k8s::resources::cronjobs, ns.name(), "nightly");
@@ -953,9 +950,7 @@ spec:
   running_pods(ns.name(), "app=bare", 2);
   running_pods(ns.name(), "app=once", 1);
   const auto as_step = [&](std::vector<std::string> more) {
-    std::vector<std::string> list{"--incident-id", incident, "--kubeconfig", step_identity.path()};
-    list.insert(list.end(), more.begin(), more.end());
-    return run_step_binary("rollout", list);
+    return run_step_binary("rollout", args("", std::move(more), step_identity.path()));
   };
   const std::string q = ns.name() + "/";
   auto found = as_step({"--namespace", ns.name(), "find-image", image});
